@@ -1,0 +1,66 @@
+# Tsudoi: `make run` sets everything up and serves on http://127.0.0.1:5000; `make test` runs the suite
+# on SQLite and, when it answers, on PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := FLASK_APP=wsgi.py $(VENV)/bin/flask
+PG_SERVER_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+PYTEST_ARGS ?=
+TRANSLATIONS := app/translations
+
+.PHONY: install run test test-sqlite test-postgres lint i18n i18n-compile migrate demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed i18n-compile
+
+i18n-compile: $(VENV)/.installed
+	@$(VENV)/bin/pybabel compile --use-fuzzy -d $(TRANSLATIONS) -D messages --statistics 2>&1 | tail -n 2 || true
+	@$(VENV)/bin/pybabel compile --use-fuzzy -d $(TRANSLATIONS) -D easy --statistics 2>&1 | tail -n 1 || true
+
+## Extract messages, update every catalog, compile.
+i18n: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --ignore-dirs='.* _* node_modules instance' -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages -l en --no-fuzzy-matching
+	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D easy -l ja --no-fuzzy-matching
+	$(MAKE) i18n-compile
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load
+
+run: demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install lint test-sqlite test-postgres
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+test-sqlite: install
+	@echo "== tests on SQLite =="
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_SERVER_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== tests on PostgreSQL =="; \
+		TEST_DATABASE_URL='$(PG_SERVER_URL)' $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL does not answer at $(PG_SERVER_URL) and CI=true: failing." >&2; exit 1; \
+	else \
+		echo "!! PostgreSQL does not answer at $(PG_SERVER_URL): the PostgreSQL half of the tests is SKIPPED."; \
+		echo "!! Start PostgreSQL (or set PG_SERVER_URL) to run it."; \
+	fi
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

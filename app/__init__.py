@@ -1,0 +1,86 @@
+"""Tsudoi application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import BASE_DIR, INSTANCE_DIR, get_config
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    """Build the app: config -> extensions -> blueprints -> CLI -> errors/filters. Touches no database."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(get_config(config_name))
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_FIX_X_FOR"]:
+        n = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _init_hooks(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app.core import i18n
+    from app.core.db import configure_sqlite, write_intent
+    from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        # Engine creation is lazy and opens no connection; this only attaches the SQLite settings.
+        configure_sqlite(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    @app.before_request
+    def _write_intent():
+        write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
+
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=i18n.locale_selector)
+    i18n.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    api.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app import models  # noqa: F401 - every table known to SQLAlchemy and Alembic
+    from app.accounts import commands as account_commands
+    from app.accounts import views as account_views
+    from app.api import init_api
+    from app.core import commands as core_commands
+    from app.core import views as core_views
+    from app.demo import commands as demo_commands
+    from app.extensions import login_manager
+
+    account_views.init_login(login_manager)
+    app.register_blueprint(core_views.bp)
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(core_commands.bp)
+    app.register_blueprint(account_commands.bp)
+    app.register_blueprint(demo_commands.bp)
+    init_api(app)
+    from app.api import init_docs
+
+    init_docs(app)
+
+
+def _init_hooks(app: Flask) -> None:
+    from app.core import errors, filters, mail, security
+
+    errors.init_app(app)
+    filters.init_app(app)
+    security.init_app(app)
+    mail.init_app(app)

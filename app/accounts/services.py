@@ -1,0 +1,410 @@
+"""Account rules: passwords, sign-up, confirmation, sessions, resets, profile, roles and API tokens.
+
+Services add to the session and never commit; the caller commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import cache
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.accounts.models import ApiToken, User, UserSession
+from app.core.audit import record_audit
+from app.core.errors import DomainError
+from app.core.i18n import normalize_language
+from app.core.mail import queue_mail
+from app.core.permissions import Role
+from app.core.time import utcnow
+from app.extensions import db
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _hasher.hash("tsudoi-timing-equaliser")
+
+
+class WeakPassword(DomainError):
+    code = "weak_password"
+
+
+class InvalidCredentials(DomainError):
+    status_code = 401
+    code = "invalid_credentials"
+
+
+class EmailNotConfirmed(DomainError):
+    status_code = 403
+    code = "email_not_confirmed"
+
+
+class InvalidLink(DomainError):
+    code = "invalid_link"
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses are compared case-insensitively and without surrounding space."""
+    return email.strip().lower()
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    # zxcvbn ships the 30,000 most common passwords from leaked password lists.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password_strength(password: str, *, email: str | None = None) -> None:
+    """Raise WeakPassword when PASSWORD is too short, too common or made from the e-mail address."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise WeakPassword(_l("パスワードは%(n)d文字以上にしてください。", n=minimum))
+    if len(password) > 256:
+        raise WeakPassword(_l("パスワードは256文字以下にしてください。"))
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) <= 2:
+        raise WeakPassword(_l("よく使われていて推測されやすいパスワードです。別のパスワードにしてください。"))
+    if email and lowered in {normalize_email(email), normalize_email(email).split("@")[0]}:
+        raise WeakPassword(_l("メールアドレスと同じパスワードは使えません。"))
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of PASSWORD."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """True when PASSWORD matches; takes the same time whether or not the user exists."""
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None:
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return True
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The user with EMAIL (case-insensitive), or None."""
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+# --- signed links ------------------------------------------------------------------------------------
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _external(endpoint: str, **values) -> str:
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+
+
+def make_confirmation_token(user: User) -> str:
+    """A signed token confirming USER's current e-mail address."""
+    return _serializer("confirm-email").dumps({"uid": user.id, "email": user.email})
+
+
+def make_reset_token(user: User) -> str:
+    """A signed single-use reset token: it carries a fingerprint of the current password hash."""
+    return _serializer("reset-password").dumps({"uid": user.id, "pw": _sha256(user.password_hash)[:16]})
+
+
+def _load(salt: str, token: str, max_age: int) -> dict:
+    try:
+        data = _serializer(salt).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise InvalidLink(_l("リンクの有効期限が切れています。もう一度手続きしてください。")) from None
+    except BadSignature:
+        raise InvalidLink(_l("リンクが正しくありません。メールのリンクをそのまま開いてください。")) from None
+    if not isinstance(data, dict):
+        raise InvalidLink(_l("リンクが正しくありません。メールのリンクをそのまま開いてください。"))
+    return data
+
+
+# --- sign-up and confirmation -----------------------------------------------------------------------
+
+
+def register_user(*, email: str, password: str, display_name: str, language: str | None) -> User | None:
+    """Create an unconfirmed account and queue its confirmation mail.
+
+    When the address is already registered, no account is created and the owner gets a notice instead,
+    so the sign-up page does not reveal which addresses have accounts. Returns the new user or None.
+    """
+    email = normalize_email(email)
+    check_password_strength(password, email=email)
+    language = normalize_language(language) or "ja"
+    existing = get_user_by_email(email)
+    if existing is not None:
+        queue_mail(
+            to=existing.email,
+            subject=_l("【つどい】登録済みのメールアドレスです"),
+            template="accounts/already_registered",
+            language=existing.preferred_language,
+            user=existing,
+            login_url=_external("accounts.login"),
+            reset_url=_external("accounts.forgot_password"),
+        )
+        return None
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip(),
+        preferred_language=language,
+        role=Role.RESIDENT,
+    )
+    db.session.add(user)
+    db.session.flush()
+    send_confirmation(user)
+    record_audit("account.created", actor_id=user.id, target_type="user", target_id=user.id)
+    return user
+
+
+def send_confirmation(user: User) -> None:
+    """Queue the e-mail with USER's confirmation link."""
+    queue_mail(
+        to=user.email,
+        subject=_l("【つどい】メールアドレスの確認"),
+        template="accounts/confirm",
+        language=user.preferred_language,
+        user=user,
+        confirm_url=_external("accounts.confirm_email", token=make_confirmation_token(user)),
+    )
+
+
+def confirm_email(token: str) -> User:
+    """Mark the account in TOKEN confirmed (idempotent)."""
+    data = _load("confirm-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE_S"])
+    user = db.session.get(User, data.get("uid"))
+    if user is None or user.email != data.get("email"):
+        raise InvalidLink(_l("リンクが正しくありません。メールのリンクをそのまま開いてください。"))
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+        record_audit("account.confirmed", actor_id=user.id, target_type="user", target_id=user.id)
+    return user
+
+
+# --- login and sessions -----------------------------------------------------------------------------
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """The user for EMAIL and PASSWORD; records the failure in the audit log and raises when wrong."""
+    user = get_user_by_email(email)
+    if not verify_password(user, password) or user is None or not user.is_active:
+        record_audit(
+            "login.failed",
+            actor_id=user.id if user else None,
+            target_type="user",
+            target_id=user.id if user else None,
+            details={"email": normalize_email(email)[:320]},
+        )
+        raise InvalidCredentials(_l("メールアドレスまたはパスワードが違います。"))
+    if not user.is_confirmed:
+        raise EmailNotConfirmed(
+            _l("メールアドレスの確認がまだです。届いたメールのリンクを開いてください。")
+        )
+    return user
+
+
+def start_session(user: User, *, ip: str | None, user_agent: str | None) -> str:
+    """Create a server-side session for USER and return its token (kept in the signed cookie)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(user=user, token_hash=_sha256(token), ip=ip, user_agent=(user_agent or "")[:200] or None)
+    )
+    user.last_login_at = utcnow()
+    user.session_token = token
+    record_audit("login.succeeded", actor_id=user.id, target_type="user", target_id=user.id)
+    return token
+
+
+def load_session_user(token: str | None) -> User | None:
+    """The user of a live session token, or None (revoked, unknown, disabled)."""
+    if not token:
+        return None
+    row = db.session.execute(
+        sa.select(UserSession, User)
+        .join(User, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _sha256(token))
+    ).first()
+    if row is None or not row.User.is_active:
+        return None
+    row.User.session_token = token
+    return row.User
+
+
+def end_session(token: str | None) -> None:
+    """Revoke one session (logout)."""
+    if token:
+        db.session.execute(sa.delete(UserSession).where(UserSession.token_hash == _sha256(token)))
+
+
+def revoke_all_sessions(user: User) -> None:
+    """Revoke every browser session of USER."""
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
+
+
+# --- passwords --------------------------------------------------------------------------------------
+
+
+def change_password(user: User, *, current_password: str, new_password: str) -> None:
+    """Change USER's password after checking the current one; every session is revoked."""
+    if not verify_password(user, current_password):
+        raise InvalidCredentials(_l("現在のパスワードが違います。"))
+    _set_password(user, new_password)
+
+
+def _set_password(user: User, new_password: str) -> None:
+    check_password_strength(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    revoke_all_sessions(user)
+    record_audit("password.changed", actor_id=user.id, target_type="user", target_id=user.id)
+    queue_mail(
+        to=user.email,
+        subject=_l("【つどい】パスワードが変更されました"),
+        template="accounts/password_changed",
+        language=user.preferred_language,
+        user=user,
+        reset_url=_external("accounts.forgot_password"),
+    )
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset link when EMAIL has an account; say nothing either way."""
+    user = get_user_by_email(email)
+    if user is None or not user.is_active:
+        return
+    queue_mail(
+        to=user.email,
+        subject=_l("【つどい】パスワードの再設定"),
+        template="accounts/reset",
+        language=user.preferred_language,
+        user=user,
+        reset_url=_external("accounts.reset_password", token=make_reset_token(user)),
+    )
+    record_audit("password.reset_requested", actor_id=user.id, target_type="user", target_id=user.id)
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset link belongs to; the link dies once the password changes."""
+    data = _load("reset-password", token, current_app.config["PASSWORD_RESET_MAX_AGE_S"])
+    user = db.session.get(User, data.get("uid"))
+    if user is None or _sha256(user.password_hash)[:16] != data.get("pw"):
+        raise InvalidLink(_l("このリンクは使用済みか、正しくありません。もう一度手続きしてください。"))
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link; the address is thereby confirmed too."""
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+    return user
+
+
+# --- profile, deletion, roles -----------------------------------------------------------------------
+
+
+def update_profile(user: User, *, display_name: str, language: str) -> None:
+    """Change the display name and preferred language."""
+    user.display_name = display_name.strip()
+    user.preferred_language = normalize_language(language) or user.preferred_language
+
+
+def request_deletion(user: User) -> None:
+    """Record a deletion request; staff erase the account after checking open bookings and duties."""
+    if user.deletion_requested_at is None:
+        user.deletion_requested_at = utcnow()
+        record_audit("account.deletion_requested", actor_id=user.id, target_type="user", target_id=user.id)
+
+
+def cancel_deletion_request(user: User) -> None:
+    """Withdraw a pending deletion request."""
+    if user.deletion_requested_at is not None:
+        user.deletion_requested_at = None
+        record_audit("account.deletion_cancelled", actor_id=user.id, target_type="user", target_id=user.id)
+
+
+def set_role(user: User, role: Role, *, actor_id: int | None) -> None:
+    """Give USER a global role (audited)."""
+    if user.role != role:
+        record_audit(
+            "role.changed",
+            actor_id=actor_id,
+            target_type="user",
+            target_id=user.id,
+            details={"from": user.role.value, "to": role.value},
+        )
+        user.role = role
+
+
+def create_user(*, email: str, password: str, role: Role, display_name: str | None = None) -> User:
+    """Create a confirmed account (CLI and demo data)."""
+    email = normalize_email(email)
+    if get_user_by_email(email) is not None:
+        raise DomainError(_l("このメールアドレスは登録済みです。"))
+    check_password_strength(password, email=email)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name or email.split("@")[0],
+        role=role,
+        email_confirmed_at=utcnow(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    record_audit("account.created", target_type="user", target_id=user.id, details={"role": role.value})
+    return user
+
+
+# --- API tokens -------------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "tsd_"
+
+
+def issue_api_token(user: User, *, name: str) -> tuple[ApiToken, str]:
+    """A new bearer token for USER; the secret is returned once and stored only hashed."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name.strip()[:80] or "API", token_hash=_sha256(secret), prefix=secret[:10])
+    db.session.add(token)
+    db.session.flush()
+    record_audit("api_token.issued", actor_id=user.id, target_type="api_token", target_id=token.id)
+    return token, secret
+
+
+def user_for_api_token(secret: str) -> tuple[User, ApiToken] | None:
+    """The user and token for a bearer secret that is live, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.execute(
+        sa.select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _sha256(secret), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.User.is_active:
+        return None
+    return row.User, row.ApiToken
+
+
+def revoke_api_token(user: User, token_id: int) -> bool:
+    """Revoke one of USER's tokens; False when it is not theirs or already revoked."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    record_audit("api_token.revoked", actor_id=user.id, target_type="api_token", target_id=token.id)
+    return True

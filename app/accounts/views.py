@@ -1,0 +1,277 @@
+"""Account pages: sign-up, confirmation, login/logout, password reset, profile, API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.accounts.forms import (
+    ActionForm,
+    ApiTokenForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from app.core.errors import DomainError
+from app.core.i18n import LANGUAGE_COOKIE, normalize_language
+from app.core.security import safe_next
+from app.extensions import db, limiter
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+
+def _login_failed(response) -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _email_key() -> str:
+    return "login-email:" + services.normalize_email(request.form.get("email", ""))[:320]
+
+
+def _set_language_cookie(response, code: str):
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=60 * 60 * 24 * 365, samesite="Lax", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = SignupForm()
+    if request.method == "GET":
+        form.language.data = g.get("ui_language", "ja")
+    if form.validate_on_submit():
+        try:
+            services.register_user(
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+                language=form.language.data,
+            )
+        except services.WeakPassword as exc:
+            form.password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            return redirect(url_for("accounts.signup_sent"))
+    return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.get("/signup/sent")
+def signup_sent():
+    return render_template("accounts/signup_sent.html")
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    # A button confirms (POST): mail scanners that open links must not act for the user.
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            services.confirm_email(token)
+        except services.InvalidLink as exc:
+            return render_template("accounts/link_invalid.html", message=exc.message), 400
+        db.session.commit()
+        flash(_("メールアドレスを確認しました。ログインしてください。"), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/confirm.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"],
+    methods=["POST"],
+    key_func=_email_key,
+    deduct_when=_login_failed,
+)
+def login():
+    next_url = request.args.get("next")
+    if current_user.is_authenticated:
+        return redirect(safe_next(next_url))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(email=form.email.data, password=form.password.data)
+        except services.EmailNotConfirmed as exc:
+            form.email.errors.append(exc.message)
+            status = 403
+        except services.InvalidCredentials as exc:
+            g.login_failed = True
+            db.session.commit()  # keep the audit row of the failure
+            form.password.errors.append(exc.message)
+            status = 401
+        else:
+            session.clear()
+            token = services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
+            db.session.commit()
+            login_user(user)
+            response = redirect(safe_next(next_url))
+            return _set_language_cookie(response, user.preferred_language)
+    elif request.method == "POST":
+        status = 422
+    return render_template("accounts/login.html", form=form, next_url=next_url), status
+
+
+@bp.post("/logout")
+def logout():
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("core.index"))
+    if current_user.is_authenticated:
+        services.end_session(current_user.session_token)
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("ログアウトしました。"), "success")
+    return redirect(url_for("core.index"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return render_template("accounts/forgot_sent.html", email=form.email.data)
+    return render_template("accounts/forgot.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        services.user_for_reset_token(token)
+    except services.InvalidLink as exc:
+        return render_template("accounts/link_invalid.html", message=exc.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except DomainError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form), 200 if request.method == "GET" else 422
+
+
+def _profile_page(status=200, **forms):
+    forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None,
+                                                 language=current_user.preferred_language))
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
+    forms.setdefault("token_form", ApiTokenForm(formdata=None))
+    tokens = sorted(current_user.api_tokens, key=lambda t: t.created_at, reverse=True)
+    return render_template("accounts/profile.html", tokens=tokens, action_form=ActionForm(), **forms), status
+
+
+@bp.get("/profile")
+@login_required
+def profile():
+    return _profile_page()
+
+
+@bp.post("/profile")
+@login_required
+def update_profile():
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return _profile_page(422, profile_form=form)
+    services.update_profile(current_user, display_name=form.display_name.data, language=form.language.data)
+    db.session.commit()
+    flash(_("プロフィールを保存しました。"), "success")
+    return _set_language_cookie(redirect(url_for("accounts.profile")), current_user.preferred_language)
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, current_password=form.current_password.data, new_password=form.password.data
+            )
+        except services.InvalidCredentials as exc:
+            form.current_password.errors.append(exc.message)
+        except services.WeakPassword as exc:
+            form.password.errors.append(exc.message)
+        else:
+            # Every session was revoked; this browser gets a fresh one.
+            user = current_user._get_current_object()
+            services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
+            db.session.commit()
+            session.clear()
+            login_user(user)
+            flash(_("パスワードを変更しました。ほかの端末はログアウトされました。"), "success")
+            return redirect(url_for("accounts.profile"))
+    return _profile_page(422, password_form=form)
+
+
+@bp.post("/delete")
+@login_required
+def request_deletion():
+    form = DeleteAccountForm()
+    if not form.validate_on_submit():
+        return _profile_page(422, delete_form=form)
+    services.request_deletion(current_user)
+    db.session.commit()
+    flash(_("削除の申し出を受け付けました。担当者が確認してから削除します。"), "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/delete/cancel")
+@login_required
+def cancel_deletion():
+    if ActionForm().validate_on_submit():
+        services.cancel_deletion_request(current_user)
+        db.session.commit()
+        flash(_("削除の申し出を取り消しました。"), "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/tokens")
+@login_required
+def create_token():
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _profile_page(422, token_form=form)
+    _token, secret = services.issue_api_token(current_user, name=form.name.data)
+    db.session.commit()
+    # Shown once, on this response only; never stored in clear.
+    return _profile_page(201, new_token_secret=secret)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    if ActionForm().validate_on_submit() and services.revoke_api_token(current_user, token_id):
+        db.session.commit()
+        flash(_("トークンを無効にしました。"), "success")
+    return redirect(url_for("accounts.profile"))
+
+
+def init_login(login_manager) -> None:
+    """Wire Flask-Login to server-side sessions."""
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = None  # sessions are server-side rows; see UserSession
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def _load(token: str):
+        return services.load_session_user(token)
+
+
+__all__ = ["bp", "init_login", "normalize_language"]

@@ -1,0 +1,1 @@
+"""What has no domain: time, database helpers, errors, security, mail, audit, i18n."""

@@ -1,0 +1,127 @@
+"""Domain errors and the HTTP error pages (HTML in the user's language, JSON under /api/)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+class DomainError(Exception):
+    """A rule was broken; views turn it into a form error or an HTTP status. The message is user text."""
+
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message=None):
+        super().__init__(message)
+        self.message = message
+
+
+class NotAllowed(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+ERROR_TITLES = {
+    400: _l("リクエストが正しくありません"),
+    401: _l("ログインが必要です"),
+    403: _l("このページを見る権限がありません"),
+    404: _l("ページが見つかりません"),
+    405: _l("この操作はできません"),
+    409: _l("ほかの操作と重なりました"),
+    413: _l("送信されたデータが大きすぎます"),
+    429: _l("操作が多すぎます。しばらく待ってからもう一度お試しください"),
+    500: _l("システムでエラーが起きました"),
+}
+ERROR_HINTS = {
+    400: _l("入力内容を確かめて、もう一度お試しください。"),
+    401: _l("ログインしてから、もう一度お試しください。"),
+    403: _l("必要な権限がある別のアカウントでログインしてください。"),
+    404: _l("アドレスが正しいか確かめてください。ページが移動した可能性があります。"),
+    405: _l("前のページに戻って、もう一度お試しください。"),
+    409: _l("最新の状態を読み込み直して、もう一度お試しください。"),
+    413: _l("ファイルを小さくしてから、もう一度お試しください。"),
+    429: _l("安全のため、しばらくの間この操作を止めています。"),
+    500: _l("ご迷惑をおかけしています。時間をおいてもう一度お試しください。"),
+}
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def wants_json() -> bool:
+    """API paths answer JSON errors."""
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str, code: str | None = None, **extra):
+    """The API's error shape: {"error": {"code", "message"}}."""
+    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": str(message), **extra}}
+    return jsonify(body), status
+
+
+def render_error(status: int, message=None):
+    """An error page in the user's language, never with a stack trace."""
+    from app.core.i18n import plain
+
+    if wants_json():
+        return json_error(status, plain(str(message or ERROR_TITLES.get(status, ERROR_TITLES[500]))))
+    title = ERROR_TITLES.get(status, ERROR_TITLES[500])
+    hint = ERROR_HINTS.get(status, ERROR_HINTS[500])
+    return render_template("errors/error.html", status=status, title=title, hint=hint, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        return render_error(400, _l("フォームの有効期限が切れました。ページを読み込み直して、もう一度送信してください。"))
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        status = error.code or 500
+        if status == 401 and not wants_json():
+            from app.extensions import login_manager
+
+            return login_manager.unauthorized()
+        response = render_error(status)
+        if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            resp, code = response
+            if not hasattr(resp, "headers"):
+                from flask import make_response
+
+                resp = make_response(resp)
+            resp.headers["Allow"] = ", ".join(error.valid_methods)
+            return resp, code
+        return response
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        return render_error(error.status_code, error.message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return _http(error)
+        app.logger.exception("unhandled error", exc_info=error)
+        from app.extensions import db
+
+        db.session.rollback()
+        return render_error(InternalServerError.code)

@@ -1,0 +1,59 @@
+"""Jinja filters: dates and times in the user's language, with 和暦 beside western years."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import format_date, format_datetime, format_time
+
+from app.core.i18n import current_language
+from app.core.time import format_wareki_year, to_tokyo
+
+
+def _as_tokyo(value: date | datetime) -> date | datetime:
+    return to_tokyo(value) if isinstance(value, datetime) else value
+
+
+def date_long(value: date | datetime | None) -> str:
+    """'2026年11月28日(土)(令和8年)' in Japanese, 'Sat, Nov 28, 2026 (Reiwa 8)' in English."""
+    if value is None:
+        return ""
+    value = _as_tokyo(value)
+    day = value.date() if isinstance(value, datetime) else value
+    era = format_wareki_year(day.year)
+    if current_language().locale == "ja":
+        return f"{format_date(day, 'y年M月d日(E)', rebase=False)}({era})"
+    return f"{format_date(day, 'EEE, MMM d, y', rebase=False)} ({era})"
+
+
+def datetime_long(value: datetime | None) -> str:
+    """A date as date_long, followed by the Tokyo time."""
+    if value is None:
+        return ""
+    local = to_tokyo(value)
+    return f"{date_long(local)} {format_time(local.time(), 'HH:mm', rebase=False)}"
+
+
+def datetime_short(value: datetime | None) -> str:
+    """A compact date and time for tables (Tokyo time)."""
+    if value is None:
+        return ""
+    return format_datetime(to_tokyo(value), "yyyy-MM-dd HH:mm", rebase=False)
+
+
+def fiscal_year_label(year: int) -> str:
+    """'令和8年度(2026年度)' or 'FY2026 (Reiwa 8)'."""
+    wareki = format_wareki_year(year, fiscal=True)
+    if current_language().locale == "ja":
+        return f"{wareki}({year}年度)"
+    return f"FY{year} ({wareki})"
+
+
+def init_app(app) -> None:
+    """Register the filters."""
+    app.jinja_env.filters.update(
+        date_long=date_long,
+        datetime_long=datetime_long,
+        datetime_short=datetime_short,
+        fiscal_year_label=fiscal_year_label,
+    )

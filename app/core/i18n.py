@@ -1,0 +1,128 @@
+"""The three interface languages: 日本語 (source), English and やさしい日本語 (its own gettext domain)."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import g, has_app_context, request
+from flask_babel import Domain, force_locale
+from markupsafe import Markup, escape
+
+
+@dataclass(frozen=True)
+class Language:
+    """An interface language: its code (cookie, profile, URLs), Babel locale, gettext domain and names."""
+
+    code: str
+    locale: str
+    domain: str
+    html_lang: str
+    label: str
+
+
+LANGUAGES: dict[str, Language] = {
+    "ja": Language("ja", "ja", "messages", "ja", "日本語"),
+    "en": Language("en", "en", "messages", "en", "English"),
+    # Babel has no locale for やさしい日本語: dates and numbers follow "ja", words come from the "easy" domain.
+    "ja-easy": Language("ja-easy", "ja", "easy", "ja", "やさしい日本語"),
+}
+DEFAULT_LANGUAGE = "ja"
+LANGUAGE_COOKIE = "tsudoi_lang"
+
+_domains: dict[str, Domain] = {}
+
+
+def _domain_for(language: Language) -> Domain:
+    if language.domain not in _domains:
+        _domains[language.domain] = Domain(domain=language.domain)
+    return _domains[language.domain]
+
+
+def normalize_language(code: str | None) -> str | None:
+    """Return a known language code for CODE, or None."""
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-")
+    return code if code in LANGUAGES else None
+
+
+def select_language() -> str:
+    """The request's language: the cookie (latest explicit choice), then the profile, then the browser."""
+    from flask_login import current_user
+
+    chosen = normalize_language(request.cookies.get(LANGUAGE_COOKIE))
+    if chosen:
+        return chosen
+    if current_user and current_user.is_authenticated:
+        chosen = normalize_language(current_user.preferred_language)
+        if chosen:
+            return chosen
+    return request.accept_languages.best_match(["ja", "en"]) or DEFAULT_LANGUAGE
+
+
+def current_language() -> Language:
+    """The language in use for this request (or forced by use_language)."""
+    code = g.get("ui_language") if has_app_context() else None
+    return LANGUAGES[code or DEFAULT_LANGUAGE]
+
+
+def locale_selector() -> str:
+    """Flask-Babel's locale: the Babel locale of the current language."""
+    return current_language().locale
+
+
+def activate(code: str) -> None:
+    """Make CODE the language of the current context (request or app context)."""
+    g.ui_language = code
+    _domain_for(LANGUAGES[code]).as_default()
+
+
+@contextmanager
+def use_language(code: str | None):
+    """Render in another language for a while (e-mails to a user, CLI jobs), then restore."""
+    code = normalize_language(code) or DEFAULT_LANGUAGE
+    previous = g.get("ui_language")
+    activate(code)
+    try:
+        with force_locale(LANGUAGES[code].locale):
+            yield LANGUAGES[code]
+    finally:
+        if previous:
+            activate(previous)
+        else:
+            g.pop("ui_language", None)
+            _domain_for(LANGUAGES[DEFAULT_LANGUAGE]).as_default()
+
+
+_RUBY_TAG = re.compile(r"&lt;(/?)(ruby|rt|rp)&gt;")
+_RT = re.compile(r"<rp>.*?</rp>|<rt>.*?</rt>", re.S)
+_TAG = re.compile(r"</?(ruby|rt|rp)>")
+
+
+def ruby(text: str) -> Markup:
+    """Escape TEXT but keep bare <ruby>/<rt>/<rp> tags (furigana in やさしい日本語 messages from Python)."""
+    if isinstance(text, Markup):
+        return text
+    return Markup(_RUBY_TAG.sub(r"<\1\2>", str(escape(str(text)))))
+
+
+def plain(text: str) -> str:
+    """Text without furigana markup, for attributes, titles, e-mail subjects and JSON."""
+    return _TAG.sub("", _RT.sub("", str(text)))
+
+
+def init_app(app) -> None:
+    """Choose the language before each request and expose helpers to templates."""
+
+    @app.before_request
+    def _choose_language():
+        activate(select_language())
+
+    @app.context_processor
+    def _language_context():
+        return {"ui_language": current_language(), "LANGUAGES": LANGUAGES}
+
+    app.jinja_env.filters["ruby"] = ruby
+    app.jinja_env.filters["plain"] = plain

@@ -1,0 +1,151 @@
+"""Mail through an outbox: rows written with the change that causes them, delivered after the commit."""
+
+from __future__ import annotations
+
+import smtplib
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import sqlalchemy as sa
+from flask import current_app, g, render_template
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.core.i18n import plain, use_language
+from app.core.time import utcnow
+from app.extensions import db
+
+
+class OutboxMessage(db.Model):
+    """An e-mail waiting for delivery (or delivered: sent_at set)."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipient: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    language: Mapped[str] = mapped_column(sa.String(16))
+    # Attachments are small (an .ics file): kept as (filename, mime type, text content).
+    attachments: Mapped[list | None] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text attachment for an e-mail, such as an .ics file."""
+
+    filename: str
+    mimetype: str
+    content: str
+
+
+def queue_mail(
+    *,
+    to: str,
+    subject,
+    template: str,
+    language: str | None,
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    **context,
+) -> OutboxMessage:
+    """Render an e-mail in the recipient's language and add it to the outbox in the current transaction.
+
+    SUBJECT may be a lazy string; it is resolved in the recipient's language.
+    """
+    with use_language(language) as lang:
+        body = render_template(f"mail/{template}.txt", **context)
+        subject_text = plain(str(subject))
+    message = OutboxMessage(
+        recipient=to,
+        subject=subject_text[:300],
+        body_text=body,
+        language=lang.code,
+        attachments=[[a.filename, a.mimetype, a.content] for a in attachments] or None,
+    )
+    db.session.add(message)
+    g.mail_queued = True
+    return message
+
+
+def _build(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain="tsudoi.local")
+    email.set_content(message.body_text)
+    for filename, mimetype, content in message.attachments or ():
+        maintype, subtype = mimetype.split("/", 1)
+        email.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename)
+    return email
+
+
+def _deliver(email: EmailMessage) -> None:
+    backend = current_app.config["MAIL_BACKEND"]
+    if backend == "console":
+        print(f"\n----- mail -----\n{email}\n----- end -----", file=sys.stderr)
+    elif backend in {"outbox", "memory"}:
+        current_app.extensions.setdefault("mail_delivered", []).append(email)
+    elif backend == "smtp":
+        cfg = current_app.config
+        smtp_cls = smtplib.SMTP_SSL if cfg["MAIL_USE_SSL"] else smtplib.SMTP
+        with smtp_cls(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=30) as smtp:
+            if cfg["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if cfg["MAIL_USERNAME"]:
+                smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"] or "")
+            smtp.send_message(email)
+    else:
+        raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
+
+
+def send_pending(*, limit: int = 500) -> int:
+    """Deliver waiting messages one by one; safe to run in several processes at once. Returns the count sent.
+
+    Each message is claimed with a row lock (SKIP LOCKED on PostgreSQL; SQLite serialises writers), marked
+    sent and committed before the next, so no message goes out twice.
+    """
+    sent = 0
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    with Session(db.engine) as session:
+        for _ in range(limit):
+            message = session.scalars(
+                sa.select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts)
+                .order_by(OutboxMessage.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if message is None:
+                session.rollback()
+                break
+            message.attempts += 1
+            try:
+                _deliver(_build(message))
+            except (OSError, smtplib.SMTPException) as exc:
+                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                session.commit()
+                continue
+            message.sent_at = utcnow()
+            message.last_error = None
+            session.commit()
+            sent += 1
+    return sent
+
+
+def init_app(app) -> None:
+    """In development (and tests) deliver queued mail right after the request that queued it."""
+    if not app.config.get("MAIL_SEND_AFTER_REQUEST"):
+        return
+
+    @app.after_request
+    def _send_after_request(response):
+        if g.pop("mail_queued", False) and response.status_code < 400:
+            send_pending()
+        return response

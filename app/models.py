@@ -1,0 +1,5 @@
+"""Imports every domain's models so that SQLAlchemy and Alembic see all tables."""
+
+from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
+from app.core.audit import AuditEvent  # noqa: F401
+from app.core.mail import OutboxMessage  # noqa: F401

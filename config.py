@@ -1,0 +1,149 @@
+"""Configuration classes, chosen by TSUDOI_ENV (development, testing, production); values from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("TSUDOI_INSTANCE_DIR", BASE_DIR / "instance"))
+
+# A .env file beside this one is read when present; real environment variables win.
+load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _development_secret_key() -> str:
+    """Return a secret key kept in instance/, generating it on first use (development only)."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tsudoi.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000"))
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    # Mail: "smtp" delivers, "console" prints (development), "outbox" leaves rows for tests to read.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Tsudoi <noreply@tsudoi.example.jp>")
+    MAIL_SEND_AFTER_REQUEST = False
+    MAIL_MAX_ATTEMPTS = 5
+
+    # Security
+    SESSION_COOKIE_NAME = "tsudoi_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024)))
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    HSTS = False
+    PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))  # reverse proxies in front of us
+    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
+    LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
+    RATELIMIT_HEADERS_ENABLED = True
+    EMAIL_TOKEN_MAX_AGE_S = 60 * 60 * 24 * 3
+    PASSWORD_RESET_MAX_AGE_S = 60 * 60
+    PASSWORD_MIN_LENGTH = 10
+
+    # Languages
+    BABEL_DEFAULT_LOCALE = "ja"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+
+    # API / OpenAPI (flask-smorest); the docs page is our own, with vendored assets.
+    API_TITLE = "Tsudoi API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    @property
+    def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask config name
+        return self.REDIS_URL or "memory://"
+
+
+class DevelopmentConfig(Config):
+    """A newcomer's machine: SQLite, console mail sent after each request."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+    MAIL_SEND_AFTER_REQUEST = True
+
+    @property
+    def SECRET_KEY(self) -> str:  # noqa: N802
+        return os.environ.get("SECRET_KEY") or _development_secret_key()
+
+
+class TestingConfig(Config):
+    """The test suite: a database given by the fixtures, mail left in the outbox."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    MAIL_BACKEND = "outbox"
+    SERVER_NAME = None
+    BASE_URL = "http://localhost"
+
+
+class ProductionConfig(Config):
+    """Behind a reverse proxy with PostgreSQL and Redis; SECRET_KEY is required."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    HSTS = True
+    PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "1"))
+
+    @property
+    def SECRET_KEY(self) -> str:  # noqa: N802
+        key = os.environ.get("SECRET_KEY")
+        if not key:
+            raise RuntimeError("SECRET_KEY must be set in production")
+        return key
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> Config:
+    """Return the config object for NAME, or for TSUDOI_ENV (default: development)."""
+    name = name or os.environ.get("TSUDOI_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"Unknown TSUDOI_ENV {name!r}; use one of {sorted(CONFIGS)}") from None

@@ -1,0 +1,121 @@
+"""Test fixtures: a real database per run (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set),
+built by the migrations, emptied after every test; mail captured through the real mail layer."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db as _db
+from app.extensions import limiter
+from tests import factories
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")  # a PostgreSQL server URL; tests create their own database
+
+
+def _create_pg_database(server_url: str) -> tuple[str, str]:
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"tsudoi_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(server_url: str, name: str) -> None:
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database="postgres")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh, empty database for this test run."""
+    if PG_URL:
+        url, name = _create_pg_database(PG_URL)
+        yield url
+        _drop_pg_database(PG_URL, name)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The app under test, its schema built by the Alembic migrations (as in production)."""
+    from flask_migrate import upgrade
+
+    application = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        RATELIMIT_STORAGE_URI="memory://",
+        MAIL_SEND_AFTER_REQUEST=True,
+    )
+    with application.app_context():
+        upgrade()
+    factories.APP = application
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+def _empty_tables(app) -> None:
+    with app.app_context():
+        tables = [t for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(app):
+    """Every test starts with empty tables, no rate-limit history and an empty mail outbox."""
+    yield
+    _empty_tables(app)
+    limiter.reset()
+    app.extensions.get("mail_delivered", []).clear()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for tests of services and queries that make no HTTP requests.
+
+    Never make test-client requests while an app context is pushed: Flask would reuse it (and its `g`
+    and database session) for the request. Tests that use the client arrange data with the factories,
+    which open their own context.
+    """
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app):
+    """E-mails delivered through the app's mail layer (send_pending runs after each request in tests)."""
+    return app.extensions.setdefault("mail_delivered", [])
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in page"
+    return match.group(1)

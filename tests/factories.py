@@ -1,0 +1,80 @@
+"""Factories with keyword defaults, and helpers that drive the app like a browser would."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from contextlib import contextmanager
+
+from flask import has_app_context
+
+from app.accounts import services as account_services
+from app.accounts.models import User
+from app.core.permissions import Role
+from app.extensions import db
+
+
+@contextmanager
+def app_context():
+    """The test app's context, unless one is already pushed (service tests using the app_ctx fixture)."""
+    if has_app_context():
+        yield
+    else:
+        with APP.app_context():
+            yield
+
+
+def detach(obj):
+    """Load OBJ's columns and detach it so the test can read them after the context closes."""
+    db.session.refresh(obj)
+    db.session.expunge(obj)
+    return obj
+
+APP = None  # set by tests/conftest.py
+DEFAULT_PASSWORD = "correct-horse-battery-42"  # noqa: S105
+_counter = itertools.count(1)
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def make_user(
+    *,
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    role: Role = Role.RESIDENT,
+    display_name: str | None = None,
+    confirmed: bool = True,
+    language: str = "ja",
+) -> User:
+    """A committed user, detached (readable after its context closes)."""
+    n = next(_counter)
+    with app_context():
+        user = account_services.create_user(
+            email=email or f"user{n}@example.jp",
+            password=password,
+            role=role,
+            display_name=display_name or f"利用者{n}",
+        )
+        user.preferred_language = language
+        if not confirmed:
+            user.email_confirmed_at = None
+        db.session.commit()
+        return detach(user)
+
+
+def csrf_token(client, url: str = "/") -> str:
+    """The CSRF token from a page, as a browser's form would carry it."""
+    response = client.get(url)
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs):
+    """POST DATA to URL with the CSRF token taken from PAGE (default: URL itself)."""
+    token = csrf_token(client, page or url)
+    return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+def login(client, email: str, password: str = DEFAULT_PASSWORD, **kwargs):
+    """Sign in through the login form."""
+    return post_form(client, "/account/login", {"email": email, "password": password}, **kwargs)
