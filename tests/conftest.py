@@ -60,7 +60,7 @@ def app(database_url, tmp_path_factory):
         MAIL_SEND_AFTER_REQUEST=True,
     )
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
     factories.APP = application
     yield application
     with application.app_context():

@@ -18,7 +18,9 @@ def _email_field():
         validators=[
             DataRequired(REQUIRED),
             Length(max=320, message=_l("320文字以内で入力してください。")),
-            Email(message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False),
+            Email(
+                message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False
+            ),
         ],
         render_kw={"autocomplete": "email", "inputmode": "email"},
     )
@@ -26,7 +28,9 @@ def _email_field():
 
 def _language_field():
     return SelectField(
-        _l("表示する言語"), choices=[SelectChoice(code, lang.label, render_kw={"lang": lang.html_lang}) for code, lang in LANGUAGES.items()], default="ja"
+        _l("表示する言語"),
+        choices=[SelectChoice(code, lang.label, render_kw={"lang": lang.html_lang}) for code, lang in LANGUAGES.items()],  # noqa: E501
+        default="ja",
     )
 
 

@@ -373,7 +373,7 @@ def create_user(*, email: str, password: str, role: Role, display_name: str | No
 
 # --- API tokens -------------------------------------------------------------------------------------
 
-TOKEN_PREFIX = "tsd_"
+TOKEN_PREFIX = "tsd_"  # noqa: S105 - a public prefix, not a secret
 
 
 def issue_api_token(user: User, *, name: str) -> tuple[ApiToken, str]:

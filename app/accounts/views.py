@@ -111,7 +111,7 @@ def login():
             status = 401
         else:
             session.clear()
-            token = services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
+            services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
             response = redirect(safe_next(next_url))

@@ -92,7 +92,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return render_error(400, _l("フォームの有効期限が切れました。ページを読み込み直して、もう一度送信してください。"))
+        message = _l("フォームの有効期限が切れました。ページを読み込み直して、もう一度送信してください。")
+        return render_error(400, message)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -80,7 +80,8 @@ def test_password_reset_revokes_sessions_and_link_is_single_use(client, outbox, 
 
     post_form(client, "/account/forgot", {"email": user.email})
     reset_path = _link(outbox[-1], "reset")
-    response = post_form(client, reset_path, {"password": "new-secret-pass-77", "password_confirm": "new-secret-pass-77"})
+    new = "new-secret-pass-77"
+    response = post_form(client, reset_path, {"password": new, "password_confirm": new})
     assert response.status_code == 302
 
     assert other_browser.get("/account/profile").status_code == 302  # revoked
