@@ -1,0 +1,123 @@
+"""Bookings, their booked time ranges, and the claimed cells that make double booking impossible."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.time import utcnow
+from app.extensions import db
+from app.facilities.models import Room, UserCategory, _enum
+
+
+class BookingState(enum.StrEnum):
+    """Life of a booking. requested/tentative/confirmed hold their cells; the others have released them."""
+
+    REQUESTED = "requested"  # waits for staff approval
+    TENTATIVE = "tentative"  # 仮予約: held until hold_until, then confirmed or expired
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+    @property
+    def label(self):
+        return BOOKING_STATE_LABELS[self]
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATES
+
+
+ACTIVE_STATES = frozenset({BookingState.REQUESTED, BookingState.TENTATIVE, BookingState.CONFIRMED})
+PENDING_STATES = frozenset({BookingState.REQUESTED, BookingState.TENTATIVE})
+
+BOOKING_STATE_LABELS = {
+    BookingState.REQUESTED: _l("承認待ち"),
+    BookingState.TENTATIVE: _l("仮予約"),
+    BookingState.CONFIRMED: _l("予約確定"),
+    BookingState.CANCELLED: _l("取消済み"),
+    BookingState.EXPIRED: _l("期限切れ"),
+    BookingState.REJECTED: _l("不承認"),
+}
+
+
+class Booking(db.Model):
+    """One request by a user (optionally for an organization) for one room on one day, one or more ranges."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(index=True)
+    state: Mapped[BookingState] = mapped_column(_enum(BookingState), index=True)
+    category: Mapped[UserCategory] = mapped_column(_enum(UserCategory))
+    purpose: Mapped[str] = mapped_column(sa.String(200))
+    attendees: Mapped[int]
+    fee_gross_yen: Mapped[int] = mapped_column(default=0)
+    fee_reduction_yen: Mapped[int] = mapped_column(default=0)
+    fee_net_yen: Mapped[int] = mapped_column(default=0)
+    reduction_percent: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hold_until: Mapped[datetime | None]  # 仮予約 deadline
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    late_cancellation: Mapped[bool] = mapped_column(default=False)
+    paid_at: Mapped[datetime | None]
+
+    room: Mapped[Room] = relationship()
+    items: Mapped[list[BookingItem]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", order_by="BookingItem.start_minute"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("attendees > 0", name="attendees_positive"),
+        sa.CheckConstraint("fee_net_yen = fee_gross_yen - fee_reduction_yen", name="fee_sum"),
+    )
+
+
+class BookingItem(db.Model):
+    """A booked range of one booking: a 時間区分 (or an hour of an hourly room), with its fee."""
+
+    __tablename__ = "booking_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    slot_code: Mapped[str] = mapped_column(sa.String(32))
+    label_ja: Mapped[str] = mapped_column(sa.String(60))  # the slot's name when booked
+    start_minute: Mapped[int]  # minutes after midnight, Tokyo wall-clock
+    end_minute: Mapped[int]
+    fee_yen: Mapped[int] = mapped_column(default=0)
+
+    booking: Mapped[Booking] = relationship(back_populates="items")
+
+
+class BookingClaim(db.Model):
+    """A claimed cell: (leaf room, day, 30-minute cell). The UNIQUE constraint is the arbiter of double booking.
+
+    Booking a room claims every cell of its ranges on every LEAF room below it (a whole hall claims both
+    halves; a half claims itself), so parent/child and hourly overlaps all become unique violations, on
+    SQLite and PostgreSQL alike. Claims are deleted when a booking is cancelled, expires or is rejected.
+    (On PostgreSQL alone one could instead put an exclusion constraint with btree_gist on
+    (room_id WITH =, tsrange WITH &&); cells keep one mechanism for both databases.)
+    """
+
+    __tablename__ = "booking_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    cell: Mapped[int] = mapped_column(sa.SmallInteger)  # start minute // CELL_MINUTES
+
+    __table_args__ = (sa.UniqueConstraint("room_id", "day", "cell", name="uq_booking_claims_cell"),)
