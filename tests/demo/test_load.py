@@ -1,0 +1,125 @@
+"""`flask demo load`: fills the database once, adds nothing the second time, prints working credentials."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.core.districts import District
+from app.core.permissions import Role
+from app.core.time import today_tokyo
+from app.demo.accounts import DEMO_ACCOUNTS
+from app.demo.loaders import demo_loader, registered_loaders
+from app.demo.organizations import ORGANIZATIONS
+from app.extensions import db
+from app.organizations.models import Organization, OrganizationKind, VerificationStatus
+from tests.factories import login
+
+ACCOUNT_LINE = re.compile(r"^\s+(\S+@\S+)\s+(\S+)\s+(resident|facility_staff|ward_staff|admin)\b", re.MULTILINE)
+
+
+def _load(app):
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def _counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+            if table.name not in {"audit_events", "outbox_messages"}
+        }
+
+
+def test_second_load_adds_nothing_and_says_so(app):
+    first = _load(app)
+    assert "demo data added" in first
+    after_first = _counts(app)
+    assert after_first["users"] == len(DEMO_ACCOUNTS)
+    assert after_first["organizations"] == len(ORGANIZATIONS)
+
+    second = _load(app)
+    assert "nothing added" in second
+    assert _counts(app) == after_first
+
+
+def test_printed_accounts_sign_in_with_their_passwords(app):
+    output = _load(app)
+    printed = {email: (password, role) for email, password, role in ACCOUNT_LINE.findall(output)}
+    assert set(printed) == {spec.email for spec in DEMO_ACCOUNTS.values()}
+    assert {role for _, role in printed.values()} == {role.value for role in Role}
+    for spec in DEMO_ACCOUNTS.values():
+        assert spec.password in output
+
+    for email, (password, _role) in printed.items():
+        client = app.test_client()
+        response = login(client, email, password)
+        assert response.status_code == 302, email
+        # Signed in: the login page now sends the user on.
+        assert client.get("/account/login").status_code == 302
+    # Control: the login check would catch a wrong password.
+    assert login(app.test_client(), email, password + "x").status_code == 401
+
+
+def test_accounts_have_their_roles_and_languages(app):
+    _load(app)
+    with app.app_context():
+        users = {user.email: user for user in db.session.scalars(sa.select(User))}
+        assert users[DEMO_ACCOUNTS["resident_en"].email].preferred_language == "en"
+        assert users[DEMO_ACCOUNTS["resident_easy"].email].preferred_language == "ja-easy"
+        assert users[DEMO_ACCOUNTS["admin"].email].role == Role.ADMIN
+        assert users[DEMO_ACCOUNTS["facility_staff"].email].role == Role.FACILITY_STAFF
+        assert all(user.is_confirmed for user in users.values())
+
+
+def test_organizations_cover_kinds_districts_and_states(app):
+    _load(app)
+    with app.app_context():
+        organizations = db.session.scalars(sa.select(Organization)).all()
+        assert {o.kind for o in organizations} == set(OrganizationKind)
+        assert {o.district for o in organizations} == set(District)
+        verified = [o for o in organizations if o.status == VerificationStatus.VERIFIED]
+        pending = [o for o in organizations if o.status == VerificationStatus.PENDING]
+        assert verified and pending
+        assert all(o.verified_until and o.verified_until >= today_tokyo() for o in verified)
+        assert all(o.verified_until.month == 3 and o.verified_until.day == 31 for o in verified)
+        assert all(o.verified_until is None for o in pending)
+
+
+def test_existing_rows_are_kept_and_missing_ones_added(app):
+    _load(app)
+    with app.app_context():
+        db.session.execute(sa.delete(Organization).where(Organization.name_ja == "芝五丁目町会"))
+        db.session.commit()
+    output = _load(app)
+    assert "demo data added: 1 organizations" in output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == len(ORGANIZATIONS)
+
+
+def test_refuses_in_production(app):
+    app.config["ENV_NAME"] = "production"
+    try:
+        result = app.test_cli_runner().invoke(args=["demo", "load"])
+    finally:
+        app.config["ENV_NAME"] = "testing"
+    assert result.exit_code != 0
+    assert "production" in result.output
+    assert _counts(app)["users"] == 0
+
+
+def test_registry_runs_in_order_and_rejects_duplicate_names():
+    names = [loader.name for loader in registered_loaders()]
+    assert names.index("accounts") < names.index("organizations")
+    orders = [loader.order for loader in registered_loaders()]
+    assert orders == sorted(orders)
+    with pytest.raises(ValueError, match="registered twice"):
+
+        @demo_loader("accounts", order=1)
+        def another_accounts_loader(session, report):  # pragma: no cover - never registered
+            """Never runs."""
