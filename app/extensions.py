@@ -5,10 +5,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from app.api.errors import TsudoiApi
 from app.core.db import Base
 
 db = SQLAlchemy(model_class=Base)
@@ -17,4 +17,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-api = Api()
+api = TsudoiApi()  # flask-smorest, documenting and answering our JSON error shape

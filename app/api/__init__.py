@@ -1,22 +1,58 @@
-"""JSON API v1: bearer-token auth, JSON errors, OpenAPI document at /api/v1/openapi.json."""
+"""JSON API v1: bearer-token auth, JSON errors, OpenAPI document at /api/v1/openapi.json, docs at /api/v1/docs.
+
+Adding endpoints (events, facilities, bookings, indicators, ...):
+
+1. Write `app/api/<topic>.py` with a flask-smorest `Blueprint("api_<topic>", __name__, description=...)`,
+   marshmallow schemas for input and output, and MethodView resources (see app/api/me.py).
+2. Protect operations with `@token_required` (app/api/security.py; `roles=(Role.WARD_STAFF,)` for staff),
+   placed above `@blp.arguments`/`@blp.response`; read the caller with `current_api_user()`. Never use
+   flask_login's current_user in the API: the session cookie does not authenticate API calls.
+3. Keep views thin: call the same service as the HTML view, commit once. Rules raise DomainError subclasses
+   (app/core/errors.py) whose `status_code`/`code`/message become `{"error": {"code", "message"}}`; invalid
+   input is a 422 from `@blp.arguments` with per-field messages. Document other answers with
+   `@blp.alt_response(409, response="CONFLICT")` and the like.
+4. Register the blueprint: add it with its URL prefix under /api/v1 to `_blueprints()` below (init_api
+   registers each one and exempts it from CSRF).
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
 
+def _blueprints():
+    from app.api import auth, me
+
+    # (blueprint, URL prefix)
+    return [
+        (auth.blp, "/api/v1/auth"),
+        (me.blp, "/api/v1"),
+    ]
+
+
 def init_api(app: Flask) -> None:
     """Register the API blueprints on the flask-smorest Api (CSRF-exempt: bearer tokens, no cookies)."""
-    from app.api import auth
+    from app.api import errors
+    from app.api.security import SECURITY_SCHEME
     from app.extensions import api, csrf
 
-    for blueprint in (auth.blp,):
+    api.spec.components.security_scheme(
+        SECURITY_SCHEME,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from POST /api/v1/auth/token or the profile page: "
+            "`Authorization: Bearer tsd_…`",
+        },
+    )
+    for blueprint, url_prefix in _blueprints():
         csrf.exempt(blueprint)
-        api.register_blueprint(blueprint, url_prefix="/api/v1")
+        api.register_blueprint(blueprint, url_prefix=url_prefix)
+    errors.init_app(app)
 
 
 def init_docs(app: Flask) -> None:
-    """The API's docs page (/api/v1/docs) with vendored assets."""
+    """The API's docs page (/api/v1/docs): Swagger UI from vendored assets, started by static/js/api-docs.js."""
     from flask import Blueprint, render_template
 
     bp = Blueprint("api_docs", __name__)

@@ -1,23 +1,85 @@
-"""POST /api/v1/auth/token: exchange e-mail and password for a bearer token."""
+"""/api/v1/auth/token: exchange e-mail and password for a bearer token (POST), revoke the token in use (DELETE)."""
 
 from __future__ import annotations
 
+from flask import current_app, g, request
 from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-blp = Blueprint("api_auth", __name__, url_prefix="/auth", description="Authentication")
+from app.accounts import services as account_services
+from app.api.security import current_api_token, current_api_user, token_required
+from app.extensions import db, limiter
+
+blp = Blueprint("api_auth", __name__, description="Bearer tokens: issue and revoke")
+
+
+def _login_failed(_response) -> bool:
+    # Only wrong credentials count against the limits, as on the HTML login form.
+    return bool(g.get("login_failed"))
+
+
+def _email_key() -> str:
+    data = request.get_json(silent=True)
+    email = data.get("email") if isinstance(data, dict) else None
+    return "api-login-email:" + account_services.normalize_email(email if isinstance(email, str) else "")[:320]
 
 
 class TokenRequestSchema(Schema):
-    email = fields.Email(required=True)
-    password = fields.String(required=True, load_only=True)
-    name = fields.String(load_default="API")
+    """E-mail, password and an optional name to tell the token apart on the profile page."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    name = fields.String(
+        load_default="API",
+        validate=validate.Length(max=80, error=_l("名前は80文字以下にしてください。")),
+        metadata={"description": "Shown on the profile page to tell tokens apart", "example": "集計スクリプト"},
+    )
+
+
+class TokenSchema(Schema):
+    """A newly issued token. `token` is shown only in this answer; only its hash is stored."""
+
+    token = fields.String(metadata={"description": "The bearer secret: send it as `Authorization: Bearer …`"})
+    id = fields.Integer()
+    name = fields.String()
+    created_at = fields.DateTime()
 
 
 @blp.route("/token")
 class TokenResource(MethodView):
+    """The bearer token: issue one for e-mail and password, or revoke the one in use."""
+
+    @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], deduct_when=_login_failed)
+    @limiter.limit(
+        lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], key_func=_email_key, deduct_when=_login_failed
+    )
     @blp.arguments(TokenRequestSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, data):
-        """Issue a bearer token (placeholder until the API helper completes it)."""
-        return {"error": {"code": "not_implemented", "message": "not implemented"}}, 501
+        """Issue a bearer token
+
+        Wrong credentials answer 401 and unconfirmed accounts 403. Failed attempts are limited per address and
+        per account, like the login form (429 when exceeded).
+        """
+        try:
+            user = account_services.authenticate(email=data["email"], password=data["password"])
+        except account_services.InvalidCredentials:
+            g.login_failed = True
+            db.session.commit()  # keep the audit row of the failure
+            raise
+        token, secret = account_services.issue_api_token(user, name=data["name"])
+        db.session.commit()
+        return {"token": secret, "id": token.id, "name": token.name, "created_at": token.created_at}
+
+    @token_required
+    @blp.response(204)
+    def delete(self):
+        """Revoke the bearer token used for this request"""
+        account_services.revoke_api_token(current_api_user(), current_api_token().id)
+        db.session.commit()
+        return None

@@ -37,6 +37,7 @@ ERROR_TITLES = {
     405: _l("この操作はできません"),
     409: _l("ほかの操作と重なりました"),
     413: _l("送信されたデータが大きすぎます"),
+    422: _l("入力内容に誤りがあります"),
     429: _l("操作が多すぎます。しばらく待ってからもう一度お試しください"),
     500: _l("システムでエラーが起きました"),
 }
@@ -48,6 +49,7 @@ ERROR_HINTS = {
     405: _l("前のページに戻って、もう一度お試しください。"),
     409: _l("最新の状態を読み込み直して、もう一度お試しください。"),
     413: _l("ファイルを小さくしてから、もう一度お試しください。"),
+    422: _l("入力内容を確かめて、もう一度お試しください。"),
     429: _l("安全のため、しばらくの間この操作を止めています。"),
     500: _l("ご迷惑をおかけしています。時間をおいてもう一度お試しください。"),
 }
@@ -72,16 +74,19 @@ def wants_json() -> bool:
 
 def json_error(status: int, message: str, code: str | None = None, **extra):
     """The API's error shape: {"error": {"code", "message"}}."""
-    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": str(message), **extra}}
+    from app.core.i18n import plain
+
+    # JSON carries plain text: furigana markup of やさしい日本語 messages is for HTML only.
+    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": plain(str(message)), **extra}}
     return jsonify(body), status
 
 
-def render_error(status: int, message=None):
-    """An error page in the user's language, never with a stack trace."""
+def render_error(status: int, message=None, code: str | None = None):
+    """An error page in the user's language, never with a stack trace (JSON under /api/, with CODE)."""
     from app.core.i18n import plain
 
     if wants_json():
-        return json_error(status, plain(str(message or ERROR_TITLES.get(status, ERROR_TITLES[500]))))
+        return json_error(status, plain(str(message or ERROR_TITLES.get(status, ERROR_TITLES[500]))), code)
     title = ERROR_TITLES.get(status, ERROR_TITLES[500])
     hint = ERROR_HINTS.get(status, ERROR_HINTS[500])
     return render_template("errors/error.html", status=status, title=title, hint=hint, message=message), status
@@ -115,7 +120,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        return render_error(error.status_code, error.message)
+        # A subclass that changes only the status keeps that status's code, not the generic "invalid".
+        generic = error.code == DomainError.code and error.status_code != DomainError.status_code
+        return render_error(error.status_code, error.message, None if generic else error.code)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
