@@ -25,7 +25,7 @@ i18n-compile: $(VENV)/.installed
 
 ## Extract messages, update every catalog, compile.
 i18n: $(VENV)/.installed
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --ignore-dirs='.* _* node_modules instance' -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --ignore-dirs='.* __pycache__ node_modules instance' -o $(TRANSLATIONS)/messages.pot .
 	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages -l en --no-fuzzy-matching
 	$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D easy -l ja --no-fuzzy-matching
 	$(MAKE) i18n-compile

@@ -48,10 +48,31 @@ def database_url(tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
+def _compile_catalogs() -> None:
+    """Compile .po catalogs whose .mo is missing or older (.mo files are not in git; `make install` builds them)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).resolve().parents[1] / "app" / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fileobj:
+            compiled = read_po(fileobj)
+        partial = mo.with_suffix(f".{os.getpid()}.tmp")  # other test runs may compile at the same time
+        with partial.open("wb") as fileobj:
+            write_mo(fileobj, compiled, use_fuzzy=True)
+        os.replace(partial, mo)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     """The app under test, its schema built by the Alembic migrations (as in production)."""
     from flask_migrate import upgrade
+
+    _compile_catalogs()
 
     application = create_app(
         "testing",

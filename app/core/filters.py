@@ -7,27 +7,37 @@ from datetime import date, datetime
 from flask_babel import format_date, format_datetime, format_time
 
 from app.core.i18n import current_language
-from app.core.time import format_wareki_year, to_tokyo
+from app.core.time import format_wareki, format_wareki_year, to_tokyo
 
 
-def _as_tokyo(value: date | datetime) -> date | datetime:
-    return to_tokyo(value) if isinstance(value, datetime) else value
+def _is_japanese() -> bool:
+    # やさしい日本語 has no Babel locale of its own: it shares "ja" dates and numbers.
+    return current_language().locale == "ja"
+
+
+def _era_of(day: date, *, romaji: bool) -> str | None:
+    try:
+        return format_wareki(day, romaji=romaji)
+    except ValueError:  # before the eras we know: show the western year alone
+        return None
 
 
 def date_long(value: date | datetime | None) -> str:
-    """'2026年11月28日(土)(令和8年)' in Japanese, 'Sat, Nov 28, 2026 (Reiwa 8)' in English."""
+    """'2026年11月28日(土)(令和8年)' in Japanese, 'Sat, Nov 28, 2026 (Reiwa 8)' in English (Tokyo day)."""
     if value is None:
         return ""
-    value = _as_tokyo(value)
-    day = value.date() if isinstance(value, datetime) else value
-    era = format_wareki_year(day.year)
-    if current_language().locale == "ja":
-        return f"{format_date(day, 'y年M月d日(E)', rebase=False)}({era})"
-    return f"{format_date(day, 'EEE, MMM d, y', rebase=False)} ({era})"
+    day = to_tokyo(value).date() if isinstance(value, datetime) else value
+    japanese = _is_japanese()
+    era = _era_of(day, romaji=not japanese)
+    if japanese:
+        text = format_date(day, "y年M月d日(E)", rebase=False)
+        return f"{text}({era})" if era else text
+    text = format_date(day, "EEE, MMM d, y", rebase=False)
+    return f"{text} ({era})" if era else text
 
 
 def datetime_long(value: datetime | None) -> str:
-    """A date as date_long, followed by the Tokyo time."""
+    """A date as date_long, followed by the Tokyo time: '2026年11月28日(土)(令和8年) 14:00'."""
     if value is None:
         return ""
     local = to_tokyo(value)
@@ -42,11 +52,10 @@ def datetime_short(value: datetime | None) -> str:
 
 
 def fiscal_year_label(year: int) -> str:
-    """'令和8年度(2026年度)' or 'FY2026 (Reiwa 8)'."""
-    wareki = format_wareki_year(year, fiscal=True)
-    if current_language().locale == "ja":
-        return f"{wareki}({year}年度)"
-    return f"FY{year} ({wareki})"
+    """'令和8年度(2026年度)' in Japanese, 'FY2026 (Reiwa 8)' in English."""
+    if _is_japanese():
+        return f"{format_wareki_year(year, fiscal=True)}({year}年度)"
+    return f"FY{year} ({format_wareki_year(year, fiscal=True, romaji=True)})"
 
 
 def init_app(app) -> None:

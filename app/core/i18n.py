@@ -6,7 +6,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import g, has_app_context, request
+from flask import g, has_app_context, has_request_context, request
 from flask_babel import Domain, force_locale
 from markupsafe import Markup, escape
 
@@ -65,6 +65,13 @@ def select_language() -> str:
 def current_language() -> Language:
     """The language in use for this request (or forced by use_language)."""
     code = g.get("ui_language") if has_app_context() else None
+    if code is None and has_request_context():
+        # An error raised before our before_request hook ran (or by another hook): choose now.
+        try:
+            code = select_language()
+        except Exception:  # noqa: BLE001 - e.g. the database is down while rendering the 500 page
+            code = DEFAULT_LANGUAGE
+        activate(code)
     return LANGUAGES[code or DEFAULT_LANGUAGE]
 
 
@@ -109,13 +116,18 @@ def ruby(text: str) -> Markup:
 
 
 def plain(text: str) -> str:
-    """Text without furigana markup, for attributes, titles, e-mail subjects and JSON."""
-    return _TAG.sub("", _RT.sub("", str(text)))
+    """Text without furigana markup, for attributes, titles, e-mail subjects and JSON.
+
+    Markup stays Markup (it is already escaped HTML: re-escaping would show '&amp;#39;'); other text stays str.
+    """
+    stripped = _TAG.sub("", _RT.sub("", str(text)))
+    return Markup(stripped) if isinstance(text, Markup) else stripped  # noqa: S704 - only tags removed
 
 
 def init_app(app) -> None:
     """Choose the language before each request and expose helpers to templates."""
 
+    # Errors raised by earlier hooks (CSRF, request size) skip this one: current_language() then chooses.
     @app.before_request
     def _choose_language():
         activate(select_language())

@@ -59,7 +59,8 @@ def queue_mail(
     SUBJECT may be a lazy string; it is resolved in the recipient's language.
     """
     with use_language(language) as lang:
-        body = render_template(f"mail/{template}.txt", **context)
+        # Plain text mail: furigana markup from やさしい日本語 messages must never show as tags.
+        body = plain(render_template(f"mail/{template}.txt", **context))
         subject_text = plain(str(subject))
     message = OutboxMessage(
         recipient=to,

@@ -76,20 +76,36 @@ _ERAS: tuple[tuple[date, str, str], ...] = (
 )
 
 
-def wareki_year(value: date) -> tuple[str, int]:
-    """The Japanese era name and year number for a day, e.g. (令和, 8) for 2026-11-28."""
-    for start, name, _romaji in _ERAS:
+def _era(value: date) -> tuple[str, str, int]:
+    for start, name, romaji in _ERAS:
         if value >= start:
-            return name, value.year - start.year + 1
+            return name, romaji, value.year - start.year + 1
     raise ValueError(f"no era known for {value}")
 
 
-def format_wareki_year(year: int, *, fiscal: bool = False) -> str:
+def wareki_year(value: date) -> tuple[str, int]:
+    """The Japanese era name and year number for a day, e.g. (令和, 8) for 2026-11-28."""
+    name, _romaji, number = _era(value)
+    return name, number
+
+
+def _label(value: date, *, romaji: bool, fiscal: bool) -> str:
+    name, roman, number = _era(value)
+    if romaji:
+        # English readers know the eras by their romaji names; 元年 is simply year 1 there.
+        return f"{roman} {number}"
+    return f"{name}{'元' if number == 1 else number}年{'度' if fiscal else ''}"
+
+
+def format_wareki(value: date, *, romaji: bool = False) -> str:
+    """The era year of a given day: '平成31年' for 2019-04-30, '令和元年' for 2019-05-01 ('Reiwa 1' in romaji)."""
+    return _label(value, romaji=romaji, fiscal=False)
+
+
+def format_wareki_year(year: int, *, fiscal: bool = False, romaji: bool = False) -> str:
     """'令和8年' for a western year (or '令和8年度' for a fiscal year); 元年 for the first year of an era."""
     # A fiscal year is named by the era in force on its first day; a calendar year by its last day.
-    name, number = wareki_year(date(year, 4, 1) if fiscal else date(year, 12, 31))
-    label = "元" if number == 1 else str(number)
-    return f"{name}{label}年{'度' if fiscal else ''}"
+    return _label(date(year, 4, 1) if fiscal else date(year, 12, 31), romaji=romaji, fiscal=fiscal)
 
 
 def days(start: date, end: date):
