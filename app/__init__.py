@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core import views as core_views
     from app.demo import commands as demo_commands
     from app.extensions import login_manager
+    from app.indicators import commands as indicator_commands
 
     account_views.init_login(login_manager)
     app.register_blueprint(core_views.bp)
@@ -71,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_commands.bp)
     app.register_blueprint(account_commands.bp)
     app.register_blueprint(demo_commands.bp)
+    app.register_blueprint(indicator_commands.bp)
     init_api(app)
     from app.api import init_docs
 
