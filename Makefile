@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 FLASK := FLASK_APP=wsgi.py $(VENV)/bin/flask
 PG_SERVER_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 TRANSLATIONS := app/translations
 
 .PHONY: install run test test-sqlite test-postgres lint i18n i18n-compile migrate demo bench clean
@@ -31,7 +32,7 @@ i18n: $(VENV)/.installed
 	$(MAKE) i18n-compile
 
 migrate: install
-	$(FLASK) db upgrade
+	$(FLASK) db upgrade heads
 
 demo: migrate
 	$(FLASK) demo load
@@ -60,7 +61,7 @@ test-postgres: install
 	fi
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
