@@ -75,6 +75,11 @@ class Config:
     PASSWORD_RESET_MAX_AGE_S = 60 * 60
     PASSWORD_MIN_LENGTH = 10
 
+    # Bookings: numbers are configuration. The claims guard exists to be switched off ONLY by the concurrency
+    # test's control run, which shows the race test would catch a missing guard.
+    BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
+    BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
+
     # Languages
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"

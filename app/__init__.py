@@ -60,11 +60,18 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import commands as account_commands
     from app.accounts import views as account_views
     from app.api import init_api
+    from app.bookings import commands as booking_commands
+    from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
     from app.demo import commands as demo_commands
+    from app.events import views as event_views
     from app.extensions import login_manager
+    from app.facilities import views as facility_views
     from app.indicators import commands as indicator_commands
+    from app.indicators import views as indicator_views
+    from app.organizations import commands as organization_commands
+    from app.organizations import views as organization_views
 
     account_views.init_login(login_manager)
     app.register_blueprint(core_views.bp)
@@ -72,7 +79,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_commands.bp)
     app.register_blueprint(account_commands.bp)
     app.register_blueprint(demo_commands.bp)
+    app.register_blueprint(organization_views.bp)
+    app.register_blueprint(organization_commands.bp)
+    app.register_blueprint(event_views.bp)
+    app.register_blueprint(facility_views.bp)
+    app.register_blueprint(booking_views.bp)
+    app.register_blueprint(booking_commands.bp)
     app.register_blueprint(indicator_commands.bp)
+    app.register_blueprint(indicator_views.bp)
     init_api(app)
     from app.api import init_docs
 

@@ -1,0 +1,60 @@
+"""Booking forms: the shape of input. Rules (window, capacity, closures, fees) live in services."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    widgets,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.core.forms import BaseForm
+from app.facilities.models import UserCategory
+
+REQUIRED = _l("入力してください。")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice (the 時間区分 of a day)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class BookingForm(BaseForm):
+    """Choose a day, slots, purpose, attendees, fee category and optionally the group booking."""
+
+    room_id = HiddenField()
+    day = DateField(_l("利用日"), validators=[InputRequired(REQUIRED)],
+                    render_kw={"autocomplete": "off"})
+    # The service checks the keys (unknown slot, another facility's slot) with a message in the user's language.
+    units = MultiCheckboxField(_l("時間区分"), choices=[], validate_choice=False)
+    purpose = StringField(_l("利用目的"), validators=[DataRequired(REQUIRED),
+                                                   Length(max=200, message=_l("200文字以内で入力してください。"))])
+    attendees = IntegerField(_l("利用人数"), validators=[
+        InputRequired(_l("人数を数字で入力してください。")),
+        NumberRange(min=1, max=10000, message=_l("人数は1人以上で入力してください。")),
+    ], render_kw={"inputmode": "numeric"})
+    category = SelectField(_l("利用区分"), choices=[SelectChoice(c.value, c.label) for c in UserCategory],
+                           default=UserCategory.RESIDENT.value)
+    organization_id = SelectField(_l("団体として予約する"), choices=[], coerce=_optional_int,
+                                  validate_choice=False, validators=[Optional()])
+    confirm = HiddenField()
+
+    @property
+    def category_value(self) -> UserCategory:
+        try:
+            return UserCategory(self.category.data)
+        except ValueError:
+            return UserCategory.RESIDENT

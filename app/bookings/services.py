@@ -1,0 +1,452 @@
+"""Booking rules and writes: quote, book (the claims table arbitrates), cancel with undo, expire, approve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingItem, BookingState
+from app.core.audit import record_audit
+from app.core.errors import Conflict, DomainError, NotAllowed
+from app.core.time import to_tokyo, tokyo_to_utc, utcnow
+from app.extensions import db
+from app.facilities import queries as facility_queries
+from app.facilities.availability import (
+    RoomNode,
+    Unit,
+    cells,
+    leaves,
+    related,
+    slots_for_day,
+    span_covers,
+    units_for,
+)
+from app.facilities.models import Facility, FeeRate, FeeReduction, Room, UserCategory
+from app.organizations.models import Membership, MembershipRole, Organization
+
+HOURLY_FEE_CODE = "hour"
+
+
+class BookingError(DomainError):
+    """A booking rule was broken (400-ish: the form shows the message)."""
+
+    status_code = 422
+    code = "booking_invalid"
+
+
+class RoomNotFound(BookingError):
+    status_code = 404
+    code = "room_not_found"
+
+
+class PastDate(BookingError):
+    code = "past_date"
+
+
+class OutsideWindow(BookingError):
+    code = "outside_window"
+
+
+class ClosedDay(BookingError):
+    code = "closed"
+
+
+class UnknownSlot(BookingError):
+    code = "unknown_slot"
+
+
+class OverCapacity(BookingError):
+    code = "over_capacity"
+
+
+class FeeNotSet(BookingError):
+    code = "fee_not_set"
+
+
+class TooManyBookings(BookingError):
+    code = "too_many_bookings"
+
+
+class Banned(NotAllowed):
+    code = "banned"
+
+
+class SlotTaken(Conflict):
+    """Someone holds a cell of what was asked for; ALTERNATIVES lists the same ranges free in other rooms."""
+
+    code = "slot_taken"
+
+    def __init__(self, message=None, *, alternatives=None):
+        super().__init__(message)
+        self.alternatives = alternatives or []
+
+
+class NotCancellable(BookingError):
+    code = "not_cancellable"
+
+
+@dataclass
+class Quote:
+    """What a booking would be: units, fee breakdown and the rules that apply (shown before confirming)."""
+
+    facility: Facility
+    room: Room
+    day: date
+    units: list[Unit]
+    category: UserCategory
+    organization: Organization | None
+    fees: list[int]
+    gross: int
+    reduction_percent: int
+    reduction: int
+    net: int
+    state: BookingState
+    hold_until: datetime | None
+    rules: list[str] = field(default_factory=list)
+
+
+def _facility_rooms(facility_id: int) -> list[Room]:
+    return list(db.session.scalars(sa.select(Room).where(Room.facility_id == facility_id)))
+
+
+def window_days(facility: Facility, category: UserCategory) -> int:
+    """How many days ahead CATEGORY may book at FACILITY."""
+    return facility.window_days_resident if category == UserCategory.RESIDENT else facility.window_days_other
+
+
+def ban_until(user_id: int, *, now: datetime | None = None) -> datetime | None:
+    """The end of the user's booking ban after a late cancellation, or None."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        sa.select(Booking.cancelled_at, Facility.late_cancel_ban_days)
+        .join(Facility, Facility.id == Booking.facility_id)
+        .where(Booking.user_id == user_id, Booking.late_cancellation.is_(True), Booking.cancelled_at.is_not(None))
+    )
+    ends = [cancelled + timedelta(days=ban) for cancelled, ban in rows if ban > 0]
+    latest = max(ends, default=None)
+    return latest if latest and latest > now else None
+
+
+def parse_units(room: Room, day: date, keys: list[str], *, slots, holidays) -> list[Unit]:
+    """The units named by KEYS for ROOM on DAY; an unknown key or a slot of another facility is refused."""
+    if not keys:
+        raise UnknownSlot(_l("時間区分を1つ以上選んでください。"))
+    offered = {u.key: u for u in units_for(RoomNode(room.id, room.parent_id, room.hourly),
+                                           slots_for_day(slots, day, holidays))}
+    chosen = []
+    for key in dict.fromkeys(keys):
+        if key not in offered:
+            raise UnknownSlot(_l("選んだ時間区分はこの部屋のこの日にはありません。もう一度選んでください。"))
+        chosen.append(offered[key])
+    return sorted(chosen, key=lambda u: u.start)
+
+
+def quote(
+    *,
+    user,
+    room_id: int,
+    day: date,
+    unit_keys: list[str],
+    attendees: int,
+    category: UserCategory,
+    organization_id: int | None = None,
+    now: datetime | None = None,
+    on_behalf: bool = False,
+) -> Quote:
+    """Check every rule for a booking and price it, without writing. Raises a BookingError when a rule fails."""
+    now = now or utcnow()
+    today = to_tokyo(now).date()
+    room = db.session.get(Room, room_id)
+    if room is None or not room.active:
+        raise RoomNotFound(_l("その部屋は見つかりません。"))
+    facility = room.facility
+    organization = _organization_for(user, organization_id, on_behalf=on_behalf)
+    if not on_behalf:
+        banned = ban_until(user.id, now=now)
+        if banned:
+            raise Banned(_l("直前の取消しがあったため、{day}まで新しい予約はできません。").format(
+                day=to_tokyo(banned).date().isoformat()))
+    if day < today:
+        raise PastDate(_l("過ぎた日は予約できません。"))
+    if (day - today).days < facility.min_lead_days:
+        raise OutsideWindow(_l("この施設は{n}日前までに予約してください。").format(n=facility.min_lead_days))
+    window = window_days(facility, category)
+    if (day - today).days > window:
+        raise OutsideWindow(_l("この区分の予約は{n}日先までです。").format(n=window))
+    if room.verified_groups_only and not (organization and organization.is_verified):
+        raise NotAllowed(_l("この部屋は登録団体だけが予約できます。"))
+    if attendees > room.capacity:
+        raise OverCapacity(_l("人数が定員({n}人)を超えています。").format(n=room.capacity))
+    if attendees < 1:
+        raise OverCapacity(_l("人数は1人以上で入力してください。"))
+
+    slots = facility_queries.facility_slots(facility.id)
+    holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
+    rooms = _facility_rooms(facility.id)
+    nodes = [RoomNode(r.id, r.parent_id, r.hourly) for r in rooms]
+    closures, lotteries = facility_queries.facility_spans(facility.id, day, day + timedelta(days=1))
+    related_ids = related(nodes)[room.id]
+    if (facility.closed_on_holidays and day in holidays) or span_covers(closures, day, related_ids):
+        raise ClosedDay(_l("この日は休館日(または使用できない日)です。別の日を選んでください。"))
+    if span_covers(lotteries, day, related_ids):
+        raise ClosedDay(_l("この日は抽選の期間です。先着順の予約はまだできません。"))
+    units = parse_units(room, day, unit_keys, slots=slots, holidays=holidays)
+
+    _check_monthly_limit(user, organization, facility, day, on_behalf=on_behalf)
+    fees, gross, percent, reduction = _price(room, units, category, organization)
+    net = gross - reduction
+    if room.requires_approval:
+        state, hold = BookingState.REQUESTED, None
+    elif net > 0 and facility.tentative_hold_days > 0:
+        state = BookingState.TENTATIVE
+        hold = min(now + timedelta(days=facility.tentative_hold_days), tokyo_to_utc(day, time(0, 0)))
+    else:
+        state, hold = BookingState.CONFIRMED, None
+    rules = [
+        str(_l("予約後{n}分以内の取消しは、理由を問わず影響はありません。").format(
+            n=current_app.config["BOOKING_UNDO_MINUTES"])),
+        str(_l("利用日の{d}日前を過ぎた取消しは、{b}日間新しい予約ができなくなります。").format(
+            d=facility.cancel_deadline_days, b=facility.late_cancel_ban_days))
+        if facility.late_cancel_ban_days else str(_l("利用日の{d}日前までに取り消してください。").format(
+            d=facility.cancel_deadline_days)),
+        str(_l("この区分では{n}日先まで予約できます。").format(n=window)),
+    ]
+    if state == BookingState.TENTATIVE:
+        rules.append(str(_l("仮予約です。期限までに窓口で使用料を支払うと確定します。")))
+    if state == BookingState.REQUESTED:
+        rules.append(str(_l("この部屋は職員の承認が必要です。")))
+    return Quote(facility, room, day, units, category, organization, fees, gross, percent, reduction, net,
+                 state, hold, rules)
+
+
+def _organization_for(user, organization_id: int | None, *, on_behalf: bool) -> Organization | None:
+    if organization_id is None:
+        return None
+    organization = db.session.get(Organization, organization_id)
+    if organization is None:
+        raise BookingError(_l("その団体は見つかりません。"))
+    if on_behalf:
+        return organization
+    membership = db.session.scalar(sa.select(Membership).where(
+        Membership.organization_id == organization_id, Membership.user_id == user.id))
+    if membership is None or membership.role != MembershipRole.OFFICER:
+        raise NotAllowed(_l("団体として予約できるのは、その団体の役員だけです。"))
+    return organization
+
+
+def _check_monthly_limit(user, organization, facility: Facility, day: date, *, on_behalf: bool) -> None:
+    first = day.replace(day=1)
+    after = (first + timedelta(days=32)).replace(day=1)
+    who = Booking.organization_id == organization.id if organization else Booking.user_id == user.id
+    if on_behalf and organization is None:
+        return
+    count = db.session.scalar(sa.select(sa.func.count(Booking.id)).where(
+        who, Booking.state.in_(list(ACTIVE_STATES)), Booking.day >= first, Booking.day < after))
+    if count >= facility.max_active_per_month:
+        raise TooManyBookings(_l("1か月に予約できるのは{n}件までです。").format(n=facility.max_active_per_month))
+
+
+def _price(room: Room, units: list[Unit], category: UserCategory, organization: Organization | None):
+    rates = {(r.slot_code): r.amount_yen for r in db.session.scalars(
+        sa.select(FeeRate).where(FeeRate.room_id == room.id, FeeRate.category == category))}
+    fees = []
+    for unit in units:
+        code = HOURLY_FEE_CODE if unit.hourly else unit.slot.code
+        if code not in rates:
+            raise FeeNotSet(_l("この部屋の使用料が設定されていません。施設にお問い合わせください。"))
+        fees.append(rates[code])
+    gross = sum(fees)
+    percent = 0
+    if organization is not None and category != UserCategory.COMMERCIAL:
+        rule = db.session.scalar(sa.select(FeeReduction).where(FeeReduction.organization_kind == organization.kind))
+        if rule and (organization.is_verified or not rule.requires_verified):
+            percent = rule.percent
+    reduction = gross * percent // 100
+    return fees, gross, percent, reduction
+
+
+def book_slots(
+    *,
+    user,
+    room_id: int,
+    day: date,
+    unit_keys: list[str],
+    purpose: str,
+    attendees: int,
+    category: UserCategory,
+    organization_id: int | None = None,
+    actor=None,
+    now: datetime | None = None,
+) -> Booking:
+    """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken."""
+    now = now or utcnow()
+    actor = actor or user
+    on_behalf = actor.id != user.id
+    q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
+              organization_id=organization_id, now=now, on_behalf=on_behalf)
+    booking = Booking(
+        user_id=user.id, organization_id=q.organization.id if q.organization else None,
+        facility_id=q.facility.id, room_id=q.room.id, day=day, state=q.state, category=category,
+        purpose=purpose, attendees=attendees, fee_gross_yen=q.gross, fee_reduction_yen=q.reduction,
+        fee_net_yen=q.net, reduction_percent=q.reduction_percent, created_by_id=actor.id, created_at=now,
+        hold_until=q.hold_until, confirmed_at=now if q.state == BookingState.CONFIRMED else None,
+    )
+    booking.items = [
+        BookingItem(slot_code=u.slot.code if not u.hourly else HOURLY_FEE_CODE, label_ja=u.slot.label,
+                    start_minute=u.start, end_minute=u.end, fee_yen=fee)
+        for u, fee in zip(q.units, q.fees, strict=True)
+    ]
+    leaf_ids = leaves([RoomNode(r.id, r.parent_id, r.hourly) for r in _facility_rooms(q.facility.id)])[q.room.id]
+    try:
+        with db.session.begin_nested():
+            db.session.add(booking)
+            db.session.flush()
+            if current_app.config["BOOKING_CLAIMS_GUARD"]:
+                db.session.add_all([
+                    BookingClaim(booking_id=booking.id, room_id=leaf, day=day, cell=c)
+                    for leaf in sorted(leaf_ids) for u in q.units for c in cells(u.start, u.end)
+                ])
+                db.session.flush()
+    except IntegrityError:
+        raise SlotTaken(
+            _l("申し訳ありません。選んだ時間は、ほかの方が先に予約しました。"),
+            alternatives=find_alternatives(q.room, day, q.units, attendees),
+        ) from None
+    record_audit("booking.create", actor_id=actor.id, target_type="booking", target_id=booking.id,
+                 details={"room_id": q.room.id, "day": day.isoformat(), "state": q.state.value,
+                          "on_behalf": on_behalf})
+    return booking
+
+
+@dataclass
+class Alternative:
+    """A room where the same ranges are free on the same day."""
+
+    room: Room
+    unit_keys: list[str]
+
+
+def find_alternatives(room: Room, day: date, units: list[Unit], attendees: int, *, limit: int = 5):
+    """Other rooms (same facility first) that offer the same time ranges free on DAY, with enough capacity."""
+    wanted = {(u.start, u.end) for u in units}
+    candidates = list(db.session.scalars(
+        sa.select(Room).where(Room.id != room.id, Room.active.is_(True), Room.capacity >= attendees)
+        .order_by(sa.case((Room.facility_id == room.facility_id, 0), else_=1), Room.facility_id, Room.sort_order)
+    ))
+    holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
+    by_facility: dict[int, list[Room]] = {}
+    for candidate in candidates:
+        by_facility.setdefault(candidate.facility_id, []).append(candidate)
+    found: list[Alternative] = []
+    for facility_id, facility_rooms in by_facility.items():
+        all_rooms = _facility_rooms(facility_id)
+        nodes = [RoomNode(r.id, r.parent_id, r.hourly) for r in all_rooms]
+        leaf_of, related_of = leaves(nodes), related(nodes)
+        facility = db.session.get(Facility, facility_id)
+        if facility.closed_on_holidays and day in holidays:
+            continue
+        closures, lotteries = facility_queries.facility_spans(facility_id, day, day + timedelta(days=1))
+        claims = facility_queries.claims_between([r.id for r in all_rooms], day, day + timedelta(days=1))
+        day_slots = slots_for_day(facility_queries.facility_slots(facility_id), day, holidays)
+        for candidate in facility_rooms:
+            if span_covers(closures, day, related_of[candidate.id]) or span_covers(lotteries, day,
+                                                                                   related_of[candidate.id]):
+                continue
+            offered = {(u.start, u.end): u for u in units_for(nodes[all_rooms.index(candidate)], day_slots)}
+            if not wanted <= offered.keys():
+                continue
+            if any((leaf, day, c) in claims for leaf in leaf_of[candidate.id] for s, e in wanted
+                   for c in cells(s, e)):
+                continue
+            found.append(Alternative(candidate, [offered[r].key for r in sorted(wanted)]))
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def _release(booking: Booking) -> None:
+    db.session.execute(sa.delete(BookingClaim).where(BookingClaim.booking_id == booking.id))
+
+
+@dataclass
+class CancellationPreview:
+    """What cancelling now would mean: free undo, normal, or late (with the ban it brings)."""
+
+    undo: bool
+    late: bool
+    ban_days: int
+    undo_until: datetime
+
+
+def cancellation_preview(booking: Booking, *, now: datetime | None = None) -> CancellationPreview:
+    """The consequences of cancelling BOOKING now (shown before the user confirms)."""
+    now = now or utcnow()
+    facility = db.session.get(Facility, booking.facility_id)
+    undo_until = booking.created_at + timedelta(minutes=current_app.config["BOOKING_UNDO_MINUTES"])
+    undo = now <= undo_until
+    days_left = (booking.day - to_tokyo(now).date()).days
+    late = not undo and days_left < facility.cancel_deadline_days
+    return CancellationPreview(undo, late, facility.late_cancel_ban_days if late else 0, undo_until)
+
+
+def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> CancellationPreview:
+    """Cancel BOOKING and release its cells. Within the undo window it has no consequence."""
+    now = now or utcnow()
+    if booking.state not in ACTIVE_STATES:
+        raise NotCancellable(_l("この予約はすでに取り消されているか、終了しています。"))
+    if booking.day < to_tokyo(now).date():
+        raise NotCancellable(_l("利用日を過ぎた予約は取り消せません。"))
+    preview = cancellation_preview(booking, now=now)
+    booking.state = BookingState.CANCELLED
+    booking.cancelled_at = now
+    # Staff cancelling for the user (a phone call, a heat alert) never bans them.
+    booking.late_cancellation = preview.late and actor.id == booking.user_id
+    _release(booking)
+    record_audit("booking.cancel", actor_id=actor.id, target_type="booking", target_id=booking.id,
+                 details={"undo": preview.undo, "late": booking.late_cancellation})
+    return preview
+
+
+def expire_tentative(*, now: datetime | None = None) -> int:
+    """Expire 仮予約 past their deadline and release their cells; safe to run repeatedly. Returns how many."""
+    now = now or utcnow()
+    expired = list(db.session.scalars(sa.select(Booking).where(
+        Booking.state == BookingState.TENTATIVE, Booking.hold_until.is_not(None), Booking.hold_until < now)))
+    for booking in expired:
+        booking.state = BookingState.EXPIRED
+        _release(booking)
+        record_audit("booking.expire", target_type="booking", target_id=booking.id)
+    return len(expired)
+
+
+def decide_booking(booking: Booking, *, actor, approve: bool, now: datetime | None = None) -> None:
+    """Staff: approve a requested booking (confirmed) or reject it (cells released)."""
+    now = now or utcnow()
+    if booking.state != BookingState.REQUESTED:
+        raise BookingError(_l("承認待ちの予約ではありません。"))
+    if approve:
+        booking.state = BookingState.CONFIRMED
+        booking.confirmed_at = now
+    else:
+        booking.state = BookingState.REJECTED
+        _release(booking)
+    record_audit("booking.approve" if approve else "booking.reject", actor_id=actor.id, target_type="booking",
+                 target_id=booking.id)
+
+
+def record_payment(booking: Booking, *, actor, now: datetime | None = None) -> None:
+    """Staff: the fee was paid at the desk; a 仮予約 becomes confirmed."""
+    now = now or utcnow()
+    if booking.state not in (BookingState.TENTATIVE, BookingState.CONFIRMED) or booking.paid_at:
+        raise BookingError(_l("この予約には支払いを記録できません。"))
+    booking.paid_at = now
+    if booking.state == BookingState.TENTATIVE:
+        booking.state = BookingState.CONFIRMED
+        booking.confirmed_at = now
+    record_audit("booking.paid", actor_id=actor.id, target_type="booking", target_id=booking.id,
+                 details={"net_yen": booking.fee_net_yen})

@@ -1,0 +1,234 @@
+"""Booking pages: the form (quote first, then confirm), my bookings, a booking, cancel, the staff desk."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from app.accounts.forms import ActionForm
+from app.bookings import services
+from app.bookings.forms import BookingForm
+from app.bookings.models import Booking, BookingState
+from app.core.errors import DomainError
+from app.core.permissions import Role, role_required
+from app.core.time import today_tokyo
+from app.extensions import db
+from app.facilities import queries as facility_queries
+from app.facilities.availability import RoomNode, cells, leaves, slots_for_day, units_for
+from app.facilities.models import Facility, Room
+from app.organizations.models import Membership, MembershipRole, Organization
+
+bp = Blueprint("bookings", __name__, url_prefix="/bookings")
+
+
+def _hm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _room_or_404(raw) -> Room:
+    try:
+        room = db.session.get(Room, int(raw))
+    except (TypeError, ValueError):
+        room = None
+    if room is None or not room.active:
+        abort(404)
+    return room
+
+
+def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
+    """The day's units for ROOM, taken ones disabled (the service still decides)."""
+    if day is None:
+        return []
+    slots = facility_queries.facility_slots(room.facility_id)
+    holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
+    rooms = facility_queries.facility_rooms(room.facility_id)
+    nodes = {r.id: RoomNode(r.id, r.parent_id, r.hourly) for r in rooms}
+    if room.id not in nodes:
+        return []
+    my_leaves = leaves(list(nodes.values()))[room.id]
+    claims = facility_queries.claims_between(sorted(my_leaves), day, day + timedelta(days=1))
+    choices = []
+    for unit in units_for(nodes[room.id], slots_for_day(slots, day, holidays)):
+        taken = any((leaf, day, c) in claims for leaf in my_leaves for c in cells(unit.start, unit.end))
+        label = f"{unit.slot.label} {_hm(unit.start)}–{_hm(unit.end)}"
+        if taken:
+            label += " " + _("(予約済み)")
+        choices.append(SelectChoice(unit.key, label, render_kw={"disabled": True} if taken else {}))
+    return choices
+
+
+def _organization_choices() -> list[SelectChoice]:
+    rows = db.session.scalars(
+        sa.select(Organization).join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == current_user.id, Membership.role == MembershipRole.OFFICER)
+        .order_by(Organization.name_ja)
+    )
+    return [SelectChoice("", _("個人として予約する"))] + [SelectChoice(str(o.id), o.name_ja) for o in rows]
+
+
+def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, error=None, alternatives=None):
+    return render_template("bookings/new.html", form=form, room=room, facility=room.facility, quote=quote,
+                           error=error, alternatives=alternatives or [], hm=_hm), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = BookingForm()
+    room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
+    if request.method == "GET":
+        form.room_id.data = str(room.id)
+        try:
+            form.day.data = date.fromisoformat(request.args.get("day", ""))
+        except ValueError:
+            form.day.data = today_tokyo()
+    form.units.choices = _unit_choices(room, form.day.data)
+    form.organization_id.choices = _organization_choices()
+    if request.method == "GET":
+        return _render_form(form, room, 200)
+    if not form.validate_on_submit():
+        return _render_form(form, room, 422)
+    options = dict(
+        user=current_user, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
+        attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
+    )
+    try:
+        if form.confirm.data != "1":
+            quote = services.quote(**options)
+            form.confirm.data = "1"
+            return _render_form(form, room, 200, quote=quote)
+        booking = services.book_slots(purpose=form.purpose.data, **options)
+    except services.SlotTaken as exc:
+        db.session.rollback()
+        form.confirm.data = ""
+        form.units.choices = _unit_choices(room, form.day.data)
+        return _render_form(form, room, 409, error=exc.message, alternatives=exc.alternatives)
+    except DomainError as exc:
+        db.session.rollback()
+        form.confirm.data = ""
+        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
+        return _render_form(form, room, status, error=exc.message)
+    db.session.commit()
+    flash(_("予約を受け付けました。"), "success")
+    return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    bookings = list(db.session.scalars(
+        sa.select(Booking).where(Booking.user_id == current_user.id).order_by(Booking.day.desc(), Booking.id.desc())
+        .options(sa.orm.selectinload(Booking.items), sa.orm.joinedload(Booking.room).joinedload(Room.facility))
+    ))
+    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=_hm)
+
+
+def _booking_for_user(booking_id: int) -> Booking:
+    """The booking, if the current user booked it or is staff of its facility; otherwise 404 (no leak)."""
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        abort(404)
+    if booking.user_id != current_user.id and not facility_queries.is_facility_staff(current_user,
+                                                                                        booking.facility_id):
+        abort(404)
+    return booking
+
+
+@bp.get("/<int:booking_id>")
+@login_required
+def show(booking_id: int):
+    booking = _booking_for_user(booking_id)
+    return render_template("bookings/show.html", booking=booking, hm=_hm, today=today_tokyo(),
+                           preview=services.cancellation_preview(booking) if booking.state.is_active else None)
+
+
+@bp.route("/<int:booking_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(booking_id: int):
+    booking = _booking_for_user(booking_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_booking(booking, actor=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+        db.session.commit()
+        flash(_("予約を取り消しました。") if not booking.late_cancellation else
+              _("予約を取り消しました。直前の取消しのため、しばらく新しい予約はできません。"), "success")
+        return redirect(url_for("bookings.mine"), 303)
+    if not booking.state.is_active:
+        flash(_("この予約はすでに取り消されているか、終了しています。"), "error")
+        return redirect(url_for("bookings.show", booking_id=booking.id), 303)
+    return render_template("bookings/cancel.html", booking=booking, form=form,
+                           preview=services.cancellation_preview(booking), hm=_hm)
+
+
+# --- staff desk ------------------------------------------------------------------------------------------
+
+
+def _staff_facility(facility_id: int) -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        abort(404)
+    if not facility_queries.is_facility_staff(current_user, facility.id):
+        abort(403)
+    return facility
+
+
+@bp.get("/desk/<int:facility_id>")
+@role_required(Role.FACILITY_STAFF)
+def desk(facility_id: int):
+    facility = _staff_facility(facility_id)
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        day = today_tokyo()
+    rooms = facility_queries.facility_rooms(facility.id)
+    bookings = list(db.session.scalars(
+        sa.select(Booking).where(Booking.facility_id == facility.id, Booking.day == day)
+        .order_by(Booking.room_id, Booking.id)
+        .options(sa.orm.selectinload(Booking.items))
+    ))
+    from app.accounts.models import User
+
+    user_ids = {b.user_id for b in bookings if b.user_id}
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    by_room: dict[int, list[Booking]] = {}
+    for booking in bookings:
+        by_room.setdefault(booking.room_id, []).append(booking)
+    return render_template("bookings/desk.html", facility=facility, day=day, rooms=rooms, by_room=by_room,
+                           users=users, hm=_hm, form=ActionForm(), BookingState=BookingState,
+                           previous=day - timedelta(days=1), following=day + timedelta(days=1))
+
+
+@bp.post("/desk/bookings/<int:booking_id>/<action>")
+@role_required(Role.FACILITY_STAFF)
+def desk_action(booking_id: int, action: str):
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        abort(404)
+    _staff_facility(booking.facility_id)
+    if action not in {"approve", "reject", "paid"}:
+        abort(404)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        if action == "paid":
+            services.record_payment(booking, actor=current_user)
+        else:
+            services.decide_booking(booking, actor=current_user, approve=action == "approve")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("記録しました。"), "success")
+    return redirect(url_for("bookings.desk", facility_id=booking.facility_id, day=booking.day.isoformat()), 303)

@@ -1,0 +1,131 @@
+"""Reads: facilities with rooms, the 空き状況 grid of a facility in a fixed number of queries, holidays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import jpholiday
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.facilities.availability import Grid, RoomNode, SlotDef, Span, compute_grid
+from app.facilities.models import Closure, Facility, LotteryPeriod, Room, TimeSlot
+
+
+def holidays_between(start: date, end: date) -> frozenset[date]:
+    """Japanese national holidays in [start, end) (jpholiday, which follows the 内閣府 list)."""
+    if end <= start:
+        return frozenset()
+    return frozenset(day for day, _name in jpholiday.between(start, end - timedelta(days=1)))
+
+
+def holiday_name(day: date) -> str | None:
+    """The holiday's Japanese name, or None."""
+    return jpholiday.is_holiday_name(day)
+
+
+def minutes(value) -> int:
+    """Minutes after midnight of a time."""
+    return value.hour * 60 + value.minute
+
+
+def slot_def(slot: TimeSlot) -> SlotDef:
+    """The pure view of a 時間区分 row."""
+    return SlotDef(
+        id=slot.id, code=slot.code, label=slot.label, start=minutes(slot.start_time), end=minutes(slot.end_time),
+        weekday=slot.weekday, on_date=slot.on_date,
+    )
+
+
+def room_node(room: Room) -> RoomNode:
+    return RoomNode(room.id, room.parent_id, room.hourly)
+
+
+def list_facilities(*, district=None, kind=None) -> list[Facility]:
+    """Active facilities, by district then name."""
+    stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.district, Facility.name_ja)
+    if district:
+        stmt = stmt.where(Facility.district == district)
+    if kind:
+        stmt = stmt.where(Facility.kind == kind)
+    return list(db.session.scalars(stmt))
+
+
+def facility_rooms(facility_id: int) -> list[Room]:
+    """Active rooms of a facility in display order."""
+    return list(db.session.scalars(
+        sa.select(Room).where(Room.facility_id == facility_id, Room.active.is_(True)).order_by(Room.sort_order, Room.id)
+    ))
+
+
+def facility_slots(facility_id: int) -> list[SlotDef]:
+    """Every 時間区分 row of a facility, as pure values."""
+    rows = db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id == facility_id))
+    return [slot_def(s) for s in rows]
+
+
+def facility_spans(facility_id: int, start: date, end: date) -> tuple[list[Span], list[Span]]:
+    """Closures and lottery periods overlapping [start, end), in ONE query (a UNION ALL)."""
+    closures = sa.select(
+        sa.literal("c").label("what"), Closure.room_id, Closure.start_date, Closure.end_date
+    ).where(Closure.facility_id == facility_id, Closure.start_date < end, Closure.end_date > start)
+    lotteries = sa.select(
+        sa.literal("l").label("what"), LotteryPeriod.room_id, LotteryPeriod.start_date, LotteryPeriod.end_date
+    ).where(LotteryPeriod.facility_id == facility_id, LotteryPeriod.start_date < end, LotteryPeriod.end_date > start)
+    found: dict[str, list[Span]] = {"c": [], "l": []}
+    for what, room_id, first, last in db.session.execute(sa.union_all(closures, lotteries)):
+        found[what].append(Span(first, last, room_id))
+    return found["c"], found["l"]
+
+
+def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[int, date, int], bool]:
+    """(leaf room, day, cell) -> pending? for active bookings of ROOM_IDS in [start, end), one query."""
+    from app.bookings.models import PENDING_STATES, Booking, BookingClaim
+
+    if not room_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(BookingClaim.room_id, BookingClaim.day, BookingClaim.cell, Booking.state)
+        .join(Booking, Booking.id == BookingClaim.booking_id)
+        .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day >= start, BookingClaim.day < end)
+    )
+    return {(room_id, day, cell): state in PENDING_STATES for room_id, day, cell, state in rows}
+
+
+@dataclass
+class FacilityGrid:
+    """A facility's grid with its rooms, for the template."""
+
+    facility: Facility
+    rooms: list[Room]
+    grid: Grid
+    holidays: frozenset[date]
+
+
+def facility_grid(facility: Facility, start: date, end: date) -> FacilityGrid:
+    """The 空き状況 of FACILITY for [start, end): rooms, slots, spans and claims = 4 queries whatever the data."""
+    rooms = facility_rooms(facility.id)
+    slots = facility_slots(facility.id)
+    closures, lotteries = facility_spans(facility.id, start, end)
+    claims = claims_between([r.id for r in rooms], start, end)
+    holidays = holidays_between(start, end)
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    grid = compute_grid(
+        rooms=[room_node(r) for r in rooms], days=days, slots=slots, closures=closures, lotteries=lotteries,
+        claims=claims, holidays=holidays, closed_on_holidays=facility.closed_on_holidays,
+    )
+    return FacilityGrid(facility, rooms, grid, holidays)
+
+
+def is_facility_staff(user, facility_id: int) -> bool:
+    """True for an admin, or for facility staff assigned to FACILITY_ID (staff are scoped per facility)."""
+    from app.core.permissions import Role, has_role
+    from app.facilities.models import FacilityStaff
+
+    if has_role(user, Role.ADMIN) and user.role == Role.ADMIN:
+        return True
+    if not has_role(user, Role.FACILITY_STAFF):
+        return False
+    return db.session.scalar(sa.select(FacilityStaff.id).where(
+        FacilityStaff.user_id == user.id, FacilityStaff.facility_id == facility_id)) is not None

@@ -1,0 +1,97 @@
+"""Public facility pages: the list, a facility with its rooms and 時間区分, and the 空き状況 grid (no login)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
+
+from app.core.districts import District
+from app.core.time import today_tokyo
+from app.extensions import db
+from app.facilities import queries
+from app.facilities.availability import SYMBOLS, Status
+from app.facilities.models import Facility, FacilityKind
+
+bp = Blueprint("facilities", __name__, url_prefix="/facilities")
+
+def status_text(status: Status) -> str:
+    """The screen-reader text of a grid symbol, in the user's language."""
+    return {
+        Status.FREE: _("空き"),
+        Status.FEW: _("残りわずか・申込中"),
+        Status.TAKEN: _("予約済み"),
+        Status.CLOSED: _("休館・利用不可"),
+        Status.LOTTERY: _("抽選受付中"),
+    }[status]
+
+
+def _enum_arg(name: str, enum_cls):
+    value = request.args.get(name) or None
+    try:
+        return enum_cls(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+def index():
+    district = _enum_arg("district", District)
+    kind = _enum_arg("kind", FacilityKind)
+    facilities = queries.list_facilities(district=district, kind=kind)
+    return render_template("facilities/index.html", facilities=facilities, district=district, kind=kind,
+                           districts=list(District), kinds=list(FacilityKind))
+
+
+def _facility_or_404(facility_id: int) -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None or not facility.active:
+        abort(404)
+    return facility
+
+
+@bp.get("/<int:facility_id>")
+def show(facility_id: int):
+    facility = _facility_or_404(facility_id)
+    rooms = queries.facility_rooms(facility.id)
+    slots = sorted(queries.facility_slots(facility.id), key=lambda s: (s.on_date or date.min, s.weekday or -1,
+                                                                         s.start))
+    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots)
+
+
+def _parse_start(view: str) -> tuple[date, str | None]:
+    """The first day shown; a bad value falls back to today with a message (never a 500)."""
+    today = today_tokyo()
+    raw = request.args.get("start")
+    problem = None
+    start = today
+    if raw:
+        try:
+            start = date.fromisoformat(raw)
+        except ValueError:
+            problem = _("日付の形が正しくありません(例: 2026-12-01)。今日から表示しています。")
+    if not (today - timedelta(days=366) <= start <= today + timedelta(days=730)):
+        start, problem = today, _("表示できる期間の外です。今日から表示しています。")
+    if view == "month":
+        start = start.replace(day=1)
+    return start, problem
+
+
+@bp.get("/<int:facility_id>/availability")
+def availability(facility_id: int):
+    facility = _facility_or_404(facility_id)
+    view = "month" if request.args.get("view") == "month" else "week"
+    start, problem = _parse_start(view)
+    if view == "month":
+        end = (start + timedelta(days=32)).replace(day=1)
+        previous, following = (start - timedelta(days=1)).replace(day=1), end
+    else:
+        end = start + timedelta(days=7)
+        previous, following = start - timedelta(days=7), end
+    data = queries.facility_grid(facility, start, end)
+    return render_template(
+        "facilities/availability.html", facility=facility, data=data, view=view, start=start, end=end,
+        previous=previous, following=following, problem=problem, symbols=SYMBOLS, status_text=status_text,
+        Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1),
+    )
