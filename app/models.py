@@ -1,7 +1,25 @@
 """Imports every domain's models so that SQLAlchemy and Alembic see all tables."""
 
 from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
+from app.bookings.models import Booking, BookingClaim, BookingItem  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
+from app.events.models import (  # noqa: F401
+    EventAudience,
+    EventOccurrence,
+    EventPartner,
+    EventSeries,
+    Registration,
+)
+from app.facilities.models import (  # noqa: F401
+    Closure,
+    Facility,
+    FacilityStaff,
+    FeeRate,
+    FeeReduction,
+    LotteryPeriod,
+    Room,
+    TimeSlot,
+)
 from app.indicators.models import Indicator, ManualValue, PlanValue  # noqa: F401
-from app.organizations.models import Organization  # noqa: F401
+from app.organizations.models import Invitation, Membership, NpoGrantUse, Organization  # noqa: F401
