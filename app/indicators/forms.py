@@ -1,0 +1,42 @@
+"""Indicator forms: the shape of a staff-entered value. Range rules live in services.parse_value."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from app.core.filters import fiscal_year_label
+from app.core.forms import BaseForm
+from app.core.time import fiscal_year, today_tokyo
+from app.indicators.services import FIRST_FISCAL_YEAR
+
+REQUIRED = _l("入力してください。")
+
+
+def fiscal_year_choices() -> list[SelectChoice]:
+    """Fiscal years a value may be entered for: the plan's first baseline year to the current one, newest first."""
+    last = fiscal_year(today_tokyo())
+    return [
+        SelectChoice(str(year), fiscal_year_label(year))
+        for year in range(last, FIRST_FISCAL_YEAR - 1, -1)
+    ]
+
+
+class ManualValueForm(BaseForm):
+    """A survey result or other figure entered by ward staff, with its source."""
+
+    fiscal_year = SelectField(_l("年度"), validators=[InputRequired(REQUIRED)])
+    # Text, not a number field: the service explains what is wrong with what was typed, and keeps it.
+    value = StringField(_l("値"), validators=[Length(max=40, message=_l("40文字以内で入力してください。"))])
+    source_document = StringField(
+        _l("出典(調査名・資料名)"), validators=[Length(max=300, message=_l("300文字以内で入力してください。"))]
+    )
+    source_date = DateField(_l("出典の日付(公表日・調査日)"), validators=[Optional()])
+    note = TextAreaField(
+        _l("メモ"), validators=[Optional(), Length(max=2000, message=_l("2000文字以内で入力してください。"))]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fiscal_year.choices = fiscal_year_choices()
