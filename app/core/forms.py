@@ -6,11 +6,12 @@ from flask_wtf import FlaskForm
 
 
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    # NUL never comes from a keyboard, and PostgreSQL refuses it in text columns (a 500 instead of a page).
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 class BaseForm(FlaskForm):
-    """Every form derives from this: whitespace around text is dropped before validation."""
+    """Every form derives from this: whitespace around text and NUL characters are dropped before validation."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):

@@ -1,0 +1,119 @@
+"""Login throttling: per IP and per account, only failures count, and the counters live in Redis when set."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from app.core.errors import ERROR_TITLES
+from app.core.i18n import use_language
+from app.extensions import limiter
+from tests.apps import extra_app
+from tests.conftest import csrf_from
+from tests.factories import DEFAULT_PASSWORD, make_user
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _attempt(client, email: str, password: str, ip: str = "198.51.100.7"):
+    environ = {"REMOTE_ADDR": ip}
+    html = client.get("/account/login", environ_base=environ).get_data(as_text=True)
+    return client.post(
+        "/account/login",
+        data={"csrf_token": csrf_from(html), "email": email, "password": password},
+        environ_base=environ,
+    )
+
+
+def test_sixth_failure_from_one_ip_gets_429_in_the_users_language(app):
+    user = make_user()
+    client = app.test_client()
+    for _ in range(5):
+        assert _attempt(client, user.email, "wrong-password-1").status_code == 401
+    response = _attempt(client, user.email, "wrong-password-1")
+    assert response.status_code == 429
+    assert "操作が多すぎます" in response.get_data(as_text=True)
+    assert "Retry-After" in response.headers
+    # Even the right password is refused now from that address...
+    assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 429
+    # ...but another address is not affected.
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="198.51.100.8").status_code == 302
+
+    english = app.test_client()
+    english.set_cookie("tsudoi_lang", "en")
+    response = _attempt(english, user.email, "wrong-password-1")
+    assert response.status_code == 429
+    html = response.get_data(as_text=True)
+    assert 'lang="en"' in html
+    with app.test_request_context(), use_language("en"):
+        title = str(ERROR_TITLES[429])  # the English catalog's text (the source text until translated)
+    assert title in html
+
+
+def test_successful_logins_do_not_count(app):
+    user = make_user()
+    for _ in range(8):
+        assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD).status_code == 302
+    client = app.test_client()
+    for _ in range(5):
+        assert _attempt(client, user.email, "wrong-password-1").status_code == 401
+    assert _attempt(client, user.email, "wrong-password-1").status_code == 429
+
+
+def test_invalid_form_does_not_count(app):
+    client = app.test_client()
+    for _ in range(6):
+        assert _attempt(client, "not-an-address", "x").status_code == 422
+    user = make_user()
+    assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def test_per_account_limit_across_addresses(app):
+    user = make_user()
+    other = make_user()
+    for n in range(10):
+        assert _attempt(app.test_client(), user.email, "wrong-password-1", ip=f"203.0.113.{n + 1}").status_code == 401
+    # An eleventh address is refused for this account, whatever password it tries...
+    response = _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.50")
+    assert response.status_code == 429
+    # ...also when the address is typed differently...
+    response = _attempt(app.test_client(), user.email.upper(), DEFAULT_PASSWORD, ip="203.0.113.51")
+    assert response.status_code == 429
+    # ...while other accounts still sign in from there.
+    assert _attempt(app.test_client(), other.email, DEFAULT_PASSWORD, ip="203.0.113.50").status_code == 302
+
+
+@pytest.fixture
+def redis_db():
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
+
+
+def test_redis_url_selects_redis_storage(monkeypatch):
+    import config
+
+    monkeypatch.setattr(config.Config, "REDIS_URL", REDIS_URL)
+    assert config.get_config("production").RATELIMIT_STORAGE_URI == REDIS_URL
+    monkeypatch.setattr(config.Config, "REDIS_URL", None)
+    assert config.get_config("production").RATELIMIT_STORAGE_URI == "memory://"
+
+
+def test_counters_live_in_redis_and_are_shared_between_app_instances(database_url, redis_db):
+    user = make_user()
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL}
+    with extra_app("testing", **settings) as first:
+        for _ in range(3):
+            assert _attempt(first.test_client(), user.email, "wrong-password-1").status_code == 401
+    assert redis_db.dbsize() > 0, "no rate-limit counter was written to Redis"
+
+    # A second instance (another worker or machine) sees the same counters.
+    with extra_app("testing", **settings) as second:
+        client = second.test_client()
+        for _ in range(2):
+            assert _attempt(client, user.email, "wrong-password-1").status_code == 401
+        assert _attempt(client, user.email, "wrong-password-1").status_code == 429
+    # The test app's own limiter is back on its in-memory storage.
+    assert type(limiter.storage).__name__ == "MemoryStorage"
