@@ -36,8 +36,8 @@ class BookingForm(BaseForm):
     """Choose a day, slots, purpose, attendees, fee category and optionally the group booking."""
 
     room_id = HiddenField()
-    day = DateField(_l("利用日"), validators=[InputRequired(REQUIRED)],
-                    render_kw={"autocomplete": "off"})
+    day = DateField(_l("利用日"), validators=[InputRequired(REQUIRED)], render_kw={"autocomplete": "off"},
+                    invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
     # The service checks the keys (unknown slot, another facility's slot) with a message in the user's language.
     units = MultiCheckboxField(_l("時間区分"), choices=[], validate_choice=False)
     purpose = StringField(_l("利用目的"), validators=[DataRequired(REQUIRED),
@@ -45,7 +45,7 @@ class BookingForm(BaseForm):
     attendees = IntegerField(_l("利用人数"), validators=[
         InputRequired(_l("人数を数字で入力してください。")),
         NumberRange(min=1, max=10000, message=_l("人数は1人以上で入力してください。")),
-    ], render_kw={"inputmode": "numeric"})
+    ], render_kw={"inputmode": "numeric"}, invalid_value_message=_l("人数を数字で入力してください。"))
     category = SelectField(_l("利用区分"), choices=[SelectChoice(c.value, c.label) for c in UserCategory],
                            default=UserCategory.RESIDENT.value)
     organization_id = SelectField(_l("団体として予約する"), choices=[], coerce=_optional_int,

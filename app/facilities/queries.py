@@ -81,7 +81,7 @@ def facility_spans(facility_id: int, start: date, end: date) -> tuple[list[Span]
 
 def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[int, date, int], bool]:
     """(leaf room, day, cell) -> pending? for active bookings of ROOM_IDS in [start, end), one query."""
-    from app.bookings.models import PENDING_STATES, Booking, BookingClaim
+    from app.bookings.models import Booking, BookingClaim, BookingState
 
     if not room_ids:
         return {}
@@ -90,7 +90,8 @@ def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[in
         .join(Booking, Booking.id == BookingClaim.booking_id)
         .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day >= start, BookingClaim.day < end)
     )
-    return {(room_id, day, cell): state in PENDING_STATES for room_id, day, cell, state in rows}
+    # Only a request awaiting staff approval shows as 申込中 (△); a 仮予約 holds its slot like a confirmed one.
+    return {(room_id, day, cell): state == BookingState.REQUESTED for room_id, day, cell, state in rows}
 
 
 @dataclass

@@ -1,0 +1,142 @@
+"""Booking pages: quote then confirm, conflict 409 with alternatives, bad input kept, my bookings, cancel, desk."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.bookings.models import Booking, BookingState
+from app.core.permissions import Role
+from app.core.time import today_tokyo
+from app.extensions import db
+from tests.facilities.factories import assign_staff, make_center
+from tests.factories import app_context, login, make_user, post_form
+
+
+def _form(c, day, **over):
+    data = {"room_id": str(c.meeting_id), "day": day.isoformat(), "units": [f"s{c.slot_ids['morning']}"],
+            "purpose": "子ども会の打合せ", "attendees": "12", "category": "resident", "organization_id": ""}
+    data.update(over)
+    return data
+
+
+def _bookings():
+    with app_context():
+        return list(db.session.scalars(sa.select(Booking)))
+
+
+def test_booking_needs_login(client):
+    c = make_center()
+    response = client.get(f"/bookings/new?room={c.meeting_id}")
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+
+
+def test_quote_then_confirm_books_and_shows_in_my_bookings(client):
+    c = make_center(fee=1500)
+    user = make_user()
+    login(client, user.email)
+    day = today_tokyo() + timedelta(days=10)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    form_page = client.get(page_url).get_data(as_text=True)
+    assert "午前 09:00–12:00" in form_page
+    preview = post_form(client, "/bookings/new", _form(c, day), page=page_url)
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "予約の内容を確かめてください" in text and "1,500円" in text and "15分以内" in text
+    assert _bookings() == []  # nothing written before confirming
+    done = post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    assert done.status_code == 303
+    [booking] = _bookings()
+    assert (booking.state, booking.fee_net_yen, booking.user_id) == (BookingState.TENTATIVE, 1500, user.id)
+    mine = client.get("/bookings/mine").get_data(as_text=True)
+    assert "会議室1" in mine and "仮予約" in mine
+    assert client.get(done.headers["Location"]).status_code == 200
+
+
+def test_conflict_answers_409_with_alternatives_and_keeps_input(client):
+    c = make_center()
+    first, second = make_user(), make_user()
+    day = today_tokyo() + timedelta(days=4)
+    page_url = f"/bookings/new?room={c.hall_id}&day={day.isoformat()}"
+    login(client, first.email)
+    data = _form(c, day, room_id=str(c.hall_a_id), confirm="1", attendees="15")
+    assert post_form(client, "/bookings/new", data, page=page_url).status_code == 303
+    client.post("/account/logout", data={"csrf_token": ""})
+    client.delete_cookie("tsudoi_session")
+    login(client, second.email)
+    response = post_form(client, "/bookings/new", {**data, "room_id": str(c.hall_id), "purpose": "第二希望の会"},
+                         page=page_url)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "ほかの方が先に予約しました" in text
+    assert "会議室1" in text  # an alternative with room for 15
+    assert "第二希望の会" in text  # nothing typed is lost
+    assert len(_bookings()) == 1
+
+
+def test_bad_input_is_explained_and_kept(client):
+    c = make_center()
+    user = make_user()
+    login(client, user.email)
+    day = today_tokyo() + timedelta(days=3)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    over = post_form(client, "/bookings/new", _form(c, day, attendees="99", purpose="大人数の会"), page=page_url)
+    assert over.status_code == 422
+    assert "定員(20人)を超えています" in over.get_data(as_text=True) and "大人数の会" in over.get_data(as_text=True)
+    past = post_form(client, "/bookings/new", _form(c, today_tokyo() - timedelta(days=2)), page=page_url)
+    assert past.status_code == 422 and "過ぎた日" in past.get_data(as_text=True)
+    other = make_center()
+    foreign = post_form(client, "/bookings/new", _form(c, day, units=[f"s{other.slot_ids['morning']}"]),
+                        page=page_url)
+    assert foreign.status_code == 422 and "時間区分はこの部屋" in foreign.get_data(as_text=True)
+    garbage = post_form(client, "/bookings/new", {**_form(c, day, attendees="たくさん"), "day": "not-a-date"},
+                        page=page_url)
+    assert garbage.status_code == 422 and "人数を数字で" in garbage.get_data(as_text=True)
+    assert client.get("/bookings/new?room=abc").status_code == 404
+    assert _bookings() == []
+
+
+def test_cancel_shows_consequence_then_cancels_and_others_cannot_see(client):
+    c = make_center()
+    owner, stranger = make_user(), make_user()
+    login(client, owner.email)
+    day = today_tokyo() + timedelta(days=20)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    done = post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    booking_url = done.headers["Location"]
+    cancel_url = booking_url + "/cancel"
+    assert "影響なく取り消せます" in client.get(cancel_url).get_data(as_text=True)
+    other = client.application.test_client()
+    login(other, stranger.email)
+    assert other.get(booking_url).status_code == 404
+    assert post_form(other, cancel_url, {}, page="/bookings/mine").status_code == 404
+    assert post_form(client, cancel_url, {}).status_code == 303
+    [booking] = _bookings()
+    assert booking.state == BookingState.CANCELLED and not booking.late_cancellation
+
+
+def test_desk_is_for_staff_of_that_facility_only(client):
+    c = make_center()
+    other = make_center()
+    staff = make_user(role=Role.FACILITY_STAFF)
+    assign_staff(staff.id, c.facility_id)
+    resident = make_user(display_name="窓口で見える名前")
+    day = today_tokyo() + timedelta(days=2)
+    login(client, resident.email)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    assert client.get(f"/bookings/desk/{c.facility_id}").status_code == 403
+    desk_client = client.application.test_client()
+    login(desk_client, staff.email)
+    sheet = desk_client.get(f"/bookings/desk/{c.facility_id}?day={day.isoformat()}")
+    assert sheet.status_code == 200 and "窓口で見える名前" in sheet.get_data(as_text=True)
+    assert desk_client.get(f"/bookings/desk/{other.facility_id}").status_code == 403
+    [booking] = _bookings()
+    paid = post_form(desk_client, f"/bookings/desk/bookings/{booking.id}/paid", {},
+                     page=f"/bookings/desk/{c.facility_id}?day={day.isoformat()}")
+    assert paid.status_code == 303
+    [booking] = _bookings()
+    assert booking.state == BookingState.CONFIRMED and booking.paid_at is not None
+    anonymous = client.application.test_client()
+    assert anonymous.get(f"/bookings/desk/{c.facility_id}").status_code == 302

@@ -1,0 +1,92 @@
+"""Public facility pages: list, facility, the 空き状況 grid (no login, no names), and its query count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.bookings import services
+from app.core.time import today_tokyo
+from app.extensions import db
+from app.facilities.models import UserCategory
+from tests.facilities.factories import add_closure, add_lottery, make_center
+from tests.factories import app_context, make_user
+
+
+def _book(user_id, room_id, day, keys, purpose="秘密の会合"):
+    from app.accounts.models import User
+
+    with app_context():
+        services.book_slots(user=db.session.get(User, user_id), room_id=room_id, day=day, unit_keys=keys,
+                            purpose=purpose, attendees=5, category=UserCategory.RESIDENT)
+        db.session.commit()
+
+
+def test_list_and_facility_pages_are_public(client):
+    c = make_center(name="赤坂区民センター")
+    page = client.get("/facilities/").get_data(as_text=True)
+    assert "赤坂区民センター" in page
+    assert client.get("/facilities/?district=akasaka").status_code == 200
+    assert "赤坂区民センター" not in client.get("/facilities/?district=shiba").get_data(as_text=True)
+    assert client.get("/facilities/?district=nonsense").status_code == 200
+    facility = client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
+    assert "ホールA" in facility and "午前" in facility and "09:00" in facility
+    assert client.get("/facilities/999999").status_code == 404
+
+
+def test_grid_shows_symbols_with_text_and_never_who_booked(client):
+    c = make_center()
+    user = make_user(display_name="予約した人の名前")
+    start = today_tokyo() + timedelta(days=7)
+    _book(user.id, c.hall_a_id, start, [f"s{c.slot_ids['morning']}"])
+    _book(user.id, c.studio_id, start, [f"s{c.slot_ids['morning']}h540"])  # one hour of three: △
+    add_closure(c.facility_id, start + timedelta(days=1), start + timedelta(days=2))
+    add_lottery(c.facility_id, start + timedelta(days=3), start + timedelta(days=4))
+    response = client.get(f"/facilities/{c.facility_id}/availability?start={start.isoformat()}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for symbol, text in (("○", "空き"), ("×", "予約済み"), ("休", "休館・利用不可"), ("抽", "抽選受付中"),
+                         ("△", "残りわずか・申込中")):
+        assert symbol in page and text in page
+    assert "予約した人の名前" not in page and "秘密の会合" not in page
+    assert page.count('class="visually-hidden">予約済み') >= 2  # the half and the whole hall
+
+
+def test_grid_bad_start_falls_back_to_today_with_a_message(client):
+    c = make_center()
+    response = client.get(f"/facilities/{c.facility_id}/availability?start=2026-13-45")
+    assert response.status_code == 200
+    assert "日付の形が正しくありません" in response.get_data(as_text=True)
+    assert client.get(f"/facilities/{c.facility_id}/availability?start=1900-01-01").status_code == 200
+
+
+def _count_month_grid_queries(client, app, facility_id, start):
+    statements = []
+
+    def listener(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(f"/facilities/{facility_id}/availability?view=month&start={start.isoformat()}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200
+    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+
+
+def test_month_grid_query_count_does_not_grow_with_data(client, app):
+    c = make_center()
+    start = (today_tokyo() + timedelta(days=32)).replace(day=1)
+    empty = _count_month_grid_queries(client, app, c.facility_id, start)
+    users = [make_user() for _ in range(3)]
+    for i in range(12):
+        day = start + timedelta(days=i)
+        _book(users[i % 3].id, [c.hall_id, c.meeting_id, c.hall_b_id][i % 3], day, [f"s{c.slot_ids['evening']}"])
+        add_closure(c.facility_id, day + timedelta(days=15), day + timedelta(days=16))
+    full = _count_month_grid_queries(client, app, c.facility_id, start)
+    assert len(full) == len(empty)
+    assert len(full) <= 5, full
