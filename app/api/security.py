@@ -160,14 +160,16 @@ def _stamp_in_own_transaction(token_id: int, now) -> None:
     engine = db.engine
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={LAST_USED_LOCK_TIMEOUT_MS}")
+            # PRAGMAs straight on the DBAPI connection: through SQLAlchemy they would autobegin a transaction.
+            raw = conn.connection.driver_connection
+            raw.execute(f"PRAGMA busy_timeout={LAST_USED_LOCK_TIMEOUT_MS}")
             reset = write_intent.set(True)  # BEGIN IMMEDIATE: take the lock up front or fail fast
             try:
                 with conn.begin():
                     conn.execute(statement)
             finally:
                 write_intent.reset(reset)
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(current_app.config['SQLITE_BUSY_TIMEOUT_MS'])}")
+                raw.execute(f"PRAGMA busy_timeout={int(current_app.config['SQLITE_BUSY_TIMEOUT_MS'])}")
         else:
             with conn.begin():
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LAST_USED_LOCK_TIMEOUT_MS}ms'")
