@@ -79,15 +79,20 @@ _SHORTER = re.compile(r"^Shorter than minimum length (\d+)\.$")
 
 
 def translate_field_message(message: str) -> str:
-    """MESSAGE in the request's language when it is one of marshmallow's defaults; otherwise as given."""
+    """MESSAGE in the request's language when it is one of marshmallow's defaults; otherwise as given.
+
+    Plain text: JSON has no place for the furigana markup of やさしい日本語 messages.
+    """
+    from app.core.i18n import plain
+
     text = str(message)
     if text in _FIELD_MESSAGES:
-        return str(_FIELD_MESSAGES[text])
+        return plain(str(_FIELD_MESSAGES[text]))
     if match := _LONGER.match(text):
-        return _("%(n)s文字以下にしてください。", n=match.group(1))
+        return plain(_("%(n)s文字以下にしてください。", n=match.group(1)))
     if match := _SHORTER.match(text):
-        return _("%(n)s文字以上にしてください。", n=match.group(1))
-    return text
+        return plain(_("%(n)s文字以上にしてください。", n=match.group(1)))
+    return plain(text)
 
 
 def _translate(messages):

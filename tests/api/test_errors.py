@@ -116,3 +116,14 @@ def test_unexpected_exception_is_500_json_without_internals(app):
         response = make_response(app.handle_user_exception(RuntimeError("secret internals")))
         _error(response, 500, "internal_error")
         assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_error_messages_follow_the_language_cookie(client):
+    from app.core.i18n import LANGUAGE_COOKIE
+
+    client.set_cookie(LANGUAGE_COOKIE, "ja-easy")
+    assert client.get("/api/v1/nothing-here").get_json()["error"]["message"] == "ページがありません"
+    user = make_user()
+    response = client.post("/api/v1/auth/token", json={"email": user.email, "password": "wrong-password-1"})
+    assert response.get_json()["error"]["message"] == "メールアドレスか、パスワードがちがいます。"
+    assert "<ruby>" not in response.get_data(as_text=True)
