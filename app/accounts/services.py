@@ -12,6 +12,7 @@ from functools import cache
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -76,6 +77,14 @@ def check_password_strength(password: str, *, email: str | None = None) -> None:
         raise WeakPassword(_l("よく使われていて推測されやすいパスワードです。別のパスワードにしてください。"))
     if email and lowered in {normalize_email(email), normalize_email(email).split("@")[0]}:
         raise WeakPassword(_l("メールアドレスと同じパスワードは使えません。"))
+
+
+def check_email_shape(email: str) -> None:
+    """Raise DomainError when EMAIL is not shaped like an address (no DNS lookup)."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise DomainError(_l("メールアドレスの形が正しくありません(例: name@example.jp)。")) from None
 
 
 def hash_password(password: str) -> str:
@@ -355,6 +364,7 @@ def set_role(user: User, role: Role, *, actor_id: int | None) -> None:
 def create_user(*, email: str, password: str, role: Role, display_name: str | None = None) -> User:
     """Create a confirmed account (CLI and demo data)."""
     email = normalize_email(email)
+    check_email_shape(email)  # the CLI has no form to check it
     if get_user_by_email(email) is not None:
         raise DomainError(_l("このメールアドレスは登録済みです。"))
     check_password_strength(password, email=email)

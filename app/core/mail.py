@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app, g, render_template
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core.db import write_intent
 from app.core.i18n import plain, use_language
 from app.core.time import utcnow
 from app.extensions import db
@@ -114,29 +115,38 @@ def send_pending(*, limit: int = 500) -> int:
     """
     sent = 0
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
-    with Session(db.engine) as session:
-        for _ in range(limit):
-            message = session.scalars(
-                sa.select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts)
-                .order_by(OutboxMessage.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if message is None:
-                session.rollback()
-                break
-            message.attempts += 1
-            try:
-                _deliver(_build(message))
-            except (OSError, smtplib.SMTPException) as exc:
-                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    # This claims rows and writes: on SQLite its transactions must begin IMMEDIATE even when called after a
+    # GET request (a deferred transaction could not upgrade its lock once another writer committed).
+    intent = write_intent.set(True)
+    try:
+        with Session(db.engine) as session:
+            for _ in range(limit):
+                message = session.scalars(
+                    sa.select(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts)
+                    .order_by(OutboxMessage.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if message is None:
+                    session.rollback()
+                    break
+                message.attempts += 1
+                try:
+                    _deliver(_build(message))
+                except Exception as exc:  # noqa: BLE001 - any failure must be recorded, not block the queue
+                    # Not only SMTP errors: a message that cannot even be built would otherwise be retried
+                    # first on every run, its attempt never counted, and hold up every message behind it.
+                    current_app.logger.warning("mail %s not sent: %s", message.id, exc)
+                    message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    session.commit()
+                    continue
+                message.sent_at = utcnow()
+                message.last_error = None
                 session.commit()
-                continue
-            message.sent_at = utcnow()
-            message.last_error = None
-            session.commit()
-            sent += 1
+                sent += 1
+    finally:
+        write_intent.reset(intent)
     return sent
 
 
@@ -148,5 +158,13 @@ def init_app(app) -> None:
     @app.after_request
     def _send_after_request(response):
         if g.pop("mail_queued", False) and response.status_code < 400:
-            send_pending()
+            # The view has committed, but reading an expired attribute afterwards (login_user, templates)
+            # opens a new transaction on the request's connection; on SQLite a POST's transaction begins
+            # IMMEDIATE and holds the write lock, so send_pending's own connection would wait for it until
+            # the busy timeout and fail. End that transaction first.
+            db.session.rollback()
+            try:
+                send_pending()
+            except Exception:  # noqa: BLE001 - the user's change is committed; mail waits for the CLI run
+                current_app.logger.exception("sending mail after the request failed")
         return response
