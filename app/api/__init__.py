@@ -21,12 +21,13 @@ from flask import Flask
 
 
 def _blueprints():
-    from app.api import auth, me
+    from app.api import auth, indicators, me
 
     # (blueprint, URL prefix)
     return [
         (auth.blp, "/api/v1/auth"),
         (me.blp, "/api/v1"),
+        (indicators.blp, "/api/v1"),
     ]
 
 

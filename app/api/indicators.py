@@ -1,0 +1,142 @@
+"""/api/v1/indicators: the plan's outcome indicators, printed and entered values (public, no personal data)."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.indicators import queries
+from app.indicators.models import Direction, PlanValueKind, SourceKind
+
+blp = Blueprint(
+    "api_indicators",
+    __name__,
+    description="Outcome indicators (成果指標) of Minato City's basic plan, policies 9 to 14. Public: no token "
+    "needed. Decimal values are strings, exactly as printed or entered; null means unknown.",
+)
+
+
+class PlanValueSchema(Schema):
+    """A value printed in the plan's table."""
+
+    kind = fields.Enum(PlanValueKind, by_value=True)
+    fiscal_year = fields.Integer(metadata={"description": "年度, named by its starting western year"})
+    year_label = fields.String(metadata={"description": "the plan's label, e.g. 令和8年度末"})
+    value = fields.Decimal(as_string=True, allow_none=True)
+    printed = fields.String(allow_none=True, metadata={"description": "the cell as printed; null when unknown"})
+    is_estimate = fields.Boolean(metadata={"description": "見込 (an estimate at the time of printing)"})
+
+
+class YearlyValueSchema(Schema):
+    """A value for one fiscal year, entered by ward staff from a survey or another source."""
+
+    fiscal_year = fields.Integer()
+    value = fields.Decimal(as_string=True)
+    origin = fields.Constant("manual")
+    source_document = fields.String()
+    source_date = fields.Date(allow_none=True)
+
+
+class SourceSchema(Schema):
+    """Where the indicator's yearly values come from."""
+
+    kind = fields.Enum(SourceKind, by_value=True)
+    computed = fields.Boolean(metadata={"description": "true when computed from Tsudoi's own data"})
+
+
+class LatestSchema(Schema):
+    """The latest yearly value judged against the final target."""
+
+    fiscal_year = fields.Integer()
+    value = fields.Decimal(as_string=True)
+    progress_rate = fields.Decimal(
+        as_string=True, allow_none=True,
+        metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
+    )
+    judgement = fields.String(allow_none=True, metadata={"description": "achieved or not_achieved; null if unknown"})
+
+
+class IndicatorSchema(Schema):
+    """An indicator as printed in the plan, with its values."""
+
+    code = fields.String()
+    policy = fields.Integer()
+    measure = fields.String(allow_none=True, metadata={"description": "施策① ...; null for the policy level"})
+    measure_title = fields.String(allow_none=True)
+    name = fields.String(metadata={"description": "exactly as printed"})
+    unit = fields.String(allow_none=True)
+    direction = fields.Enum(Direction, by_value=True)
+    source = fields.Nested(SourceSchema)
+    midterm_status = fields.String(allow_none=True, metadata={"description": "達成状況 as printed"})
+    footnotes = fields.String(allow_none=True)
+    review_note = fields.String(allow_none=True)
+    plan_values = fields.List(fields.Nested(PlanValueSchema))
+    yearly_values = fields.List(fields.Nested(YearlyValueSchema))
+    latest = fields.Nested(LatestSchema, allow_none=True)
+
+
+class IndicatorQuerySchema(Schema):
+    """Filters of the indicator list."""
+
+    policy = fields.Integer(validate=validate.Range(min=9, max=14))
+
+
+def _document(summary: queries.Summary) -> dict:
+    indicator = summary.indicator
+    latest = None
+    if summary.latest is not None:
+        latest = {
+            "fiscal_year": summary.latest.fiscal_year,
+            "value": summary.latest.value,
+            "progress_rate": summary.progress,
+            "judgement": summary.judgement.value if summary.judgement else None,
+        }
+    return {
+        "code": indicator.code,
+        "policy": indicator.policy,
+        "measure": indicator.measure,
+        "measure_title": indicator.measure_title,
+        "name": indicator.name,
+        "unit": indicator.unit,
+        "direction": indicator.direction,
+        "source": {"kind": indicator.source_kind, "computed": indicator.source_kind.is_computed},
+        "midterm_status": indicator.midterm_status,
+        "footnotes": indicator.footnotes,
+        "review_note": indicator.review_note,
+        "plan_values": indicator.plan_values,
+        "yearly_values": indicator.manual_values,
+        "latest": latest,
+    }
+
+
+@blp.route("/indicators")
+class IndicatorList(MethodView):
+    """Every indicator of policies 9 to 14."""
+
+    @blp.arguments(IndicatorQuerySchema, location="query")
+    @blp.response(200, IndicatorSchema(many=True))
+    def get(self, args):
+        """The indicators in the plan's order, optionally of one policy"""
+        policy = args.get("policy")
+        return [
+            _document(summary)
+            for number, summaries in queries.summaries_by_policy()
+            if policy is None or number == policy
+            for summary in summaries
+        ]
+
+
+@blp.route("/indicators/<code>")
+class IndicatorItem(MethodView):
+    """One indicator."""
+
+    @blp.response(200, IndicatorSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, code):
+        """An indicator by its code (e.g. P09-04-1)"""
+        indicator = queries.get_by_code(code)
+        if indicator is None:
+            abort(404)
+        return _document(queries.summarize(indicator))
