@@ -1,0 +1,1 @@
+"""Events: series with occurrences, registrations and waitlists, public discovery and ICS feeds."""

@@ -1,0 +1,519 @@
+"""Rules for events: saving a series and its occurrences, the publishing workflow, cancellation,
+registrations with capacity held under concurrency, and the waitlist. Never commits."""
+
+from __future__ import annotations
+
+import os
+import time as time_module
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+
+from app.accounts.models import User
+from app.core.audit import record_audit
+from app.core.db import write_intent
+from app.core.districts import District
+from app.core.errors import Conflict, DomainError, NotAllowed
+from app.core.mail import queue_mail
+from app.core.permissions import Role, has_role
+from app.core.time import tokyo_to_utc, utcnow
+from app.events import recurrence
+from app.events.models import (
+    FOREIGN_LANGUAGES,
+    Audience,
+    EventAudience,
+    EventCategory,
+    EventOccurrence,
+    EventPartner,
+    EventSeries,
+    EventStatus,
+    Frequency,
+    OccurrenceStatus,
+    Registration,
+    RegistrationStatus,
+)
+from app.extensions import db
+from app.organizations import services as organization_services
+from app.organizations.models import Organization
+
+TEXT_LIMITS = {"title": 200, "summary": 500, "description": 20000}
+LANG_SUFFIXES = ("ja", "en", "easy")
+
+
+class InvalidEvent(DomainError):
+    """Bad event input; FIELD names the form field the message belongs to."""
+
+    status_code = 422
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class RegistrationClosed(Conflict):
+    pass
+
+
+class AlreadyRegistered(Conflict):
+    pass
+
+
+@dataclass
+class SeriesInput:
+    """What an organizer enters for a series, already parsed by the form."""
+
+    texts: dict  # "title_ja" ... "description_easy"
+    category: str
+    audiences: list
+    district: str
+    venue_name: str | None
+    venue_address: str | None
+    online_url: str | None
+    fee_yen: int
+    fee_note: str | None
+    registration_required: bool
+    capacity: int | None
+    registration_opens_at: datetime | None
+    registration_deadline_days: int | None
+    accessibility: dict  # wheelchair_accessible, sign_language, captions, childcare, no_smoking
+    foreign_languages: list
+    contact: dict  # contact_name, contact_email, contact_phone
+    partner_ids: list
+    frequency: str
+    first_date: date
+    until_date: date | None
+    nth: int | None
+    dates: list
+    start_time: dtime
+    end_time: dtime
+
+
+def capacity_guard_enabled() -> bool:
+    """Whether registrations lock the occurrence row. Only a control run of the concurrency test turns it off."""
+    value = current_app.config.get("EVENTS_CAPACITY_GUARD")
+    if value is None:
+        value = os.environ.get("TSUDOI_EVENTS_CAPACITY_GUARD", "1").strip().lower() not in {"0", "false", "off"}
+    return bool(value)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def can_edit(user, series: EventSeries) -> bool:
+    """The group's officers and editors (and ward staff) edit its events."""
+    return organization_services.can_edit_events(user, series.organization)
+
+
+def is_visible(user, series: EventSeries) -> bool:
+    """Published and cancelled events are public; drafts only to their editors and reviewing staff."""
+    if series.status in (EventStatus.PUBLISHED, EventStatus.CANCELLED):
+        return True
+    return bool(user and user.is_authenticated and (can_edit(user, series) or has_role(user, Role.WARD_STAFF)))
+
+
+# ---------------------------------------------------------------- saving a series
+
+
+def _validate(data: SeriesInput) -> tuple[list[date], EventCategory, District, list[Audience], list[str]]:
+    if not (data.texts.get("title_ja") or "").strip():
+        raise InvalidEvent(_l("日本語のタイトルを入力してください。"), "title_ja")
+    for key, value in data.texts.items():
+        limit = TEXT_LIMITS[key.rsplit("_", 1)[0]]
+        if value and len(value) > limit:
+            raise InvalidEvent(_l("%(max)d文字以内で入力してください。", max=limit), key)
+    try:
+        category = EventCategory(data.category)
+    except ValueError:
+        raise InvalidEvent(_l("分類を一覧から選んでください。"), "category") from None
+    try:
+        district = District(data.district)
+    except ValueError:
+        raise InvalidEvent(_l("地区を一覧から選んでください。"), "district") from None
+    try:
+        audiences = sorted({Audience(a) for a in data.audiences}, key=list(Audience).index)
+    except ValueError:
+        raise InvalidEvent(_l("対象を一覧から選んでください。"), "audiences") from None
+    unknown = [code for code in data.foreign_languages if code not in FOREIGN_LANGUAGES]
+    if unknown:
+        raise InvalidEvent(_l("対応言語を一覧から選んでください。"), "foreign_languages")
+    if data.end_time <= data.start_time:
+        raise InvalidEvent(_l("終了時刻は開始時刻より後にしてください。"), "end_time")
+    if data.fee_yen < 0:
+        raise InvalidEvent(_l("参加費は0円以上にしてください。"), "fee_yen")
+    if data.capacity is not None and data.capacity < 1:
+        raise InvalidEvent(_l("定員は1人以上にしてください(制限しない場合は空欄)。"), "capacity")
+    if data.registration_deadline_days is not None and not 0 <= data.registration_deadline_days <= 365:
+        raise InvalidEvent(_l("締切は0日から365日前までで入力してください。"), "registration_deadline_days")
+    try:
+        frequency = Frequency(data.frequency)
+        rule = _rule(data, frequency)
+        days = recurrence.expand(rule)
+    except ValueError as exc:
+        code = getattr(exc, "code", "")
+        messages = {
+            "no_until": (_l("繰り返しの終わりの日を入力してください。"), "until_date"),
+            "until_before_first": (_l("繰り返しの終わりの日は、最初の日より後にしてください。"), "until_date"),
+            "too_many": (_l("回数が多すぎます(%(max)d回まで)。", max=recurrence.MAX_OCCURRENCES), "until_date"),
+            "no_dates": (_l("開催する日が一日もありません。"), "dates"),
+            "bad_nth": (_l("第何週かを選んでください。"), "nth"),
+        }
+        message, field = messages.get(code, (_l("繰り返しの指定が正しくありません。"), "frequency"))
+        raise InvalidEvent(message, field) from None
+    last_start = tokyo_to_utc(days[-1], data.start_time)
+    if data.registration_opens_at is not None and data.registration_opens_at >= last_start:
+        raise InvalidEvent(_l("申込の受付開始は、開催日時より前にしてください。"), "registration_opens_at")
+    return days, category, district, audiences, [c for c in FOREIGN_LANGUAGES if c in data.foreign_languages]
+
+
+def _rule(data: SeriesInput, frequency: Frequency) -> recurrence.Rule:
+    kind = recurrence.Kind(frequency.value)
+    if kind == recurrence.Kind.DATES:
+        days = tuple(data.dates)
+        return recurrence.Rule(kind=kind, first=min(days) if days else data.first_date, dates=days)
+    return recurrence.Rule(
+        kind=kind, first=data.first_date,
+        until=data.until_date if kind != recurrence.Kind.ONCE else None,
+        nth=data.nth if kind == recurrence.Kind.MONTHLY_NTH_WEEKDAY else None,
+        weekday=data.first_date.weekday() if kind == recurrence.Kind.MONTHLY_NTH_WEEKDAY else None,
+    )
+
+
+def save_series(
+    *, organization: Organization, actor: User, data: SeriesInput, series: EventSeries | None = None
+) -> EventSeries:
+    """Create (as a draft) or update a series and bring its occurrences in line with its dates.
+
+    Occurrences whose day stays keep their registrations; a removed day with registrations is refused, as is a
+    capacity below an occurrence's confirmed registrations. Raises InvalidEvent before anything is written.
+    """
+    days, category, district, audiences, languages = _validate(data)
+    partner_ids = sorted({int(i) for i in data.partner_ids} - {organization.id})
+    if partner_ids:
+        found = set(db.session.scalars(sa.select(Organization.id).where(Organization.id.in_(partner_ids))))
+        if found != set(partner_ids):
+            raise InvalidEvent(_l("共催団体が見つかりません。"), "partner_ids")
+    creating = series is None
+    existing: dict[date, EventOccurrence] = {}
+    if not creating:
+        if series.status == EventStatus.CANCELLED:
+            raise Conflict(_l("中止したイベントは編集できません。"))
+        counts = confirmed_counts([o.id for o in series.occurrences])
+        for occurrence in series.occurrences:
+            existing[_tokyo_day(occurrence.starts_at)] = occurrence
+        active = active_counts([o.id for o in series.occurrences])
+        for day, occurrence in existing.items():
+            if day not in days and active.get(occurrence.id, 0):
+                raise InvalidEvent(_l("%(day)s には申込があるため、日付から外せません。その回を中止してください。",
+                                      day=day.isoformat()), "frequency")
+            if data.capacity is not None and counts.get(occurrence.id, 0) > data.capacity:
+                raise InvalidEvent(_l("定員を申込数(%(count)d人)より少なくできません。",
+                                      count=counts[occurrence.id]), "capacity")
+    else:
+        series = EventSeries(organization_id=organization.id, created_by_id=actor.id, status=EventStatus.DRAFT)
+        series.organization = organization
+        db.session.add(series)
+
+    for key in (f"{f}_{s}" for f in TEXT_LIMITS for s in LANG_SUFFIXES):
+        setattr(series, key, (data.texts.get(key) or "").strip() or None)
+    series.search_text = " ".join(v for v in (getattr(series, k) for k in data.texts) if v).lower()
+    series.category, series.district = category, district
+    series.venue_name, series.venue_address, series.online_url = data.venue_name, data.venue_address, data.online_url
+    series.fee_yen, series.fee_note = data.fee_yen, data.fee_note
+    series.registration_required = data.registration_required
+    series.registration_opens_at = data.registration_opens_at
+    series.registration_deadline_days = data.registration_deadline_days
+    for key in ("wheelchair_accessible", "sign_language", "captions", "childcare", "no_smoking"):
+        setattr(series, key, bool(data.accessibility.get(key)))
+    series.foreign_languages = ",".join(languages)
+    for key in ("contact_name", "contact_email", "contact_phone"):
+        setattr(series, key, data.contact.get(key) or None)
+    series.frequency = Frequency(data.frequency)
+    series.recurrence = _rule(data, series.frequency).to_dict()
+    series.start_time, series.end_time = data.start_time, data.end_time
+    series.audience_rows = [EventAudience(audience=a) for a in audiences]
+    series.partner_rows = [EventPartner(organization_id=i) for i in partner_ids]
+
+    for day in days:
+        starts_at, ends_at = tokyo_to_utc(day, data.start_time), tokyo_to_utc(day, data.end_time)
+        occurrence = existing.pop(day, None)
+        if occurrence is None:
+            series.occurrences.append(EventOccurrence(starts_at=starts_at, ends_at=ends_at, capacity=data.capacity))
+            continue
+        occurrence.starts_at, occurrence.ends_at, occurrence.capacity = starts_at, ends_at, data.capacity
+        occurrence.sequence += 1
+    for occurrence in existing.values():
+        series.occurrences.remove(occurrence)
+    if not creating and series.status == EventStatus.PUBLISHED and not organization.is_verified \
+            and not has_role(actor, Role.WARD_STAFF):
+        series.status = EventStatus.SUBMITTED  # changes by unverified groups are reviewed again
+    db.session.flush()
+    if not creating:
+        for occurrence in series.occurrences:
+            _fill_from_waitlist(occurrence)
+    record_audit("event.created" if creating else "event.updated", actor_id=actor.id, target_type="event_series",
+                 target_id=series.id)
+    return series
+
+
+def _tokyo_day(instant: datetime) -> date:
+    from app.core.time import to_tokyo
+
+    return to_tokyo(instant).date()
+
+
+# ---------------------------------------------------------------- workflow
+
+
+def submit(series: EventSeries, *, actor: User) -> EventStatus:
+    """Verified groups (and ward staff) publish directly; others wait in the staff review queue."""
+    if series.status not in (EventStatus.DRAFT, EventStatus.SUBMITTED):
+        raise Conflict(_l("この状態のイベントは公開の申請ができません。"))
+    if series.organization.is_verified or has_role(actor, Role.WARD_STAFF):
+        _publish(series)
+    else:
+        series.status = EventStatus.SUBMITTED
+        series.submitted_at = utcnow()
+    record_audit("event.submitted", actor_id=actor.id, target_type="event_series", target_id=series.id,
+                 details={"status": series.status.value})
+    return series.status
+
+
+def _publish(series: EventSeries) -> None:
+    series.status = EventStatus.PUBLISHED
+    series.published_at = utcnow()
+    series.review_comment = None
+
+
+def approve(series: EventSeries, *, staff: User) -> None:
+    """Staff publish a submitted event."""
+    if series.status != EventStatus.SUBMITTED:
+        raise Conflict(_l("承認待ちのイベントではありません。"))
+    _publish(series)
+    record_audit("event.approved", actor_id=staff.id, target_type="event_series", target_id=series.id)
+
+
+def return_to_draft(series: EventSeries, *, staff: User, comment: str) -> None:
+    """Staff send a submitted event back to its group with a comment."""
+    if series.status != EventStatus.SUBMITTED:
+        raise Conflict(_l("承認待ちのイベントではありません。"))
+    if not (comment or "").strip():
+        raise InvalidEvent(_l("コメントを入力してください。"), "comment")
+    series.status = EventStatus.DRAFT
+    series.review_comment = comment.strip()
+    record_audit("event.returned", actor_id=staff.id, target_type="event_series", target_id=series.id)
+
+
+def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
+    """Cancel an event with a reason: every future occurrence is cancelled and its registrants are e-mailed.
+
+    Returns the number of people told.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidEvent(_l("中止の理由を入力してください。"), "reason")
+    if len(reason) > 2000:
+        raise InvalidEvent(_l("%(max)d文字以内で入力してください。", max=2000), "reason")
+    if series.status == EventStatus.CANCELLED:
+        raise Conflict(_l("このイベントはすでに中止になっています。"))
+    now = utcnow()
+    series.status = EventStatus.CANCELLED
+    series.cancelled_at = now
+    series.cancel_reason = reason
+    told = 0
+    for occurrence in series.occurrences:
+        if occurrence.starts_at <= now or occurrence.status == OccurrenceStatus.CANCELLED:
+            continue
+        occurrence.status = OccurrenceStatus.CANCELLED
+        occurrence.sequence += 1
+        registrations = db.session.scalars(
+            sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
+                                          Registration.status != RegistrationStatus.CANCELLED)
+        ).all()
+        for registration in registrations:
+            user = registration.user
+            queue_mail(to=user.email, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
+                       language=user.preferred_language, user=user, series=series, occurrence=occurrence,
+                       reason=reason, url=_event_url(series))
+            told += 1
+    record_audit("event.cancelled", actor_id=actor.id, target_type="event_series", target_id=series.id,
+                 details={"told": told})
+    return told
+
+
+def _event_url(series: EventSeries) -> str:
+    return current_app.config["BASE_URL"] + url_for("events.show", series_id=series.id)
+
+
+# ---------------------------------------------------------------- registrations
+
+
+def confirmed_counts(occurrence_ids: list[int]) -> dict[int, int]:
+    """Confirmed registrations per occurrence."""
+    return _counts(occurrence_ids, (RegistrationStatus.CONFIRMED,))
+
+
+def active_counts(occurrence_ids: list[int]) -> dict[int, int]:
+    """Confirmed and waitlisted registrations per occurrence."""
+    return _counts(occurrence_ids, (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED))
+
+
+def _counts(occurrence_ids, statuses) -> dict[int, int]:
+    if not occurrence_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Registration.occurrence_id, sa.func.count())
+        .where(Registration.occurrence_id.in_(occurrence_ids), Registration.status.in_(statuses))
+        .group_by(Registration.occurrence_id)
+    )
+    return dict(rows.all())
+
+
+def registration_window(occurrence: EventOccurrence) -> tuple[datetime | None, datetime]:
+    """When registration opens (None: already) and closes (the deadline, or the start)."""
+    series = occurrence.series
+    closes = occurrence.starts_at
+    if series.registration_deadline_days:
+        closes = min(closes, tokyo_to_utc(_tokyo_day(occurrence.starts_at)
+                                          - timedelta(days=series.registration_deadline_days), dtime(23, 59, 59)))
+    return series.registration_opens_at, closes
+
+
+def check_open(occurrence: EventOccurrence, *, now: datetime | None = None) -> None:
+    """Raise RegistrationClosed unless people may register for OCCURRENCE now."""
+    now = now or utcnow()
+    series = occurrence.series
+    if series.status != EventStatus.PUBLISHED or occurrence.status != OccurrenceStatus.SCHEDULED:
+        raise RegistrationClosed(_l("この回は申し込みを受け付けていません。"))
+    if not series.registration_required:
+        raise RegistrationClosed(_l("このイベントは申し込み不要です。直接会場へお越しください。"))
+    opens, closes = registration_window(occurrence)
+    if opens is not None and now < opens:
+        raise RegistrationClosed(_l("申し込みの受付はまだ始まっていません。"))
+    if now >= closes:
+        raise RegistrationClosed(_l("申し込みの受付は終わりました。"))
+
+
+def _lock_occurrence(occurrence_id: int) -> EventOccurrence:
+    # The occurrence row is the lock for its seats: FOR UPDATE on PostgreSQL; on SQLite the request's write
+    # transaction already began with BEGIN IMMEDIATE (app.core.db), which serialises writers the same way.
+    occurrence = db.session.scalar(
+        sa.select(EventOccurrence).where(EventOccurrence.id == occurrence_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if occurrence is None:
+        raise DomainError(_l("この回が見つかりません。"))
+    return occurrence
+
+
+def _count_unguarded(occurrence_id: int) -> int:
+    """The naive check-then-write, for the control run only: count in a transaction of its own, then write in
+    another. Nothing holds the seats in between, which is exactly the race the guard prevents."""
+    db.session.rollback()  # nothing written yet; end the request's write transaction so the count is not locked
+    token = write_intent.set(False)
+    try:
+        count = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
+        db.session.rollback()
+    finally:
+        write_intent.reset(token)
+    time_module.sleep(float(os.environ.get("TSUDOI_EVENTS_UNGUARDED_DELAY_S", "0.05")))
+    return count
+
+
+def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> Registration:
+    """Register USER for an occurrence: confirmed while seats remain, else waitlisted. One place per person.
+
+    Capacity holds under concurrency: the occurrence row is locked and seats are counted inside the lock.
+    """
+    user_id = user.id
+    if capacity_guard_enabled():
+        occurrence = _lock_occurrence(occurrence_id)
+        confirmed = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
+    else:
+        confirmed = _count_unguarded(occurrence_id)
+        occurrence = db.session.get(EventOccurrence, occurrence_id)
+        if occurrence is None:
+            raise DomainError(_l("この回が見つかりません。"))
+    check_open(occurrence, now=now)
+    registration = db.session.scalar(
+        sa.select(Registration).where(Registration.occurrence_id == occurrence_id, Registration.user_id == user_id)
+    )
+    if registration is not None and registration.status != RegistrationStatus.CANCELLED:
+        raise AlreadyRegistered(_l("この回にはすでに申し込んでいます。"))
+    full = occurrence.capacity is not None and confirmed >= occurrence.capacity
+    status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.CONFIRMED
+    stamp = utcnow()
+    if registration is None:
+        registration = Registration(occurrence_id=occurrence_id, user_id=user_id, status=status, queued_at=stamp)
+        db.session.add(registration)
+    else:
+        registration.status, registration.queued_at, registration.cancelled_at = status, stamp, None
+    registration.occurrence = occurrence
+    db.session.flush()
+    person = db.session.get(User, user_id)
+    queue_mail(to=person.email, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
+               else _l("キャンセル待ちで受け付けました"), template="events/registered",
+               language=person.preferred_language, user=person, occurrence=occurrence, series=occurrence.series,
+               registration=registration, url=_event_url(occurrence.series))
+    return registration
+
+
+def cancel_registration(*, registration_id: int, user: User, by_organizer: bool = False) -> Registration | None:
+    """Cancel a registration; a freed seat goes to the first in line, who is e-mailed. Returns the promoted one."""
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        raise DomainError(_l("申し込みが見つかりません。"))
+    if not by_organizer and registration.user_id != user.id:
+        raise NotAllowed(_l("ご自身の申し込みだけ取り消せます。"))
+    occurrence = _lock_occurrence(registration.occurrence_id) if capacity_guard_enabled() else registration.occurrence
+    db.session.refresh(registration)
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise Conflict(_l("この申し込みはすでに取り消されています。"))
+    if not by_organizer and occurrence.starts_at <= utcnow():
+        raise RegistrationClosed(_l("開始後は取り消せません。"))
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = utcnow()
+    db.session.flush()
+    promoted = _fill_from_waitlist(occurrence)
+    record_audit("registration.cancelled", actor_id=user.id, target_type="registration", target_id=registration.id)
+    return promoted[0] if promoted else None
+
+
+def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
+    """Promote waitlisted people in order while seats are free, e-mailing each. Caller holds the lock."""
+    if occurrence.status != OccurrenceStatus.SCHEDULED or occurrence.starts_at <= utcnow():
+        return []
+    confirmed = confirmed_counts([occurrence.id]).get(occurrence.id, 0)
+    free = None if occurrence.capacity is None else occurrence.capacity - confirmed
+    query = (sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
+                                           Registration.status == RegistrationStatus.WAITLISTED)
+             .order_by(Registration.queued_at, Registration.id))
+    if free is not None:
+        if free <= 0:
+            return []
+        query = query.limit(free)
+    promoted = list(db.session.scalars(query))
+    for registration in promoted:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.promoted_at = utcnow()
+        user = registration.user
+        queue_mail(to=user.email, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
+                   language=user.preferred_language, user=user, occurrence=occurrence, series=occurrence.series,
+                   url=_event_url(occurrence.series))
+    return promoted
+
+
+def my_registrations(user: User) -> list[Registration]:
+    """USER's active registrations from today on, soonest first."""
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.scalars(
+        sa.select(Registration).join(EventOccurrence, EventOccurrence.id == Registration.occurrence_id)
+        .options(joinedload(Registration.occurrence).joinedload(EventOccurrence.series))
+        .where(Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED,
+               EventOccurrence.ends_at > utcnow())
+        .order_by(EventOccurrence.starts_at)
+    ))

@@ -1,0 +1,407 @@
+"""Event pages: public list and event page, organizer editing and workflow, staff review, registrations, ICS."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from wtforms import SelectChoice
+
+from app.accounts.forms import ActionForm
+from app.core.districts import District
+from app.core.errors import DomainError
+from app.core.i18n import current_language, plain
+from app.core.permissions import Role, role_required
+from app.core.time import to_tokyo, utcnow
+from app.events import ical, queries, services
+from app.events.forms import CancelEventForm, EventForm, ReviewForm, fill_from_series
+from app.events.models import (
+    FOREIGN_LANGUAGES,
+    Audience,
+    EventCategory,
+    EventOccurrence,
+    EventSeries,
+    EventStatus,
+    OccurrenceStatus,
+    Registration,
+    RegistrationStatus,
+)
+from app.extensions import db
+from app.organizations import services as organization_services
+from app.organizations.models import Organization, VerificationStatus
+
+bp = Blueprint("events", __name__, url_prefix="/events")
+PAGE_SIZE = 30
+
+
+def _series(series_id: int) -> EventSeries:
+    series = db.session.get(EventSeries, series_id)
+    if series is None or not services.is_visible(current_user, series):
+        abort(404)
+    return series
+
+
+def _editable(series_id: int) -> EventSeries:
+    series = db.session.get(EventSeries, series_id)
+    if series is None:
+        abort(404)
+    if not services.can_edit(current_user, series):
+        abort(403)
+    return series
+
+
+# ---------------------------------------------------------------- public
+
+
+@bp.get("/")
+def index():
+    filters = queries.Filters.from_args(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    cards = queries.occurrence_cards(filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    has_next = len(cards) > PAGE_SIZE
+    return render_template(
+        "events/index.html", cards=cards[:PAGE_SIZE], filters=filters, page=page, has_next=has_next,
+        districts=list(District), categories=list(EventCategory), audiences=list(Audience),
+        accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES, lang=current_language().code,
+    )
+
+
+def _accessibility_labels():
+    return {
+        "wheelchair_accessible": _("車いす可"), "sign_language": _("手話通訳"), "captions": _("要約筆記・字幕"),
+        "childcare": _("託児"), "no_smoking": _("禁煙"),
+    }
+
+
+def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
+    base = current_app.config["BASE_URL"]
+    title, _fallback = series.text("title", language)
+    summary, _fallback = series.text("summary", language)
+    items = []
+    for occurrence in occurrences:
+        cancelled = series.status == EventStatus.CANCELLED or occurrence.status == OccurrenceStatus.CANCELLED
+        item = {
+            "@context": "https://schema.org", "@type": "Event", "name": title,
+            "startDate": to_tokyo(occurrence.starts_at).isoformat(),
+            "endDate": to_tokyo(occurrence.ends_at).isoformat(),
+            "eventStatus": "https://schema.org/EventCancelled" if cancelled else "https://schema.org/EventScheduled",
+            "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode" if series.online_url
+            and not series.venue_address else "https://schema.org/OfflineEventAttendanceMode",
+            "organizer": {"@type": "Organization", "name": series.organization.name_in(language),
+                          "url": f"{base}/organizations/{series.organization_id}"},
+            "url": f"{base}/events/{series.id}",
+            "offers": {"@type": "Offer", "price": series.fee_yen, "priceCurrency": "JPY",
+                       "availability": "https://schema.org/InStock" if occurrence.capacity is None
+                       or counts.get(occurrence.id, 0) < occurrence.capacity else "https://schema.org/SoldOut"},
+        }
+        if summary:
+            item["description"] = summary
+        if series.venue_name or series.venue_address:
+            item["location"] = {"@type": "Place", "name": series.venue_name or series.venue_address,
+                                "address": series.venue_address or series.venue_name}
+        elif series.online_url:
+            item["location"] = {"@type": "VirtualLocation", "url": series.online_url}
+        items.append(item)
+    text = json.dumps(items, ensure_ascii=False)
+    # Inside <script>, "</script>" or "<!--" in organizer text would end the block: escape <, > and &.
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - JSON with markup characters escaped above
+
+
+@bp.get("/<int:series_id>")
+def show(series_id: int):
+    series = _series(series_id)
+    language = current_language().code
+    occurrences = [o for o in series.occurrences]
+    upcoming = [o for o in occurrences if o.ends_at > utcnow()]
+    counts = services.confirmed_counts([o.id for o in occurrences])
+    waiting = {oid: n - counts.get(oid, 0) for oid, n in services.active_counts([o.id for o in occurrences]).items()}
+    mine = {}
+    if current_user.is_authenticated:
+        mine = {r.occurrence_id: r for r in db.session.scalars(
+            sa.select(Registration).where(Registration.user_id == current_user.id,
+                                          Registration.occurrence_id.in_([o.id for o in occurrences] or [0]),
+                                          Registration.status != RegistrationStatus.CANCELLED))}
+    windows = {o.id: services.registration_window(o) for o in upcoming}
+    open_ids = set()
+    for occurrence in upcoming:
+        try:
+            services.check_open(occurrence)
+        except DomainError:
+            continue
+        open_ids.add(occurrence.id)
+    shown = upcoming[:60]
+    return render_template(
+        "events/show.html", series=series, upcoming=shown, past=[o for o in occurrences if o.ends_at <= utcnow()],
+        counts=counts, waiting=waiting, mine=mine, windows=windows, open_ids=open_ids, lang=language,
+        json_ld=_json_ld(series, shown, counts, language), editor=services.can_edit(current_user, series),
+        action_form=ActionForm(), accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
+        partners=[row.organization for row in series.partner_rows],
+    )
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    return render_template("events/mine.html", registrations=services.my_registrations(current_user),
+                           action_form=ActionForm(), lang=current_language().code)
+
+
+# ---------------------------------------------------------------- registrations
+
+
+@bp.post("/occurrences/<int:occurrence_id>/register")
+@login_required
+def register(occurrence_id: int):
+    occurrence = db.session.get(EventOccurrence, occurrence_id)
+    if occurrence is None or not services.is_visible(current_user, occurrence.series):
+        abort(404)
+    series_id = occurrence.series_id
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        registration = services.register(occurrence_id=occurrence_id, user=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("events.show", series_id=series_id)), 303
+    status = registration.status
+    db.session.commit()
+    if status == RegistrationStatus.CONFIRMED:
+        flash(_("申し込みました。確認のメールを送りました。"), "success")
+    else:
+        flash(_("定員に達しているため、キャンセル待ちで受け付けました。空きが出たらメールでお知らせします。"),
+              "success")
+    response = redirect(url_for("events.show", series_id=series_id), 303)
+    response.headers["X-Registration-Status"] = status.value
+    return response
+
+
+@bp.post("/registrations/<int:registration_id>/cancel")
+@login_required
+def cancel_registration(registration_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    registration = db.session.get(Registration, registration_id)
+    if registration is None or registration.user_id != current_user.id:
+        abort(404)
+    try:
+        services.cancel_registration(registration_id=registration_id, user=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("申し込みを取り消しました。"), "success")
+    return redirect(url_for("events.mine"), 303)
+
+
+# ---------------------------------------------------------------- organizer
+
+
+def _partner_choices(form, organization_id: int) -> None:
+    rows = db.session.execute(
+        sa.select(Organization.id, Organization.name_ja)
+        .where(Organization.status == VerificationStatus.VERIFIED, Organization.id != organization_id)
+        .order_by(Organization.name_ja).limit(500)
+    ).all()
+    form.partner_ids.choices = [SelectChoice(i, name) for i, name in rows]
+
+
+def _form_page(form, organization, series, status):
+    return render_template("events/form.html", form=form, organization=organization, series=series), status
+
+
+def _save(form, organization, series):
+    try:
+        saved = services.save_series(organization=organization, actor=current_user, data=form.to_input(),
+                                     series=series)
+    except services.InvalidEvent as exc:
+        db.session.rollback()
+        target = form[exc.field] if exc.field and exc.field in form else form.title_ja
+        target.errors = [*target.errors, exc.message]
+        return None
+    except DomainError as exc:
+        db.session.rollback()
+        form.title_ja.errors = [*form.title_ja.errors, exc.message]
+        return None
+    db.session.commit()
+    return saved
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    organization = db.session.get(Organization, request.args.get("org", type=int) or 0)
+    if organization is None:
+        abort(404)
+    if not organization_services.can_edit_events(current_user, organization):
+        abort(403)
+    form = EventForm()
+    _partner_choices(form, organization.id)
+    if form.validate_on_submit():
+        saved = _save(form, organization, None)
+        if saved is not None:
+            flash(_("下書きを保存しました。内容を確かめて公開してください。"), "success")
+            return redirect(url_for("events.show", series_id=saved.id))
+    elif request.method == "GET":
+        form.contact_email.data = organization.public_email
+        form.district.data = organization.district.value
+    return _form_page(form, organization, None, 200 if request.method == "GET" else 422)
+
+
+@bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(series_id: int):
+    series = _editable(series_id)
+    organization = series.organization
+    form = EventForm()
+    _partner_choices(form, organization.id)
+    if request.method == "GET":
+        fill_from_series(form, series)
+    elif form.validate_on_submit():
+        saved = _save(form, organization, series)
+        if saved is not None:
+            flash(_("イベントを保存しました。"), "success")
+            return redirect(url_for("events.show", series_id=series_id))
+        series = db.session.get(EventSeries, series_id)
+    return _form_page(form, organization, series, 200 if request.method == "GET" else 422)
+
+
+@bp.post("/<int:series_id>/submit")
+@login_required
+def submit(series_id: int):
+    series = _editable(series_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        status = services.submit(series, actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("公開しました。") if status == EventStatus.PUBLISHED
+              else _("公開を申請しました。区の職員が確認してから公開されます。"), "success")
+    return redirect(url_for("events.show", series_id=series_id), 303)
+
+
+@bp.route("/<int:series_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(series_id: int):
+    series = _editable(series_id)
+    form = CancelEventForm()
+    if form.validate_on_submit():
+        try:
+            told = services.cancel_series(series, actor=current_user, reason=form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.reason.errors = [*form.reason.errors, exc.message]
+        else:
+            db.session.commit()
+            flash(_("イベントを中止しました。申込者%(count)d人にメールで知らせました。", count=told), "success")
+            return redirect(url_for("events.show", series_id=series_id), 303)
+    return render_template("events/cancel.html", series=series, form=form,
+                           lang=current_language().code), 200 if request.method == "GET" else 422
+
+
+@bp.get("/organizations/<int:org_id>/manage")
+@login_required
+def manage(org_id: int):
+    organization = db.session.get(Organization, org_id)
+    if organization is None:
+        abort(404)
+    if not organization_services.can_edit_events(current_user, organization):
+        abort(403)
+    return render_template("events/manage.html", organization=organization,
+                           series_list=queries.series_of_organization(org_id), lang=current_language().code)
+
+
+# ---------------------------------------------------------------- staff review
+
+
+@bp.get("/review")
+@role_required(Role.WARD_STAFF)
+def review():
+    return render_template("events/review.html", queue=queries.review_queue(), form=ReviewForm(formdata=None),
+                           lang=current_language().code)
+
+
+@bp.post("/<int:series_id>/approve")
+@role_required(Role.WARD_STAFF)
+def approve(series_id: int):
+    series = db.session.get(EventSeries, series_id) or abort(404)
+    if ReviewForm().validate_on_submit():
+        try:
+            services.approve(series, staff=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("公開しました。"), "success")
+    return redirect(url_for("events.review"), 303)
+
+
+@bp.post("/<int:series_id>/return")
+@role_required(Role.WARD_STAFF)
+def return_to_draft(series_id: int):
+    series = db.session.get(EventSeries, series_id) or abort(404)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            services.return_to_draft(series, staff=current_user, comment=form.comment.data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("コメントを付けて団体に戻しました。"), "success")
+    return redirect(url_for("events.review"), 303)
+
+
+# ---------------------------------------------------------------- ICS feeds
+
+
+def _ics_response(occurrences, name: str):
+    body = ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
+                               language=current_language().code)
+    tag = ical.etag(body)
+    modified = ical.last_modified(occurrences)
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "public, max-age=300"}
+    if modified:
+        headers["Last-Modified"] = format_datetime(modified.replace(microsecond=0), usegmt=True)
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        if tag in {t.strip().strip('"').removeprefix('W/"') for t in if_none_match.split(",")}:
+            return Response(status=304, headers=headers)
+    elif modified and request.headers.get("If-Modified-Since"):
+        try:
+            since = parsedate_to_datetime(request.headers["If-Modified-Since"])
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and since.tzinfo and modified.replace(microsecond=0) <= since:
+            return Response(status=304, headers=headers)
+    return Response(body, mimetype="text/calendar", headers={**headers,
+                    "Content-Disposition": 'inline; filename="events.ics"'})
+
+
+@bp.get("/feed.ics")
+def feed():
+    occurrences = queries.feed_occurrences(since=utcnow() - timedelta(days=30))
+    return _ics_response(occurrences, plain(_("港区のイベント")))
+
+
+@bp.get("/organizations/<int:org_id>/feed.ics")
+def organization_feed(org_id: int):
+    organization = db.session.get(Organization, org_id)
+    if organization is None or organization.status not in (VerificationStatus.VERIFIED, VerificationStatus.EXPIRED):
+        abort(404)
+    occurrences = queries.feed_occurrences(organization_id=org_id, since=utcnow() - timedelta(days=30))
+    return _ics_response(occurrences, organization.name_in(current_language().code))

@@ -1,0 +1,221 @@
+"""Events: creating through the form, bad input, workflow, cancellation, registrations and the waitlist."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from app.core.permissions import Role
+from app.events.models import (
+    EventOccurrence,
+    EventSeries,
+    EventStatus,
+    OccurrenceStatus,
+    Registration,
+    RegistrationStatus,
+)
+from app.extensions import db
+from tests.events.factories import form_data, make_series, occurrence_ids
+from tests.factories import app_context, login, make_user, post_form
+from tests.organizations.factories import make_organization
+
+
+def _count(model, *where):
+    with app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+
+def _series(series_id):
+    with app_context():
+        series = db.session.get(EventSeries, series_id)
+        db.session.refresh(series)
+        db.session.expunge(series)
+        return series
+
+
+def _statuses(occurrence_id):
+    with app_context():
+        rows = db.session.execute(sa.select(Registration.user_id, Registration.status)
+                                  .where(Registration.occurrence_id == occurrence_id)).all()
+        return dict(rows)
+
+
+def test_verified_group_creates_and_publishes_directly(client, app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    login(client, editor.email)
+    url = f"/events/new?org={org.id}"
+    response = post_form(client, url, form_data(audiences=["foreign_residents", "first_timers"],
+                                                wheelchair_accessible="y", foreign_languages=["en"]))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    series_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    assert _series(series_id).status == EventStatus.DRAFT
+    # Drafts are private.
+    assert app.test_client().get(f"/events/{series_id}").status_code == 404
+    post_form(client, f"/events/{series_id}/submit", {}, page=f"/events/{series_id}")
+    assert _series(series_id).status == EventStatus.PUBLISHED
+    html = app.test_client().get(f"/events/{series_id}").get_data(as_text=True)
+    assert "日本語教室" in html and "外国人" in html and "車いす可" in html
+
+
+def test_unverified_group_goes_through_review(client, app):
+    editor = make_user()
+    org = make_organization(verified=False, officer_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, status=EventStatus.DRAFT)
+    login(client, editor.email)
+    post_form(client, f"/events/{series.id}/submit", {}, page=f"/events/{series.id}")
+    assert _series(series.id).status == EventStatus.SUBMITTED
+    assert app.test_client().get(f"/events/{series.id}").status_code == 404
+    # A resident cannot approve.
+    assert post_form(client, f"/events/{series.id}/approve", {}, page="/").status_code == 403
+    staff = make_user(role=Role.WARD_STAFF)
+    staff_client = app.test_client()
+    login(staff_client, staff.email)
+    assert "防災訓練" in staff_client.get("/events/review").get_data(as_text=True)
+    post_form(staff_client, f"/events/{series.id}/return", {"comment": "会場の住所を書いてください"},
+              page="/events/review")
+    returned = _series(series.id)
+    assert returned.status == EventStatus.DRAFT and returned.review_comment == "会場の住所を書いてください"
+    post_form(client, f"/events/{series.id}/submit", {}, page=f"/events/{series.id}")
+    post_form(staff_client, f"/events/{series.id}/approve", {}, page="/events/review")
+    assert _series(series.id).status == EventStatus.PUBLISHED
+
+
+def test_bad_input_is_refused_with_message_and_nothing_saved(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    login(client, editor.email)
+    url = f"/events/new?org={org.id}"
+    cases = [
+        (form_data(start_time="18:00", end_time="17:00"), "終了時刻は開始時刻より後"),
+        (form_data(category="no-such-category"), "分類を一覧から選んで"),
+        (form_data(title_ja="あ" * 201), "200文字以内"),
+        (form_data(registration_opens_at=(date.today() + timedelta(days=30)).isoformat() + "T10:00"),
+         "申込の受付開始は、開催日時より前"),
+        (form_data(frequency="weekly"), "繰り返しの終わりの日を入力"),
+        (form_data(frequency="dates", dates="2026-13-01"), "1行に1日"),
+        (form_data(capacity="0"), "1から100,000"),
+    ]
+    for data, message in cases:
+        response = post_form(client, url, {**data, "description_ja": "消えない説明"})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, message
+        assert message in html, message
+        assert "消えない説明" in html
+    assert _count(EventSeries) == 0 and _count(EventOccurrence) == 0
+
+
+def test_weekly_series_makes_occurrences(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    login(client, editor.email)
+    first = date.today() + timedelta(days=7)
+    response = post_form(client, f"/events/new?org={org.id}", form_data(
+        frequency="weekly", first_date=first.isoformat(), until_date=(first + timedelta(days=28)).isoformat()))
+    assert response.status_code == 302
+    assert _count(EventOccurrence) == 5
+
+
+def test_capacity_cannot_go_below_registrations(client, app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, capacity=3)
+    occurrence_id = occurrence_ids(series.id)[0]
+    for _ in range(3):
+        person = make_user()
+        c = app.test_client()
+        login(c, person.email)
+        post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    login(client, editor.email)
+    edit_page = client.get(f"/events/{series.id}/edit").get_data(as_text=True)
+    assert "防災訓練" in edit_page
+    data = form_data(title_ja="防災訓練", category="safety", district="shiba", capacity="2",
+                     first_date=(date.today() + timedelta(days=10)).isoformat(), start_time="10:00",
+                     end_time="12:00")
+    response = post_form(client, f"/events/{series.id}/edit", data)
+    assert response.status_code == 422
+    assert "定員を申込数(3人)より少なくできません" in response.get_data(as_text=True)
+    with app_context():
+        assert db.session.get(EventOccurrence, occurrence_id).capacity == 3
+
+
+def test_full_goes_to_waitlist_and_cancellation_promotes_first(app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, capacity=2)
+    occurrence_id = occurrence_ids(series.id)[0]
+    clients, users = [], []
+    for n in range(4):
+        user = make_user(email=f"p{n}@example.jp")
+        c = app.test_client()
+        login(c, user.email)
+        response = post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+        assert response.status_code == 303
+        clients.append(c)
+        users.append(user)
+    statuses = _statuses(occurrence_id)
+    assert [statuses[u.id] for u in users] == [RegistrationStatus.CONFIRMED] * 2 + [RegistrationStatus.WAITLISTED] * 2
+    # Twice is refused: one place per person.
+    post_form(clients[0], f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    assert _count(Registration, Registration.user_id == users[0].id) == 1
+    # Someone else's registration cannot be cancelled.
+    with app_context():
+        reg0 = db.session.scalar(sa.select(Registration.id).where(Registration.user_id == users[0].id))
+    assert post_form(clients[1], f"/events/registrations/{reg0}/cancel", {}, page="/events/mine").status_code == 404
+    outbox.clear()
+    post_form(clients[0], f"/events/registrations/{reg0}/cancel", {}, page="/events/mine")
+    statuses = _statuses(occurrence_id)
+    assert statuses[users[0].id] == RegistrationStatus.CANCELLED
+    assert statuses[users[2].id] == RegistrationStatus.CONFIRMED
+    assert statuses[users[3].id] == RegistrationStatus.WAITLISTED
+    assert [m["To"] for m in outbox] == ["p2@example.jp"]
+    mine = clients[2].get("/events/mine").get_data(as_text=True)
+    assert "防災訓練" in mine
+
+
+def test_registration_closes_at_deadline(app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, first_date=date.today() + timedelta(days=2),
+                         registration_deadline_days=3)
+    occurrence_id = occurrence_ids(series.id)[0]
+    user = make_user()
+    c = app.test_client()
+    login(c, user.email)
+    post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    assert _count(Registration) == 0
+
+
+def test_cancel_event_tells_registrants(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id)
+    occurrence_id = occurrence_ids(series.id)[0]
+    person = make_user(email="reg@example.jp")
+    c = app.test_client()
+    login(c, person.email)
+    post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    outbox.clear()
+    login(client, editor.email)
+    response = post_form(client, f"/events/{series.id}/cancel", {"reason": ""})
+    assert response.status_code == 422
+    post_form(client, f"/events/{series.id}/cancel", {"reason": "台風のため"})
+    cancelled = _series(series.id)
+    assert cancelled.status == EventStatus.CANCELLED and cancelled.cancel_reason == "台風のため"
+    with app_context():
+        assert db.session.get(EventOccurrence, occurrence_id).status == OccurrenceStatus.CANCELLED
+    assert [m["To"] for m in outbox] == ["reg@example.jp"]
+    assert "台風のため" in outbox[0].get_content()
+    assert "中止" in app.test_client().get(f"/events/{series.id}").get_data(as_text=True)
+
+
+def test_only_editors_edit(client, app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id)
+    stranger = make_user()
+    login(client, stranger.email)
+    assert client.get(f"/events/{series.id}/edit").status_code == 403
+    assert client.get(f"/events/new?org={org.id}").status_code == 403
+    assert post_form(client, f"/events/{series.id}/cancel", {"reason": "x"}, page="/").status_code == 403
