@@ -32,7 +32,7 @@ CATALOGS = {
 # The same keywords as `make i18n` (pybabel's defaults: _, gettext, ngettext, ... plus the lazy ones).
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 IGNORED_DIRS = (".*", "__pycache__", "node_modules", "instance")
-PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]|\{\w*\}")
 JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # Where Jinja puts a message in an attribute value: escaped there, so furigana tags would show as text.
 ATTRIBUTE_MESSAGE = re.compile(r"""[\w:-]+="[^"]*\{\{\s*_\(\s*(['"])(.*?)\1""")
