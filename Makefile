@@ -8,6 +8,7 @@ FLASK := FLASK_APP=wsgi.py $(VENV)/bin/flask
 PG_SERVER_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+PORT ?= 5000
 TRANSLATIONS := app/translations
 
 .PHONY: install run test test-sqlite test-postgres lint i18n i18n-compile migrate demo bench clean
@@ -38,7 +39,7 @@ demo: migrate
 	$(FLASK) demo load
 
 run: demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install lint test-sqlite test-postgres
 
