@@ -111,7 +111,8 @@ def send_pending(*, limit: int = 500) -> int:
     """Deliver waiting messages one by one; safe to run in several processes at once. Returns the count sent.
 
     Each message is claimed with a row lock (SKIP LOCKED on PostgreSQL; SQLite serialises writers), marked
-    sent and committed before the next, so no message goes out twice.
+    sent and committed before the next, so no message goes out twice. A failed message is tried once per
+    run, so MAIL_MAX_ATTEMPTS spreads over runs instead of being spent in one outage.
     """
     sent = 0
     max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
@@ -119,11 +120,13 @@ def send_pending(*, limit: int = 500) -> int:
     # GET request (a deferred transaction could not upgrade its lock once another writer committed).
     intent = write_intent.set(True)
     try:
+        failed: list[int] = []  # tried once in this run: the next try waits for the next run
         with Session(db.engine) as session:
             for _ in range(limit):
                 message = session.scalars(
                     sa.select(OutboxMessage)
                     .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < max_attempts)
+                    .where(OutboxMessage.id.not_in(failed))
                     .order_by(OutboxMessage.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -139,6 +142,7 @@ def send_pending(*, limit: int = 500) -> int:
                     # first on every run, its attempt never counted, and hold up every message behind it.
                     current_app.logger.warning("mail %s not sent: %s", message.id, exc)
                     message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    failed.append(message.id)
                     session.commit()
                     continue
                 message.sent_at = utcnow()
