@@ -55,7 +55,9 @@ class LatestSchema(Schema):
         as_string=True, allow_none=True,
         metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
     )
-    judgement = fields.String(allow_none=True, metadata={"description": "achieved or not_achieved; null if unknown"})
+    judgement = fields.String(allow_none=True, metadata={
+        "description": "achieved or not_achieved (or A, B, C when the app is set to three grades); null if unknown"
+    })
 
 
 class IndicatorSchema(Schema):

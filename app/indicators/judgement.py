@@ -52,6 +52,15 @@ class JudgementRule:
 DEFAULT_RULE = JudgementRule()
 
 
+def rule_from_config(config) -> JudgementRule:
+    """The judgement rule of the app's config: INDICATOR_JUDGEMENT_SCHEME ("achieved" or "abc") and
+    INDICATOR_JUDGEMENT_B_THRESHOLD (the 進捗率 a B needs, default 0.5); the default rule when unset."""
+    return JudgementRule(
+        scheme=Scheme(config.get("INDICATOR_JUDGEMENT_SCHEME", DEFAULT_RULE.scheme.value)),
+        b_threshold=Decimal(str(config.get("INDICATOR_JUDGEMENT_B_THRESHOLD", DEFAULT_RULE.b_threshold))),
+    )
+
+
 def _decimal(value) -> Decimal | None:
     if value is None:
         return None

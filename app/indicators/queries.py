@@ -7,10 +7,11 @@ from decimal import Decimal
 from itertools import groupby
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.indicators.judgement import DEFAULT_RULE, Judgement, judge, progress_rate
+from app.indicators.judgement import Judgement, judge, progress_rate, rule_from_config
 from app.indicators.models import Indicator, ManualValue, PlanValue, PlanValueKind
 
 POLICY_TITLES = {
@@ -51,8 +52,10 @@ def summarize(indicator: Indicator) -> Summary:
     baseline, final = values[PlanValueKind.BASELINE], values[PlanValueKind.FINAL_TARGET]
     progress = judgement = None
     if latest is not None and final is not None:
-        progress = progress_rate(latest.value, baseline.value if baseline else None, final.value)
-        judgement = judge(latest.value, final.value, indicator.direction, rule=DEFAULT_RULE)
+        baseline_value = baseline.value if baseline else None
+        progress = progress_rate(latest.value, baseline_value, final.value)
+        judgement = judge(latest.value, final.value, indicator.direction, baseline=baseline_value,
+                          rule=rule_from_config(current_app.config))
     return Summary(
         indicator=indicator,
         baseline=baseline,

@@ -66,3 +66,11 @@ def test_unknown_code_is_a_json_404(client, catalog):
 def test_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/indicators" in paths and "/api/v1/indicators/{code}" in paths
+
+
+def test_three_grade_judgement_when_configured(client, catalog, monkeypatch):
+    monkeypatch.setitem(client.application.config, "INDICATOR_JUDGEMENT_SCHEME", "abc")
+    # 進捗率 (48.5 - 45.8) / (50.0 - 45.8) = 0.64 >= 0.5: B.
+    assert client.get("/api/v1/indicators/P09-01-1").get_json()["latest"]["judgement"] == "B"
+    monkeypatch.setitem(client.application.config, "INDICATOR_JUDGEMENT_B_THRESHOLD", "0.7")
+    assert client.get("/api/v1/indicators/P09-01-1").get_json()["latest"]["judgement"] == "C"

@@ -69,3 +69,13 @@ def test_pace_line():
     assert pace_value(D("55.6"), 2020, D("82.9"), 2026, 2026) == D("82.9")
     assert pace_value(None, 2020, D("82.9"), 2026, 2023) is None
     assert pace_value(D("1"), 2026, D("2"), 2026, 2026) is None
+
+
+def test_rule_from_config():
+    from app.indicators.judgement import DEFAULT_RULE, rule_from_config
+
+    assert rule_from_config({}) == DEFAULT_RULE
+    rule = rule_from_config({"INDICATOR_JUDGEMENT_SCHEME": "abc", "INDICATOR_JUDGEMENT_B_THRESHOLD": 0.6})
+    assert rule == JudgementRule(scheme=Scheme.ABC, b_threshold=D("0.6"))
+    with pytest.raises(ValueError):
+        rule_from_config({"INDICATOR_JUDGEMENT_SCHEME": "stars"})
