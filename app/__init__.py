@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, INSTANCE_DIR, get_config
@@ -43,7 +43,18 @@ def _init_extensions(app: Flask) -> None:
 
     @app.before_request
     def _write_intent():
-        write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
+        g.write_intent_token = write_intent.set(request.method not in {"GET", "HEAD", "OPTIONS"})
+
+    @app.teardown_request
+    def _write_intent_reset(_exc):
+        # Without this a GET left the thread "read-only": later work outside a request (CLI, tests,
+        # background jobs) would begin deferred transactions on SQLite.
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            try:
+                write_intent.reset(token)
+            except (ValueError, RuntimeError):  # set in another context: fall back to the default
+                write_intent.set(True)
 
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
