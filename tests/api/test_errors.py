@@ -127,3 +127,25 @@ def test_error_messages_follow_the_language_cookie(client):
     response = client.post("/api/v1/auth/token", json={"email": user.email, "password": "wrong-password-1"})
     assert response.get_json()["error"]["message"] == "メールアドレスか、パスワードがちがいます。"
     assert "<ruby>" not in response.get_data(as_text=True)
+
+
+def test_domain_errors_answer_409_with_their_message(app):
+    """Services raise DomainError subclasses; the API answers their status, code and message."""
+    from flask import make_response
+
+    from app.core.errors import Conflict, DomainError
+
+    class SlotTaken(DomainError):
+        status_code = 409  # no code of its own: the status's code, not the generic "invalid"
+
+    class CapacityReached(Conflict):
+        code = "capacity_reached"
+
+    with app.test_request_context("/api/v1/bookings"):
+        app.preprocess_request()
+        response = make_response(app.handle_user_exception(SlotTaken("この時間はすでに予約されています。")))
+        assert _error(response, 409, "conflict")["message"] == "この時間はすでに予約されています。"
+        response = make_response(app.handle_user_exception(CapacityReached("定員に達しました。")))
+        _error(response, 409, "capacity_reached")
+        response = make_response(app.handle_user_exception(DomainError("入力が正しくありません。")))
+        _error(response, 400, "invalid")
