@@ -34,8 +34,9 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 IGNORED_DIRS = (".*", "__pycache__", "node_modules", "instance")
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]|\{\w*\}")
 JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-# Where Jinja puts a message in an attribute value: escaped there, so furigana tags would show as text.
-ATTRIBUTE_MESSAGE = re.compile(r"""[\w:-]+="[^"]*\{\{\s*_\(\s*(['"])(.*?)\1""")
+# Where Jinja puts a message in an attribute value (escaped there) or an <option> (text only): furigana
+# tags would show as text.
+ATTRIBUTE_MESSAGE = re.compile(r"""(?:[\w:-]+="[^"]*|<option[^>]*>\s*)\{\{\s*_\(\s*(['"])(.*?)\1""")
 
 
 def _keep_dir(path: str) -> bool:
@@ -299,6 +300,7 @@ def test_every_page_has_the_switcher_and_no_leaked_markup(app, client, code):
         assert "&lt;ruby&gt;" not in text and "&lt;rt&gt;" not in text, url
         assert "<ruby" not in _title(response), url
         assert not re.search(r'="[^"]*<r(uby|t)>', text), url  # no furigana inside an attribute value
+        assert not re.search(r"<option[^>]*>[^<]*<r(uby|t)>", text), url  # nor in a <select> option
     assert checked >= 3
 
 
