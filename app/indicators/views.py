@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.permissions import Role, role_required
 from app.extensions import db
-from app.indicators import queries, services
+from app.indicators import export, queries, services
 from app.indicators.forms import ManualValueForm
 from app.indicators.models import SourceKind
 
@@ -46,6 +46,18 @@ def staff_list():
     """Ward staff: every indicator per policy with baseline, targets, printed mid-term values and source."""
     return render_template("indicators/staff_list.html", policies=queries.summaries_by_policy(),
                            policy_titles=queries.POLICY_TITLES)
+
+
+@bp.get("/staff/indicators/export.csv")
+@role_required(Role.WARD_STAFF)
+def staff_export():
+    """Ward staff: the catalog with the latest values as CSV (UTF-8 with BOM) for the 政策評価."""
+    body = export.to_csv(queries.summaries_by_policy())
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=indicators.csv"},
+    )
 
 
 def _indicator_or_404(code: str):

@@ -162,3 +162,30 @@ def test_public_page_shows_values_without_personal_data(client, staff, app):
     assert "区民センター利用率" in html and "82.9%" in html and "48.5%" in html
     assert "区職員 山田" not in html and staff.email not in html
     assert "上方修正" in html  # the plan's footnotes
+
+
+def test_csv_export_for_staff(client, staff, app):
+    import csv
+    import io
+
+    page = f"/staff/indicators/{SURVEY}"
+    post_form(client, f"{page}/values",
+              {"fiscal_year": "2024", "value": "48.5", "source_document": "=HYPERLINK(\"x\")"}, page=page)
+    response = client.get("/staff/indicators/export.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    assert rows[0][:4] == ["指標コード", "政策", "施策", "成果指標名"]
+    assert len(rows) == 41
+    by_code = {row[0]: row for row in rows[1:]}
+    assert by_code["P09-02-2"][8:13] == ["15,781 人", "15,800 人", "達成", "", "16,128 人"]
+    assert by_code["P10-00-1"][12] == ""  # unknown stays empty
+    assert by_code[SURVEY][14] == "48.5"
+    assert by_code[SURVEY][17].startswith("'=")  # no formula reaches the spreadsheet
+
+
+def test_csv_export_needs_ward_staff(client, catalog):
+    resident = make_user()
+    login(client, resident.email)
+    assert client.get("/staff/indicators/export.csv").status_code == 403
