@@ -79,12 +79,18 @@ def _ruby_allowed(message_id, places: tuple[str, ...], attribute_ids: set[str]) 
     if _key(message_id) in attribute_ids:
         return False
     for place in places:
-        path = place.rsplit(":", 1)[0]
-        if path.startswith("app/api/"):
-            return False
-        if not (path.endswith(".html") or path.endswith("views.py") or path == "app/core/errors.py"):
-            return False
+        path, line = place.rsplit(":", 1)
+        if path.endswith(".html") or path == "app/core/errors.py":
+            continue
+        if path.endswith("views.py") and not path.startswith("app/api/") and _is_flash(path, int(line)):
+            continue  # flashed messages are shown through |ruby in base.html
+        return False
     return True
+
+
+def _is_flash(path: str, line: int) -> bool:
+    lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
+    return any("flash(" in text for text in lines[max(0, line - 3) : line])
 
 
 def _attribute_message_ids() -> set[str]:
