@@ -107,13 +107,17 @@ class Loader:
 _REGISTRY: dict[str, Loader] = {}
 
 
+def _qualified(function: LoaderFunction) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
+
+
 def demo_loader(name: str, *, order: int) -> Callable[[LoaderFunction], LoaderFunction]:
     """Register the decorated function(session, report) as the loader NAME, run by ascending ORDER."""
 
     def register(function: LoaderFunction) -> LoaderFunction:
         existing = _REGISTRY.get(name)
         # Re-importing the same module (reloads in tests) re-registers the same function: fine.
-        if existing is not None and existing.function.__qualname__ != function.__qualname__:
+        if existing is not None and _qualified(existing.function) != _qualified(function):
             raise ValueError(f"demo loader {name!r} is registered twice")
         _REGISTRY[name] = Loader(name=name, order=order, function=function)
         return function

@@ -21,9 +21,11 @@ ROW = re.compile(r"^(\S+)(?: \(as \S+\))?\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d
 
 @pytest.mark.slow
 def test_baseline_run_prints_ratios_for_each_route(tmp_path):
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--scenario", "baseline", "--duration", "0.6",
-               "--warmup", "0.1", "--rounds", "2", "--clients", "2", "--results-dir", str(tmp_path),
-               "--time-limit", "60"]
+    command = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--scenario", "baseline", "--duration", "0.6",
+        "--warmup", "0.1", "--rounds", "2", "--clients", "2", "--workers", "1", "--threads", "2",
+        "--results-dir", str(tmp_path), "--time-limit", "60",
+    ]
     if os.environ.get("TEST_DATABASE_URL"):
         command += ["--postgres", os.environ["TEST_DATABASE_URL"]]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
