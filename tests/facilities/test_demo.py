@@ -1,0 +1,50 @@
+"""The facilities demo loader: real-looking Minato facilities, bookings without overlaps, idempotent; CLI expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.bookings.models import Booking, BookingClaim, BookingState
+from app.core.time import utcnow
+from app.demo.facilities import FACILITIES
+from app.extensions import db
+from app.facilities.models import Facility, FacilityStaff, Room
+
+
+def test_demo_facilities_load_once_with_bookings_and_a_working_grid(app, client):
+    for _ in range(2):
+        result = app.test_cli_runner().invoke(args=["demo", "load"])
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        names = set(db.session.scalars(sa.select(Facility.name_ja)))
+        assert names == {spec.name_ja for spec in FACILITIES}
+        assert {"赤坂区民センター", "伝統文化交流館"} <= names
+        assert db.session.scalar(sa.select(Room.id).where(Room.name_ja == "交流の間"))
+        bookings = db.session.scalar(sa.select(sa.func.count(Booking.id)))
+        claims = db.session.scalar(sa.select(sa.func.count(BookingClaim.id)))
+        assert bookings > 50 and claims >= bookings
+        assert db.session.scalar(sa.select(sa.func.count(FacilityStaff.id))) == 1
+        akasaka = db.session.scalar(sa.select(Facility.id).where(Facility.name_ja == "赤坂区民センター"))
+    page = client.get(f"/facilities/{akasaka}/availability?view=month")
+    assert page.status_code == 200 and "×" in page.get_data(as_text=True)
+
+
+def test_expire_command_is_safe_to_repeat(app):
+    from tests.facilities.factories import make_center
+    from tests.factories import make_user
+
+    c = make_center()
+    user = make_user()
+    with app.app_context():
+        db.session.add(Booking(user_id=user.id, facility_id=c.facility_id, room_id=c.meeting_id,
+                               day=utcnow().date() + timedelta(days=30), state=BookingState.TENTATIVE,
+                               category="resident", purpose="期限切れの試験", attendees=3, fee_gross_yen=100,
+                               fee_net_yen=100, hold_until=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    runner = app.test_cli_runner()
+    assert "expired 1" in runner.invoke(args=["bookings", "expire"]).output
+    assert "expired 0" in runner.invoke(args=["bookings", "expire"]).output
+    with app.app_context():
+        assert db.session.scalar(sa.select(Booking.state)) == BookingState.EXPIRED
