@@ -104,8 +104,9 @@ def format_wareki(value: date, *, romaji: bool = False) -> str:
 
 def format_wareki_year(year: int, *, fiscal: bool = False, romaji: bool = False) -> str:
     """'令和8年' for a western year (or '令和8年度' for a fiscal year); 元年 for the first year of an era."""
-    # A fiscal year is named by the era in force on its first day; a calendar year by its last day.
-    return _label(date(year, 4, 1) if fiscal else date(year, 12, 31), romaji=romaji, fiscal=fiscal)
+    # Years are named by the era in force on December 31, fiscal years too: the ward calls FY2019 令和元年度
+    # (the era changed on 2019-05-01, a month into it) and FY1988 was 昭和63年度 though it ended in 平成.
+    return _label(date(year, 12, 31), romaji=romaji, fiscal=fiscal)
 
 
 def days(start: date, end: date):

@@ -28,7 +28,7 @@ def test_japanese_dates_carry_the_era_in_kanji(in_language, code):
     assert in_language(code, date_long, date(2019, 5, 1)) == "2019年5月1日(水)(令和元年)"
     assert in_language(code, date_long, date(2019, 4, 30)) == "2019年4月30日(火)(平成31年)"
     assert in_language(code, fiscal_year_label, 2026) == "令和8年度(2026年度)"
-    assert in_language(code, fiscal_year_label, 2019) == "平成31年度(2019年度)"
+    assert in_language(code, fiscal_year_label, 2019) == "令和元年度(2019年度)"
 
 
 def test_english_dates_carry_the_era_in_romaji(in_language):

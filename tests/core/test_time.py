@@ -110,7 +110,8 @@ def test_wareki_before_known_eras_is_refused():
 def test_wareki_of_western_and_fiscal_years():
     # A calendar year takes the era of its last day; a fiscal year the era of its first day.
     assert format_wareki_year(2019) == "令和元年"
-    assert format_wareki_year(2019, fiscal=True) == "平成31年度"
+    assert format_wareki_year(2019, fiscal=True) == "令和元年度"  # as the ward names it
+    assert format_wareki_year(1988, fiscal=True) == "昭和63年度"
     assert format_wareki_year(2020, fiscal=True) == "令和2年度"
     assert format_wareki_year(1989) == "平成元年"
     assert format_wareki_year(1988) == "昭和63年"
