@@ -21,13 +21,14 @@ from flask import Flask
 
 
 def _blueprints():
-    from app.api import auth, indicators, me
+    from app.api import auth, facilities, indicators, me
 
     # (blueprint, URL prefix)
     return [
         (auth.blp, "/api/v1/auth"),
         (me.blp, "/api/v1"),
         (indicators.blp, "/api/v1"),
+        (facilities.blp, "/api/v1"),
     ]
 
 

@@ -102,6 +102,7 @@ class FacilityGrid:
     rooms: list[Room]
     grid: Grid
     holidays: frozenset[date]
+    claims: dict[tuple[int, date, int], bool]
 
 
 def facility_grid(facility: Facility, start: date, end: date) -> FacilityGrid:
@@ -116,7 +117,29 @@ def facility_grid(facility: Facility, start: date, end: date) -> FacilityGrid:
         rooms=[room_node(r) for r in rooms], days=days, slots=slots, closures=closures, lotteries=lotteries,
         claims=claims, holidays=holidays, closed_on_holidays=facility.closed_on_holidays,
     )
-    return FacilityGrid(facility, rooms, grid, holidays)
+    return FacilityGrid(facility, rooms, grid, holidays, claims)
+
+
+@dataclass
+class UnitState:
+    """A bookable unit of a room on a day and whether all its cells are free."""
+
+    key: str
+    start: int
+    end: int
+    free: bool
+
+
+def room_units(data: FacilityGrid, room: Room, day: date) -> dict[int, list[UnitState]]:
+    """Slot id -> the room's units in that slot on DAY with their freedom (from the grid's claims)."""
+    from app.facilities.availability import cells, leaves, units_for
+
+    leaf_ids = leaves([room_node(r) for r in data.rooms])[room.id]
+    result: dict[int, list[UnitState]] = {}
+    for unit in units_for(room_node(room), data.grid.slots.get(day, [])):
+        free = not any((leaf, day, c) in data.claims for leaf in leaf_ids for c in cells(unit.start, unit.end))
+        result.setdefault(unit.slot.id, []).append(UnitState(unit.key, unit.start, unit.end, free))
+    return result
 
 
 def is_facility_staff(user, facility_id: int) -> bool:
