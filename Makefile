@@ -14,6 +14,9 @@ TRANSLATIONS := app/translations
 .PHONY: install run test test-sqlite test-postgres lint i18n i18n-compile migrate demo bench clean
 
 $(VENV)/.installed: pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+		echo "Tsudoi needs Python 3.11; '$(PYTHON)' is not. Install it or run: make run PYTHON=/path/to/python3.11" >&2; \
+		exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
