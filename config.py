@@ -73,6 +73,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     EMAIL_TOKEN_MAX_AGE_S = 60 * 60 * 24 * 3
     PASSWORD_RESET_MAX_AGE_S = 60 * 60
+    # A signed-in browser must sign in again after this long, so a copied cookie does not live forever.
+    USER_SESSION_MAX_AGE_S = int(os.environ.get("USER_SESSION_MAX_AGE_S", str(60 * 60 * 24 * 14)))
     PASSWORD_MIN_LENGTH = 10
 
     # Bookings: numbers are configuration. The claims guard exists to be switched off ONLY by the concurrency

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
@@ -227,8 +228,17 @@ def authenticate(*, email: str, password: str) -> User:
     return user
 
 
+def _session_cutoff() -> datetime:
+    """Sessions created before this instant have expired."""
+    return utcnow() - timedelta(seconds=current_app.config["USER_SESSION_MAX_AGE_S"])
+
+
 def start_session(user: User, *, ip: str | None, user_agent: str | None) -> str:
     """Create a server-side session for USER and return its token (kept in the signed cookie)."""
+    # Tidy up USER's expired sessions while we are here; they can no longer sign anyone in.
+    db.session.execute(
+        sa.delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < _session_cutoff())
+    )
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(user=user, token_hash=_sha256(token), ip=ip, user_agent=(user_agent or "")[:200] or None)
@@ -240,13 +250,13 @@ def start_session(user: User, *, ip: str | None, user_agent: str | None) -> str:
 
 
 def load_session_user(token: str | None) -> User | None:
-    """The user of a live session token, or None (revoked, unknown, disabled)."""
+    """The user of a live session token, or None (revoked, expired, unknown, disabled)."""
     if not token:
         return None
     row = db.session.execute(
         sa.select(UserSession, User)
         .join(User, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _sha256(token))
+        .where(UserSession.token_hash == _sha256(token), UserSession.created_at >= _session_cutoff())
     ).first()
     if row is None or not row.User.is_active:
         return None

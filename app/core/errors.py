@@ -131,5 +131,8 @@ def init_app(app: Flask) -> None:
         app.logger.exception("unhandled error", exc_info=error)
         from app.extensions import db
 
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the database may be the thing that failed; still answer with a page
+            app.logger.exception("rollback after an unhandled error failed")
         return render_error(InternalServerError.code)

@@ -168,3 +168,28 @@ def test_cannot_revoke_someone_elses_token(app, client):
         from app.accounts.models import ApiToken
 
         assert db.session.get(ApiToken, token_id).revoked_at is None
+
+
+def test_sessions_expire_after_the_configured_age(app, client):
+    from datetime import timedelta
+
+    from app.core.time import utcnow
+
+    user = make_user()
+    login(client, user.email)
+    other = app.test_client()
+    login(other, user.email)
+    max_age = app.config["USER_SESSION_MAX_AGE_S"]
+    with app.app_context():
+        rows = db.session.scalars(sa.select(UserSession).filter_by(user_id=user.id).order_by(UserSession.id)).all()
+        rows[0].created_at = utcnow() - timedelta(seconds=max_age + 60)  # the first browser's session
+        rows[1].created_at = utcnow() - timedelta(seconds=max_age - 60)  # still within the limit
+        db.session.commit()
+    response = client.get("/account/profile")
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    assert other.get("/account/profile").status_code == 200
+
+    # Signing in again works, and the expired row is cleaned up.
+    login(client, user.email)
+    assert client.get("/account/profile").status_code == 200
+    assert _sessions_of(app, user.id) == 2

@@ -146,3 +146,27 @@ def test_production_without_secret_key_refuses_to_start(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY"), extra_app("production"):
         pass
+
+
+def test_500_page_even_when_the_rollback_fails(app, client, monkeypatch):
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    def broken():
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    def failing_rollback():
+        raise sa.exc.OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+
+    original = app.view_functions["core.index"]
+    app.view_functions["core.index"] = broken
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(db.session, "rollback", failing_rollback)
+            response = client.get("/")
+    finally:
+        app.view_functions["core.index"] = original
+    assert response.status_code == 500
+    assert_security_headers(response)
+    assert "server closed" not in response.get_data(as_text=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -108,3 +108,15 @@ def test_language_switch_follows_a_safe_next(client):
     response = _switch_language(client, SAFE)
     assert response.status_code == 302
     assert response.headers["Location"] == SAFE
+
+
+def test_login_required_page_comes_back_after_login(client):
+    user = make_user()
+    response = client.get("/account/profile", query_string={"tab": "tokens"})
+    assert response.status_code == 302
+    login_url = response.headers["Location"]
+    assert login_url.startswith("/account/login?next=")
+    next_value = parse_qs(urlsplit(login_url).query)["next"][0]
+    assert next_value == "/account/profile?tab=tokens"  # a path, so the guard lets it through
+    response = _login_with_next(client, user.email, next_value)
+    assert response.headers["Location"] == "/account/profile?tab=tokens"
