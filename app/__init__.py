@@ -67,7 +67,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import models  # noqa: F401 - every table known to SQLAlchemy and Alembic
+    from app import jobs, models  # noqa: F401 - every table known to SQLAlchemy and Alembic; every job registered
     from app.accounts import commands as account_commands
     from app.accounts import views as account_views
     from app.api import init_api
@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_views.bp)
     app.register_blueprint(account_views.bp)
     app.register_blueprint(core_commands.bp)
+    app.register_blueprint(core_commands.jobs_bp)
     app.register_blueprint(account_commands.bp)
     app.register_blueprint(demo_commands.bp)
     app.register_blueprint(organization_views.bp)

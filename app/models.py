@@ -3,6 +3,7 @@
 from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
 from app.bookings.models import Booking, BookingClaim, BookingItem  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
+from app.core.jobs import JobRun  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
 from app.events.models import (  # noqa: F401
     EventAudience,

@@ -1,4 +1,4 @@
-"""CLI: `flask mail send-pending`."""
+"""CLI: `flask mail send-pending`, `flask jobs run-due` and `flask jobs list`."""
 
 from __future__ import annotations
 
@@ -15,3 +15,39 @@ bp = Blueprint("mail", __name__, cli_group="mail")
 def send_pending_command(limit: int) -> None:
     """Deliver e-mails waiting in the outbox (safe to run from several machines at once)."""
     click.echo(f"sent {send_pending(limit=limit)}")
+
+
+jobs_bp = Blueprint("jobs", __name__, cli_group="jobs")
+
+
+@jobs_bp.cli.command("run-due")
+@click.option("--job", "only", multiple=True, metavar="NAME", help="Run only this job (repeatable).")
+def run_due_command(only: tuple[str, ...]) -> None:
+    """Run every due job once (safe from cron on several machines at once); exit 1 if a job failed."""
+    from app.core.jobs import registry, run_due
+
+    unknown = set(only) - {job.name for job in registry}
+    if unknown:
+        raise click.BadParameter(f"unknown job(s): {', '.join(sorted(unknown))}", param_hint="--job")
+    outcomes = run_due(only=set(only) if only else None)
+    for outcome in outcomes:
+        detail = f" -> {outcome.result}" if outcome.result is not None else ""
+        click.echo(f"{outcome.job} [{outcome.due_key or '-'}] {outcome.status}{detail}")
+    if any(outcome.status == "failed" for outcome in outcomes):
+        raise SystemExit(1)
+
+
+@jobs_bp.cli.command("list")
+def list_command() -> None:
+    """Show the registered jobs, their schedule, and their last run."""
+    import sqlalchemy as sa
+
+    from app.core.jobs import JobRun, registry
+    from app.extensions import db
+
+    for job in registry:
+        last = db.session.scalars(
+            sa.select(JobRun).where(JobRun.job_name == job.name).order_by(JobRun.started_at.desc()).limit(1)
+        ).first()
+        when = f"last {last.due_key} {last.status.value} ({last.runner})" if last else "never run"
+        click.echo(f"{job.name}: {job.schedule.describe()}; {when}")

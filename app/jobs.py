@@ -1,0 +1,37 @@
+"""Registers every domain's background jobs with the runner (`flask jobs run-due`); imported by create_app.
+
+Jobs call the domains' services: the rules stay in the domain, this file only says when they run. Order
+matters a little: jobs that queue mail come before the mail sender, so their messages leave in the same run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from app.core.jobs import DailyAt, Every, Job, prune_runs, registry
+
+
+def _expire_tentative_bookings(*, now: datetime) -> int:
+    """Expire 仮予約 past their deadline and release their slots."""
+    from app.bookings import services as booking_services
+
+    return booking_services.expire_tentative(now=now)
+
+
+def _send_pending_mail(*, now: datetime) -> int:
+    """Deliver e-mails waiting in the outbox (each message is claimed with a row lock as it goes)."""
+    from app.core.mail import send_pending
+
+    return send_pending()
+
+
+def _prune_job_runs(*, now: datetime) -> int:
+    """Delete records of job runs older than 30 days."""
+    return prune_runs(now=now)
+
+
+registry.add(Job("bookings.expire-tentative", Every(timedelta(minutes=1)), _expire_tentative_bookings,
+                 _expire_tentative_bookings.__doc__ or ""))
+registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
+                 _send_pending_mail.__doc__ or ""))
+registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))
