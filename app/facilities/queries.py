@@ -9,7 +9,7 @@ import jpholiday
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.facilities.availability import Grid, RoomNode, SlotDef, Span, compute_grid
+from app.facilities.availability import Grid, RoomNode, SlotDef, Span, Status, compute_grid
 from app.facilities.models import Closure, Facility, LotteryPeriod, Room, TimeSlot
 
 
@@ -153,3 +153,64 @@ def is_facility_staff(user, facility_id: int) -> bool:
         return False
     return db.session.scalar(sa.select(FacilityStaff.id).where(
         FacilityStaff.user_id == user.id, FacilityStaff.facility_id == facility_id)) is not None
+
+
+@dataclass
+class FreeRoom:
+    """A room with the slots (or hours) free on the searched day."""
+
+    facility: Facility
+    room: Room
+    free: list[UnitState]
+
+
+def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 0,
+                    start_minute: int | None = None) -> list[FreeRoom]:
+    """Every room of every facility with something free on DAY (optionally a slot starting at START_MINUTE),
+    in a fixed number of queries whatever the number of facilities or bookings."""
+    end = day + timedelta(days=1)
+    facility_stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.district, Facility.name_ja)
+    if district:
+        facility_stmt = facility_stmt.where(Facility.district == district)
+    facilities = {f.id: f for f in db.session.scalars(facility_stmt)}
+    if not facilities:
+        return []
+    rooms = list(db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities)),
+                                                          Room.active.is_(True)).order_by(Room.sort_order, Room.id)))
+    slots: dict[int, list[SlotDef]] = {}
+    for slot in db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id.in_(list(facilities)))):
+        slots.setdefault(slot.facility_id, []).append(slot_def(slot))
+    spans: dict[tuple[str, int], list[Span]] = {}
+    closures = sa.select(sa.literal("c").label("what"), Closure.facility_id, Closure.room_id, Closure.start_date,
+                         Closure.end_date).where(Closure.start_date < end, Closure.end_date > day)
+    lotteries = sa.select(sa.literal("l").label("what"), LotteryPeriod.facility_id, LotteryPeriod.room_id,
+                          LotteryPeriod.start_date, LotteryPeriod.end_date).where(
+        LotteryPeriod.start_date < end, LotteryPeriod.end_date > day)
+    for what, facility_id, room_id, first, last in db.session.execute(sa.union_all(closures, lotteries)):
+        spans.setdefault((what, facility_id), []).append(Span(first, last, room_id))
+    claims = claims_between([r.id for r in rooms], day, end)
+    holidays = holidays_between(day, end)
+    by_facility: dict[int, list[Room]] = {}
+    for room in rooms:
+        by_facility.setdefault(room.facility_id, []).append(room)
+    found = []
+    for facility_id, facility in facilities.items():
+        facility_rooms_ = by_facility.get(facility_id, [])
+        if not facility_rooms_:
+            continue
+        grid = compute_grid(
+            rooms=[room_node(r) for r in facility_rooms_], days=[day], slots=slots.get(facility_id, []),
+            closures=spans.get(("c", facility_id), []), lotteries=spans.get(("l", facility_id), []),
+            claims=claims, holidays=holidays, closed_on_holidays=facility.closed_on_holidays,
+        )
+        data = FacilityGrid(facility, facility_rooms_, grid, holidays, claims)
+        for room in facility_rooms_:
+            if room.capacity < min_capacity or (kind and room.kind != kind):
+                continue
+            open_slots = {c.slot.id for c in grid.row(room.id, day) if c.status in (Status.FREE, Status.FEW)
+                          and (start_minute is None or c.slot.start == start_minute)}
+            free = [u for slot_id, units in room_units(data, room, day).items() if slot_id in open_slots
+                    for u in units if u.free]
+            if free:
+                found.append(FreeRoom(facility, room, free))
+    return found

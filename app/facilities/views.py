@@ -6,13 +6,14 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.core.districts import District
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities import queries
 from app.facilities.availability import SYMBOLS, Status
-from app.facilities.models import Facility, FacilityKind
+from app.facilities.models import Facility, FacilityKind, RoomKind
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 
@@ -95,3 +96,39 @@ def availability(facility_id: int):
         previous=previous, following=following, problem=problem, symbols=SYMBOLS, status_text=status_text,
         Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1),
     )
+
+
+SEARCH_STARTS = {540: _l("午前"), 780: _l("午後"), 1080: _l("夜間")}
+
+
+@bp.get("/search")
+def search():
+    """Find a free room on a day across all facilities (filters: district, room kind, capacity, slot start)."""
+    today = today_tokyo()
+    problems = []
+    try:
+        day = date.fromisoformat(request.args.get("day") or today.isoformat())
+    except ValueError:
+        day = today
+        problems.append(_("日付の形が正しくありません(例: 2026-12-01)。今日の空きを表示しています。"))
+    if not (today <= day <= today + timedelta(days=366)):
+        day = today
+        problems.append(_("今日から1年先までの日を選んでください。今日の空きを表示しています。"))
+    try:
+        capacity = max(0, min(int(request.args.get("capacity") or 0), 10000))
+    except ValueError:
+        capacity = 0
+        problems.append(_("人数は数字で入力してください。"))
+    try:
+        start_minute = int(request.args.get("start") or 0) or None
+    except ValueError:
+        start_minute = None
+    if start_minute not in SEARCH_STARTS:
+        start_minute = None
+    district = _enum_arg("district", District)
+    kind = _enum_arg("kind", RoomKind)
+    results = queries.find_free_rooms(day, district=district, kind=kind, min_capacity=capacity,
+                                      start_minute=start_minute)
+    return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
+                           start_minute=start_minute, district=district, kind=kind, districts=list(District),
+                           room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems)

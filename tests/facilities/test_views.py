@@ -90,3 +90,40 @@ def test_month_grid_query_count_does_not_grow_with_data(client, app):
     full = _count_month_grid_queries(client, app, c.facility_id, start)
     assert len(full) == len(empty)
     assert len(full) <= 5, full
+
+
+def test_find_a_free_room_across_facilities(client, app):
+    a = make_center(name="検索センターA")
+    b = make_center(name="検索センターB")
+    user = make_user()
+    day = today_tokyo() + timedelta(days=9)
+    _book(user.id, a.meeting_id, day, [f"s{a.slot_ids['morning']}"])
+    add_closure(b.facility_id, day, day + timedelta(days=1))
+    page = client.get(f"/facilities/search?day={day.isoformat()}&start=540&capacity=15").get_data(as_text=True)
+    assert "検索センターA ホール" in page and "検索センターA 会議室1" not in page  # taken in the morning
+    assert "検索センターB" not in page  # closed that day
+    assert "音楽スタジオ" not in page  # 8 people only
+    afternoon = client.get(f"/facilities/search?day={day.isoformat()}&start=780").get_data(as_text=True)
+    assert "検索センターA 会議室1" in afternoon
+    bad = client.get("/facilities/search?day=tomorrow&capacity=many")
+    assert bad.status_code == 200 and "日付の形が正しくありません" in bad.get_data(as_text=True)
+
+    def count(url):
+        statements = []
+        with app.app_context():
+            engine = db.engine
+
+        def listener(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    before = count(f"/facilities/search?day={day.isoformat()}")
+    make_center(name="検索センターC")
+    _book(user.id, b.hall_id, day + timedelta(days=1), [f"s{b.slot_ids['evening']}"])
+    assert count(f"/facilities/search?day={day.isoformat()}") == before
