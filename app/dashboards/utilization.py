@@ -1,0 +1,427 @@
+"""利用率 computed in SQL: bookable units from a calendar CTE x 時間区分 templates minus closures, booked units.
+
+This is THE function for utilization: the staff dashboards, their exports, the JSON API and the indicators
+issue (区民センター利用率, 伝統文化交流館「交流の間」利用件数) all call `compute_utilization` and `booking_stats`
+from here (`from app.dashboards.utilization import compute_utilization`).
+
+Definitions (shown to staff next to each number, see FORMULAS):
+
+- A *unit* is one 時間区分 of one LEAF room on one day; for a room let by the hour, each whole hour inside a
+  時間区分. Units are counted on leaf rooms (rooms without active children): a hall split in two halves
+  counts as its two halves, so booking the whole hall books both, booking one half books half of it, and
+  nothing is counted twice.
+- Which 時間区分 apply on a day follows TimeSlot's rule (date override, else 祝日 rows on a national holiday,
+  else weekday rows, else the default rows), as app.facilities.availability.slots_for_day does.
+- *Bookable* units: units on days not covered by a closure (休館日, 臨時休館, 行政使用) of the facility, of the
+  room or of one of its parent rooms, and not a holiday when the facility closes on holidays.
+- *Booked* units: bookable units overlapped by an item of a booking in BOOKED_STATES (予約確定 and 仮予約:
+  both hold the slot against everyone else; 承認待ち requests do not count until approved). A booking on a
+  unit that was closed afterwards is not counted (the rate never exceeds 100%).
+- 利用率 = booked / bookable.
+- 実利用率 and no-show rate are UNKNOWN (None): the bookings model does not record check-in or no-shows.
+
+Everything is one SQL statement per call with GROUP BY; the calendar is a recursive CTE (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.bookings.models import Booking, BookingItem, BookingState
+from app.extensions import db
+from app.facilities.models import Closure, Facility, Room, TimeSlot, UserCategory
+from app.facilities.queries import holidays_between
+
+BOOKED_STATES = (BookingState.CONFIRMED, BookingState.TENTATIVE)
+HOLIDAY_WEEKDAY = 7
+HOUR = 60
+CELL_MINUTES = 30
+GROUP_KEYS = ("facility", "room", "slot", "weekday", "month", "fiscal_year")
+BOOKING_GROUP_KEYS = ("facility", "room", "weekday", "month", "fiscal_year")
+
+FORMULAS = {
+    "rate": _l("利用率 = 予約された枠数 ÷ 予約できた枠数(時間区分の枠 − 休館日・臨時休館・行政使用)"),
+    "booked": _l("予約された枠 = 予約確定または仮予約の予約が入った枠(承認待ちは含みません)"),
+    "used": _l("実利用率は、来館・無断キャンセルを記録していないため不明です"),
+    "count": _l("利用件数 = 予約確定または仮予約の予約の件数"),
+    "revenue": _l("使用料 = 予約確定の予約の使用料(減免前 − 減免額 = 収入)"),
+    "cancel": _l("直前の取消 = 取消期限を過ぎてからの取消"),
+}
+
+
+def _rate(numerator: int | None, denominator: int | None) -> Decimal | None:
+    if numerator is None or not denominator:
+        return None
+    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class UtilizationRow:
+    """One group: its key values (by GROUP_KEYS name) and unit counts. `used` is None: not recorded."""
+
+    key: dict
+    bookable: int
+    booked: int
+    used: int | None = None
+
+    @property
+    def rate(self) -> Decimal | None:
+        """利用率 in percent (one decimal), None when nothing was bookable."""
+        return _rate(self.booked, self.bookable)
+
+    @property
+    def used_rate(self) -> Decimal | None:
+        """実利用率 in percent, None (unknown) while no-shows are not recorded."""
+        return _rate(self.used, self.bookable)
+
+    @property
+    def unbooked(self) -> int:
+        return self.bookable - self.booked
+
+
+class _Dialect:
+    """The few date/time expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, name: str):
+        self.sqlite = name == "sqlite"
+
+    def day_literal(self, value: date):
+        # SQLite stores dates as ISO text: CAST(... AS DATE) would turn '2026-04-01' into the number 2026.
+        literal = sa.literal(value, sa.Date)
+        return literal if self.sqlite else sa.cast(literal, sa.Date)
+
+    def next_day(self, expr):
+        return sa.func.date(expr, "+1 day") if self.sqlite else expr + sa.literal(1, sa.Integer)
+
+    def year(self, expr):
+        if self.sqlite:
+            return sa.cast(sa.func.strftime("%Y", expr), sa.Integer)
+        return sa.cast(sa.extract("year", expr), sa.Integer)
+
+    def month(self, expr):
+        if self.sqlite:
+            return sa.cast(sa.func.strftime("%m", expr), sa.Integer)
+        return sa.cast(sa.extract("month", expr), sa.Integer)
+
+    def weekday(self, expr):
+        """0 = Monday ... 6 = Sunday."""
+        if self.sqlite:
+            return (sa.cast(sa.func.strftime("%w", expr), sa.Integer) + 6) % 7
+        return sa.cast(sa.extract("isodow", expr), sa.Integer) - 1
+
+    def minutes(self, expr):
+        if self.sqlite:  # 'HH:MM:SS[.ffffff]'
+            return (sa.cast(sa.func.substr(expr, 1, 2), sa.Integer) * 60
+                    + sa.cast(sa.func.substr(expr, 4, 2), sa.Integer))
+        return sa.cast(sa.extract("hour", expr) * 60 + sa.extract("minute", expr), sa.Integer)
+
+    def month_key(self, expr):
+        return self.year(expr) * 100 + self.month(expr)
+
+    def fiscal_year(self, expr):
+        return self.year(expr) - sa.case((self.month(expr) < 4, 1), else_=0)
+
+
+def _dialect() -> _Dialect:
+    return _Dialect(db.session.get_bind().dialect.name)
+
+
+def _ancestors():
+    """Recursive CTE (room_id, anc_id): every room with itself and each of its parents, grandparents ..."""
+    base = sa.select(Room.id.label("room_id"), Room.id.label("anc_id"))
+    anc = base.cte("room_ancestors", recursive=True)
+    parent = sa.orm.aliased(Room)
+    return anc.union_all(
+        sa.select(anc.c.room_id, parent.parent_id)
+        .join(parent, parent.id == anc.c.anc_id)
+        .where(parent.parent_id.is_not(None))
+    )
+
+
+def _calendar(d: _Dialect, start: date, end: date):
+    """Recursive CTE (day, wd) of the days in [start, end); wd 0 = Monday."""
+    base = sa.select(d.day_literal(start).label("day"), sa.literal(start.weekday(), sa.Integer).label("wd"))
+    cal = base.cte("calendar", recursive=True)
+    return cal.union_all(
+        sa.select(d.next_day(cal.c.day), (cal.c.wd + 1) % 7)
+        .where(cal.c.day < d.day_literal(end - timedelta(days=1)))
+    )
+
+
+def _scope_rooms(anc, facility_ids: Sequence[int] | None, room_ids: Sequence[int] | None):
+    """Conditions on Room selecting active leaf rooms of active facilities in scope."""
+    child = sa.orm.aliased(Room)
+    conditions = [
+        Room.active.is_(True),
+        ~sa.exists().where(child.parent_id == Room.id, child.active.is_(True)),
+        Room.facility_id.in_(sa.select(Facility.id).where(Facility.active.is_(True)).scalar_subquery()),
+    ]
+    if facility_ids is not None:
+        conditions.append(Room.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:  # a parent room means the leaves below it
+        conditions.append(Room.id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    return conditions
+
+
+def _check_keys(group_by: Iterable[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    keys = tuple(group_by)
+    unknown = [k for k in keys if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown group key(s): {unknown}")
+    return keys
+
+
+def compute_utilization(
+    *,
+    start: date,
+    end: date,
+    facility_ids: Sequence[int] | None = None,
+    room_ids: Sequence[int] | None = None,
+    group_by: Iterable[str] = (),
+    states: Sequence[BookingState] = BOOKED_STATES,
+) -> list[UtilizationRow]:
+    """Bookable and booked units in [start, end) per group (GROUP_KEYS), in ONE SQL statement.
+
+    FACILITY_IDS / ROOM_IDS narrow the scope (None = every active facility / room; a parent room means its
+    leaves). Keys in the rows: facility (id), room (leaf room id), slot (時間区分 code), weekday (0 = Monday),
+    month (year * 100 + month), fiscal_year (年度 by its starting year). Groups without bookable units are
+    absent. No group_by gives one total row (also when nothing is bookable).
+    """
+    keys = _check_keys(group_by, GROUP_KEYS)
+    if end <= start:
+        return [UtilizationRow({}, 0, 0)] if not keys else []
+    d = _dialect()
+    holidays = sorted(holidays_between(start, end))
+    anc = _ancestors()
+    cal = _calendar(d, start, end)
+
+    # 1. Which tier of the template applies per facility and day (date override > 祝日 > weekday > default).
+    ts = sa.orm.aliased(TimeSlot)
+    is_holiday = cal.c.day.in_(holidays) if holidays else sa.false()
+    has_date = sa.exists().where(ts.facility_id == Facility.id, ts.on_date == cal.c.day)
+    has_holiday_rows = sa.exists().where(ts.facility_id == Facility.id, ts.on_date.is_(None),
+                                         ts.weekday == HOLIDAY_WEEKDAY)
+    has_weekday_rows = sa.exists().where(ts.facility_id == Facility.id, ts.on_date.is_(None), ts.weekday == cal.c.wd)
+    tier = sa.case(
+        (has_date, "date"),
+        (sa.and_(is_holiday, has_holiday_rows), "holiday"),
+        (has_weekday_rows, "weekday"),
+        else_="default",
+    )
+    facility_scope = [Facility.active.is_(True)]
+    if facility_ids is not None:
+        facility_scope.append(Facility.id.in_(list(facility_ids)))
+    facility_days = (
+        sa.select(
+            Facility.id.label("facility_id"), cal.c.day, cal.c.wd, tier.label("tier"),
+            sa.case((sa.and_(Facility.closed_on_holidays.is_(True), is_holiday), 1), else_=0).label("holiday_closed"),
+        )
+        .select_from(Facility)
+        .join(cal, sa.true())
+        .where(*facility_scope)
+        .cte("facility_days")
+    )
+
+    # 2. The day's slots x leaf rooms x (whole slot, or each whole hour for hourly rooms).
+    fd = facility_days
+    slot_applies = sa.or_(
+        sa.and_(fd.c.tier == "date", TimeSlot.on_date == fd.c.day),
+        sa.and_(fd.c.tier == "holiday", TimeSlot.on_date.is_(None), TimeSlot.weekday == HOLIDAY_WEEKDAY),
+        sa.and_(fd.c.tier == "weekday", TimeSlot.on_date.is_(None), TimeSlot.weekday == fd.c.wd),
+        sa.and_(fd.c.tier == "default", TimeSlot.on_date.is_(None), TimeSlot.weekday.is_(None)),
+    )
+    hours = sa.select(sa.literal(0, sa.Integer).label("k")).cte("hours", recursive=True)
+    hours = hours.union_all(sa.select(hours.c.k + 1).where(hours.c.k < 47))
+    slot_start = d.minutes(TimeSlot.start_time)
+    slot_end = d.minutes(TimeSlot.end_time)
+    unit_start = sa.case((Room.hourly.is_(True), slot_start + hours.c.k * HOUR), else_=slot_start)
+    unit_end = sa.case((Room.hourly.is_(True), slot_start + (hours.c.k + 1) * HOUR), else_=slot_end)
+    unit_fits = sa.or_(
+        sa.and_(Room.hourly.is_(False), hours.c.k == 0),
+        sa.and_(Room.hourly.is_(True), slot_start + (hours.c.k + 1) * HOUR <= slot_end),
+    )
+    closed = sa.exists().where(
+        Closure.facility_id == fd.c.facility_id,
+        Closure.start_date <= fd.c.day,
+        Closure.end_date > fd.c.day,
+        sa.or_(
+            Closure.room_id.is_(None),
+            Closure.room_id.in_(
+                sa.select(anc.c.anc_id).where(anc.c.room_id == Room.id).correlate_except(anc).scalar_subquery()
+            ),
+        ),
+    )
+    units = (
+        sa.select(
+            fd.c.facility_id, Room.id.label("room_id"), fd.c.day, fd.c.wd, TimeSlot.code.label("slot_code"),
+            unit_start.label("unit_start"), unit_end.label("unit_end"),
+        )
+        .select_from(fd)
+        .join(TimeSlot, sa.and_(TimeSlot.facility_id == fd.c.facility_id, slot_applies))
+        .join(Room, Room.facility_id == fd.c.facility_id)
+        .join(hours, unit_fits)
+        .where(*_scope_rooms(anc, facility_ids, room_ids), fd.c.holiday_closed == 0, ~closed)
+        .cte("units")
+    )
+
+    # 3. Booked: an item of a booking of this leaf room or of one of its parents overlaps the unit.
+    u = units
+    booked = sa.exists().where(
+        Booking.id == BookingItem.booking_id,
+        Booking.day == u.c.day,
+        Booking.state.in_(list(states)),
+        Booking.room_id.in_(
+            sa.select(anc.c.anc_id).where(anc.c.room_id == u.c.room_id).correlate_except(anc).scalar_subquery()
+        ),
+        BookingItem.start_minute < u.c.unit_end,
+        BookingItem.end_minute > u.c.unit_start,
+    )
+    key_columns = {
+        "facility": u.c.facility_id,
+        "room": u.c.room_id,
+        "slot": u.c.slot_code,
+        "weekday": u.c.wd,
+        "month": d.month_key(u.c.day),
+        "fiscal_year": d.fiscal_year(u.c.day),
+    }
+    selected = [key_columns[k].label(k) for k in keys]
+    stmt = sa.select(
+        *selected,
+        sa.func.count().label("bookable"),
+        sa.func.coalesce(sa.func.sum(sa.case((booked, 1), else_=0)), 0).label("booked"),
+    ).select_from(u)
+    if keys:
+        stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
+    rows = db.session.execute(stmt).all()
+    return [
+        UtilizationRow({k: getattr(row, k) for k in keys}, int(row.bookable or 0), int(row.booked or 0))
+        for row in rows
+    ]
+
+
+@dataclass
+class BookingStats:
+    """Booking-level figures of one group: counts, cancellations, user mix and fees (yen)."""
+
+    key: dict
+    bookings: int = 0  # in BOOKED_STATES
+    cancelled: int = 0
+    cancelled_late: int = 0
+    requested: int = 0
+    mix: dict = field(default_factory=dict)  # MIX_KEYS -> count of bookings in BOOKED_STATES
+    fee_gross: int = 0  # confirmed bookings only
+    fee_reduction: int = 0
+    fee_net: int = 0
+    no_show: int | None = None  # not recorded by the bookings model
+
+    @property
+    def cancelled_early(self) -> int:
+        return self.cancelled - self.cancelled_late
+
+
+MIX_KEYS = ("resident_group", "resident_individual", "outside", "commercial")
+MIX_LABELS = {
+    "resident_group": _l("区内団体"),
+    "resident_individual": _l("区内個人"),
+    "outside": _l("区外"),
+    "commercial": _l("営利"),
+}
+
+
+def _booking_scope(anc, facility_ids, room_ids, start, end):
+    conditions = [Booking.day >= start, Booking.day < end]
+    if facility_ids is not None:
+        conditions.append(Booking.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:  # bookings of the rooms or of rooms below them
+        conditions.append(Booking.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    return conditions
+
+
+def booking_stats(
+    *,
+    start: date,
+    end: date,
+    facility_ids: Sequence[int] | None = None,
+    room_ids: Sequence[int] | None = None,
+    group_by: Iterable[str] = (),
+) -> list[BookingStats]:
+    """Counts, cancellations (early / late), user mix and fees of bookings whose day is in [start, end), ONE query.
+
+    Keys as in compute_utilization except `slot` (a booking spans several 時間区分); `room` is the booked room.
+    """
+    keys = _check_keys(group_by, BOOKING_GROUP_KEYS)
+    d = _dialect()
+    anc = _ancestors()
+    held = Booking.state.in_(list(BOOKED_STATES))
+    confirmed = Booking.state == BookingState.CONFIRMED
+    resident = Booking.category == UserCategory.RESIDENT
+
+    def count_if(condition):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    def sum_if(condition, column):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, column), else_=0)), 0)
+
+    key_columns = {
+        "facility": Booking.facility_id,
+        "room": Booking.room_id,
+        "weekday": d.weekday(Booking.day),
+        "month": d.month_key(Booking.day),
+        "fiscal_year": d.fiscal_year(Booking.day),
+    }
+    stmt = sa.select(
+        *[key_columns[k].label(k) for k in keys],
+        count_if(held).label("bookings"),
+        count_if(Booking.state == BookingState.CANCELLED).label("cancelled"),
+        count_if(sa.and_(Booking.state == BookingState.CANCELLED, Booking.late_cancellation.is_(True)))
+        .label("cancelled_late"),
+        count_if(Booking.state == BookingState.REQUESTED).label("requested"),
+        count_if(sa.and_(held, resident, Booking.organization_id.is_not(None))).label("resident_group"),
+        count_if(sa.and_(held, resident, Booking.organization_id.is_(None))).label("resident_individual"),
+        count_if(sa.and_(held, Booking.category == UserCategory.OUTSIDE)).label("outside"),
+        count_if(sa.and_(held, Booking.category == UserCategory.COMMERCIAL)).label("commercial"),
+        sum_if(confirmed, Booking.fee_gross_yen).label("fee_gross"),
+        sum_if(confirmed, Booking.fee_reduction_yen).label("fee_reduction"),
+        sum_if(confirmed, Booking.fee_net_yen).label("fee_net"),
+    ).where(*_booking_scope(anc, facility_ids, room_ids, start, end))
+    if keys:
+        stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
+    result = []
+    for row in db.session.execute(stmt):
+        result.append(BookingStats(
+            key={k: getattr(row, k) for k in keys},
+            bookings=int(row.bookings), cancelled=int(row.cancelled), cancelled_late=int(row.cancelled_late),
+            requested=int(row.requested), mix={k: int(getattr(row, k)) for k in MIX_KEYS},
+            fee_gross=int(row.fee_gross), fee_reduction=int(row.fee_reduction), fee_net=int(row.fee_net),
+        ))
+    if not keys and not result:
+        result.append(BookingStats(key={}, mix=dict.fromkeys(MIX_KEYS, 0)))
+    return result
+
+
+def top_purposes(
+    *, start: date, end: date, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None,
+    limit: int = 10,
+) -> list[tuple[str, int]]:
+    """The most frequent purposes (as typed) of bookings in BOOKED_STATES in [start, end), one query."""
+    anc = _ancestors()
+    count = sa.func.count().label("n")
+    stmt = (
+        sa.select(Booking.purpose, count)
+        .where(Booking.state.in_(list(BOOKED_STATES)), *_booking_scope(anc, facility_ids, room_ids, start, end))
+        .group_by(Booking.purpose)
+        .order_by(count.desc(), Booking.purpose)
+        .limit(limit)
+    )
+    return [(purpose, int(n)) for purpose, n in db.session.execute(stmt)]
+
+
+def rate_of(rows: Sequence[UtilizationRow]) -> Decimal | None:
+    """The 利用率 of several rows together (sum of booked / sum of bookable)."""
+    return _rate(sum(r.booked for r in rows), sum(r.bookable for r in rows))
