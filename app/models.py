@@ -14,6 +14,7 @@ from app.events.models import (  # noqa: F401
 )
 from app.facilities.models import (  # noqa: F401
     Closure,
+    ExemptDay,
     Facility,
     FacilityStaff,
     FeeRate,

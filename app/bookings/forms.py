@@ -58,3 +58,12 @@ class BookingForm(BaseForm):
             return UserCategory(self.category.data)
         except ValueError:
             return UserCategory.RESIDENT
+
+
+class ExemptDayForm(BaseForm):
+    """Staff: a day on which late cancellations and no-shows bar nobody."""
+
+    day = DateField(_l("対象日"), validators=[InputRequired(REQUIRED)],
+                    invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
+    reason = StringField(_l("理由"), validators=[DataRequired(REQUIRED),
+                                               Length(max=300, message=_l("300文字以内で入力してください。"))])

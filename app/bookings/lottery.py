@@ -45,6 +45,12 @@ class SlotKey(NamedTuple):
         """Canonical text form used in digests and published results: '<room>/<YYYY-MM-DD>/<code>'."""
         return f"{self.room_id}/{self.day.isoformat()}/{self.slot_code}"
 
+    @classmethod
+    def from_token(cls, token: str) -> SlotKey:
+        """The slot a token names (the inverse of token())."""
+        room_id, day, slot_code = token.split("/", 2)
+        return cls(int(room_id), date.fromisoformat(day), slot_code)
+
 
 @dataclass(frozen=True)
 class Entry:

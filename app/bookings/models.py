@@ -74,6 +74,8 @@ class Booking(db.Model):
     cancelled_at: Mapped[datetime | None]
     late_cancellation: Mapped[bool] = mapped_column(default=False)
     paid_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]  # marked by staff at the desk
+    no_show_at: Mapped[datetime | None]  # marked by staff: nobody came
 
     room: Mapped[Room] = relationship()
     items: Mapped[list[BookingItem]] = relationship(

@@ -26,7 +26,7 @@ from app.facilities.availability import (
     span_covers,
     units_for,
 )
-from app.facilities.models import Facility, FeeRate, FeeReduction, Room, UserCategory
+from app.facilities.models import ExemptDay, Facility, FeeRate, FeeReduction, Room, UserCategory
 from app.organizations.models import Membership, MembershipRole, Organization
 
 HOURLY_FEE_CODE = "hour"
@@ -120,14 +120,28 @@ def window_days(facility: Facility, category: UserCategory) -> int:
 
 
 def ban_until(user_id: int, *, now: datetime | None = None) -> datetime | None:
-    """The end of the user's booking ban after a late cancellation, or None."""
+    """The end of the user's booking ban after a late cancellation or a no-show, or None.
+
+    Bookings on a day staff marked exempt (weather, heat alert) for their facility or ward-wide bar nobody.
+    """
     now = now or utcnow()
-    rows = db.session.execute(
-        sa.select(Booking.cancelled_at, Facility.late_cancel_ban_days)
-        .join(Facility, Facility.id == Booking.facility_id)
-        .where(Booking.user_id == user_id, Booking.late_cancellation.is_(True), Booking.cancelled_at.is_not(None))
+    exempt = sa.exists().where(
+        ExemptDay.day == Booking.day,
+        sa.or_(ExemptDay.facility_id.is_(None), ExemptDay.facility_id == Booking.facility_id),
     )
-    ends = [cancelled + timedelta(days=ban) for cancelled, ban in rows if ban > 0]
+    rows = db.session.execute(
+        sa.select(Booking.cancelled_at, Booking.late_cancellation, Booking.no_show_at, Facility.late_cancel_ban_days,
+                  Facility.no_show_ban_days)
+        .join(Facility, Facility.id == Booking.facility_id)
+        .where(Booking.user_id == user_id, ~exempt,
+               sa.or_(Booking.late_cancellation.is_(True), Booking.no_show_at.is_not(None)))
+    )
+    ends = []
+    for cancelled_at, late, no_show_at, late_days, no_show_days in rows:
+        if late and cancelled_at and late_days > 0:
+            ends.append(cancelled_at + timedelta(days=late_days))
+        if no_show_at and no_show_days > 0:
+            ends.append(no_show_at + timedelta(days=no_show_days))
     latest = max(ends, default=None)
     return latest if latest and latest > now else None
 
@@ -196,6 +210,10 @@ def quote(
     if span_covers(lotteries, day, related_ids):
         raise ClosedDay(_l("この日は抽選の期間です。先着順の予約はまだできません。"))
     units = parse_units(room, day, unit_keys, slots=slots, holidays=holidays)
+    if day == today:
+        local = to_tokyo(now)
+        if any(u.start < local.hour * 60 + local.minute for u in units):
+            raise PastDate(_l("始まる時刻を過ぎた時間区分は予約できません。"))
 
     _check_monthly_limit(user, organization, facility, day, on_behalf=on_behalf)
     fees, gross, percent, reduction = _price(room, units, category, organization)
@@ -450,3 +468,33 @@ def record_payment(booking: Booking, *, actor, now: datetime | None = None) -> N
         booking.confirmed_at = now
     record_audit("booking.paid", actor_id=actor.id, target_type="booking", target_id=booking.id,
                  details={"net_yen": booking.fee_net_yen})
+
+
+def mark_attendance(booking: Booking, *, actor, came: bool, now: datetime | None = None) -> None:
+    """Staff: the group came (checked in) or nobody came (no-show, which may bar the user). On or after the day."""
+    now = now or utcnow()
+    if booking.state != BookingState.CONFIRMED:
+        raise BookingError(_l("確定した予約だけ、来館や無断キャンセルを記録できます。"))
+    if booking.day > to_tokyo(now).date():
+        raise BookingError(_l("利用日より前には記録できません。"))
+    if came:
+        booking.checked_in_at, booking.no_show_at = now, None
+    else:
+        booking.no_show_at, booking.checked_in_at = now, None
+    record_audit("booking.check_in" if came else "booking.no_show", actor_id=actor.id, target_type="booking",
+                 target_id=booking.id)
+
+
+def add_exempt_day(*, facility_id: int | None, day: date, reason: str, actor) -> ExemptDay:
+    """Staff: late cancellations and no-shows on DAY bar nobody (weather, heat alert). Idempotent per day."""
+    existing = db.session.scalar(sa.select(ExemptDay).where(
+        ExemptDay.day == day,
+        ExemptDay.facility_id.is_(None) if facility_id is None else ExemptDay.facility_id == facility_id))
+    if existing:
+        return existing
+    exempt = ExemptDay(facility_id=facility_id, day=day, reason_ja=reason, created_by_id=actor.id)
+    db.session.add(exempt)
+    db.session.flush()
+    record_audit("booking.exempt_day", actor_id=actor.id, target_type="facility", target_id=facility_id,
+                 details={"day": day.isoformat(), "reason": reason})
+    return exempt

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings import services
-from app.bookings.forms import BookingForm
+from app.bookings.forms import BookingForm, ExemptDayForm
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
@@ -190,6 +190,10 @@ def desk(facility_id: int):
         day = date.fromisoformat(request.args.get("day", ""))
     except ValueError:
         day = today_tokyo()
+    return _desk_page(facility, day)
+
+
+def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | None = None, status: int = 200):
     rooms = facility_queries.facility_rooms(facility.id)
     bookings = list(db.session.scalars(
         sa.select(Booking).where(Booking.facility_id == facility.id, Booking.day == day)
@@ -203,9 +207,11 @@ def desk(facility_id: int):
     by_room: dict[int, list[Booking]] = {}
     for booking in bookings:
         by_room.setdefault(booking.room_id, []).append(booking)
+    exempt_form = exempt_form or ExemptDayForm(formdata=None, day=day)
     return render_template("bookings/desk.html", facility=facility, day=day, rooms=rooms, by_room=by_room,
-                           users=users, hm=_hm, form=ActionForm(), BookingState=BookingState,
-                           previous=day - timedelta(days=1), following=day + timedelta(days=1))
+                           users=users, hm=_hm, form=ActionForm(), BookingState=BookingState, today=today_tokyo(),
+                           previous=day - timedelta(days=1), following=day + timedelta(days=1),
+                           exempt_form=exempt_form), status
 
 
 @bp.post("/desk/bookings/<int:booking_id>/<action>")
@@ -215,7 +221,7 @@ def desk_action(booking_id: int, action: str):
     if booking is None:
         abort(404)
     _staff_facility(booking.facility_id)
-    if action not in {"approve", "reject", "paid"}:
+    if action not in {"approve", "reject", "paid", "checkin", "noshow"}:
         abort(404)
     form = ActionForm()
     if not form.validate_on_submit():
@@ -223,6 +229,8 @@ def desk_action(booking_id: int, action: str):
     try:
         if action == "paid":
             services.record_payment(booking, actor=current_user)
+        elif action in ("checkin", "noshow"):
+            services.mark_attendance(booking, actor=current_user, came=action == "checkin")
         else:
             services.decide_booking(booking, actor=current_user, approve=action == "approve")
     except DomainError as exc:
@@ -232,3 +240,16 @@ def desk_action(booking_id: int, action: str):
         db.session.commit()
         flash(_("記録しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=booking.facility_id, day=booking.day.isoformat()), 303)
+
+
+@bp.post("/desk/<int:facility_id>/exempt")
+@role_required(Role.FACILITY_STAFF)
+def desk_exempt(facility_id: int):
+    facility = _staff_facility(facility_id)
+    form = ExemptDayForm()
+    if not form.validate_on_submit():
+        return _desk_page(facility, today_tokyo(), exempt_form=form, status=422)
+    services.add_exempt_day(facility_id=facility.id, day=form.day.data, reason=form.reason.data, actor=current_user)
+    db.session.commit()
+    flash(_("この日の直前の取消しと無断キャンセルは、利用制限の対象外になりました。"), "success")
+    return redirect(url_for("bookings.desk", facility_id=facility.id, day=form.day.data.isoformat()), 303)

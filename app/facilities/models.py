@@ -158,6 +158,7 @@ class Facility(db.Model):
     max_active_per_month: Mapped[int] = mapped_column(default=8)  # active bookings per person per month
     cancel_deadline_days: Mapped[int] = mapped_column(default=7)  # later cancellations are "late"
     late_cancel_ban_days: Mapped[int] = mapped_column(default=30)  # 0 = no ban
+    no_show_ban_days: Mapped[int] = mapped_column(default=60)  # 0 = no ban
     tentative_hold_days: Mapped[int] = mapped_column(default=7)  # 仮予約 payment deadline
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -313,3 +314,17 @@ class FacilityStaff(db.Model):
     facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
 
     __table_args__ = (sa.UniqueConstraint("user_id", "facility_id"),)
+
+
+class ExemptDay(db.Model):
+    """A day on which late cancellations and no-shows bar nobody (weather, heat alert); facility NULL = ward-wide."""
+
+    __tablename__ = "booking_exempt_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int | None] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(index=True)
+    reason_ja: Mapped[str] = mapped_column(sa.String(300))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (sa.UniqueConstraint("facility_id", "day"),)

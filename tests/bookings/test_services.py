@@ -240,3 +240,56 @@ def test_approval_room_is_requested_then_decided(app_ctx):
     db.session.commit()
     assert booking.state == BookingState.REJECTED
     assert db.session.scalar(sa.select(sa.func.count(BookingClaim.id))) == 0
+
+
+def test_no_show_bars_unless_the_day_is_exempt(app_ctx):
+    db = app_ctx
+    c = make_center(no_show_ban_days=60)
+    user = _user(db, make_user().id)
+    staff = _user(db, make_user().id)
+    day = today_tokyo() + timedelta(days=1)
+    booking = _book(db, user, c.meeting_id, day, [f"s{c.slot_ids['morning']}"])
+    services.record_payment(booking, actor=staff)
+    with pytest.raises(services.BookingError):
+        services.mark_attendance(booking, actor=staff, came=False)  # not before the day
+    on_the_day = utcnow() + timedelta(days=1)
+    services.mark_attendance(booking, actor=staff, came=False, now=on_the_day)
+    db.session.commit()
+    assert booking.no_show_at == on_the_day
+    assert services.ban_until(user.id, now=on_the_day) == on_the_day + timedelta(days=60)
+    services.add_exempt_day(facility_id=c.facility_id, day=day, reason="熱中症警戒アラート", actor=staff)
+    services.add_exempt_day(facility_id=c.facility_id, day=day, reason="二度目", actor=staff)  # idempotent
+    db.session.commit()
+    assert services.ban_until(user.id, now=on_the_day) is None
+
+
+def test_ward_wide_exempt_day_lifts_late_cancellation_ban(app_ctx):
+    db = app_ctx
+    c = make_center()
+    user = _user(db, make_user().id)
+    day = today_tokyo() + timedelta(days=2)
+    booking = _book(db, user, c.meeting_id, day, [f"s{c.slot_ids['morning']}"])
+    services.cancel_booking(booking, actor=user, now=booking.created_at + timedelta(minutes=30))
+    db.session.commit()
+    assert services.ban_until(user.id) is not None
+    services.add_exempt_day(facility_id=None, day=day, reason="台風", actor=user)
+    db.session.commit()
+    assert services.ban_until(user.id) is None
+
+
+def test_a_slot_that_has_started_today_cannot_be_booked(app_ctx):
+    from datetime import time
+
+    from app.core.time import tokyo_to_utc
+
+    db = app_ctx
+    c = make_center()
+    user = _user(db, make_user().id)
+    day = today_tokyo() + timedelta(days=1)
+    ten_am = tokyo_to_utc(day, time(10, 0))
+    with pytest.raises(services.PastDate):
+        services.quote(user=user, room_id=c.meeting_id, day=day, unit_keys=[f"s{c.slot_ids['morning']}"],
+                       attendees=2, category=R, now=ten_am)
+    later = services.quote(user=user, room_id=c.meeting_id, day=day, unit_keys=[f"s{c.slot_ids['afternoon']}"],
+                           attendees=2, category=R, now=ten_am)
+    assert later.gross == 1000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import sqlalchemy as sa
 
@@ -140,3 +140,40 @@ def test_desk_is_for_staff_of_that_facility_only(client):
     assert booking.state == BookingState.CONFIRMED and booking.paid_at is not None
     anonymous = client.application.test_client()
     assert anonymous.get(f"/bookings/desk/{c.facility_id}").status_code == 302
+
+
+def test_desk_marks_attendance_and_registers_exempt_days(client):
+    c = make_center()
+    staff = make_user(role=Role.FACILITY_STAFF)
+    assign_staff(staff.id, c.facility_id)
+    resident = make_user()
+    today = today_tokyo()
+    with app_context():
+        from app.accounts.models import User
+        from app.bookings import services
+        from app.core.time import tokyo_to_utc
+
+        # Booked at midnight, so that the evening slot is still ahead whatever time the test runs.
+        services.book_slots(user=db.session.get(User, resident.id), room_id=c.meeting_id, day=today,
+                            unit_keys=[f"s{c.slot_ids['evening']}"], purpose="夜の会", attendees=5,
+                            category="resident", now=tokyo_to_utc(today, time(0, 0)))
+        db.session.commit()
+    [booking] = _bookings()
+    desk = client.application.test_client()
+    login(desk, staff.email)
+    desk_url = f"/bookings/desk/{c.facility_id}?day={today.isoformat()}"
+    assert post_form(desk, f"/bookings/desk/bookings/{booking.id}/paid", {}, page=desk_url).status_code == 303
+    assert post_form(desk, f"/bookings/desk/bookings/{booking.id}/checkin", {}, page=desk_url).status_code == 303
+    [booking] = _bookings()
+    assert booking.checked_in_at is not None and booking.no_show_at is None
+    assert "来館済み" in desk.get(desk_url).get_data(as_text=True)
+    bad = post_form(desk, f"/bookings/desk/{c.facility_id}/exempt", {"day": "昨日", "reason": "台風で休校"},
+                    page=desk_url)
+    assert bad.status_code == 422 and "台風で休校" in bad.get_data(as_text=True)
+    ok = post_form(desk, f"/bookings/desk/{c.facility_id}/exempt", {"day": today.isoformat(), "reason": "台風"},
+                   page=desk_url)
+    assert ok.status_code == 303
+    other = make_center()
+    forbidden = post_form(desk, f"/bookings/desk/{other.facility_id}/exempt",
+                          {"day": today.isoformat(), "reason": "x"}, page=desk_url)
+    assert forbidden.status_code == 403

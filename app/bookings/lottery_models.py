@@ -1,0 +1,92 @@
+"""Lottery (抽選) records for a LotteryPeriod: the draw (seed commitment, seed, frozen inputs, result), the
+entries and their ranked preferences. The draw itself is the pure function in app/bookings/lottery.py."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.time import utcnow
+from app.extensions import db
+
+
+class LotteryDraw(db.Model):
+    """The draw of one lottery period: committed (seed hash published), then drawn (seed revealed).
+
+    The inputs the draw used are frozen here (the free slots, as slot tokens, and the limits) so that the
+    draw can be re-run later, after bookings have changed what is free.
+    """
+
+    __tablename__ = "lottery_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("lottery_periods.id", ondelete="CASCADE"), unique=True
+    )
+    seed_commitment: Mapped[str] = mapped_column(sa.String(64))  # SHA-256(seed), published before the draw
+    seed: Mapped[str] = mapped_column(sa.String(64))  # secret until drawn_at; shown with the results
+    entries_per_group: Mapped[int]
+    max_preferences: Mapped[int]
+    committed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    committed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    drawn_at: Mapped[datetime | None]
+    available_slots: Mapped[list | None] = mapped_column(sa.JSON)  # slot tokens free at the draw
+    result_digest: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (
+        sa.CheckConstraint("entries_per_group > 0", name="entries_per_group_positive"),
+        sa.CheckConstraint("max_preferences > 0", name="max_preferences_positive"),
+    )
+
+    @property
+    def is_drawn(self) -> bool:
+        return self.drawn_at is not None
+
+
+class LotteryEntry(db.Model):
+    """One application to a lottery period by a group (or an individual), with its priority tier."""
+
+    __tablename__ = "lottery_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(sa.ForeignKey("lottery_periods.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    # Who the per-group limit counts against: "org:<id>" or "user:<id>" (kept if the user or group is erased,
+    # so a past draw still re-runs with the same inputs).
+    group_key: Mapped[str] = mapped_column(sa.String(40))
+    tier: Mapped[int]  # 1 draws first
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    won_rank: Mapped[int | None]  # set by the draw: which preference (1 = first) this entry won
+
+    preferences: Mapped[list[LotteryPreference]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", order_by="LotteryPreference.rank"
+    )
+
+    __table_args__ = (sa.CheckConstraint("tier > 0", name="tier_positive"),)
+
+
+class LotteryPreference(db.Model):
+    """A ranked wish of an entry: room x day x 時間区分 (rank 1 is the first choice)."""
+
+    __tablename__ = "lottery_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("lottery_entries.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int]
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    slot_code: Mapped[str] = mapped_column(sa.String(32))
+
+    entry: Mapped[LotteryEntry] = relationship(back_populates="preferences")
+
+    __table_args__ = (
+        sa.UniqueConstraint("entry_id", "rank"),
+        sa.UniqueConstraint("entry_id", "room_id", "day", "slot_code"),
+        sa.CheckConstraint("rank > 0", name="rank_positive"),
+    )
