@@ -21,7 +21,7 @@ from flask import Flask
 
 
 def _blueprints():
-    from app.api import auth, facilities, indicators, me
+    from app.api import auth, events, facilities, indicators, me
 
     # (blueprint, URL prefix)
     return [
@@ -29,6 +29,7 @@ def _blueprints():
         (me.blp, "/api/v1"),
         (indicators.blp, "/api/v1"),
         (facilities.blp, "/api/v1"),
+        (events.blp, "/api/v1"),
     ]
 
 

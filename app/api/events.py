@@ -1,0 +1,242 @@
+"""/api/v1/events (public list and detail with counts) and registrations for an occurrence (token)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.api.security import current_api_user, token_required
+from app.core.districts import District
+from app.core.errors import DomainError
+from app.events import queries, services
+from app.events.models import (
+    FOREIGN_LANGUAGES,
+    Audience,
+    EventCategory,
+    EventOccurrence,
+    EventSeries,
+    Registration,
+    RegistrationStatus,
+)
+from app.extensions import db
+
+blp = Blueprint(
+    "api_events",
+    __name__,
+    description="Published events (one item per occurrence, with 定員 / 申込 / キャンセル待ち counts) and the caller's "
+    "registration for an occurrence: confirmed while seats remain, otherwise waitlisted.",
+)
+
+
+def _choice(values, message):
+    return validate.OneOf(list(values), error=str(message))
+
+
+class EventQuerySchema(Schema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    district = fields.String(load_default=None, validate=_choice([d.value for d in District],
+                                                                 _l("地区を一覧から選んでください。")))
+    category = fields.String(load_default=None, validate=_choice([c.value for c in EventCategory],
+                                                                 _l("分類を一覧から選んでください。")))
+    audience = fields.String(load_default=None, validate=_choice([a.value for a in Audience],
+                                                                 _l("対象を一覧から選んでください。")))
+    access = fields.List(
+        fields.String(validate=_choice(queries.ACCESSIBILITY, _l("配慮の項目が正しくありません。"))), load_default=list)
+    free = fields.Boolean(load_default=False)
+    lang = fields.String(load_default=None,
+                         validate=_choice(FOREIGN_LANGUAGES, _l("対応言語を一覧から選んでください。")))
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    per_page = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100))
+
+
+class TextsSchema(Schema):
+    ja = fields.String(allow_none=True)
+    en = fields.String(allow_none=True)
+    easy = fields.String(allow_none=True)
+
+
+class OrganizerSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class OccurrenceItemSchema(Schema):
+    occurrence_id = fields.Integer()
+    event_id = fields.Integer()
+    title = fields.Nested(TextsSchema)
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    status = fields.String(metadata={"description": "scheduled or cancelled"})
+    capacity = fields.Integer(allow_none=True)
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    category = fields.String()
+    district = fields.String()
+    fee_yen = fields.Integer()
+    organizer = fields.Nested(OrganizerSchema)
+    url = fields.String()
+
+
+class OccurrenceSchema(Schema):
+    id = fields.Integer()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    status = fields.String()
+    capacity = fields.Integer(allow_none=True)
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    registration_closes_at = fields.DateTime()
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    title = fields.Nested(TextsSchema)
+    summary = fields.Nested(TextsSchema)
+    description = fields.Nested(TextsSchema)
+    category = fields.String()
+    audiences = fields.List(fields.String())
+    district = fields.String()
+    venue_name = fields.String(allow_none=True)
+    venue_address = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    fee_yen = fields.Integer()
+    fee_note = fields.String(allow_none=True)
+    registration_required = fields.Boolean()
+    accessibility = fields.List(fields.String())
+    foreign_languages = fields.List(fields.String())
+    organizer = fields.Nested(OrganizerSchema)
+    partners = fields.List(fields.Nested(OrganizerSchema))
+    cancel_reason = fields.String(allow_none=True)
+    occurrences = fields.List(fields.Nested(OccurrenceSchema))
+    url = fields.String()
+
+
+class RegistrationSchema(Schema):
+    id = fields.Integer()
+    occurrence_id = fields.Integer()
+    status = fields.String(metadata={"description": "confirmed, waitlisted or cancelled"})
+    promoted_registration_id = fields.Integer(allow_none=True,
+                                              metadata={"description": "who got the freed seat (DELETE only)"})
+
+
+def _texts(series: EventSeries, field: str) -> dict:
+    return {"ja": getattr(series, f"{field}_ja"), "en": getattr(series, f"{field}_en"),
+            "easy": getattr(series, f"{field}_easy")}
+
+
+def _url(series_id: int) -> str:
+    return f"{current_app.config['BASE_URL']}/events/{series_id}"
+
+
+@blp.route("/events")
+class EventList(MethodView):
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, OccurrenceItemSchema(many=True))
+    def get(self, args):
+        """Public occurrences from now on (or from `from`), soonest first, with the same filters as the list page"""
+        filters = queries.Filters(
+            date_from=args["from_"], date_to=args["to"],
+            district=District(args["district"]) if args["district"] else None,
+            category=EventCategory(args["category"]) if args["category"] else None,
+            audience=Audience(args["audience"]) if args["audience"] else None,
+            accessibility=args["access"], free=args["free"], language=args["lang"],
+            keyword=(args["q"] or "").strip() or None,
+        )
+        per_page = args["per_page"]
+        cards = queries.occurrence_cards(filters, limit=per_page, offset=(args["page"] - 1) * per_page)
+        return [{
+            "occurrence_id": c.occurrence.id, "event_id": c.series.id, "title": _texts(c.series, "title"),
+            "starts_at": c.occurrence.starts_at, "ends_at": c.occurrence.ends_at,
+            "status": "cancelled" if c.series.status.value == "cancelled" else c.occurrence.status.value,
+            "capacity": c.occurrence.capacity, "confirmed": c.confirmed, "waitlisted": c.waitlisted,
+            "category": c.series.category.value, "district": c.series.district.value, "fee_yen": c.series.fee_yen,
+            "organizer": {"id": c.series.organization_id, "name": c.series.organization.name_ja},
+            "url": _url(c.series.id),
+        } for c in cards]
+
+
+@blp.route("/events/<int:event_id>")
+class EventDetail(MethodView):
+    @blp.response(200, EventSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, event_id):
+        """One event with every occurrence and its counts"""
+        series = db.session.get(EventSeries, event_id)
+        if series is None or not services.is_visible(None, series):
+            abort(404)
+        ids = [o.id for o in series.occurrences]
+        confirmed = services.confirmed_counts(ids)
+        active = services.active_counts(ids)
+        return {
+            "id": series.id, "status": series.status.value, "title": _texts(series, "title"),
+            "summary": _texts(series, "summary"), "description": _texts(series, "description"),
+            "category": series.category.value, "audiences": [a.value for a in series.audiences],
+            "district": series.district.value, "venue_name": series.venue_name,
+            "venue_address": series.venue_address, "online_url": series.online_url, "fee_yen": series.fee_yen,
+            "fee_note": series.fee_note, "registration_required": series.registration_required,
+            "accessibility": [name for name in queries.ACCESSIBILITY if getattr(series, name)],
+            "foreign_languages": series.foreign_language_codes,
+            "organizer": {"id": series.organization_id, "name": series.organization.name_ja},
+            "partners": [{"id": p.organization.id, "name": p.organization.name_ja} for p in series.partner_rows],
+            "cancel_reason": series.cancel_reason,
+            "occurrences": [{
+                "id": o.id, "starts_at": o.starts_at, "ends_at": o.ends_at,
+                "status": "cancelled" if series.status.value == "cancelled" else o.status.value,
+                "capacity": o.capacity, "confirmed": confirmed.get(o.id, 0),
+                "waitlisted": active.get(o.id, 0) - confirmed.get(o.id, 0),
+                "registration_closes_at": services.registration_window(o)[1],
+            } for o in series.occurrences],
+            "url": _url(series.id),
+        }
+
+
+@blp.route("/occurrences/<int:occurrence_id>/registration")
+class OccurrenceRegistration(MethodView):
+    @token_required
+    @blp.response(201, RegistrationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT", description="Already registered, or registration is closed")
+    def post(self, occurrence_id):
+        """Register the caller: `confirmed` while seats remain, otherwise `waitlisted` (capacity holds under load)"""
+        user = current_api_user()
+        occurrence = db.session.get(EventOccurrence, occurrence_id)
+        if occurrence is None or not services.is_visible(None, occurrence.series):
+            abort(404)
+        try:
+            registration = services.register(occurrence_id=occurrence_id, user=user)
+        except DomainError:
+            db.session.rollback()
+            raise
+        result = {"id": registration.id, "occurrence_id": occurrence_id, "status": registration.status.value,
+                  "promoted_registration_id": None}
+        db.session.commit()
+        return result
+
+    @token_required
+    @blp.response(200, RegistrationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT", description="Already cancelled, or the occurrence has started")
+    def delete(self, occurrence_id):
+        """Cancel the caller's registration; the first in line is promoted and e-mailed"""
+        user = current_api_user()
+        registration_id = db.session.scalar(sa.select(Registration.id).where(
+            Registration.occurrence_id == occurrence_id, Registration.user_id == user.id,
+            Registration.status != RegistrationStatus.CANCELLED))
+        if registration_id is None:
+            abort(404)
+        try:
+            promoted = services.cancel_registration(registration_id=registration_id, user=user)
+        except DomainError:
+            db.session.rollback()
+            raise
+        result = {"id": registration_id, "occurrence_id": occurrence_id, "status": "cancelled",
+                  "promoted_registration_id": promoted.id if promoted else None}
+        db.session.commit()
+        return result

@@ -1,0 +1,76 @@
+"""API: GET /api/v1/events and /api/v1/events/{id}; POST and DELETE of the caller's registration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.events.models import EventStatus, Registration, RegistrationStatus
+from app.extensions import db
+from tests.api.factories import bearer, make_token
+from tests.events.factories import make_series, occurrence_ids
+from tests.factories import app_context, make_user
+from tests.organizations.factories import make_organization
+
+
+def _published(**overrides):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    return make_series(organization_id=org.id, actor_id=editor.id, **overrides), org
+
+
+def test_list_and_detail_are_public_with_counts(client):
+    series, org = _published(capacity=1, texts={"title_ja": "防災訓練", "title_en": "Disaster drill"})
+    _draft, _ = _published(texts={"title_ja": "下書き"}, status=EventStatus.DRAFT)
+    occurrence_id = occurrence_ids(series.id)[0]
+    for _ in range(2):
+        _token_id, secret = make_token(make_user())
+        assert client.post(f"/api/v1/occurrences/{occurrence_id}/registration",
+                           headers=bearer(secret)).status_code == 201
+
+    items = client.get("/api/v1/events").get_json()
+    assert [i["title"]["ja"] for i in items] == ["防災訓練"]
+    assert (items[0]["capacity"], items[0]["confirmed"], items[0]["waitlisted"]) == (1, 1, 1)
+    assert items[0]["organizer"]["id"] == org.id
+    assert client.get("/api/v1/events?q=disaster").get_json()[0]["event_id"] == series.id
+    assert client.get("/api/v1/events?district=akasaka").get_json() == []
+
+    bad = client.get("/api/v1/events?category=nope")
+    assert bad.status_code == 422 and bad.is_json
+
+    detail = client.get(f"/api/v1/events/{series.id}").get_json()
+    assert detail["title"]["en"] == "Disaster drill"
+    assert detail["occurrences"][0]["confirmed"] == 1 and detail["occurrences"][0]["waitlisted"] == 1
+    assert client.get(f"/api/v1/events/{_draft.id}").status_code == 404
+
+
+def test_register_and_cancel_promotes_the_next(client, outbox):
+    series, _org = _published(capacity=1)
+    occurrence_id = occurrence_ids(series.id)[0]
+    first, second = make_user(), make_user(email="second@example.jp")
+    _t1, secret1 = make_token(first)
+    _t2, secret2 = make_token(second)
+    url = f"/api/v1/occurrences/{occurrence_id}/registration"
+
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers=bearer(secret1)).get_json()["status"] == "confirmed"
+    again = client.post(url, headers=bearer(secret1))
+    assert again.status_code == 409 and again.get_json()["error"]["message"]
+    assert client.post(url, headers=bearer(secret2)).get_json()["status"] == "waitlisted"
+
+    outbox.clear()
+    response = client.delete(url, headers=bearer(secret1))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "cancelled" and body["promoted_registration_id"] is not None
+    with app_context():
+        statuses = dict(db.session.execute(sa.select(Registration.user_id, Registration.status)).all())
+    assert statuses == {first.id: RegistrationStatus.CANCELLED, second.id: RegistrationStatus.CONFIRMED}
+    assert [m["To"] for m in outbox] == ["second@example.jp"]
+    assert client.delete(url, headers=bearer(secret1)).status_code == 404
+    assert client.post("/api/v1/occurrences/999999/registration", headers=bearer(secret1)).status_code == 404
+
+
+def test_events_are_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "/api/v1/events" in paths and "/api/v1/events/{event_id}" in paths
+    assert {"post", "delete"} <= set(paths["/api/v1/occurrences/{occurrence_id}/registration"])
