@@ -34,6 +34,15 @@ def _email_key() -> str:
     return "login-email:" + services.normalize_email(request.form.get("email", ""))[:320]
 
 
+def _recipient_key() -> str:
+    # Mail-sending forms are also limited per address typed, so no one can flood a stranger's mailbox
+    # from many IP addresses (the per-IP limit alone does not stop that).
+    return "mail-to:" + services.normalize_email(request.form.get("email", ""))[:320]
+
+
+MAILS_PER_RECIPIENT = "3 per hour"
+
+
 def _set_language_cookie(response, code: str):
     response.set_cookie(LANGUAGE_COOKIE, code, max_age=60 * 60 * 24 * 365, samesite="Lax", httponly=True,
                         secure=current_app.config["SESSION_COOKIE_SECURE"])
@@ -42,6 +51,7 @@ def _set_language_cookie(response, code: str):
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
@@ -137,6 +147,7 @@ def logout():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -34,6 +34,7 @@ def test_sixth_failure_from_one_ip_gets_429_in_the_users_language(app):
     assert response.status_code == 429
     assert "操作が多すぎます" in response.get_data(as_text=True)
     assert "Retry-After" in response.headers
+    assert response.headers["X-Frame-Options"] == "DENY" and "Content-Security-Policy" in response.headers
     # Even the right password is refused now from that address...
     assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 429
     # ...but another address is not affected.
@@ -117,3 +118,42 @@ def test_counters_live_in_redis_and_are_shared_between_app_instances(database_ur
         assert _attempt(client, user.email, "wrong-password-1").status_code == 429
     # The test app's own limiter is back on its in-memory storage.
     assert type(limiter.storage).__name__ == "MemoryStorage"
+
+
+def _forgot(app, email: str, ip: str):
+    client = app.test_client()
+    environ = {"REMOTE_ADDR": ip}
+    html = client.get("/account/forgot", environ_base=environ).get_data(as_text=True)
+    return client.post("/account/forgot", data={"csrf_token": csrf_from(html), "email": email}, environ_base=environ)
+
+
+def test_one_mailbox_cannot_be_flooded_from_many_addresses(app, outbox):
+    victim = make_user()
+    for n in range(3):
+        assert _forgot(app, victim.email, f"192.0.2.{n + 1}").status_code == 200
+    assert len(outbox) == 3
+    response = _forgot(app, victim.email.upper(), "192.0.2.99")
+    assert response.status_code == 429
+    assert len(outbox) == 3
+    # Someone else's reset from the same address still works.
+    other = make_user()
+    assert _forgot(app, other.email, "192.0.2.99").status_code == 200
+    assert outbox[-1]["To"] == other.email
+
+
+def test_signup_notices_to_one_address_are_limited(app, outbox):
+    victim = make_user()
+    for n in range(4):
+        client = app.test_client()
+        environ = {"REMOTE_ADDR": f"192.0.2.{n + 1}"}
+        html = client.get("/account/signup", environ_base=environ).get_data(as_text=True)
+        response = client.post(
+            "/account/signup",
+            data={
+                "csrf_token": csrf_from(html), "email": victim.email, "display_name": "x",
+                "password": "minato-shiba-2026", "password_confirm": "minato-shiba-2026", "language": "ja",
+            },
+            environ_base=environ,
+        )
+        assert response.status_code == (302 if n < 3 else 429)
+    assert len(outbox) == 3  # "this address is already registered" notices, then no more
