@@ -72,9 +72,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import views as account_views
     from app.api import init_api
     from app.bookings import commands as booking_commands
+    from app.bookings import lottery_commands
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
+    from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
     from app.events import views as event_views
     from app.extensions import login_manager
@@ -97,8 +99,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(facility_views.bp)
     app.register_blueprint(booking_views.bp)
     app.register_blueprint(booking_commands.bp)
+    app.register_blueprint(lottery_commands.bp)
     app.register_blueprint(indicator_commands.bp)
     app.register_blueprint(indicator_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     init_api(app)
     from app.api import init_docs
 

@@ -1,0 +1,225 @@
+"""Reads for the utilization pages: who sees which facilities, and each page's figures in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from app.core.permissions import Role, has_role
+from app.core.time import FiscalYear
+from app.dashboards.utilization import (
+    BookingStats,
+    UtilizationRow,
+    booking_stats,
+    compute_utilization,
+    rate_of,
+    top_purposes,
+)
+from app.extensions import db
+from app.facilities.models import Facility, FacilityKind, FacilityStaff, Room, TimeSlot
+
+# The plan's targets (令和8年度末); configuration may override them (DASHBOARD_* keys).
+CENTER_RATE_TARGET = Decimal("82.9")  # 区民センター利用率 (%)
+KORYU_COUNT_TARGET = 350  # 伝統文化交流館「交流の間」利用件数 (件)
+TARGET_LABEL = _l("令和8年度末")
+
+WEEKDAY_LABELS = (_l("月"), _l("火"), _l("水"), _l("木"), _l("金"), _l("土"), _l("日"))
+
+
+def center_rate_target() -> Decimal:
+    return Decimal(str(current_app.config.get("DASHBOARD_CENTER_RATE_TARGET", CENTER_RATE_TARGET)))
+
+
+def koryu_count_target() -> int:
+    return int(current_app.config.get("DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET))
+
+
+def visible_facility_ids(user) -> list[int] | None:
+    """None (= all) for ward staff and admins; the assigned facilities for facility staff; [] for anyone else."""
+    if has_role(user, Role.WARD_STAFF):
+        return None
+    if has_role(user, Role.FACILITY_STAFF):
+        return list(db.session.scalars(sa.select(FacilityStaff.facility_id).where(FacilityStaff.user_id == user.id)))
+    return []
+
+
+def can_see(user, facility_id: int) -> bool:
+    """True when USER may read FACILITY_ID's figures."""
+    ids = visible_facility_ids(user)
+    return ids is None or facility_id in ids
+
+
+def _facilities(ids: list[int] | None) -> list[Facility]:
+    stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.kind, Facility.district,
+                                                                          Facility.name_ja)
+    if ids is not None:
+        stmt = stmt.where(Facility.id.in_(ids))
+    return list(db.session.scalars(stmt))
+
+
+@dataclass
+class FacilityLine:
+    """One facility of the overview: this year's and last year's figures."""
+
+    facility: Facility
+    current: UtilizationRow
+    previous: UtilizationRow
+    stats: BookingStats
+
+
+@dataclass
+class Overview:
+    """The overview page: every visible facility for a fiscal year and the one before."""
+
+    year: int
+    lines: list[FacilityLine]
+    months: list[UtilizationRow]
+    center_rate: Decimal | None
+    center_rate_previous: Decimal | None
+    koryu_count: int
+    koryu_count_previous: int
+    koryu_present: bool
+    center_target: Decimal = field(default_factory=center_rate_target)
+    koryu_target: int = field(default_factory=koryu_count_target)
+
+
+def overview(user, year: int) -> Overview:
+    """The overview for fiscal YEAR: 4 queries whatever the number of facilities, rooms and bookings."""
+    ids = visible_facility_ids(user)
+    facilities = _facilities(ids)  # 1
+    scope = [f.id for f in facilities]
+    previous, current = FiscalYear(year - 1), FiscalYear(year)
+    util = compute_utilization(start=previous.first_day, end=current.end_day, facility_ids=scope,
+                               group_by=("facility", "fiscal_year"))  # 2
+    stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
+                          group_by=("facility", "fiscal_year"))  # 3
+    months = compute_utilization(start=current.first_day, end=current.end_day, facility_ids=scope,
+                                 group_by=("month",))  # 4
+    util_by = {(r.key["facility"], r.key["fiscal_year"]): r for r in util}
+    stats_by = {(s.key["facility"], s.key["fiscal_year"]): s for s in stats}
+
+    def util_of(fid, fy):
+        return util_by.get((fid, fy)) or UtilizationRow({"facility": fid, "fiscal_year": fy}, 0, 0)
+
+    lines = [
+        FacilityLine(f, util_of(f.id, year), util_of(f.id, year - 1),
+                     stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}))
+        for f in facilities
+    ]
+    centers = [line for line in lines if line.facility.kind == FacilityKind.COMMUNITY_CENTER]
+    koryu = [f.id for f in facilities if f.kind == FacilityKind.TRADITIONAL_CULTURE]
+    return Overview(
+        year=year, lines=lines, months=months,
+        center_rate=rate_of([line.current for line in centers]),
+        center_rate_previous=rate_of([line.previous for line in centers]),
+        koryu_count=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year),
+        koryu_count_previous=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year - 1),
+        koryu_present=bool(koryu),
+    )
+
+
+@dataclass
+class FacilityReport:
+    """A facility's (or one room's) figures for a fiscal year, with the previous year beside it."""
+
+    facility: Facility
+    room: Room | None
+    rooms: dict[int, Room]
+    year: int
+    total: UtilizationRow
+    total_previous: UtilizationRow
+    by_room: list[tuple[Room, UtilizationRow | None, UtilizationRow | None]]
+    months: list[tuple[int, UtilizationRow | None, UtilizationRow | None]]  # month of year, current, previous
+    heatmap: dict[tuple[int, str], UtilizationRow]
+    slot_codes: list[str]
+    slot_labels: dict[str, str]
+    least_used: list[UtilizationRow]
+    stats: BookingStats
+    purposes: list[tuple[str, int]]
+
+
+def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
+    """時間区分 codes in start order with a label each (the default row's label when there is one)."""
+    rows = db.session.execute(
+        sa.select(TimeSlot.code, TimeSlot.label_ja, TimeSlot.label_en, TimeSlot.label_easy, TimeSlot.start_time,
+                  TimeSlot.weekday, TimeSlot.on_date)
+        .where(TimeSlot.facility_id == facility_id)
+        .order_by(TimeSlot.on_date.is_not(None), TimeSlot.weekday.is_not(None), TimeSlot.start_time)
+    ).all()
+    codes: list[str] = []
+    labels: dict[str, str] = {}
+    for row in rows:
+        if row.code not in labels:
+            codes.append(row.code)
+            labels[row.code] = TimeSlot(label_ja=row.label_ja, label_en=row.label_en, label_easy=row.label_easy).label
+    return codes, labels
+
+
+def facility_report(facility: Facility, year: int, *, room: Room | None = None) -> FacilityReport:
+    """The facility page's figures: 8 queries (rooms, slots, 4 utilization groupings, stats, purposes)."""
+    rooms = {r.id: r for r in db.session.scalars(
+        sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id))}  # 1
+    codes, labels = _slot_labels(facility.id)  # 2
+    previous, current = FiscalYear(year - 1), FiscalYear(year)
+    scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
+    two_years = compute_utilization(start=previous.first_day, end=current.end_day,
+                                    group_by=("fiscal_year", "room", "month"), **scope)  # 3
+    grid = compute_utilization(start=current.first_day, end=current.end_day,
+                               group_by=("weekday", "slot"), **scope)  # 4
+    detail = compute_utilization(start=current.first_day, end=current.end_day,
+                                 group_by=("room", "slot", "weekday"), **scope)  # 5
+    stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 6
+    purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 7
+
+    def total(rows):
+        return UtilizationRow({}, sum(r.bookable for r in rows), sum(r.booked for r in rows))
+
+    this_year = [r for r in two_years if r.key["fiscal_year"] == year]
+    last_year = [r for r in two_years if r.key["fiscal_year"] == year - 1]
+    room_ids = sorted({r.key["room"] for r in two_years}, key=lambda i: (rooms[i].sort_order, i))
+    by_room = []
+    for room_id in room_ids:
+        mine = [r for r in this_year if r.key["room"] == room_id]
+        before = [r for r in last_year if r.key["room"] == room_id]
+        by_room.append((rooms[room_id], total(mine) if mine else None, total(before) if before else None))
+    months = []
+    for offset in range(12):
+        month = (3 + offset) % 12 + 1
+        now_rows = [r for r in this_year if r.key["month"] % 100 == month]
+        before_rows = [r for r in last_year if r.key["month"] % 100 == month]
+        months.append((month, total(now_rows) if now_rows else None, total(before_rows) if before_rows else None))
+    least = sorted((r for r in detail if r.bookable), key=lambda r: (r.booked / r.bookable, -r.bookable))[:10]
+    return FacilityReport(
+        facility=facility, room=room, rooms=rooms, year=year, total=total(this_year),
+        total_previous=total(last_year), by_room=by_room, months=months,
+        heatmap={(r.key["weekday"], r.key["slot"]): r for r in grid},
+        slot_codes=[c for c in codes if any(k[1] == c for k in ((r.key["weekday"], r.key["slot"]) for r in grid))]
+        or codes,
+        slot_labels=labels, least_used=least, stats=stats, purposes=purposes,
+    )
+
+
+def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
+    """Rows for CSV/XLSX: facility, room, month with bookable, booked and 利用率, one utilization query."""
+    ids = visible_facility_ids(user)
+    if facility_id is not None:
+        ids = [facility_id] if ids is None or facility_id in ids else []
+    facilities = {f.id: f for f in _facilities(ids)}
+    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities))))}
+    fy = FiscalYear(year)
+    rows = compute_utilization(start=fy.first_day, end=fy.end_day, facility_ids=list(facilities),
+                               group_by=("facility", "room", "month"))
+    result = []
+    for r in rows:
+        month = r.key["month"]
+        result.append((
+            year, facilities[r.key["facility"]].name_ja, rooms[r.key["room"]].name_ja,
+            f"{month // 100:04d}-{month % 100:02d}", r.bookable, r.booked,
+            "" if r.rate is None else f"{r.rate}",
+        ))
+    return result
+

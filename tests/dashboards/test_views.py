@@ -1,0 +1,191 @@
+"""Staff utilization pages: access by role and facility, the numbers on them, exports, and the query count."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from app.bookings.models import BookingState
+from app.core.permissions import Role
+from app.extensions import db
+from app.facilities.models import Facility, Room, UserCategory
+from tests.dashboards.factories import add_booking
+from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
+from tests.factories import app_context, login, make_user
+
+FY = 2026
+OPEN_FROM = date(2027, 3, 29)  # the facility is closed the whole fiscal year before this Monday
+MORNING = (9 * 60, 12 * 60)
+# Leaves: hall A, hall B, meeting room (3 slots each) + the hourly studio (3 + 4 + 3 whole hours) = 19 a day.
+UNITS_PER_DAY = 19
+
+
+def _small_year(**options):
+    """A centre open only on the last 3 days of FY2026 (57 units) with 2 booked units (the hall's morning)."""
+    center = make_center(**options)
+    add_closure(center.facility_id, date(FY, 4, 1), OPEN_FROM)
+    add_booking(center.hall_id, OPEN_FROM, [MORNING], state=BookingState.CONFIRMED, fee=4000, reduction=1000)
+    add_booking(center.meeting_id, OPEN_FROM, [MORNING], state=BookingState.REQUESTED)  # not counted
+    add_booking(center.meeting_id, OPEN_FROM + timedelta(days=1), [MORNING], state=BookingState.CANCELLED,
+                late=True)
+    return center
+
+
+def _staff(role=Role.WARD_STAFF):
+    user = make_user(role=role)
+    return user
+
+
+def test_pages_need_staff(client):
+    center = make_center()
+    assert client.get("/staff/utilization").status_code == 302  # to the login page
+    resident = make_user()
+    login(client, resident.email)
+    assert client.get("/staff/utilization").status_code == 403
+    assert client.get(f"/staff/utilization/facilities/{center.facility_id}").status_code == 403
+    assert client.get("/staff/utilization/export.csv").status_code == 403
+
+
+def test_overview_shows_rates_and_targets(client):
+    center = _small_year(name="集計テストセンター")
+    staff = _staff()
+    login(client, staff.email)
+    response = client.get(f"/staff/utilization?fy={FY}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "集計テストセンター" in html
+    assert "82.9%" in html  # the plan's target beside the rate
+    assert '<p class="dash-big" id="center-rate">3.5%</p>' in html  # 2 / 57
+    assert "chart-facilities-data" in html and 'type="application/json"' in html
+    assert "<script>" not in html  # no inline script (CSP)
+    assert center.facility_id
+
+
+def test_facility_page_heatmap_rooms_and_stats(client):
+    center = _small_year()
+    staff = _staff()
+    login(client, staff.email)
+    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY}").get_data(as_text=True)
+    assert 'id="rate-1">3.5%' in html
+    assert "dash-heatmap" in html and "heat-" in html
+    assert "ホールA" in html and "音楽スタジオ" in html
+    assert "2/6" in html  # Monday x 午前: halves A and B booked out of A, B, the meeting room, 3 studio hours
+    stats = html[html.index('id="booking-stats"'):]
+    assert "3,000円" in stats  # net fee of the confirmed booking (4,000 - 1,000 減免)
+    room_html = client.get(
+        f"/staff/utilization/facilities/{center.facility_id}?fy={FY}&room_id={center.hall_id}"
+    ).get_data(as_text=True)
+    assert 'id="rate-1">11.1%' in room_html  # the hall = its two halves: 2 of 18 units (3 slots x 3 days)
+
+
+def test_facility_staff_see_only_their_facilities(client):
+    mine = make_center(name="担当センター")
+    other = make_center(name="よそのセンター")
+    staff = _staff(Role.FACILITY_STAFF)
+    assign_staff(staff.id, mine.facility_id)
+    login(client, staff.email)
+    html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert "担当センター" in html and "よそのセンター" not in html
+    assert client.get(f"/staff/utilization/facilities/{mine.facility_id}").status_code == 200
+    assert client.get(f"/staff/utilization/facilities/{other.facility_id}").status_code == 403
+    assert client.get(f"/staff/utilization/export.csv?facility_id={other.facility_id}").status_code == 403
+    csv_text = client.get("/staff/utilization/export.csv").get_data().decode("utf-8-sig")
+    assert "担当センター" in csv_text and "よそのセンター" not in csv_text
+
+
+def test_room_of_another_facility_is_404(client):
+    first, second = make_center(), make_center()
+    login(client, _staff().email)
+    url = f"/staff/utilization/facilities/{first.facility_id}?room_id={second.meeting_id}"
+    assert client.get(url).status_code == 404
+
+
+def test_csv_has_bom_and_neutralized_formulas(client):
+    center = _small_year()
+    with app_context():
+        db.session.get(Room, center.meeting_id).name_ja = "=HYPERLINK(\"http://evil\")"
+        db.session.commit()
+    login(client, _staff().email)
+    response = client.get(f"/staff/utilization/export.csv?fy={FY}&facility_id={center.facility_id}")
+    body = response.get_data()
+    assert response.mimetype == "text/csv"
+    assert body.startswith(b"\xef\xbb\xbf")
+    text = body.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("年度,施設,部屋,月")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    assert "2027-03" in text
+
+
+def test_xlsx_export(client):
+    center = _small_year()
+    with app_context():
+        db.session.get(Facility, center.facility_id).name_ja = "=1+1センター"
+        db.session.commit()
+    login(client, _staff().email)
+    response = client.get(f"/staff/utilization/export.xlsx?fy={FY}&facility_id={center.facility_id}")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("年度", "施設", "部屋")
+    march = [r for r in rows[1:] if r and r[3] == "2027-03"]
+    assert sum(r[4] for r in march) == 3 * UNITS_PER_DAY
+    assert sum(r[5] for r in march) == 2
+    assert all(r[1] == "'=1+1センター" for r in march)
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_user_mix_and_cancellations(app_ctx):
+    from app.dashboards.utilization import booking_stats
+
+    center = make_center()
+    org = make_organization()
+    day = date(FY, 6, 1)
+    add_booking(center.meeting_id, day, [MORNING], organization_id=org)
+    add_booking(center.meeting_id, day, [(13 * 60, 17 * 60)], state=BookingState.TENTATIVE)
+    add_booking(center.hall_a_id, day, [MORNING], category=UserCategory.OUTSIDE)
+    add_booking(center.hall_b_id, day, [MORNING], category=UserCategory.COMMERCIAL)
+    add_booking(center.studio_id, day, [(600, 660)], state=BookingState.CANCELLED)
+    add_booking(center.studio_id, day, [(660, 720)], state=BookingState.CANCELLED, late=True)
+    (stats,) = booking_stats(start=date(FY, 4, 1), end=date(FY + 1, 4, 1), facility_ids=[center.facility_id])
+    assert stats.bookings == 4
+    assert stats.mix == {"resident_group": 1, "resident_individual": 1, "outside": 1, "commercial": 1}
+    assert (stats.cancelled_early, stats.cancelled_late) == (1, 1)
+    assert stats.no_show is None
+
+
+class _StatementCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, *args, **kwargs):
+        self.count += 1
+
+
+def _count_overview(app, client, year):
+    counter = _StatementCounter()
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", counter)
+    try:
+        response = client.get(f"/staff/utilization?fy={year}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", counter)
+    assert response.status_code == 200
+    return counter.count
+
+
+def test_overview_query_count_does_not_grow(app, client):
+    login(client, _staff().email)
+    make_center()
+    small = _count_overview(app, client, FY)
+    for _n in range(4):
+        center = make_center()
+        for d in range(6):
+            add_booking(center.meeting_id, date(FY, 5, 1 + d), [MORNING])
+            add_booking(center.hall_id, date(FY - 1, 5, 1 + d), [MORNING])
+    larger = _count_overview(app, client, FY)
+    assert small <= 10
+    assert larger == small
