@@ -15,8 +15,9 @@ from app.extensions import db
 class LotteryDraw(db.Model):
     """The draw of one lottery period: committed (seed hash published), then drawn (seed revealed).
 
-    The inputs the draw used are frozen here (the free slots, as slot tokens, and the limits) so that the
-    draw can be re-run later, after bookings have changed what is free.
+    The inputs the draw used are frozen here (the free slots as slot tokens, which of them exclude each other
+    (a hall and its halves), and the limits) so that the draw can be re-run later, after bookings or rooms
+    have changed.
     """
 
     __tablename__ = "lottery_draws"
@@ -33,6 +34,7 @@ class LotteryDraw(db.Model):
     committed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     drawn_at: Mapped[datetime | None]
     available_slots: Mapped[list | None] = mapped_column(sa.JSON)  # slot tokens free at the draw
+    overlapping_slots: Mapped[list | None] = mapped_column(sa.JSON)  # [token, token] pairs that exclude each other
     result_digest: Mapped[str | None] = mapped_column(sa.String(64))
 
     __table_args__ = (

@@ -177,6 +177,7 @@ def run_draw(period: LotteryPeriod, *, available: Iterable[SlotKey], actor=None,
     for row in rows:
         row.won_rank = result.ranks.get(str(row.id))
     draw.available_slots = [slot.token() for slot in available]
+    draw.overlapping_slots = sorted([a.token(), b.token()] for a, others in overlaps.items() for b in others)
     draw.result_digest = result.digest()
     draw.drawn_at = now or utcnow()
     record_audit("lottery.draw", actor_id=getattr(actor, "id", None), target_type="lottery_period",
@@ -204,5 +205,12 @@ def verify_period(period: LotteryPeriod, *, seed: str | None = None) -> lottery.
         seed=draw.seed if seed is None else seed, published_commitment=draw.seed_commitment, entries=entries,
         available=available, published_awards=published_awards(period.id),
         entries_per_group=draw.entries_per_group, max_preferences=draw.max_preferences,
-        overlaps=room_overlaps(available, period.facility_id),
+        overlaps=_stored_overlaps(draw),
     )
+
+
+def _stored_overlaps(draw: LotteryDraw) -> dict[SlotKey, set[SlotKey]]:
+    result: dict[SlotKey, set[SlotKey]] = {}
+    for a, b in draw.overlapping_slots or ():
+        result.setdefault(SlotKey.from_token(a), set()).add(SlotKey.from_token(b))
+    return result

@@ -1,0 +1,41 @@
+"""CLI: `flask lottery verify PERIOD` re-runs a drawn lottery from its seed and entries and compares results."""
+
+from __future__ import annotations
+
+import click
+from flask import Blueprint
+
+from app.bookings import lottery_services
+from app.bookings.lottery_models import LotteryDraw
+from app.extensions import db
+from app.facilities.models import LotteryPeriod
+
+bp = Blueprint("lottery_commands", __name__, cli_group="lottery")
+
+
+@bp.cli.command("verify")
+@click.argument("period_id", metavar="PERIOD", type=int)
+@click.option("--seed", default=None, help="Check this seed (as published) instead of the stored one.")
+def verify(period_id: int, seed: str | None) -> None:
+    """Reproduce the draw of lottery period PERIOD; exit 1 if the seed or the result does not match."""
+    period = db.session.get(LotteryPeriod, period_id)
+    if period is None:
+        raise click.ClickException(f"no lottery period {period_id}")
+    try:
+        report = lottery_services.verify_period(period, seed=seed)
+    except lottery_services.NotOpen as exc:
+        raise click.ClickException(f"period {period_id} has not been drawn") from exc
+    draw = db.session.query(LotteryDraw).filter_by(period_id=period_id).one()
+    click.echo(f"period {period_id}: {len(report.result.order)} entries, {len(draw.available_slots or ())} slots, "
+               f"{len(report.result.awards)} won")
+    click.echo(f"seed commitment (SHA-256): {draw.seed_commitment}")
+    click.echo(f"seed: {seed if seed is not None else draw.seed}")
+    click.echo(f"seed matches commitment: {'yes' if report.seed_matches_commitment else 'NO'}")
+    click.echo(f"result digest: stored {draw.result_digest}, recomputed {report.result.digest()}")
+    for entry_id, (published, recomputed) in report.differences.items():
+        click.echo(f"  entry {entry_id}: stored {published.token() if published else '-'}, "
+                   f"recomputed {recomputed.token() if recomputed else '-'}")
+    ok = report.ok and draw.result_digest == report.result.digest()
+    click.echo("OK: the draw reproduces" if ok else "MISMATCH: the draw does not reproduce")
+    if not ok:
+        raise SystemExit(1)

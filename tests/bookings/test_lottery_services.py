@@ -1,0 +1,196 @@
+"""Lottery records: seed commitment, entries under the period's limits (also under concurrency), the draw
+stored once with its frozen inputs, and `flask lottery verify PERIOD` reproducing it (or catching tampering)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.bookings import lottery_services as services
+from app.bookings.lottery import SlotKey
+from app.bookings.lottery_models import LotteryDraw, LotteryEntry
+from app.core.errors import Conflict
+from app.extensions import db
+from app.facilities.models import LotteryPeriod
+from tests.facilities.factories import make_center, make_organization
+from tests.factories import make_user
+
+START = date(2027, 4, 1)
+
+
+def _period(center, *, room_id=None) -> int:
+    period = LotteryPeriod(facility_id=center.facility_id, room_id=room_id, start_date=START,
+                           end_date=START + timedelta(days=30))
+    db.session.add(period)
+    db.session.commit()
+    return period.id
+
+
+def _setup(app_ctx, *, entries_per_group=2, max_preferences=3):
+    center = make_center()
+    period_id = _period(center)
+    period = db.session.get(LotteryPeriod, period_id)
+    draw = services.commit_seed(period, entries_per_group=entries_per_group, max_preferences=max_preferences)
+    db.session.commit()
+    return center, period, draw
+
+
+def _slot(room_id, day_offset=0, code="morning"):
+    return SlotKey(room_id, START + timedelta(days=day_offset), code)
+
+
+def test_commit_publishes_the_sha256_of_a_secret_seed_once(app_ctx):
+    center, period, draw = _setup(app_ctx)
+    assert draw.seed_commitment == hashlib.sha256(draw.seed.encode()).hexdigest()
+    assert len(draw.seed) == 64 and not draw.is_drawn
+    with pytest.raises(Conflict):
+        services.commit_seed(period, entries_per_group=1, max_preferences=1)
+
+
+def test_entries_respect_the_period_limits(app_ctx):
+    center, period, _ = _setup(app_ctx, entries_per_group=2, max_preferences=2)
+    officer = make_user()
+    org = make_organization(officer_id=officer.id)
+    user = db.session.merge(officer)
+    first = services.enter(period, user=user, organization_id=org, tier=1, preferences=[_slot(center.meeting_id)])
+    services.enter(period, user=user, organization_id=org, tier=1, preferences=[_slot(center.meeting_id, 1)])
+    with pytest.raises(services.TooManyEntries):
+        services.enter(period, user=user, organization_id=org, tier=1, preferences=[_slot(center.meeting_id, 2)])
+    # The same person applying for themselves counts separately from their group.
+    services.enter(period, user=user, tier=3, preferences=[_slot(center.meeting_id, 2)])
+    with pytest.raises(services.BadPreferences):
+        services.enter(period, user=user, tier=3, preferences=[_slot(center.meeting_id, d) for d in range(3)])
+    with pytest.raises(services.BadPreferences):  # outside the period
+        services.enter(period, user=user, tier=3, preferences=[_slot(center.meeting_id, 30)])
+    with pytest.raises(services.BadPreferences):  # a room of another facility
+        services.enter(period, user=user, tier=3, preferences=[_slot(make_center().meeting_id)])
+    with pytest.raises(services.BadPreferences):
+        services.enter(period, user=user, tier=3, preferences=[_slot(center.meeting_id)] * 2)
+    db.session.commit()
+    assert first.group_key == f"org:{org}"
+    assert db.session.scalar(sa.select(sa.func.count(LotteryEntry.id))) == 3
+
+    services.change_entry(first, preferences=[_slot(center.hall_id, 5), _slot(center.meeting_id, 5)])
+    db.session.commit()
+    db.session.expire_all()
+    assert [(p.rank, p.room_id, p.day) for p in db.session.get(LotteryEntry, first.id).preferences] == [
+        (1, center.hall_id, START + timedelta(days=5)), (2, center.meeting_id, START + timedelta(days=5))]
+
+
+def test_no_entries_before_the_seed_is_committed(app_ctx):
+    center = make_center()
+    period = db.session.get(LotteryPeriod, _period(center))
+    user = db.session.merge(make_user())
+    with pytest.raises(services.NotOpen):
+        services.enter(period, user=user, tier=1, preferences=[_slot(center.meeting_id)])
+
+
+def _draw_scenario(app_ctx):
+    """Eight people over the hall, its halves and the meeting room on one evening, drawn."""
+    center, period, draw = _setup(app_ctx, entries_per_group=1, max_preferences=3)
+    hall, a, b, meeting = (_slot(r, 3, "evening") for r in (center.hall_id, center.hall_a_id, center.hall_b_id,
+                                                             center.meeting_id))
+    wishes = [[hall, meeting], [a, b], [b, a], [hall], [meeting, a], [a, hall, b], [b], [meeting]]
+    for n, prefs in enumerate(wishes):
+        services.enter(period, user=db.session.merge(make_user()), tier=1 + n % 2, preferences=prefs)
+    db.session.commit()
+    result = services.run_draw(period, available=[hall, a, b, meeting])
+    db.session.commit()
+    return center, period, draw, result, (hall, a, b, meeting)
+
+
+def test_the_draw_runs_once_stores_its_inputs_and_never_allocates_twice(app_ctx):
+    center, period, draw, result, (hall, a, b, meeting) = _draw_scenario(app_ctx)
+    awards = services.published_awards(period.id)
+    assert awards == result.awards
+    won = list(awards.values())
+    assert len(won) == len(set(won))
+    assert not (hall in won and (a in won or b in won)), won  # the whole hall excludes its halves
+    assert meeting in won
+    assert draw.is_drawn and draw.result_digest == result.digest()
+    assert sorted(draw.available_slots) == sorted(s.token() for s in (hall, a, b, meeting))
+    assert [hall.token(), a.token()] in draw.overlapping_slots and [a.token(), hall.token()] in draw.overlapping_slots
+    with pytest.raises(services.AlreadyDrawn):
+        services.run_draw(period, available=[hall])
+    with pytest.raises(services.NotOpen):
+        services.enter(period, user=db.session.merge(make_user()), tier=1, preferences=[meeting])
+    assert services.verify_period(period).ok
+
+
+def _cli(app, *args):
+    return app.test_cli_runner().invoke(args=["lottery", "verify", *map(str, args)])
+
+
+def test_cli_verify_reproduces_the_draw_and_catches_tampering(app, app_ctx):
+    center, period, draw, result, _ = _draw_scenario(app_ctx)
+    period_id, seed = period.id, draw.seed
+    db.session.commit()
+
+    ok = _cli(app, period_id)
+    assert ok.exit_code == 0, ok.output
+    assert f"seed: {seed}" in ok.output and "seed matches commitment: yes" in ok.output
+    assert "OK: the draw reproduces" in ok.output
+    assert f"{len(result.awards)} won" in ok.output
+
+    wrong_seed = _cli(app, period_id, "--seed", "0" * 64)
+    assert wrong_seed.exit_code == 1 and "seed matches commitment: NO" in wrong_seed.output
+
+    # Staff quietly give a losing entry the slot of a winner: verify names both entries.
+    loser_id = int(result.losers()[0])
+    winner_id, slot = next(iter(result.awards.items()))
+    loser = db.session.get(LotteryEntry, loser_id)
+    winner = db.session.get(LotteryEntry, int(winner_id))
+    winner.won_rank = None
+    loser.preferences[0].room_id, loser.preferences[0].day, loser.preferences[0].slot_code = slot
+    loser.won_rank = 1
+    db.session.commit()
+    tampered = _cli(app, period_id)
+    assert tampered.exit_code == 1
+    assert "MISMATCH" in tampered.output
+    assert f"entry {winner_id}: stored -, recomputed" in tampered.output
+
+
+def test_cli_verify_refuses_unknown_and_undrawn_periods(app, app_ctx):
+    center, period, _ = _setup(app_ctx)
+    period_id = period.id
+    db.session.commit()
+    assert "has not been drawn" in _cli(app, period_id).output
+    missing = _cli(app, 999999)
+    assert missing.exit_code == 1 and "no lottery period 999999" in missing.output
+
+
+def test_concurrent_entries_of_one_group_never_exceed_the_limit(app):
+    center = make_center()
+    user = make_user()
+    with app.app_context():
+        period_id = _period(center)
+        services.commit_seed(db.session.get(LotteryPeriod, period_id), entries_per_group=1, max_preferences=1)
+        db.session.commit()
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def worker(n):
+        with app.app_context():
+            start.wait()
+            try:
+                services.enter(db.session.get(LotteryPeriod, period_id), user=db.session.merge(user), tier=1,
+                               preferences=[_slot(center.meeting_id, n)])
+                db.session.commit()
+                outcomes.append("entered")
+            except services.TooManyEntries:
+                db.session.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["entered", "refused", "refused", "refused"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(LotteryEntry.id))) == 1
+        assert db.session.scalar(sa.select(sa.func.count(LotteryDraw.id))) == 1
