@@ -18,7 +18,7 @@ from app.core.audit import record_audit
 from app.core.db import write_intent
 from app.core.districts import District
 from app.core.errors import Conflict, DomainError, NotAllowed
-from app.core.mail import queue_mail
+from app.core.mail import Attachment, queue_mail
 from app.core.permissions import Role, has_role
 from app.core.time import tokyo_to_utc, utcnow
 from app.events import recurrence
@@ -344,6 +344,15 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
     return told
 
 
+def _ics_attachment(occurrence: EventOccurrence, language: str | None) -> list[Attachment]:
+    """The occurrence as an .ics file, so the person can add it to their calendar from the e-mail."""
+    from app.events import ical
+
+    body = ical.build_calendar([occurrence], name=occurrence.series.title_ja,
+                               base_url=current_app.config["BASE_URL"], language=language or "ja")
+    return [Attachment(filename="event.ics", mimetype="text/calendar", content=body.decode("utf-8"))]
+
+
 def _event_url(series: EventSeries) -> str:
     return current_app.config["BASE_URL"] + url_for("events.show", series_id=series.id)
 
@@ -457,7 +466,9 @@ def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> 
     queue_mail(to=person.email, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
                else _l("キャンセル待ちで受け付けました"), template="events/registered",
                language=person.preferred_language, user=person, occurrence=occurrence, series=occurrence.series,
-               registration=registration, url=_event_url(occurrence.series))
+               registration=registration, url=_event_url(occurrence.series),
+               attachments=_ics_attachment(occurrence, person.preferred_language)
+               if status == RegistrationStatus.CONFIRMED else ())
     return registration
 
 
@@ -502,7 +513,7 @@ def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
         user = registration.user
         queue_mail(to=user.email, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
                    language=user.preferred_language, user=user, occurrence=occurrence, series=occurrence.series,
-                   url=_event_url(occurrence.series))
+                   url=_event_url(occurrence.series), attachments=_ics_attachment(occurrence, user.preferred_language))
     return promoted
 
 

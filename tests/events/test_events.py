@@ -170,6 +170,8 @@ def test_full_goes_to_waitlist_and_cancellation_promotes_first(app, outbox):
     assert statuses[users[2].id] == RegistrationStatus.CONFIRMED
     assert statuses[users[3].id] == RegistrationStatus.WAITLISTED
     assert [m["To"] for m in outbox] == ["p2@example.jp"]
+    attachments = [part for part in outbox[0].iter_attachments() if part.get_filename() == "event.ics"]
+    assert attachments and "BEGIN:VEVENT" in attachments[0].get_content()
     mine = clients[2].get("/events/mine").get_data(as_text=True)
     assert "防災訓練" in mine
 
