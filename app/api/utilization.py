@@ -1,0 +1,110 @@
+"""/api/v1/utilization: bookable, booked and used slot counts and 利用率 for staff (bearer token, staff roles)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.api.security import TokenForbidden, current_api_user, token_required
+from app.core.errors import DomainError
+from app.core.i18n import plain
+from app.core.permissions import Role
+from app.dashboards.queries import visible_facility_ids
+from app.dashboards.utilization import FORMULAS, compute_utilization
+from app.extensions import db
+from app.facilities.models import Room
+
+blp = Blueprint(
+    "api_utilization",
+    __name__,
+    description="利用率 (utilization) of facilities and rooms for staff. A unit is one 時間区分 of one leaf room on "
+    "one day (one hour for rooms let by the hour); bookable = the template's units minus closures (休館日, "
+    "臨時休館, 行政使用); booked = bookable units with a confirmed or tentative (仮予約) booking; rate = booked / "
+    "bookable in percent. `used` is null: check-in and no-shows are not recorded yet. Facility staff see only "
+    "their facilities.",
+)
+
+MAX_DAYS = 3660  # ten years: the statement grows with days x rooms x slots
+GROUPS = ("room", "slot", "weekday", "month", "fiscal_year")
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class UtilizationQuerySchema(Schema):
+    facility_id = fields.Integer()
+    room_id = fields.Integer(metadata={"description": "a parent room (分割利用) means its parts"})
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True, metadata={"description": "exclusive; at most 3660 days after from"})
+    group_by = fields.String(validate=validate.OneOf(GROUPS), metadata={"description": "omit for one total row"})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        if data["to"] <= data["from_"] or (data["to"] - data["from_"]).days > MAX_DAYS:
+            raise ValidationError(str(_l("期間は1日以上3660日以内で指定してください。")), "to")
+
+
+class UtilizationRowSchema(Schema):
+    group = fields.Raw(allow_none=True, metadata={
+        "description": "the group's value: room id, 時間区分 code, weekday (0 = Monday), month 'YYYY-MM' or "
+        "fiscal year (年度 by its starting year); null for the total"})
+    bookable = fields.Integer()
+    booked = fields.Integer()
+    used = fields.Integer(allow_none=True, metadata={"description": "null: not recorded"})
+    rate = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "percent, one decimal"})
+    used_rate = fields.Decimal(as_string=True, allow_none=True)
+
+
+class UtilizationSchema(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    facility_id = fields.Integer(allow_none=True)
+    room_id = fields.Integer(allow_none=True)
+    group_by = fields.String(allow_none=True)
+    formula = fields.String()
+    rows = fields.List(fields.Nested(UtilizationRowSchema))
+
+
+def _group_value(key: str | None, row):
+    if key is None:
+        return None
+    value = row.key[key]
+    if key == "month":
+        return f"{value // 100:04d}-{value % 100:02d}"
+    return value
+
+
+@blp.route("/utilization")
+class Utilization(MethodView):
+    """Utilization counts and rates for a period, optionally grouped."""
+
+    @token_required(roles=(Role.FACILITY_STAFF, Role.WARD_STAFF))
+    @blp.arguments(UtilizationQuerySchema, location="query")
+    @blp.response(200, UtilizationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args):
+        """利用率 of the facilities the caller may see (or one facility / room) in [from, to)."""
+        visible = visible_facility_ids(current_api_user())
+        facility_id, room_id = args.get("facility_id"), args.get("room_id")
+        if room_id is not None:
+            room = db.session.get(Room, room_id)
+            if room is None or (facility_id is not None and room.facility_id != facility_id):
+                raise NotFound(_l("部屋が見つかりません。"))
+            facility_id = room.facility_id
+        if facility_id is not None and visible is not None and facility_id not in visible:
+            raise TokenForbidden(_l("この施設の集計を見る権限がありません。"))
+        scope = [facility_id] if facility_id is not None else visible
+        key = args.get("group_by")
+        rows = compute_utilization(start=args["from_"], end=args["to"], facility_ids=scope,
+                                   room_ids=[room_id] if room_id is not None else None,
+                                   group_by=(key,) if key else ())
+        return {
+            "from_": args["from_"], "to": args["to"], "facility_id": facility_id, "room_id": room_id,
+            "group_by": key, "formula": plain(str(FORMULAS["rate"])),
+            "rows": [{"group": _group_value(key, r), "bookable": r.bookable, "booked": r.booked, "used": r.used,
+                      "rate": r.rate, "used_rate": r.used_rate} for r in rows],
+        }
