@@ -144,6 +144,7 @@ def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, incl
 
 
 def feed_occurrences(*, organization_id: int | None = None, since: datetime | None = None,
+                     district: District | None = None, category: EventCategory | None = None,
                      limit: int = 2000) -> list[EventOccurrence]:
     """Occurrences for an ICS feed (published or cancelled series), with series and organizer, in one query."""
     query = (
@@ -157,6 +158,10 @@ def feed_occurrences(*, organization_id: int | None = None, since: datetime | No
     if organization_id is not None:
         query = query.where(sa.or_(EventSeries.organization_id == organization_id,
                                    EventSeries.partner_rows.any(organization_id=organization_id)))
+    if district is not None:
+        query = query.where(EventSeries.district == district)
+    if category is not None:
+        query = query.where(EventSeries.category == category)
     return list(db.session.scalars(query).unique())
 
 

@@ -394,8 +394,21 @@ def _ics_response(occurrences, name: str):
 
 @bp.get("/feed.ics")
 def feed():
-    occurrences = queries.feed_occurrences(since=utcnow() - timedelta(days=30))
-    return _ics_response(occurrences, plain(_("港区のイベント")))
+    """Ward-wide feed; ?district= and ?category= narrow it (unknown values: 404, so a typo is noticed)."""
+    district = category = None
+    name = plain(_("港区のイベント"))
+    try:
+        if request.args.get("district"):
+            district = District(request.args["district"])
+            name = f"{name} {plain(str(district.label))}"
+        if request.args.get("category"):
+            category = EventCategory(request.args["category"])
+            name = f"{name} {plain(str(category.label))}"
+    except ValueError:
+        abort(404)
+    occurrences = queries.feed_occurrences(since=utcnow() - timedelta(days=30), district=district,
+                                           category=category)
+    return _ics_response(occurrences, name)
 
 
 @bp.get("/organizations/<int:org_id>/feed.ics")

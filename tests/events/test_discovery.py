@@ -166,6 +166,11 @@ def test_ics_feed(client, app):
     assert [str(e["UID"]) for e in after] == uids
     assert all(str(e["STATUS"]) == "CANCELLED" and int(e["SEQUENCE"]) == 1 for e in after)
 
+    assert len(_vevents(anonymous.get("/events/feed.ics?district=shiba&category=safety").get_data())[1]) == 3
+    assert len(_vevents(anonymous.get("/events/feed.ics?district=azabu").get_data())[1]) == 0
+    assert len(_vevents(anonymous.get("/events/feed.ics?category=tourism").get_data())[1]) == 0
+    assert anonymous.get("/events/feed.ics?district=mars").status_code == 404
+
     org_feed = anonymous.get(f"/events/organizations/{org.id}/feed.ics")
     assert len(_vevents(org_feed.get_data())[1]) == 3
     assert anonymous.get("/events/organizations/999999/feed.ics").status_code == 404
