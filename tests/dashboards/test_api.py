@@ -1,4 +1,4 @@
-"""GET /api/v1/utilization: staff tokens only, facility staff scoped, grouped counts and rates, in the OpenAPI document."""
+"""GET /api/v1/utilization: staff tokens only, facility staff scoped, grouped counts and rates, in OpenAPI."""
 
 from __future__ import annotations
 
