@@ -206,8 +206,20 @@ def update_profile():
     return _set_language_cookie(redirect(url_for("accounts.profile")), current_user.preferred_language)
 
 
+def _password_check_failed(response) -> bool:
+    return bool(g.get("password_check_failed"))
+
+
+def _account_key() -> str:
+    return f"password-check:{getattr(current_user, 'id', None)}"
+
+
 @bp.post("/password")
 @login_required
+# A stolen session must not become a way to guess the account's password: count wrong current passwords.
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], key_func=_account_key, deduct_when=_password_check_failed
+)
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -216,6 +228,7 @@ def change_password():
                 current_user, current_password=form.current_password.data, new_password=form.password.data
             )
         except services.InvalidCredentials as exc:
+            g.password_check_failed = True
             form.current_password.errors.append(exc.message)
         except services.WeakPassword as exc:
             form.password.errors.append(exc.message)

@@ -157,3 +157,21 @@ def test_signup_notices_to_one_address_are_limited(app, outbox):
         )
         assert response.status_code == (302 if n < 3 else 429)
     assert len(outbox) == 3  # "this address is already registered" notices, then no more
+
+
+def test_guessing_the_current_password_on_the_profile_is_limited(app):
+    from tests.factories import login, post_form
+
+    user = make_user()
+    client = app.test_client()
+    login(client, user.email)
+    data = {"current_password": "guess-number-1", "password": "another-good-pass-9",
+            "password_confirm": "another-good-pass-9"}
+    for _ in range(10):
+        assert post_form(client, "/account/password", data, page="/account/profile").status_code == 422
+    assert post_form(client, "/account/password", data, page="/account/profile").status_code == 429
+    # Other accounts are not affected.
+    other = make_user()
+    other_client = app.test_client()
+    login(other_client, other.email)
+    assert post_form(other_client, "/account/password", data, page="/account/profile").status_code == 422
