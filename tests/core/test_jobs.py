@@ -207,12 +207,17 @@ def test_the_registered_jobs_expire_bookings_and_send_mail(app, outbox):
         assert booking.state == BookingState.TENTATIVE
     _queue(app, 2)
     with app.app_context():
+        # Booking may queue its own mail too (a confirmation): every waiting message must go.
+        waiting = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.sent_at.is_(None)))
+        db.session.rollback()
         outcomes = run_due(now=utcnow() + timedelta(days=4), only={"bookings.expire-tentative", "mail.send-pending"})
         state = db.session.get(type(booking), booking_id).state
+    assert waiting >= 2
     assert [(o.job, o.status, o.result) for o in outcomes] == [
-        ("bookings.expire-tentative", "succeeded", "1"), ("mail.send-pending", "succeeded", "2")]
+        ("bookings.expire-tentative", "succeeded", "1"), ("mail.send-pending", "succeeded", str(waiting))]
     assert state == BookingState.EXPIRED
-    assert sorted(m["Subject"] for m in outbox) == ["お知らせ 0", "お知らせ 1"]
+    assert len(outbox) == waiting
+    assert {"お知らせ 0", "お知らせ 1"} <= {m["Subject"] for m in outbox}
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------
