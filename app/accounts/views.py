@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -43,6 +56,20 @@ def _recipient_key() -> str:
 MAILS_PER_RECIPIENT = "3 per hour"
 
 
+def _secret_url(view):
+    """For pages whose URL carries a token: keep that URL out of Referer headers (and so out of access logs
+    of the stylesheet request) and out of the browser cache."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
+
+
 def _set_language_cookie(response, code: str):
     response.set_cookie(LANGUAGE_COOKIE, code, max_age=60 * 60 * 24 * 365, samesite="Lax", httponly=True,
                         secure=current_app.config["SESSION_COOKIE_SECURE"])
@@ -80,6 +107,7 @@ def signup_sent():
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
+@_secret_url
 def confirm_email(token: str):
     # A button confirms (POST): mail scanners that open links must not act for the user.
     form = ActionForm()
@@ -158,6 +186,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@_secret_url
 def reset_password(token: str):
     try:
         services.user_for_reset_token(token)

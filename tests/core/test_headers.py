@@ -170,3 +170,30 @@ def test_500_page_even_when_the_rollback_fails(app, client, monkeypatch):
     assert response.status_code == 500
     assert_security_headers(response)
     assert "server closed" not in response.get_data(as_text=True)
+
+
+def test_pages_with_a_token_in_the_url_send_no_referrer(app, client):
+    from app.accounts import services
+    from app.accounts.models import User
+    from app.extensions import db
+
+    user = make_user()
+    with app.test_request_context():
+        account = db.session.get(User, user.id)
+        paths = [
+            f"/account/reset/{services.make_reset_token(account)}",
+            f"/account/confirm/{services.make_confirmation_token(account)}",
+        ]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert_security_headers_except_referrer(response)
+    assert client.get("/account/reset/forged").headers["Referrer-Policy"] == "no-referrer"
+
+
+def assert_security_headers_except_referrer(response) -> None:
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
