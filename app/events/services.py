@@ -517,6 +517,40 @@ def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
     return promoted
 
 
+def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
+    """The organizer confirms a waitlisted person now, even beyond capacity (their decision, audited)."""
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        raise DomainError(_l("申し込みが見つかりません。"))
+    if capacity_guard_enabled():
+        _lock_occurrence(registration.occurrence_id)
+    db.session.refresh(registration)
+    if registration.status != RegistrationStatus.WAITLISTED:
+        raise Conflict(_l("キャンセル待ちの申し込みではありません。"))
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.promoted_at = utcnow()
+    occurrence = registration.occurrence
+    user = registration.user
+    queue_mail(to=user.email, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
+               language=user.preferred_language, user=user, occurrence=occurrence, series=occurrence.series,
+               url=_event_url(occurrence.series), attachments=_ics_attachment(occurrence, user.preferred_language))
+    record_audit("registration.promoted", actor_id=actor.id, target_type="registration", target_id=registration.id)
+    return registration
+
+
+def registrations_of(occurrence_id: int) -> list[Registration]:
+    """Everyone registered for an occurrence (for its organizer): confirmed, then waitlisted in order."""
+    from sqlalchemy.orm import joinedload
+
+    order = sa.case((Registration.status == RegistrationStatus.CONFIRMED, 0),
+                    (Registration.status == RegistrationStatus.WAITLISTED, 1), else_=2)
+    return list(db.session.scalars(
+        sa.select(Registration).options(joinedload(Registration.user))
+        .where(Registration.occurrence_id == occurrence_id)
+        .order_by(order, Registration.queued_at, Registration.id)
+    ))
+
+
 def my_registrations(user: User) -> list[Registration]:
     """USER's active registrations from today on, soonest first."""
     from sqlalchemy.orm import joinedload

@@ -323,6 +323,88 @@ def manage(org_id: int):
                            series_list=queries.series_of_organization(org_id), lang=current_language().code)
 
 
+def _organizer_occurrence(occurrence_id: int) -> EventOccurrence:
+    occurrence = db.session.get(EventOccurrence, occurrence_id)
+    if occurrence is None:
+        abort(404)
+    if not services.can_edit(current_user, occurrence.series):
+        abort(403)
+    return occurrence
+
+
+@bp.get("/occurrences/<int:occurrence_id>/registrations")
+@login_required
+def registrations(occurrence_id: int):
+    occurrence = _organizer_occurrence(occurrence_id)
+    return render_template("events/registrations.html", occurrence=occurrence, series=occurrence.series,
+                           registrations=services.registrations_of(occurrence_id), action_form=ActionForm(),
+                           lang=current_language().code)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value) -> str:
+    """A CSV cell that spreadsheet software will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@bp.get("/occurrences/<int:occurrence_id>/registrations.csv")
+@login_required
+def registrations_csv(occurrence_id: int):
+    import csv
+    import io
+
+    occurrence = _organizer_occurrence(occurrence_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([plain(_("番号")), plain(_("名前")), plain(_("メールアドレス")), plain(_("状態")),
+                     plain(_("申込日時"))])
+    for number, registration in enumerate(services.registrations_of(occurrence_id), start=1):
+        writer.writerow([number, _csv_cell(registration.user.display_name), _csv_cell(registration.user.email),
+                         plain(str(registration.status.label)),
+                         to_tokyo(registration.queued_at).strftime("%Y-%m-%d %H:%M")])
+    filename = f"registrations-{occurrence.id}.csv"
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/registrations/<int:registration_id>/promote")
+@login_required
+def promote(registration_id: int):
+    registration = db.session.get(Registration, registration_id) or abort(404)
+    occurrence = _organizer_occurrence(registration.occurrence_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.promote_by_hand(registration_id=registration_id, actor=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("参加を確定しました。本人にメールで知らせました。"), "success")
+    return redirect(url_for("events.registrations", occurrence_id=occurrence.id), 303)
+
+
+@bp.post("/registrations/<int:registration_id>/remove")
+@login_required
+def remove_registration(registration_id: int):
+    registration = db.session.get(Registration, registration_id) or abort(404)
+    occurrence = _organizer_occurrence(registration.occurrence_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.cancel_registration(registration_id=registration_id, user=current_user, by_organizer=True)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("申し込みを取り消しました。"), "success")
+    return redirect(url_for("events.registrations", occurrence_id=occurrence.id), 303)
+
+
 # ---------------------------------------------------------------- staff review
 
 

@@ -221,3 +221,46 @@ def test_only_editors_edit(client, app):
     assert client.get(f"/events/{series.id}/edit").status_code == 403
     assert client.get(f"/events/new?org={org.id}").status_code == 403
     assert post_form(client, f"/events/{series.id}/cancel", {"reason": "x"}, page="/").status_code == 403
+
+
+def test_organizer_list_csv_promote_and_remove(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, capacity=1)
+    occurrence_id = occurrence_ids(series.id)[0]
+    people = [make_user(display_name="=HYPERLINK(\"http://evil\")", email="a@example.jp"),
+              make_user(display_name="待つ人", email="b@example.jp"), make_user(email="c@example.jp")]
+    for person in people:
+        c = app.test_client()
+        login(c, person.email)
+        post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    list_url = f"/events/occurrences/{occurrence_id}/registrations"
+
+    # Only the group's editors see the list.
+    stranger = app.test_client()
+    login(stranger, people[1].email)
+    assert stranger.get(list_url).status_code == 403
+    assert stranger.get(list_url + ".csv").status_code == 403
+
+    login(client, editor.email)
+    html = client.get(list_url).get_data(as_text=True)
+    assert "待つ人" in html and "b@example.jp" in html
+    csv_response = client.get(f"/events/occurrences/{occurrence_id}/registrations.csv")
+    text = csv_response.get_data(as_text=True)
+    assert text.startswith("\ufeff") and csv_response.mimetype == "text/csv"
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+    with app_context():
+        ids = {r.user_id: r.id for r in db.session.scalars(sa.select(Registration))}
+    outbox.clear()
+    post_form(client, f"/events/registrations/{ids[people[2].id]}/promote", {}, page=list_url)
+    statuses = _statuses(occurrence_id)
+    assert statuses[people[2].id] == RegistrationStatus.CONFIRMED  # by hand, beyond capacity
+    assert [m["To"] for m in outbox] == ["c@example.jp"]
+    post_form(client, f"/events/registrations/{ids[people[0].id]}/remove", {}, page=list_url)
+    statuses = _statuses(occurrence_id)
+    # Two confirmed for one seat: removing one frees nothing, so the waitlist stays.
+    assert statuses[people[0].id] == RegistrationStatus.CANCELLED
+    assert statuses[people[1].id] == RegistrationStatus.WAITLISTED
+    assert post_form(stranger, f"/events/registrations/{ids[people[1].id]}/promote", {},
+                     page="/events/mine").status_code == 403
