@@ -1,4 +1,5 @@
-"""CLI: `flask lottery verify PERIOD` re-runs a drawn lottery from its seed and entries and compares results."""
+"""CLI: `flask lottery commit PERIOD`, `flask lottery draw PERIOD` and `flask lottery verify PERIOD` (re-runs a
+drawn lottery from its seed and entries and compares the results)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,50 @@ from flask import Blueprint
 
 from app.bookings import lottery_services
 from app.bookings.lottery_models import LotteryDraw
+from app.core.errors import DomainError
 from app.extensions import db
 from app.facilities.models import LotteryPeriod
 
 bp = Blueprint("lottery_commands", __name__, cli_group="lottery")
+
+
+def _period(period_id: int) -> LotteryPeriod:
+    period = db.session.get(LotteryPeriod, period_id)
+    if period is None:
+        raise click.ClickException(f"no lottery period {period_id}")
+    return period
+
+
+@bp.cli.command("commit")
+@click.argument("period_id", metavar="PERIOD", type=int)
+@click.option("--entries-per-group", type=click.IntRange(min=1), required=True, help="Entries each group may make.")
+@click.option("--max-preferences", type=click.IntRange(min=1), required=True, help="Ranked preferences per entry.")
+def commit(period_id: int, entries_per_group: int, max_preferences: int) -> None:
+    """Open PERIOD for entries with a fresh secret seed; prints the seed's SHA-256 to publish now."""
+    try:
+        draw = lottery_services.commit_seed(_period(period_id), entries_per_group=entries_per_group,
+                                            max_preferences=max_preferences)
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(f"period {period_id}: publish this seed commitment (SHA-256): {draw.seed_commitment}")
+
+
+@bp.cli.command("draw")
+@click.argument("period_id", metavar="PERIOD", type=int)
+def draw_command(period_id: int) -> None:
+    """Draw PERIOD over its free lottery slots, store the result and queue the result e-mails."""
+    period = _period(period_id)
+    try:
+        result = lottery_services.run_draw(period, available=lottery_services.lottery_slots(period))
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    draw = db.session.query(LotteryDraw).filter_by(period_id=period_id).one()
+    click.echo(f"period {period_id}: {len(result.order)} entries, {len(draw.available_slots or ())} slots, "
+               f"{len(result.awards)} won")
+    click.echo(f"seed (publish now): {draw.seed}")
+    click.echo(f"result digest: {draw.result_digest}")
 
 
 @bp.cli.command("verify")
@@ -18,9 +59,7 @@ bp = Blueprint("lottery_commands", __name__, cli_group="lottery")
 @click.option("--seed", default=None, help="Check this seed (as published) instead of the stored one.")
 def verify(period_id: int, seed: str | None) -> None:
     """Reproduce the draw of lottery period PERIOD; exit 1 if the seed or the result does not match."""
-    period = db.session.get(LotteryPeriod, period_id)
-    if period is None:
-        raise click.ClickException(f"no lottery period {period_id}")
+    period = _period(period_id)
     try:
         report = lottery_services.verify_period(period, seed=seed)
     except lottery_services.NotOpen as exc:

@@ -21,8 +21,8 @@ from app.core.errors import Conflict, DomainError
 from app.core.time import utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
-from app.facilities.availability import related
-from app.facilities.models import LotteryPeriod
+from app.facilities.availability import Status, cells, leaves, related
+from app.facilities.models import Facility, LotteryPeriod, Room, TimeSlot
 
 
 class LotteryError(DomainError):
@@ -148,6 +148,32 @@ def room_overlaps(slots: Iterable[SlotKey], facility_id: int) -> dict[SlotKey, s
     return result
 
 
+def lottery_slots(period: LotteryPeriod) -> list[SlotKey]:
+    """The slots the period lets by lottery: its rooms' 時間区分 on its days, minus closures and booked slots.
+
+    Read from the facility's availability grid (4 queries): cells shown 抽 whose time is not claimed by a
+    booking (staff may have booked 行政使用 before the draw). Rooms let by the hour are not in lotteries.
+    """
+    facility = db.session.get(Facility, period.facility_id)
+    data = facility_queries.facility_grid(facility, period.start_date, period.end_date)
+    nodes = [facility_queries.room_node(r) for r in data.rooms]
+    leaf_of, family = leaves(nodes), related(nodes)
+    scope = family.get(period.room_id, frozenset()) if period.room_id is not None else {r.id for r in data.rooms}
+    result = []
+    for room in data.rooms:
+        if room.id not in scope or room.hourly:
+            continue
+        for day in data.grid.days:
+            for cell in data.grid.row(room.id, day):
+                if cell.status != Status.LOTTERY:
+                    continue
+                if any((leaf, day, c) in data.claims for leaf in leaf_of[room.id]
+                       for c in cells(cell.slot.start, cell.slot.end)):
+                    continue
+                result.append(SlotKey(room.id, day, cell.slot.code))
+    return result
+
+
 def _pure_entries(period_id: int) -> tuple[list[LotteryEntry], list[lottery.Entry]]:
     rows = list(db.session.scalars(
         sa.select(LotteryEntry).where(LotteryEntry.period_id == period_id).order_by(LotteryEntry.id)))
@@ -183,7 +209,37 @@ def run_draw(period: LotteryPeriod, *, available: Iterable[SlotKey], actor=None,
     record_audit("lottery.draw", actor_id=getattr(actor, "id", None), target_type="lottery_period",
                  target_id=period.id, details={"entries": len(entries), "won": len(result.awards),
                                                "result_digest": draw.result_digest})
+    _queue_results(period, draw, rows, result)
     return result
+
+
+def _queue_results(period: LotteryPeriod, draw: LotteryDraw, rows: list[LotteryEntry],
+                   result: lottery.DrawResult) -> None:
+    """Tell every entrant their result, with the seed and its commitment so they can re-run the draw."""
+    from app.accounts.models import User
+    from app.core.mail import queue_mail
+
+    facility = db.session.get(Facility, period.facility_id)
+    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id == period.facility_id))}
+    labels: dict[str, str] = {}  # a slot code's name: the default row's, else any row's
+    for code, label, weekday, on_date in db.session.execute(
+            sa.select(TimeSlot.code, TimeSlot.label_ja, TimeSlot.weekday, TimeSlot.on_date)
+            .where(TimeSlot.facility_id == period.facility_id).order_by(TimeSlot.id)):
+        if code not in labels or (weekday is None and on_date is None):
+            labels[code] = label
+    users = {u.id: u for u in db.session.scalars(
+        sa.select(User).where(User.id.in_({row.user_id for row in rows if row.user_id is not None})))}
+    for row in rows:
+        user = users.get(row.user_id)
+        if user is None:
+            continue
+        slot = result.awards.get(str(row.id))
+        queue_mail(
+            to=user.email, subject=_l("抽選の結果をお知らせします"), template="bookings/lottery_result",
+            language=user.preferred_language, user=user, facility=facility, entry_id=row.id, slot=slot,
+            rank=result.ranks.get(str(row.id)), room=rooms.get(slot.room_id) if slot else None,
+            slot_label=labels.get(slot.slot_code, slot.slot_code) if slot else None, period=period, draw=draw,
+        )
 
 
 def published_awards(period_id: int) -> dict[str, SlotKey]:

@@ -335,10 +335,23 @@ def book_slots(
             _l("申し訳ありません。選んだ時間は、ほかの方が先に予約しました。"),
             alternatives=find_alternatives(q.room, day, q.units, attendees),
         ) from None
+    _queue_confirmation(booking, user)
     record_audit("booking.create", actor_id=actor.id, target_type="booking", target_id=booking.id,
                  details={"room_id": q.room.id, "day": day.isoformat(), "state": q.state.value,
                           "on_behalf": on_behalf})
     return booking
+
+
+def _queue_confirmation(booking: Booking, user) -> None:
+    """The confirmation e-mail with an .ics, queued in the outbox of this transaction (sent after commit)."""
+    from app.bookings.ical import bookings_calendar
+    from app.core.mail import Attachment, queue_mail
+
+    base_url = current_app.config["BASE_URL"]
+    ics = bookings_calendar([booking], name="Tsudoi", base_url=base_url).decode("utf-8")
+    queue_mail(to=user.email, subject=_l("施設の予約を受け付けました"), template="bookings/confirmation",
+               language=user.preferred_language, attachments=[Attachment("booking.ics", "text/calendar", ics)],
+               user=user, booking=booking, url=f"{base_url}/bookings/{booking.id}")
 
 
 @dataclass

