@@ -44,16 +44,16 @@ def _keep_dir(path: str) -> bool:
 
 
 @cache
-def source_messages() -> dict[str | tuple[str, ...], tuple[str, ...]]:
-    """Every message in templates/ and app/ (babel.cfg mapping), with where it is used."""
+def source_messages() -> dict[tuple[str | tuple[str, ...], str | None], tuple[str, ...]]:
+    """Every (message, context) in templates/ and app/ (babel.cfg mapping), with where it is used."""
     with open(ROOT / "babel.cfg", encoding="utf-8") as fileobj:
         method_map, options_map = parse_mapping_cfg(fileobj)
     found: dict = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+    for filename, lineno, message, _comments, context in extract_from_dir(
         ROOT, method_map, options_map, keywords=KEYWORDS, directory_filter=_keep_dir
     ):
-        found.setdefault(message, set()).add(f"{filename}:{lineno}")
-    return {message: tuple(sorted(places)) for message, places in found.items()}
+        found.setdefault((message, context), set()).add(f"{filename}:{lineno}")
+    return {key: tuple(sorted(places)) for key, places in found.items()}
 
 
 @cache
@@ -71,10 +71,10 @@ def _placeholders(text: str) -> Counter:
 
 
 def _ruby_allowed(message_id, places: tuple[str, ...], attribute_ids: set[str]) -> bool:
-    """Furigana only where the text is rendered as HTML through _() or |ruby: page text, flashes, error pages.
+    """Furigana only where it renders or is stripped: page text, flashes, error pages, e-mail bodies, plain().
 
-    Form labels and choices (escaped by WTForms), enum labels, e-mails, API messages and attribute values
-    must stay plain.
+    Form labels and choices (escaped by WTForms), enum labels, API messages, attribute values and <option>
+    text must stay free of tags.
     """
     if _key(message_id) in attribute_ids:
         return False
@@ -82,15 +82,19 @@ def _ruby_allowed(message_id, places: tuple[str, ...], attribute_ids: set[str]) 
         path, line = place.rsplit(":", 1)
         if path.endswith(".html") or path == "app/core/errors.py":
             continue
-        if path.endswith("views.py") and not path.startswith("app/api/") and _is_flash(path, int(line)):
-            continue  # flashed messages are shown through |ruby in base.html
+        if path.startswith("templates/mail/"):
+            continue  # queue_mail strips furigana from the whole body
+        if path.endswith(".py") and not path.startswith("app/api/") and _shown_safely(path, int(line)):
+            continue
         return False
     return True
 
 
-def _is_flash(path: str, line: int) -> bool:
+def _shown_safely(path: str, line: int) -> bool:
+    """A flashed message (base.html shows it through |ruby) or one passed through plain()."""
     lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
-    return any("flash(" in text for text in lines[max(0, line - 3) : line])
+    near = lines[max(0, line - 3) : line]
+    return any("flash(" in text for text in near) or "plain(" in lines[line - 1]
 
 
 def _attribute_message_ids() -> set[str]:
@@ -104,8 +108,8 @@ def _attribute_message_ids() -> set[str]:
 
 
 def test_extraction_finds_messages_from_python_templates_and_macros():
-    messages = source_messages()
-    places = {place.rsplit(":", 1)[0] for found in messages.values() for place in found}
+    messages = {message for message, _context in source_messages()}
+    places = {place.rsplit(":", 1)[0] for found in source_messages().values() for place in found}
     assert "ページが見つかりません" in messages  # lazy_gettext as _l in app/core/errors.py
     assert "入力内容を確かめてください。" in messages  # templates/_macros/ (directories starting with _)
     assert "%(name)s 様" in messages  # e-mail templates (.txt)
@@ -116,8 +120,8 @@ def test_extraction_finds_messages_from_python_templates_and_macros():
 def test_every_message_is_translated(code):
     translations = catalog(code)
     problems = []
-    for message_id, places in sorted(source_messages().items(), key=lambda item: str(item[0])):
-        entry = translations.get(_key(message_id))
+    for (message_id, context), places in sorted(source_messages().items(), key=lambda item: str(item[0])):
+        entry = translations.get(_key(message_id), context=context)
         where = places[0]
         if entry is None:
             problems.append(f"missing (run `make i18n`): {message_id!r} ({where})")
@@ -146,7 +150,7 @@ def test_english_translations_contain_no_japanese():
 
 def test_easy_japanese_furigana_is_well_formed_and_only_where_it_renders():
     attribute_ids = _attribute_message_ids()
-    messages = source_messages()
+    messages = {(_key(message), context): places for (message, context), places in source_messages().items()}
     problems = []
     for entry in catalog("ja-easy"):
         if not entry.id:
@@ -158,7 +162,7 @@ def test_easy_japanese_furigana_is_well_formed_and_only_where_it_renders():
             stripped = re.sub(r"<ruby>[^<>]+<rt>[^<>]+</rt></ruby>", "", text)
             if "<" in stripped:
                 problems.append(f"malformed ruby: {text!r}")
-            places = messages.get(entry.id) or messages.get(tuple(entry.id) if isinstance(entry.id, list) else ())
+            places = messages.get((_key(tuple(entry.id) if isinstance(entry.id, list) else entry.id), entry.context))
             if tags and places and not _ruby_allowed(entry.id, places, attribute_ids):
                 problems.append(f"furigana where it would show as tags ({places[0]}): {text!r}")
     assert not problems, "\n".join(problems[:40])
