@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.core.forms import BaseForm
-from app.facilities.models import UserCategory
+from app.facilities.models import ClosureKind, UserCategory
 
 REQUIRED = _l("入力してください。")
 
@@ -65,5 +65,20 @@ class ExemptDayForm(BaseForm):
 
     day = DateField(_l("対象日"), validators=[InputRequired(REQUIRED)],
                     invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
+    reason = StringField(_l("理由"), validators=[DataRequired(REQUIRED),
+                                               Length(max=300, message=_l("300文字以内で入力してください。"))])
+
+
+class ClosureForm(BaseForm):
+    """Staff: close the facility or one room for a period."""
+
+    room_id = SelectField(_l("対象"), choices=[], coerce=_optional_int, validate_choice=False,
+                          validators=[Optional()])
+    kind = SelectField(_l("種類"), choices=[SelectChoice(k.value, k.label) for k in ClosureKind],
+                       default=ClosureKind.TEMPORARY.value)
+    first_day = DateField(_l("開始日"), validators=[InputRequired(REQUIRED)],
+                          invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
+    last_day = DateField(_l("終了日(この日も休館)"), validators=[InputRequired(REQUIRED)],
+                         invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
     reason = StringField(_l("理由"), validators=[DataRequired(REQUIRED),
                                                Length(max=300, message=_l("300文字以内で入力してください。"))])

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings import ical, services
-from app.bookings.forms import BookingForm, ExemptDayForm
+from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
@@ -276,3 +276,61 @@ def desk_exempt(facility_id: int):
     db.session.commit()
     flash(_("この日の直前の取消しと無断キャンセルは、利用制限の対象外になりました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=form.day.data.isoformat()), 303)
+
+
+def _closure_form(facility: Facility, formdata=None) -> ClosureForm:
+    form = ClosureForm(formdata=formdata) if formdata is not None else ClosureForm()
+    form.room_id.choices = [SelectChoice("", _("施設全体"))] + [
+        SelectChoice(str(r.id), r.name) for r in facility_queries.facility_rooms(facility.id)]
+    return form
+
+
+def _closures_page(facility: Facility, form: ClosureForm, status: int = 200):
+    from app.facilities import services as facility_services
+
+    return render_template("bookings/closures.html", facility=facility, form=form, action_form=ActionForm(),
+                           closures=facility_services.upcoming_closures(facility.id, today_tokyo()),
+                           rooms=facility_services.room_names(facility.id), timedelta=timedelta), status
+
+
+@bp.route("/desk/<int:facility_id>/closures", methods=["GET", "POST"])
+@role_required(Role.FACILITY_STAFF)
+def closures(facility_id: int):
+    from app.facilities import services as facility_services
+    from app.facilities.models import ClosureKind
+
+    facility = _staff_facility(facility_id)
+    form = _closure_form(facility)
+    if request.method == "GET":
+        return _closures_page(facility, form)
+    if not form.validate_on_submit():
+        return _closures_page(facility, form, 422)
+    try:
+        facility_services.add_closure(facility=facility, room_id=form.room_id.data, kind=ClosureKind(form.kind.data),
+                                      first_day=form.first_day.data, last_day=form.last_day.data,
+                                      reason=form.reason.data, actor=current_user)
+    except (DomainError, ValueError) as exc:
+        db.session.rollback()
+        form.first_day.errors.append(getattr(exc, "message", None) or _("入力内容を確かめてください。"))
+        return _closures_page(facility, form, 422)
+    db.session.commit()
+    flash(_("休館を登録しました。"), "success")
+    return redirect(url_for("bookings.closures", facility_id=facility.id), 303)
+
+
+@bp.post("/desk/closures/<int:closure_id>/delete")
+@role_required(Role.FACILITY_STAFF)
+def delete_closure(closure_id: int):
+    from app.facilities import services as facility_services
+    from app.facilities.models import Closure
+
+    closure = db.session.get(Closure, closure_id)
+    if closure is None:
+        abort(404)
+    facility = _staff_facility(closure.facility_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    facility_services.remove_closure(closure, actor=current_user)
+    db.session.commit()
+    flash(_("休館を取り消しました。"), "success")
+    return redirect(url_for("bookings.closures", facility_id=facility.id), 303)

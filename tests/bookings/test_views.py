@@ -177,3 +177,39 @@ def test_desk_marks_attendance_and_registers_exempt_days(client):
     forbidden = post_form(desk, f"/bookings/desk/{other.facility_id}/exempt",
                           {"day": today.isoformat(), "reason": "x"}, page=desk_url)
     assert forbidden.status_code == 403
+
+
+def test_staff_manage_closures_refusing_periods_with_bookings(client):
+    c = make_center()
+    staff = make_user(role=Role.FACILITY_STAFF)
+    assign_staff(staff.id, c.facility_id)
+    resident = make_user()
+    login(client, resident.email)
+    booked_day = today_tokyo() + timedelta(days=10)
+    post_form(client, "/bookings/new", _form(c, booked_day, confirm="1", room_id=str(c.hall_a_id)),
+              page=f"/bookings/new?room={c.hall_a_id}&day={booked_day.isoformat()}")
+    assert client.get(f"/bookings/desk/{c.facility_id}/closures").status_code == 403
+    desk = client.application.test_client()
+    login(desk, staff.email)
+    url = f"/bookings/desk/{c.facility_id}/closures"
+    clash = post_form(desk, url, {"room_id": str(c.hall_id), "kind": "administrative",
+                                  "first_day": booked_day.isoformat(), "last_day": booked_day.isoformat(),
+                                  "reason": "選挙の投票所"})
+    assert clash.status_code == 422 and "有効な予約が1件" in clash.get_data(as_text=True)
+    backwards = post_form(desk, url, {"room_id": "", "kind": "temporary", "first_day": "2030-01-05",
+                                      "last_day": "2030-01-01", "reason": "工事"})
+    assert backwards.status_code == 422 and "工事" in backwards.get_data(as_text=True)
+    free_day = booked_day + timedelta(days=1)
+    ok = post_form(desk, url, {"room_id": "", "kind": "temporary", "first_day": free_day.isoformat(),
+                               "last_day": (free_day + timedelta(days=2)).isoformat(), "reason": "空調工事"})
+    assert ok.status_code == 303
+    page = desk.get(url).get_data(as_text=True)
+    assert "空調工事" in page and "臨時休館" in page
+    grid = desk.get(f"/facilities/{c.facility_id}/availability?start={free_day.isoformat()}").get_data(as_text=True)
+    assert grid.count('class="visually-hidden">休館・利用不可') >= 15  # 5 rooms x 3 slots on the first day
+    with app_context():
+        from app.facilities.models import Closure
+
+        closure_id = db.session.scalar(sa.select(Closure.id))
+    assert post_form(desk, f"/bookings/desk/closures/{closure_id}/delete", {}, page=url).status_code == 303
+    assert "空調工事" not in desk.get(url).get_data(as_text=True)
