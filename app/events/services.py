@@ -344,6 +344,38 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
     return told
 
 
+def cancel_occurrence(occurrence: EventOccurrence, *, actor: User, reason: str) -> int:
+    """Cancel one date of a series (rain, a closed hall) with a reason; its registrants are e-mailed.
+
+    Returns the number of people told.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidEvent(_l("中止の理由を入力してください。"), "reason")
+    if len(reason) > 2000:
+        raise InvalidEvent(_l("%(max)d文字以内で入力してください。", max=2000), "reason")
+    if occurrence.status == OccurrenceStatus.CANCELLED or occurrence.series.status == EventStatus.CANCELLED:
+        raise Conflict(_l("この回はすでに中止になっています。"))
+    if occurrence.ends_at <= utcnow():
+        raise Conflict(_l("終わった回は中止にできません。"))
+    occurrence.status = OccurrenceStatus.CANCELLED
+    occurrence.sequence += 1
+    series = occurrence.series
+    told = 0
+    for registration in db.session.scalars(
+        sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
+                                      Registration.status != RegistrationStatus.CANCELLED)
+    ):
+        user = registration.user
+        queue_mail(to=user.email, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
+                   language=user.preferred_language, user=user, series=series, occurrence=occurrence,
+                   reason=reason, url=_event_url(series))
+        told += 1
+    record_audit("occurrence.cancelled", actor_id=actor.id, target_type="event_occurrence",
+                 target_id=occurrence.id, details={"told": told, "reason": reason})
+    return told
+
+
 def _ics_attachment(occurrence: EventOccurrence, language: str | None) -> list[Attachment]:
     """The occurrence as an .ics file, so the person can add it to their calendar from the e-mail."""
     from app.events import ical

@@ -311,6 +311,26 @@ def cancel(series_id: int):
                            lang=current_language().code), 200 if request.method == "GET" else 422
 
 
+@bp.route("/occurrences/<int:occurrence_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel_occurrence(occurrence_id: int):
+    occurrence = _organizer_occurrence(occurrence_id)
+    series = occurrence.series
+    form = CancelEventForm()
+    if form.validate_on_submit():
+        try:
+            told = services.cancel_occurrence(occurrence, actor=current_user, reason=form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.reason.errors = [*form.reason.errors, exc.message]
+        else:
+            db.session.commit()
+            flash(_("この回を中止しました。申込者%(count)d人にメールで知らせました。", count=told), "success")
+            return redirect(url_for("events.show", series_id=series.id), 303)
+    return render_template("events/cancel.html", series=series, occurrence=occurrence, form=form,
+                           lang=current_language().code), 200 if request.method == "GET" else 422
+
+
 @bp.get("/organizations/<int:org_id>/manage")
 @login_required
 def manage(org_id: int):

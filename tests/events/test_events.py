@@ -264,3 +264,34 @@ def test_organizer_list_csv_promote_and_remove(client, app, outbox):
     assert statuses[people[1].id] == RegistrationStatus.WAITLISTED
     assert post_form(stranger, f"/events/registrations/{ids[people[1].id]}/promote", {},
                      page="/events/mine").status_code == 403
+
+
+def test_cancel_one_occurrence(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    first = date.today() + timedelta(days=3)
+    series = make_series(organization_id=org.id, actor_id=editor.id, frequency="weekly", first_date=first,
+                         until_date=first + timedelta(days=7))
+    first_id, second_id = occurrence_ids(series.id)
+    person = make_user(email="rain@example.jp")
+    c = app.test_client()
+    login(c, person.email)
+    post_form(c, f"/events/occurrences/{first_id}/register", {}, page=f"/events/{series.id}")
+    outbox.clear()
+    assert post_form(c, f"/events/occurrences/{first_id}/cancel", {"reason": "x"},
+                     page=f"/events/{series.id}").status_code == 403
+    login(client, editor.email)
+    assert post_form(client, f"/events/occurrences/{first_id}/cancel", {"reason": ""}).status_code == 422
+    post_form(client, f"/events/occurrences/{first_id}/cancel", {"reason": "雨のため"})
+    with app_context():
+        first_occ, second_occ = db.session.get(EventOccurrence, first_id), db.session.get(EventOccurrence, second_id)
+        assert first_occ.status == OccurrenceStatus.CANCELLED and first_occ.sequence == 1
+        assert second_occ.status == OccurrenceStatus.SCHEDULED
+    assert _series(series.id).status == EventStatus.PUBLISHED
+    assert [m["To"] for m in outbox] == ["rain@example.jp"] and "雨のため" in outbox[0].get_content()
+    # Nobody can register for the cancelled date.
+    other = make_user()
+    other_client = app.test_client()
+    login(other_client, other.email)
+    post_form(other_client, f"/events/occurrences/{first_id}/register", {}, page=f"/events/{series.id}")
+    assert _count(Registration, Registration.user_id == other.id) == 0
