@@ -72,6 +72,37 @@ def index():
     )
 
 
+@bp.get("/calendar")
+def calendar():
+    """A month of public occurrences (Sunday-first weeks), with the list's filters; one query whatever the data."""
+    import calendar as calendar_module
+    from datetime import date
+
+    from app.core.time import today_tokyo
+
+    try:
+        year, month = (int(part) for part in request.args.get("month", "").split("-"))
+        if not 2000 <= year <= 2100:
+            raise ValueError(year)
+        first = date(year, month, 1)
+    except ValueError:
+        first = today_tokyo().replace(day=1)
+    last = first.replace(day=calendar_module.monthrange(first.year, first.month)[1])
+    filters = queries.Filters.from_args(request.args)
+    filters.date_from, filters.date_to = first, last
+    cards = queries.occurrence_cards(filters, limit=1000, include_past=True)
+    by_day: dict = {}
+    for card in cards:
+        by_day.setdefault(to_tokyo(card.occurrence.starts_at).date(), []).append(card)
+    weeks = calendar_module.Calendar(firstweekday=6).monthdatescalendar(first.year, first.month)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    following = last + timedelta(days=1)
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "month"}
+    return render_template("events/calendar.html", weeks=weeks, by_day=by_day, first=first,
+                           previous=previous, following=following, args=args, lang=current_language().code,
+                           today=today_tokyo())
+
+
 def _accessibility_labels():
     return {
         "wheelchair_accessible": _("車いす可"), "sign_language": _("手話通訳"), "captions": _("要約筆記・字幕"),

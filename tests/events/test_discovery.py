@@ -78,14 +78,19 @@ def test_list_query_count_does_not_grow(client, app):
     def count(*_args, **_kwargs):
         statements.append(1)
 
+    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
+
     def measure():
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert client.get("/events/").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(statements)
+        counts = []
+        for url in ("/events/", f"/events/calendar?month={month}", "/events/feed.ics"):
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                assert client.get(url).status_code == 200
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            counts.append(len(statements))
+        return counts
 
     small = measure()
     other = make_organization(name="協力団体")
@@ -174,6 +179,19 @@ def test_ics_feed(client, app):
     org_feed = anonymous.get(f"/events/organizations/{org.id}/feed.ics")
     assert len(_vevents(org_feed.get_data())[1]) == 3
     assert anonymous.get("/events/organizations/999999/feed.ics").status_code == 404
+
+
+def test_month_calendar(client):
+    day = date.today() + timedelta(days=40)
+    _editor, _org, _series = _setup(texts={"title_ja": "月の催し"}, first_date=day)
+    html = client.get(f"/events/calendar?month={day.strftime('%Y-%m')}").get_data(as_text=True)
+    assert "月の催し" in html and f"{day.month}月" in html
+    other = day + timedelta(days=62)
+    assert "月の催し" not in client.get(f"/events/calendar?month={other.strftime('%Y-%m')}").get_data(as_text=True)
+    assert "月の催し" not in client.get(f"/events/calendar?month={day.strftime('%Y-%m')}&category=tourism"
+                                        ).get_data(as_text=True)
+    for bad in ("garbage", "9999-12", "2026-13", "1-2-3"):
+        assert client.get(f"/events/calendar?month={bad}").status_code == 200
 
 
 def test_organization_page_lists_upcoming_events(client):
