@@ -1,7 +1,7 @@
 """facilities, rooms, 時間区分, closures, lottery periods, fees and 減免, staff, bookings and slot claims
 
 Revision ID: 0004_facilities_bookings
-Revises: 0002_organizations
+Revises: 0003_events
 Create Date: 2026-11-28 17:59:37.713514
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_facilities_bookings'
-down_revision = '0002_organizations'
+down_revision = '0003_events'
 branch_labels = None
 depends_on = None
 

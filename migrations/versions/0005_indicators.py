@@ -1,14 +1,14 @@
 """indicators: the plan's outcome indicators (成果指標), their printed values and staff-entered values
 
 Revision ID: 0005_indicators
-Revises: 0002_organizations
+Revises: 0004_facilities_bookings
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_indicators"
-down_revision = "0002_organizations"
+down_revision = "0004_facilities_bookings"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """job runs: one claimed run per (job name, due key), so several `flask jobs run-due` never repeat work
 
 Revision ID: 0010_job_runs
-Revises: 0002_organizations
+Revises: 0005_indicators
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_job_runs"
-down_revision = "0002_organizations"
+down_revision = "0005_indicators"
 branch_labels = None
 depends_on = None
 

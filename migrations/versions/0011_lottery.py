@@ -1,7 +1,7 @@
 """lottery: draws (seed commitment, seed, frozen inputs, result digest), entries and ranked preferences
 
 Revision ID: 0011_lottery
-Revises: 0002_organizations
+Revises: 0010_job_runs
 Depends on: 0004_facilities_bookings (lottery_periods, rooms)
 """
 
@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_lottery"
-down_revision = "0002_organizations"
+down_revision = "0010_job_runs"
 branch_labels = None
-depends_on = ("0004_facilities_bookings",)
+depends_on = None
 
 
 def upgrade():
