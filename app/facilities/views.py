@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.core.districts import District
+from app.core.filters import date_long
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities import queries
@@ -91,10 +92,17 @@ def availability(facility_id: int):
         end = start + timedelta(days=7)
         previous, following = start - timedelta(days=7), end
     data = queries.facility_grid(facility, start, end)
+    # Labels computed once per page, not once per cell: a month of a big centre has thousands of cells.
+    texts = {status: status_text(status) for status in Status}
+    slot_labels = {slot.id: f"{slot.label} {slot.start // 60:02d}:{slot.start % 60:02d}–"
+                            f"{slot.end // 60:02d}:{slot.end % 60:02d}"
+                   for day_slots in data.grid.slots.values() for slot in day_slots}
+    day_labels = {day: date_long(day) for day in data.grid.days}
     return render_template(
         "facilities/availability.html", facility=facility, data=data, view=view, start=start, end=end,
-        previous=previous, following=following, problem=problem, symbols=SYMBOLS, status_text=status_text,
-        Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1),
+        previous=previous, following=following, problem=problem, symbols=SYMBOLS, texts=texts,
+        Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1), slot_labels=slot_labels,
+        day_labels=day_labels, book_url=url_for("bookings.new"),
     )
 
 
