@@ -18,6 +18,13 @@ def _expire_tentative_bookings(*, now: datetime) -> int:
     return booking_services.expire_tentative(now=now)
 
 
+def _draw_due_lotteries(*, now: datetime) -> int:
+    """Draw committed lottery periods whose draw date has come (result e-mails are queued with the draw)."""
+    from app.bookings import lottery_services
+
+    return lottery_services.draw_due_periods(now=now)
+
+
 def _send_pending_mail(*, now: datetime) -> int:
     """Deliver e-mails waiting in the outbox (each message is claimed with a row lock as it goes)."""
     from app.core.mail import send_pending
@@ -32,6 +39,7 @@ def _prune_job_runs(*, now: datetime) -> int:
 
 registry.add(Job("bookings.expire-tentative", Every(timedelta(minutes=1)), _expire_tentative_bookings,
                  _expire_tentative_bookings.__doc__ or ""))
+registry.add(Job("lottery.draw-due", DailyAt(time(10, 0)), _draw_due_lotteries, _draw_due_lotteries.__doc__ or ""))
 registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
                  _send_pending_mail.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

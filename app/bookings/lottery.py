@@ -184,3 +184,79 @@ def verify(*, seed: str, published_commitment: str, entries: Iterable[Entry], av
         result=result,
         differences=differences,
     )
+
+
+# --- the published document: everything needed to re-run a draw, without the app --------------------------
+
+DOCUMENT_FORMAT = "tsudoi-lottery-v1"
+
+
+def to_document(*, seed: str, seed_commitment: str, entries: Iterable[Entry], available: Iterable[SlotKey],
+                overlaps: Mapping[SlotKey, Iterable[SlotKey]], awards: Mapping[str, SlotKey],
+                entries_per_group: int | None, max_preferences: int | None, **extra) -> dict:
+    """A JSON-ready record of a draw. Groups are renamed g1, g2 ... (in entry order): the limit per group can
+    be re-checked without publishing who applied."""
+    entries = sorted(entries, key=lambda e: (len(e.entry_id), e.entry_id))
+    aliases: dict[str, str] = {}
+    for e in entries:
+        aliases.setdefault(e.group, f"g{len(aliases) + 1}")
+    return {
+        "format": DOCUMENT_FORMAT,
+        **extra,
+        "seed_commitment": seed_commitment,
+        "seed": seed,
+        "entries_per_group": entries_per_group,
+        "max_preferences": max_preferences,
+        "available": sorted(slot.token() for slot in available),
+        "overlaps": sorted([a.token(), b.token()] for a, others in overlaps.items() for b in others),
+        "entries": [{"id": e.entry_id, "group": aliases[e.group], "tier": e.tier,
+                     "preferences": [slot.token() for slot in e.preferences]} for e in entries],
+        "awards": {entry_id: awards[entry_id].token() for entry_id in sorted(awards, key=lambda i: (len(i), i))},
+        "result_digest": awards_digest(awards),
+    }
+
+
+def verify_document(document: Mapping) -> Verification:
+    """Re-run the draw a document records (see to_document); also compares the recorded result digest."""
+    if document.get("format") != DOCUMENT_FORMAT:
+        raise LotteryInputError(f"not a {DOCUMENT_FORMAT} document")
+    overlaps: dict[SlotKey, set[SlotKey]] = {}
+    for a, b in document["overlaps"]:
+        overlaps.setdefault(SlotKey.from_token(a), set()).add(SlotKey.from_token(b))
+    awards = {entry_id: SlotKey.from_token(token) for entry_id, token in document["awards"].items()}
+    report = verify(
+        seed=document["seed"], published_commitment=document["seed_commitment"],
+        entries=[Entry(entry_id=str(e["id"]), group=e["group"], tier=int(e["tier"]),
+                       preferences=tuple(SlotKey.from_token(t) for t in e["preferences"]))
+                 for e in document["entries"]],
+        available=[SlotKey.from_token(t) for t in document["available"]], published_awards=awards,
+        entries_per_group=document["entries_per_group"], max_preferences=document["max_preferences"],
+        overlaps=overlaps,
+    )
+    if document.get("result_digest") != awards_digest(awards):
+        return Verification(report.seed_matches_commitment, False, report.result, report.differences)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python lottery.py verify FILE.json`: re-run a published draw with nothing but Python's standard library."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "verify":
+        print("usage: python lottery.py verify FILE.json", file=sys.stderr)
+        return 2
+    with open(args[1], encoding="utf-8") as fileobj:
+        report = verify_document(json.load(fileobj))
+    print(f"seed matches commitment: {'yes' if report.seed_matches_commitment else 'NO'}")
+    print(f"entries: {len(report.result.order)}, won: {len(report.result.awards)}")
+    for entry_id, (published, recomputed) in report.differences.items():
+        print(f"  entry {entry_id}: published {published.token() if published else '-'}, "
+              f"recomputed {recomputed.token() if recomputed else '-'}")
+    print("OK: the draw reproduces" if report.ok else "MISMATCH: the draw does not reproduce")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,10 @@
-"""CLI: `flask lottery commit PERIOD`, `flask lottery draw PERIOD` and `flask lottery verify PERIOD` (re-runs a
-drawn lottery from its seed and entries and compares the results)."""
+"""CLI: `flask lottery commit PERIOD`, `flask lottery draw PERIOD`, `flask lottery verify PERIOD` (re-runs a
+drawn lottery from its seed and entries and compares the results) and `flask lottery export PERIOD` (the public
+record, which `python app/bookings/lottery.py verify FILE` re-runs without the app)."""
 
 from __future__ import annotations
+
+import json
 
 import click
 from flask import Blueprint
@@ -78,3 +81,16 @@ def verify(period_id: int, seed: str | None) -> None:
     click.echo("OK: the draw reproduces" if ok else "MISMATCH: the draw does not reproduce")
     if not ok:
         raise SystemExit(1)
+
+
+@bp.cli.command("export")
+@click.argument("period_id", metavar="PERIOD", type=int)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout).")
+def export(period_id: int, output) -> None:
+    """Write the public record of drawn PERIOD as JSON (entries by number, groups pseudonymous, seed, result)."""
+    try:
+        document = lottery_services.export_period(_period(period_id))
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
+    json.dump(document, output, ensure_ascii=False, indent=1)
+    output.write("\n")

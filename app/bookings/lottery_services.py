@@ -270,3 +270,34 @@ def _stored_overlaps(draw: LotteryDraw) -> dict[SlotKey, set[SlotKey]]:
     for a, b in draw.overlapping_slots or ():
         result.setdefault(SlotKey.from_token(a), set()).add(SlotKey.from_token(b))
     return result
+
+
+def export_period(period: LotteryPeriod) -> dict:
+    """The public record of a drawn period (lottery.to_document): anyone can re-run it with lottery.py alone."""
+    draw = db.session.scalars(sa.select(LotteryDraw).where(LotteryDraw.period_id == period.id)).first()
+    if draw is None or not draw.is_drawn:
+        raise NotOpen(_l("この抽選はまだ行われていません。"))
+    _, entries = _pure_entries(period.id)
+    return lottery.to_document(
+        period=period.id, seed=draw.seed, seed_commitment=draw.seed_commitment, entries=entries,
+        available=[SlotKey.from_token(token) for token in draw.available_slots or ()],
+        overlaps=_stored_overlaps(draw), awards=published_awards(period.id),
+        entries_per_group=draw.entries_per_group, max_preferences=draw.max_preferences,
+    )
+
+
+def draw_due_periods(*, now: datetime) -> int:
+    """Draw every committed, undrawn period whose draw date (Tokyo) has come; returns how many were drawn.
+
+    Run by the `lottery.draw-due` job. Periods without a committed seed are left alone (staff commit first).
+    """
+    from app.core.time import to_tokyo
+
+    today = to_tokyo(now).date()
+    due = list(db.session.scalars(
+        sa.select(LotteryPeriod).join(LotteryDraw, LotteryDraw.period_id == LotteryPeriod.id)
+        .where(LotteryPeriod.draw_date.is_not(None), LotteryPeriod.draw_date <= today, LotteryDraw.drawn_at.is_(None))
+        .order_by(LotteryPeriod.id)))
+    for period in due:
+        run_draw(period, available=lottery_slots(period), now=now)
+    return len(due)

@@ -255,3 +255,55 @@ def test_the_fairness_check_would_catch_a_biased_draw():
     keys = [f"t2-{n}" for n in range(5)]
     biased = Counter({"t2-0": 1200, "t2-1": 450, "t2-2": 450, "t2-3": 450, "t2-4": 450})
     assert _chi_square(biased, keys, len(SEEDS) / 5) > CHI2_CRITICAL_P001[4]
+
+
+# --- the published document, re-run without the app ------------------------------------------------------
+
+
+def _published(seed="doc-seed"):
+    from app.bookings.lottery import to_document
+
+    entries = [entry(10, HALL, A, tier=1, group="org:7"), entry(2, EAST, tier=2, group="org:7"),
+               entry(3, WEST, HALL, tier=2, group="user:4"), entry(4, A, B, tier=3, group="user:5")]
+    available = [A, B, HALL, EAST, WEST]
+    result = draw(entries, available, seed, entries_per_group=2, overlaps=HALL_OVERLAPS)
+    return to_document(seed=seed, seed_commitment=commitment(seed), entries=entries, available=available,
+                       overlaps=HALL_OVERLAPS, awards=result.awards, entries_per_group=2, max_preferences=3,
+                       period=99), result
+
+
+def test_a_published_document_re_runs_and_hides_who_applied():
+    from app.bookings.lottery import verify_document
+
+    document, result = _published()
+    # Entries by number (2, 3, 4, 10); groups renamed in that order, the same group keeping one alias.
+    assert [e["group"] for e in document["entries"]] == ["g1", "g2", "g3", "g1"]
+    assert "org:7" not in str(document) and "user:4" not in str(document)
+    assert [e["id"] for e in document["entries"]] == ["2", "3", "4", "10"]
+    assert document["result_digest"] == result.digest() and document["period"] == 99
+    assert verify_document(document).ok
+
+
+def test_the_standalone_script_verifies_a_document_and_catches_a_forged_one(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "app" / "bookings" / "lottery.py"
+    document, result = _published()
+    good = tmp_path / "draw.json"
+    good.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    # Run as a plain script, as a resident would with the downloaded file: it needs only the standard library.
+    ran = subprocess.run([sys.executable, "-I", str(script), "verify", str(good)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert "seed matches commitment: yes" in ran.stdout and "OK: the draw reproduces" in ran.stdout
+
+    forged = dict(document, awards={**document["awards"], "4": document["awards"].get("4") or A.token()})
+    forged["awards"].pop(next(k for k in document["awards"] if k != "4"))
+    bad = tmp_path / "forged.json"
+    bad.write_text(json.dumps(forged), encoding="utf-8")
+    ran = subprocess.run([sys.executable, "-I", str(script), "verify", str(bad)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60)
+    assert ran.returncode == 1 and "MISMATCH" in ran.stdout

@@ -281,3 +281,48 @@ def test_cli_commit_draw_and_result_mails(app, outbox):
     twice = runner.invoke(args=["lottery", "draw", str(period_id)])
     assert twice.exit_code == 1 and "すでに行われました" in twice.output
     assert runner.invoke(args=["lottery", "verify", str(period_id)]).exit_code == 0
+
+
+def test_export_is_a_public_record_that_re_runs_without_the_app(app, app_ctx):
+    import json
+
+    from app.bookings.lottery import verify_document
+
+    center, period, draw, result, _ = _draw_scenario(app_ctx)
+    document = services.export_period(period)
+    assert verify_document(document).ok
+    assert document["seed"] == draw.seed and len(document["entries"]) == 8
+    assert not any(e["group"].startswith(("org:", "user:")) for e in document["entries"])
+    period_id = period.id
+    db.session.commit()
+    exported = app.test_cli_runner().invoke(args=["lottery", "export", str(period_id)])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.output) == json.loads(json.dumps(document))
+
+
+def test_the_draw_due_job_draws_committed_periods_on_their_draw_date(app_ctx):
+    from app.core.jobs import run_due
+    from app.core.time import today_tokyo, utcnow
+
+    center = make_center()
+    today = today_tokyo()
+    periods = {}
+    for name, draw_date, committed in (("due", today, True), ("late", today - timedelta(days=2), True),
+                                       ("future", today + timedelta(days=1), True), ("no seed", today, False)):
+        period = LotteryPeriod(facility_id=center.facility_id, start_date=today + timedelta(days=60),
+                               end_date=today + timedelta(days=61), draw_date=draw_date)
+        db.session.add(period)
+        db.session.flush()
+        if committed:
+            services.commit_seed(period, entries_per_group=1, max_preferences=1)
+        periods[name] = period.id
+    db.session.commit()
+
+    assert services.draw_due_periods(now=utcnow()) == 2
+    db.session.commit()
+    drawn = set(db.session.scalars(sa.select(LotteryDraw.period_id).where(LotteryDraw.drawn_at.is_not(None))))
+    assert drawn == {periods["due"], periods["late"]}
+    assert services.draw_due_periods(now=utcnow()) == 0  # drawn once only
+    db.session.rollback()
+    outcomes = run_due(only={"lottery.draw-due"}, now=utcnow().replace(hour=3))  # 12:00 in Tokyo
+    assert [(o.job, o.status, o.result) for o in outcomes] == [("lottery.draw-due", "succeeded", "0")]
