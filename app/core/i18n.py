@@ -1,4 +1,11 @@
-"""The three interface languages: 日本語 (source), English and やさしい日本語 (its own gettext domain)."""
+"""The three interface languages: 日本語 (source), English and やさしい日本語 (its own gettext domain).
+
+Furigana: やさしい日本語 translations may carry <ruby>漢字<rt>かんじ</rt></ruby> only where it renders or is
+stripped: page text through `_()` in templates, flashed messages and field errors (shown through |ruby), error
+pages, e-mail bodies (queue_mail strips it) and text passed through plain(). Form labels and choices, enum
+labels, API messages, attribute values and <option> text stay plain. tests/core/test_i18n.py enforces this
+and that every message is translated (`make i18n`, then fill the catalogs).
+"""
 
 from __future__ import annotations
 
