@@ -105,6 +105,7 @@ class FacilityGrid:
     grid: Grid
     holidays: frozenset[date]
     claims: dict[tuple[int, date, int], bool]
+    leaf_of: dict[int, frozenset[int]] | None = None
 
 
 def facility_grid(facility: Facility, start: date, end: date) -> FacilityGrid:
@@ -136,7 +137,9 @@ def room_units(data: FacilityGrid, room: Room, day: date) -> dict[int, list[Unit
     """Slot id -> the room's units in that slot on DAY with their freedom (from the grid's claims)."""
     from app.facilities.availability import cells, leaves, units_for
 
-    leaf_ids = leaves([room_node(r) for r in data.rooms])[room.id]
+    if data.leaf_of is None:  # computed once per grid, not once per day
+        data.leaf_of = leaves([room_node(r) for r in data.rooms])
+    leaf_ids = data.leaf_of[room.id]
     result: dict[int, list[UnitState]] = {}
     for unit in units_for(room_node(room), data.grid.slots.get(day, [])):
         free = not any((leaf, day, c) in data.claims for leaf in leaf_ids for c in cells(unit.start, unit.end))
