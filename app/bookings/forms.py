@@ -82,3 +82,10 @@ class ClosureForm(BaseForm):
                          invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
     reason = StringField(_l("理由"), validators=[DataRequired(REQUIRED),
                                                Length(max=300, message=_l("300文字以内で入力してください。"))])
+
+
+class StaffBookingForm(BookingForm):
+    """The desk books for a resident who phones or comes in, found by the e-mail of their account."""
+
+    user_email = StringField(_l("利用者のメールアドレス"), validators=[
+        DataRequired(REQUIRED), Length(max=320, message=_l("320文字以内で入力してください。"))])

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings import ical, services
-from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm
+from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
@@ -71,9 +71,12 @@ def _organization_choices() -> list[SelectChoice]:
     return [SelectChoice("", _("個人として予約する"))] + [SelectChoice(str(o.id), o.name_ja) for o in rows]
 
 
-def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, error=None, alternatives=None):
+def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, error=None, alternatives=None,
+                 action_url: str | None = None, day_url: str | None = None):
     return render_template("bookings/new.html", form=form, room=room, facility=room.facility, quote=quote,
-                           error=error, alternatives=alternatives or [], hm=_hm), status
+                           error=error, alternatives=alternatives or [], hm=_hm,
+                           action_url=action_url or url_for("bookings.new"),
+                           day_url=day_url or url_for("bookings.new")), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -334,3 +337,56 @@ def delete_closure(closure_id: int):
     db.session.commit()
     flash(_("休館を取り消しました。"), "success")
     return redirect(url_for("bookings.closures", facility_id=facility.id), 303)
+
+
+@bp.route("/desk/<int:facility_id>/book", methods=["GET", "POST"])
+@role_required(Role.FACILITY_STAFF)
+def desk_book(facility_id: int):
+    """The desk books on behalf of a resident (phone or counter): same rules and fees, the resident is the user."""
+    from app.accounts.models import User
+    from app.accounts.services import normalize_email
+
+    facility = _staff_facility(facility_id)
+    form = StaffBookingForm()
+    room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
+    if room.facility_id != facility.id:
+        abort(404)
+    urls = dict(action_url=url_for("bookings.desk_book", facility_id=facility.id),
+                day_url=url_for("bookings.desk_book", facility_id=facility.id))
+    if request.method == "GET":
+        form.room_id.data = str(room.id)
+        try:
+            form.day.data = date.fromisoformat(request.args.get("day", ""))
+        except ValueError:
+            form.day.data = today_tokyo()
+    form.units.choices = _unit_choices(room, form.day.data)
+    form.organization_id.choices = [SelectChoice("", _("個人として予約する"))]
+    if request.method == "GET":
+        return _render_form(form, room, 200, **urls)
+    if not form.validate_on_submit():
+        return _render_form(form, room, 422, **urls)
+    resident = db.session.scalar(sa.select(User).where(User.email == normalize_email(form.user_email.data)))
+    if resident is None or not resident.is_active:
+        form.user_email.errors.append(_("このメールアドレスの利用者は登録されていません。"))
+        return _render_form(form, room, 422, **urls)
+    options = dict(user=resident, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
+                   attendees=form.attendees.data, category=form.category_value, organization_id=None)
+    try:
+        if form.confirm.data != "1":
+            quote = services.quote(on_behalf=True, **options)
+            form.confirm.data = "1"
+            return _render_form(form, room, 200, quote=quote, **urls)
+        booking = services.book_slots(purpose=form.purpose.data, actor=current_user, **options)
+    except services.SlotTaken as exc:
+        db.session.rollback()
+        form.confirm.data = ""
+        form.units.choices = _unit_choices(room, form.day.data)
+        return _render_form(form, room, 409, error=exc.message, alternatives=exc.alternatives, **urls)
+    except DomainError as exc:
+        db.session.rollback()
+        form.confirm.data = ""
+        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
+        return _render_form(form, room, status, error=exc.message, **urls)
+    db.session.commit()
+    flash(_("利用者に代わって予約しました。"), "success")
+    return redirect(url_for("bookings.desk", facility_id=facility.id, day=booking.day.isoformat()), 303)

@@ -213,3 +213,29 @@ def test_staff_manage_closures_refusing_periods_with_bookings(client):
         closure_id = db.session.scalar(sa.select(Closure.id))
     assert post_form(desk, f"/bookings/desk/closures/{closure_id}/delete", {}, page=url).status_code == 303
     assert "空調工事" not in desk.get(url).get_data(as_text=True)
+
+
+def test_desk_books_on_behalf_of_a_resident(client):
+    c = make_center()
+    staff = make_user(role=Role.FACILITY_STAFF)
+    assign_staff(staff.id, c.facility_id)
+    resident = make_user(email="phone.caller@example.jp")
+    day = today_tokyo() + timedelta(days=5)
+    login(client, staff.email)
+    url = f"/bookings/desk/{c.facility_id}/book"
+    page = f"{url}?room={c.meeting_id}&day={day.isoformat()}"
+    assert client.get(page).status_code == 200
+    unknown = post_form(client, url, {**_form(c, day, confirm="1"), "user_email": "nobody@example.jp"}, page=page)
+    assert unknown.status_code == 422 and "登録されていません" in unknown.get_data(as_text=True)
+    preview = post_form(client, url, {**_form(c, day), "user_email": "Phone.Caller@example.jp"}, page=page)
+    assert preview.status_code == 200 and "1,000円" in preview.get_data(as_text=True)
+    done = post_form(client, url, {**_form(c, day, confirm="1"), "user_email": "phone.caller@example.jp"}, page=page)
+    assert done.status_code == 303
+    [booking] = _bookings()
+    assert (booking.user_id, booking.created_by_id) == (resident.id, staff.id)
+    other = make_center()
+    assert client.get(f"/bookings/desk/{other.facility_id}/book?room={other.meeting_id}").status_code == 403
+    assert client.get(f"/bookings/desk/{c.facility_id}/book?room={other.meeting_id}").status_code == 404
+    resident_client = client.application.test_client()
+    login(resident_client, resident.email)
+    assert resident_client.get(page).status_code == 403
