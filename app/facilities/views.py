@@ -98,11 +98,19 @@ def availability(facility_id: int):
                             f"{slot.end // 60:02d}:{slot.end % 60:02d}"
                    for day_slots in data.grid.slots.values() for slot in day_slots}
     day_labels = {day: date_long(day) for day in data.grid.days}
+    # Filters only hide rows: the grid is computed for every room because halves and wholes depend on each other.
+    room_kind = _enum_arg("kind", RoomKind)
+    try:
+        capacity = max(0, int(request.args.get("capacity") or 0))
+    except ValueError:
+        capacity = 0
+    shown = [r for r in data.rooms if r.capacity >= capacity and (room_kind is None or r.kind == room_kind)]
     return render_template(
         "facilities/availability.html", facility=facility, data=data, view=view, start=start, end=end,
         previous=previous, following=following, problem=problem, symbols=SYMBOLS, texts=texts,
         Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1), slot_labels=slot_labels,
-        day_labels=day_labels, book_url=url_for("bookings.new"),
+        day_labels=day_labels, book_url=url_for("bookings.new"), shown_rooms=shown, room_kinds=list(RoomKind),
+        room_kind=room_kind, capacity=capacity or "",
     )
 
 

@@ -127,3 +127,12 @@ def test_find_a_free_room_across_facilities(client, app):
     make_center(name="検索センターC")
     _book(user.id, b.hall_id, day + timedelta(days=1), [f"s{b.slot_ids['evening']}"])
     assert count(f"/facilities/search?day={day.isoformat()}") == before
+
+
+def test_grid_filters_rooms_by_capacity_and_kind(client):
+    c = make_center()
+    base = f"/facilities/{c.facility_id}/availability"
+    big = client.get(f"{base}?capacity=50").get_data(as_text=True)
+    assert "ホールA" in big and "会議室1" not in big and "音楽スタジオ" not in big
+    music = client.get(f"{base}?kind=music&capacity=abc").get_data(as_text=True)
+    assert "音楽スタジオ" in music and "ホールA" not in music
