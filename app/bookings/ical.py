@@ -14,6 +14,15 @@ from app.facilities.availability import CELL_MINUTES
 
 UID_DOMAIN = "tsudoi.minato.example.jp"
 FEED_SALT = "tsudoi-bookings-feed"
+_VTIMEZONE: Timezone | None = None
+
+
+def _vtimezone() -> Timezone:
+    # Building VTIMEZONE from zoneinfo walks every transition (~100 ms): once per process is enough.
+    global _VTIMEZONE
+    if _VTIMEZONE is None:
+        _VTIMEZONE = Timezone.from_tzinfo(TOKYO)
+    return _VTIMEZONE
 
 
 def _calendar(name: str) -> Calendar:
@@ -23,7 +32,7 @@ def _calendar(name: str) -> Calendar:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", " ".join(name.split()))
     calendar.add("x-wr-timezone", "Asia/Tokyo")
-    calendar.add_component(Timezone.from_tzinfo(TOKYO))
+    calendar.add_component(_vtimezone())
     return calendar
 
 
