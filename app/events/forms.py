@@ -171,3 +171,11 @@ def fill_from_series(form, series) -> None:
     form.first_date.data, form.until_date.data = rule.first, rule.until
     form.nth.data = rule.nth or 1
     form.dates.data = "\n".join(d.isoformat() for d in rule.dates)
+
+
+class GuestRegistrationForm(BaseForm):
+    name = StringField(_l("お名前"), validators=[DataRequired(REQUIRED), _len(80)],
+                       render_kw={"autocomplete": "name"})
+    email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), _len(320), Email(
+        message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False)],
+        render_kw={"autocomplete": "email", "inputmode": "email"})

@@ -257,16 +257,26 @@ class EventOccurrence(db.Model):
 
 
 class Registration(db.Model):
-    """A person's place at an occurrence: confirmed, waitlisted (in queued_at order) or cancelled."""
+    """A person's place at an occurrence: confirmed, waitlisted (in queued_at order) or cancelled.
+
+    The person is an account (user_id) or a guest who confirmed their e-mail address (guest_email), never both.
+    """
 
     __tablename__ = "event_registrations"
-    __table_args__ = (sa.UniqueConstraint("occurrence_id", "user_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("occurrence_id", "user_id"),
+        sa.UniqueConstraint("occurrence_id", "guest_email"),
+        sa.CheckConstraint("(user_id IS NULL) <> (guest_email IS NULL)", name="one_registrant"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurrence_id: Mapped[int] = mapped_column(
         sa.ForeignKey("event_occurrences.id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    guest_email: Mapped[str | None] = mapped_column(sa.String(320))  # stored lower-cased
+    guest_name: Mapped[str | None] = mapped_column(sa.String(80))
+    guest_language: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus), index=True)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -276,3 +286,19 @@ class Registration(db.Model):
 
     occurrence: Mapped[EventOccurrence] = relationship()
     user = relationship("User")
+
+    @property
+    def email(self) -> str:
+        return self.user.email if self.user_id else self.guest_email
+
+    @property
+    def name(self) -> str:
+        return self.user.display_name if self.user_id else self.guest_name
+
+    @property
+    def language(self) -> str | None:
+        return self.user.preferred_language if self.user_id else self.guest_language
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None

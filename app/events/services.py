@@ -62,6 +62,13 @@ class AlreadyRegistered(Conflict):
     pass
 
 
+class InvalidGuestLink(DomainError):
+    pass
+
+
+GUEST_CONFIRM_MAX_AGE_S = 48 * 3600
+
+
 @dataclass
 class SeriesInput:
     """What an organizer enters for a series, already parsed by the form."""
@@ -334,10 +341,8 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
                                           Registration.status != RegistrationStatus.CANCELLED)
         ).all()
         for registration in registrations:
-            user = registration.user
-            queue_mail(to=user.email, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
-                       language=user.preferred_language, user=user, series=series, occurrence=occurrence,
-                       reason=reason, url=_event_url(series))
+            _mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
+                             reason=reason)
             told += 1
     record_audit("event.cancelled", actor_id=actor.id, target_type="event_series", target_id=series.id,
                  details={"told": told})
@@ -360,16 +365,12 @@ def cancel_occurrence(occurrence: EventOccurrence, *, actor: User, reason: str) 
         raise Conflict(_l("終わった回は中止にできません。"))
     occurrence.status = OccurrenceStatus.CANCELLED
     occurrence.sequence += 1
-    series = occurrence.series
     told = 0
     for registration in db.session.scalars(
         sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
                                       Registration.status != RegistrationStatus.CANCELLED)
     ):
-        user = registration.user
-        queue_mail(to=user.email, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
-                   language=user.preferred_language, user=user, series=series, occurrence=occurrence,
-                   reason=reason, url=_event_url(series))
+        _mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled", reason=reason)
         told += 1
     record_audit("occurrence.cancelled", actor_id=actor.id, target_type="event_occurrence",
                  target_id=occurrence.id, details={"told": told, "reason": reason})
@@ -469,7 +470,19 @@ def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> 
 
     Capacity holds under concurrency: the occurrence row is locked and seats are counted inside the lock.
     """
-    user_id = user.id
+    return _place(occurrence_id, user_id=user.id, now=now)
+
+
+def register_guest(*, occurrence_id: int, email: str, name: str, language: str | None,
+                   now: datetime | None = None) -> Registration:
+    """Register a guest whose e-mail address was just confirmed (same rules and lock as accounts)."""
+    return _place(occurrence_id, guest_email=email.strip().lower(), guest_name=name.strip()[:80],
+                  guest_language=language, now=now)
+
+
+def _place(occurrence_id: int, *, user_id: int | None = None, guest_email: str | None = None,
+           guest_name: str | None = None, guest_language: str | None = None,
+           now: datetime | None = None) -> Registration:
     if capacity_guard_enabled():
         occurrence = _lock_occurrence(occurrence_id)
         confirmed = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
@@ -479,8 +492,9 @@ def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> 
         if occurrence is None:
             raise DomainError(_l("この回が見つかりません。"))
     check_open(occurrence, now=now)
+    who = Registration.user_id == user_id if user_id is not None else Registration.guest_email == guest_email
     registration = db.session.scalar(
-        sa.select(Registration).where(Registration.occurrence_id == occurrence_id, Registration.user_id == user_id)
+        sa.select(Registration).where(Registration.occurrence_id == occurrence_id, who)
     )
     if registration is not None and registration.status != RegistrationStatus.CANCELLED:
         raise AlreadyRegistered(_l("この回にはすでに申し込んでいます。"))
@@ -488,28 +502,85 @@ def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> 
     status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.CONFIRMED
     stamp = utcnow()
     if registration is None:
-        registration = Registration(occurrence_id=occurrence_id, user_id=user_id, status=status, queued_at=stamp)
+        registration = Registration(occurrence_id=occurrence_id, user_id=user_id, guest_email=guest_email,
+                                    guest_name=guest_name, guest_language=guest_language, status=status,
+                                    queued_at=stamp)
         db.session.add(registration)
     else:
         registration.status, registration.queued_at, registration.cancelled_at = status, stamp, None
     registration.occurrence = occurrence
     db.session.flush()
-    person = db.session.get(User, user_id)
-    queue_mail(to=person.email, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
-               else _l("キャンセル待ちで受け付けました"), template="events/registered",
-               language=person.preferred_language, user=person, occurrence=occurrence, series=occurrence.series,
-               registration=registration, url=_event_url(occurrence.series),
-               attachments=_ics_attachment(occurrence, person.preferred_language)
-               if status == RegistrationStatus.CONFIRMED else ())
+    if user_id is not None:
+        registration.user = db.session.get(User, user_id)
+    _mail_registrant(registration, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
+                     else _l("キャンセル待ちで受け付けました"), template="events/registered",
+                     ics=status == RegistrationStatus.CONFIRMED)
     return registration
 
 
-def cancel_registration(*, registration_id: int, user: User, by_organizer: bool = False) -> Registration | None:
-    """Cancel a registration; a freed seat goes to the first in line, who is e-mailed. Returns the promoted one."""
+def guest_cancel_token(registration: Registration) -> str:
+    """A signed token that lets a guest cancel their registration from the e-mail."""
+    return _serializer("guest-cancel").dumps({"r": registration.id, "e": registration.guest_email})
+
+
+def guest_confirm_token(*, occurrence_id: int, email: str, name: str, language: str | None) -> str:
+    """A signed token proving the guest reads EMAIL; the place is taken only when they confirm."""
+    return _serializer("guest-confirm").dumps({"o": occurrence_id, "e": email.strip().lower(),
+                                                "n": name.strip()[:80], "l": language})
+
+
+def load_guest_token(purpose: str, token: str, *, max_age: int | None = None) -> dict:
+    """The data of a guest token, or InvalidGuestLink."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        raise InvalidGuestLink(_l("このリンクは使えません。期限が切れているか、正しくありません。")) from None
+
+
+def _serializer(purpose: str):
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"tsudoi-events-{purpose}")
+
+
+def request_guest_registration(*, occurrence_id: int, email: str, name: str, language: str | None) -> None:
+    """E-mail a confirmation link to a guest; nothing is reserved until they open it and confirm."""
+    occurrence = db.session.get(EventOccurrence, occurrence_id)
+    if occurrence is None:
+        raise DomainError(_l("この回が見つかりません。"))
+    check_open(occurrence)
+    token = guest_confirm_token(occurrence_id=occurrence_id, email=email, name=name, language=language)
+    queue_mail(to=email.strip().lower(), subject=_l("お申し込みの確認"), template="events/guest_confirm",
+               language=language, name=name, series=occurrence.series, occurrence=occurrence,
+               hours=GUEST_CONFIRM_MAX_AGE_S // 3600,
+               url=current_app.config["BASE_URL"] + url_for("events.guest_confirm", token=token))
+
+
+def _mail_registrant(registration: Registration, *, subject, template: str, ics: bool = False, **context) -> None:
+    occurrence = registration.occurrence
+    cancel_url = None
+    if registration.is_guest:
+        cancel_url = current_app.config["BASE_URL"] + url_for("events.guest_cancel",
+                                                              token=guest_cancel_token(registration))
+    queue_mail(to=registration.email, subject=subject, template=template, language=registration.language,
+               name=registration.name, registration=registration, occurrence=occurrence, series=occurrence.series,
+               url=_event_url(occurrence.series), cancel_url=cancel_url,
+               attachments=_ics_attachment(occurrence, registration.language) if ics else (), **context)
+
+
+def cancel_registration(*, registration_id: int, user: User | None, by_organizer: bool = False,
+                        by_guest_link: bool = False) -> Registration | None:
+    """Cancel a registration; a freed seat goes to the first in line, who is e-mailed. Returns the promoted one.
+
+    The person themselves (signed in, or a guest through their signed link) or the organizer may cancel.
+    """
     registration = db.session.get(Registration, registration_id)
     if registration is None:
         raise DomainError(_l("申し込みが見つかりません。"))
-    if not by_organizer and registration.user_id != user.id:
+    allowed = by_organizer or by_guest_link or (user is not None and registration.user_id == user.id)
+    if not allowed:
         raise NotAllowed(_l("ご自身の申し込みだけ取り消せます。"))
     occurrence = _lock_occurrence(registration.occurrence_id) if capacity_guard_enabled() else registration.occurrence
     db.session.refresh(registration)
@@ -521,7 +592,8 @@ def cancel_registration(*, registration_id: int, user: User, by_organizer: bool 
     registration.cancelled_at = utcnow()
     db.session.flush()
     promoted = _fill_from_waitlist(occurrence)
-    record_audit("registration.cancelled", actor_id=user.id, target_type="registration", target_id=registration.id)
+    record_audit("registration.cancelled", actor_id=user.id if user else None, target_type="registration",
+                 target_id=registration.id)
     return promoted[0] if promoted else None
 
 
@@ -542,10 +614,8 @@ def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
     for registration in promoted:
         registration.status = RegistrationStatus.CONFIRMED
         registration.promoted_at = utcnow()
-        user = registration.user
-        queue_mail(to=user.email, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-                   language=user.preferred_language, user=user, occurrence=occurrence, series=occurrence.series,
-                   url=_event_url(occurrence.series), attachments=_ics_attachment(occurrence, user.preferred_language))
+        _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
+                         ics=True)
     return promoted
 
 
@@ -561,11 +631,8 @@ def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
         raise Conflict(_l("キャンセル待ちの申し込みではありません。"))
     registration.status = RegistrationStatus.CONFIRMED
     registration.promoted_at = utcnow()
-    occurrence = registration.occurrence
-    user = registration.user
-    queue_mail(to=user.email, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-               language=user.preferred_language, user=user, occurrence=occurrence, series=occurrence.series,
-               url=_event_url(occurrence.series), attachments=_ics_attachment(occurrence, user.preferred_language))
+    _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
+                     ics=True)
     record_audit("registration.promoted", actor_id=actor.id, target_type="registration", target_id=registration.id)
     return registration
 

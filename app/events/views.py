@@ -20,7 +20,7 @@ from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, utcnow
 from app.events import ical, queries, services
-from app.events.forms import CancelEventForm, EventForm, ReviewForm, fill_from_series
+from app.events.forms import CancelEventForm, EventForm, GuestRegistrationForm, ReviewForm, fill_from_series
 from app.events.models import (
     FOREIGN_LANGUAGES,
     Audience,
@@ -32,7 +32,7 @@ from app.events.models import (
     Registration,
     RegistrationStatus,
 )
-from app.extensions import db
+from app.extensions import db, limiter
 from app.organizations import services as organization_services
 from app.organizations.models import Organization, VerificationStatus
 
@@ -233,6 +233,77 @@ def cancel_registration(registration_id: int):
     return redirect(url_for("events.mine"), 303)
 
 
+@bp.route("/occurrences/<int:occurrence_id>/guest", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def guest_register(occurrence_id: int):
+    """Registration without an account: the guest confirms their e-mail address before a place is taken."""
+    occurrence = db.session.get(EventOccurrence, occurrence_id)
+    if occurrence is None or not services.is_visible(None, occurrence.series):
+        abort(404)
+    form = GuestRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            services.request_guest_registration(occurrence_id=occurrence_id, email=form.email.data,
+                                                name=form.name.data, language=current_language().code)
+        except DomainError as exc:
+            db.session.rollback()
+            form.email.errors = [*form.email.errors, exc.message]
+        else:
+            db.session.commit()
+            return render_template("events/guest_result.html", series=occurrence.series, sent_to=form.email.data,
+                                   lang=current_language().code)
+    return render_template("events/guest.html", form=form, occurrence=occurrence, series=occurrence.series,
+                           lang=current_language().code), 200 if request.method == "GET" else 422
+
+
+@bp.route("/guest/confirm/<token>", methods=["GET", "POST"])
+def guest_confirm(token: str):
+    # A button confirms (POST): mail scanners that open links must not take a seat.
+    language = current_language().code
+    try:
+        data = services.load_guest_token("guest-confirm", token, max_age=services.GUEST_CONFIRM_MAX_AGE_S)
+    except DomainError as exc:
+        return render_template("events/guest_result.html", message=exc.message, lang=language), 400
+    occurrence = db.session.get(EventOccurrence, data["o"]) or abort(404)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            registration = services.register_guest(occurrence_id=data["o"], email=data["e"], name=data["n"],
+                                                    language=data.get("l"))
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("events/guest_result.html", message=exc.message, series=occurrence.series,
+                                   lang=language), exc.status_code
+        status = registration.status
+        db.session.commit()
+        return render_template("events/guest_result.html", series=occurrence.series, status=status, lang=language)
+    return render_template("events/guest_confirm.html", form=form, occurrence=occurrence, series=occurrence.series,
+                           email=data["e"], lang=language)
+
+
+@bp.route("/guest/cancel/<token>", methods=["GET", "POST"])
+def guest_cancel(token: str):
+    language = current_language().code
+    try:
+        data = services.load_guest_token("guest-cancel", token)
+    except DomainError as exc:
+        return render_template("events/guest_result.html", message=exc.message, lang=language), 400
+    registration = db.session.get(Registration, data["r"])
+    if registration is None or registration.guest_email != data["e"]:
+        abort(404)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_registration(registration_id=registration.id, user=None, by_guest_link=True)
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("events/guest_result.html", message=exc.message, lang=language), exc.status_code
+        db.session.commit()
+        return render_template("events/guest_result.html", cancelled=True, lang=language)
+    return render_template("events/guest_cancel.html", form=form, registration=registration,
+                           occurrence=registration.occurrence, series=registration.occurrence.series, lang=language)
+
+
 # ---------------------------------------------------------------- organizer
 
 
@@ -413,7 +484,7 @@ def registrations_csv(occurrence_id: int):
     writer.writerow([plain(_("番号")), plain(_("名前")), plain(_("メールアドレス")), plain(_("状態")),
                      plain(_("申込日時"))])
     for number, registration in enumerate(services.registrations_of(occurrence_id), start=1):
-        writer.writerow([number, _csv_cell(registration.user.display_name), _csv_cell(registration.user.email),
+        writer.writerow([number, _csv_cell(registration.name), _csv_cell(registration.email),
                          plain(str(registration.status.label)),
                          to_tokyo(registration.queued_at).strftime("%Y-%m-%d %H:%M")])
     filename = f"registrations-{occurrence.id}.csv"

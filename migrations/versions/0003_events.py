@@ -104,7 +104,10 @@ def upgrade():
     op.create_table('event_registrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('occurrence_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('guest_email', sa.String(length=320), nullable=True),
+    sa.Column('guest_name', sa.String(length=80), nullable=True),
+    sa.Column('guest_language', sa.String(length=16), nullable=True),
     sa.Column('status', sa.Enum('confirmed', 'waitlisted', 'cancelled', name='registrationstatus', native_enum=False, length=32), nullable=False),
     sa.Column('queued_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -114,6 +117,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['occurrence_id'], ['event_occurrences.id'], name=op.f('fk_event_registrations_occurrence_id_event_occurrences'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_event_registrations_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event_registrations')),
+    sa.CheckConstraint('(user_id IS NULL) <> (guest_email IS NULL)', name=op.f('ck_event_registrations_one_registrant')),
+    sa.UniqueConstraint('occurrence_id', 'guest_email', name=op.f('uq_event_registrations_occurrence_id_guest_email')),
     sa.UniqueConstraint('occurrence_id', 'user_id', name=op.f('uq_event_registrations_occurrence_id_user_id'))
     )
     op.create_index(op.f('ix_event_registrations_occurrence_id'), 'event_registrations', ['occurrence_id'], unique=False)

@@ -295,3 +295,54 @@ def test_cancel_one_occurrence(client, app, outbox):
     login(other_client, other.email)
     post_form(other_client, f"/events/occurrences/{first_id}/register", {}, page=f"/events/{series.id}")
     assert _count(Registration, Registration.user_id == other.id) == 0
+
+
+def _text(mail) -> str:
+    return mail.get_body(preferencelist=("plain",)).get_content()
+
+
+def _link(mail, kind):
+    import re
+
+    return re.search(rf"http://localhost(/events/guest/{kind}/\S+)", _text(mail)).group(1)
+
+
+def test_guest_registration_with_email_confirmation(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, capacity=1)
+    occurrence_id = occurrence_ids(series.id)[0]
+    url = f"/events/occurrences/{occurrence_id}/guest"
+    bad = post_form(client, url, {"name": "山田", "email": "not-an-address"})
+    assert bad.status_code == 422 and "山田" in bad.get_data(as_text=True)
+    assert post_form(client, url, {"name": "山田", "email": "Guest@Example.jp"}).status_code == 200
+    assert _count(Registration) == 0  # nothing is taken before the address is confirmed
+    confirm = _link(next(m for m in outbox if m["To"] == "guest@example.jp"), "confirm")
+    assert client.get(confirm).status_code == 200
+    assert _count(Registration) == 0  # opening the link (a mail scanner) takes nothing
+    assert post_form(client, confirm, {}).status_code == 200
+    with app_context():
+        registration = db.session.scalar(sa.select(Registration))
+        assert (registration.guest_email, registration.user_id, registration.status) == (
+            "guest@example.jp", None, RegistrationStatus.CONFIRMED)
+    again = post_form(client, confirm, {})
+    assert again.status_code == 409 and _count(Registration) == 1
+
+    # A second guest is waitlisted; when the first cancels through their link, the second is promoted.
+    post_form(client, url, {"name": "佐藤", "email": "second@example.jp"})
+    post_form(client, _link(next(m for m in outbox if m["To"] == "second@example.jp"), "confirm"), {})
+    cancel = _link(next(m for m in outbox if m["To"] == "guest@example.jp" and "/guest/cancel/" in _text(m)),
+                   "cancel")
+    outbox.clear()
+    assert post_form(client, cancel, {}).status_code == 200
+    with app_context():
+        rows = dict(db.session.execute(sa.select(Registration.guest_email, Registration.status)).all())
+    assert rows == {"guest@example.jp": RegistrationStatus.CANCELLED, "second@example.jp": RegistrationStatus.CONFIRMED}
+    assert [m["To"] for m in outbox] == ["second@example.jp"]
+    # Tampered links are refused.
+    assert client.get(cancel[:-3] + "xyz").status_code == 400
+    assert client.get("/events/guest/confirm/garbage").status_code == 400
+    # The organizer's list shows guests.
+    login(client, editor.email)
+    assert "second@example.jp" in client.get(f"/events/occurrences/{occurrence_id}/registrations").get_data(
+        as_text=True)
