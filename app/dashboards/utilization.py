@@ -236,16 +236,12 @@ def compute_utilization(
         sa.and_(fd.c.tier == "weekday", TimeSlot.on_date.is_(None), TimeSlot.weekday == fd.c.wd),
         sa.and_(fd.c.tier == "default", TimeSlot.on_date.is_(None), TimeSlot.weekday.is_(None)),
     )
+    # A slot lies inside one day: at most 24 whole hours. Only hourly rooms join the hours (a join of every
+    # unit with 24 rows would multiply the work for nothing).
     hours = sa.select(sa.literal(0, sa.Integer).label("k")).cte("hours", recursive=True)
-    hours = hours.union_all(sa.select(hours.c.k + 1).where(hours.c.k < 47))
+    hours = hours.union_all(sa.select(hours.c.k + 1).where(hours.c.k < 23))
     slot_start = d.minutes(TimeSlot.start_time)
     slot_end = d.minutes(TimeSlot.end_time)
-    unit_start = sa.case((Room.hourly.is_(True), slot_start + hours.c.k * HOUR), else_=slot_start)
-    unit_end = sa.case((Room.hourly.is_(True), slot_start + (hours.c.k + 1) * HOUR), else_=slot_end)
-    unit_fits = sa.or_(
-        sa.and_(Room.hourly.is_(False), hours.c.k == 0),
-        sa.and_(Room.hourly.is_(True), slot_start + (hours.c.k + 1) * HOUR <= slot_end),
-    )
     closed = sa.exists().where(
         Closure.facility_id == fd.c.facility_id,
         Closure.start_date <= fd.c.day,
@@ -257,31 +253,54 @@ def compute_utilization(
             ),
         ),
     )
-    units = (
-        sa.select(
-            fd.c.facility_id, Room.id.label("room_id"), fd.c.day, fd.c.wd, TimeSlot.code.label("slot_code"),
-            unit_start.label("unit_start"), unit_end.label("unit_end"),
-        )
-        .select_from(fd)
-        .join(TimeSlot, sa.and_(TimeSlot.facility_id == fd.c.facility_id, slot_applies))
-        .join(Room, Room.facility_id == fd.c.facility_id)
-        .join(hours, unit_fits)
-        .where(*_scope_rooms(anc, facility_ids, room_ids), fd.c.holiday_closed == 0, ~closed)
-        .cte("units")
-    )
+    open_units = [*_scope_rooms(anc, facility_ids, room_ids), fd.c.holiday_closed == 0, ~closed]
 
-    # 3. Booked: an item of a booking of this leaf room or of one of its parents overlaps the unit.
-    u = units
-    booked = sa.exists().where(
-        Booking.id == BookingItem.booking_id,
-        Booking.day == u.c.day,
-        Booking.state.in_(list(states)),
-        Booking.room_id.in_(
-            sa.select(anc.c.anc_id).where(anc.c.room_id == u.c.room_id).correlate_except(anc).scalar_subquery()
-        ),
-        BookingItem.start_minute < u.c.unit_end,
-        BookingItem.end_minute > u.c.unit_start,
+    def unit_select(start_expr, end_expr):
+        return sa.select(
+            fd.c.facility_id, Room.id.label("room_id"), fd.c.day, fd.c.wd, TimeSlot.id.label("slot_id"),
+            TimeSlot.code.label("slot_code"), start_expr.label("unit_start"), end_expr.label("unit_end"),
+        ).select_from(fd).join(TimeSlot, sa.and_(TimeSlot.facility_id == fd.c.facility_id, slot_applies)).join(
+            Room, Room.facility_id == fd.c.facility_id
+        )
+
+    whole = unit_select(slot_start, slot_end).where(Room.hourly.is_(False), *open_units)
+    hourly = (
+        unit_select(slot_start + hours.c.k * HOUR, slot_start + (hours.c.k + 1) * HOUR)
+        .join(hours, slot_start + (hours.c.k + 1) * HOUR <= slot_end)
+        .where(Room.hourly.is_(True), *open_units)
     )
+    units = sa.union_all(whole, hourly).cte("units")
+
+    # 3. Booked: an item of a booking of this leaf room or of one of its parents overlaps the unit. The items
+    # are first spread to leaf rooms once (MATERIALIZED: both databases then look them up by room and day).
+    spans = (
+        sa.select(anc.c.room_id.label("leaf_id"), Booking.day, BookingItem.start_minute, BookingItem.end_minute)
+        .join(BookingItem, BookingItem.booking_id == Booking.id)
+        .join(anc, anc.c.anc_id == Booking.room_id)
+        .where(Booking.state.in_(list(states)), Booking.day >= start, Booking.day < end)
+    )
+    if facility_ids is not None:
+        spans = spans.where(Booking.facility_id.in_(list(facility_ids)))
+    spans = spans.cte("booked_spans").prefix_with("MATERIALIZED")
+    # One row per unit with a 0/1 flag: a LEFT JOIN on (leaf room, day) that both databases run as an indexed
+    # or hashed join (a correlated EXISTS per unit was two orders of magnitude slower on 60 rooms x 5 years).
+    hit = sa.and_(
+        spans.c.leaf_id == units.c.room_id,
+        spans.c.day == units.c.day,
+        spans.c.start_minute < units.c.unit_end,
+        spans.c.end_minute > units.c.unit_start,
+    )
+    flagged = (
+        sa.select(
+            units.c.facility_id, units.c.room_id, units.c.day, units.c.wd, units.c.slot_id, units.c.slot_code,
+            units.c.unit_start, sa.func.max(sa.case((spans.c.leaf_id.is_not(None), 1), else_=0)).label("is_booked"),
+        )
+        .select_from(units.outerjoin(spans, hit))
+        .group_by(units.c.facility_id, units.c.room_id, units.c.day, units.c.wd, units.c.slot_id,
+                  units.c.slot_code, units.c.unit_start)
+        .cte("flagged")
+    )
+    u = flagged
     key_columns = {
         "facility": u.c.facility_id,
         "room": u.c.room_id,
@@ -294,7 +313,7 @@ def compute_utilization(
     stmt = sa.select(
         *selected,
         sa.func.count().label("bookable"),
-        sa.func.coalesce(sa.func.sum(sa.case((booked, 1), else_=0)), 0).label("booked"),
+        sa.func.coalesce(sa.func.sum(u.c.is_booked), 0).label("booked"),
     ).select_from(u)
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
