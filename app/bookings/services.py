@@ -301,7 +301,8 @@ def book_slots(
     actor=None,
     now: datetime | None = None,
 ) -> Booking:
-    """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken."""
+    """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
+    the caller must then roll back the transaction."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
@@ -320,10 +321,11 @@ def book_slots(
         for u, fee in zip(q.units, q.fees, strict=True)
     ]
     leaf_ids = leaves([RoomNode(r.id, r.parent_id, r.hourly) for r in _facility_rooms(q.facility.id)])[q.room.id]
+    db.session.add(booking)
+    db.session.flush()  # a failure here is a real error, never reported as a taken slot
     try:
+        # Only the claims go in the savepoint: their unique constraint is the one that may fail.
         with db.session.begin_nested():
-            db.session.add(booking)
-            db.session.flush()
             if current_app.config["BOOKING_CLAIMS_GUARD"]:
                 db.session.add_all([
                     BookingClaim(booking_id=booking.id, room_id=leaf, day=day, cell=c)
@@ -331,6 +333,7 @@ def book_slots(
                 ])
                 db.session.flush()
     except IntegrityError:
+        # The caller rolls back (the booking row added above must not be kept).
         raise SlotTaken(
             _l("申し訳ありません。選んだ時間は、ほかの方が先に予約しました。"),
             alternatives=find_alternatives(q.room, day, q.units, attendees),

@@ -105,6 +105,11 @@ def generate_rooms(size: int, *, facilities: int, rooms_per_facility: int, fill:
     for table, rows in ((Booking, bookings), (BookingItem, items), (BookingClaim, claims)):
         for batch in chunks(rows, 20000):
             db.session.execute(sa.insert(table), batch)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Rows were inserted with explicit ids: move the sequences past them for the app's own inserts.
+        for table in ("facilities", "rooms", "bookings"):
+            db.session.execute(sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))  # noqa: S608 - fixed names
 
 
 def generate(app, size: int) -> None:
