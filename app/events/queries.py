@@ -165,6 +165,19 @@ def feed_occurrences(*, organization_id: int | None = None, since: datetime | No
     return list(db.session.scalars(query).unique())
 
 
+def feed_occurrences_of_user(user_id: int, *, since: datetime) -> list[EventOccurrence]:
+    """Occurrences the person is registered for (confirmed or waitlisted), for their private feed; one query."""
+    query = (
+        sa.select(EventOccurrence).join(EventOccurrence.series).join(EventSeries.organization)
+        .join(Registration, Registration.occurrence_id == EventOccurrence.id)
+        .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
+        .where(Registration.user_id == user_id, Registration.status != RegistrationStatus.CANCELLED,
+               EventOccurrence.ends_at > since)
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(1000)
+    )
+    return list(db.session.scalars(query).unique())
+
+
 def review_queue() -> list[EventSeries]:
     """Series waiting for staff review, oldest first."""
     return list(db.session.scalars(

@@ -650,6 +650,29 @@ def registrations_of(occurrence_id: int) -> list[Registration]:
     ))
 
 
+def my_feed_token(user: User) -> str:
+    """The secret of USER's private calendar URL; changing the password makes a new one (the old stops working)."""
+    from itsdangerous import URLSafeSerializer
+
+    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tsudoi-events-my-feed")
+    return serializer.dumps([user.id, int(user.password_changed_at.timestamp())])
+
+
+def user_for_feed_token(token: str) -> User | None:
+    """The owner of a private calendar URL, or None when the token is wrong or outdated."""
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tsudoi-events-my-feed")
+    try:
+        user_id, stamp = serializer.loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.is_active or int(user.password_changed_at.timestamp()) != stamp:
+        return None
+    return user
+
+
 def my_registrations(user: User) -> list[Registration]:
     """USER's active registrations from today on, soonest first."""
     from sqlalchemy.orm import joinedload

@@ -180,8 +180,10 @@ def show(series_id: int):
 @bp.get("/mine")
 @login_required
 def mine():
+    feed_url = current_app.config["BASE_URL"] + url_for("events.my_feed",
+                                                        token=services.my_feed_token(current_user))
     return render_template("events/mine.html", registrations=services.my_registrations(current_user),
-                           action_form=ActionForm(), lang=current_language().code)
+                           action_form=ActionForm(), lang=current_language().code, feed_url=feed_url)
 
 
 # ---------------------------------------------------------------- registrations
@@ -573,12 +575,12 @@ def return_to_draft(series_id: int):
 # ---------------------------------------------------------------- ICS feeds
 
 
-def _ics_response(occurrences, name: str):
+def _ics_response(occurrences, name: str, *, private: bool = False):
     body = ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
                                language=current_language().code)
     tag = ical.etag(body)
     modified = ical.last_modified(occurrences)
-    headers = {"ETag": f'"{tag}"', "Cache-Control": "public, max-age=300"}
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, max-age=300" if private else "public, max-age=300"}
     if modified:
         headers["Last-Modified"] = format_datetime(modified.replace(microsecond=0), usegmt=True)
     if_none_match = request.headers.get("If-None-Match")
@@ -613,6 +615,16 @@ def feed():
     occurrences = queries.feed_occurrences(since=utcnow() - timedelta(days=30), district=district,
                                            category=category)
     return _ics_response(occurrences, name)
+
+
+@bp.get("/my/<token>/feed.ics")
+def my_feed(token: str):
+    """The private "my events" feed: a secret URL (calendar apps cannot sign in); 404 for a wrong token."""
+    user = services.user_for_feed_token(token)
+    if user is None:
+        abort(404)
+    occurrences = queries.feed_occurrences_of_user(user.id, since=utcnow() - timedelta(days=30))
+    return _ics_response(occurrences, plain(_("申し込んだイベント")), private=True)
 
 
 @bp.get("/organizations/<int:org_id>/feed.ics")

@@ -213,3 +213,28 @@ def test_my_events_lists_only_mine(client, app):
     with app_context():
         assert db.session.scalar(sa.select(Registration.status)) == RegistrationStatus.CONFIRMED
         assert db.session.get(EventSeries, other.id) is not None
+
+
+def test_private_my_events_feed(client, app):
+    _editor, _org, series = _setup(texts={"title_ja": "わたしの催し"})
+    _other_editor, _other_org, _other = _setup(texts={"title_ja": "ほかの催し"})
+    user = make_user()
+    login(client, user.email)
+    post_form(client, f"/events/occurrences/{occurrence_ids(series.id)[0]}/register", {},
+              page=f"/events/{series.id}")
+    html = client.get("/events/mine").get_data(as_text=True)
+    feed_path = re.search(r"http://localhost(/events/my/[^<\s]+/feed\.ics)", html).group(1)
+    anonymous = app.test_client()  # calendar apps do not sign in
+    response = anonymous.get(feed_path)
+    assert response.status_code == 200 and "private" in response.headers["Cache-Control"]
+    _calendar, events = _vevents(response.get_data())
+    assert [str(e["SUMMARY"]) for e in events] == ["わたしの催し"]
+    assert anonymous.get(feed_path.replace("/feed.ics", "x/feed.ics")).status_code == 404
+    # A new password makes the old address stop working.
+    from app.accounts.models import User
+    from app.core.time import utcnow
+
+    with app_context():
+        db.session.get(User, user.id).password_changed_at = utcnow() + timedelta(seconds=5)
+        db.session.commit()
+    assert anonymous.get(feed_path).status_code == 404
