@@ -179,3 +179,9 @@ class GuestRegistrationForm(BaseForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), _len(320), Email(
         message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False)],
         render_kw={"autocomplete": "email", "inputmode": "email"})
+
+
+class MessageForm(BaseForm):
+    subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), _len(200)])
+    body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), _len(5000)])
+    include_waitlisted = BooleanField(_l("キャンセル待ちの方にも送る"))

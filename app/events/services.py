@@ -637,6 +637,24 @@ def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
     return registration
 
 
+def message_registrants(occurrence: EventOccurrence, *, actor: User, subject: str, body: str,
+                        include_waitlisted: bool) -> int:
+    """The organizer e-mails the people registered for an occurrence; returns how many were written to."""
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject or not body:
+        raise InvalidEvent(_l("件名と本文を入力してください。"), "subject" if not subject else "body")
+    statuses = [RegistrationStatus.CONFIRMED] + ([RegistrationStatus.WAITLISTED] if include_waitlisted else [])
+    recipients = [r for r in registrations_of(occurrence.id) if r.status in statuses]
+    for registration in recipients:
+        queue_mail(to=registration.email, subject=subject[:200], template="events/message",
+                   language=registration.language, name=registration.name, series=occurrence.series,
+                   occurrence=occurrence, body=body, organizer=occurrence.series.organization,
+                   url=_event_url(occurrence.series))
+    record_audit("registrants.messaged", actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,
+                 details={"recipients": len(recipients)})
+    return len(recipients)
+
+
 def registrations_of(occurrence_id: int) -> list[Registration]:
     """Everyone registered for an occurrence (for its organizer): confirmed, then waitlisted in order."""
     from sqlalchemy.orm import joinedload

@@ -20,7 +20,14 @@ from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, utcnow
 from app.events import ical, queries, services
-from app.events.forms import CancelEventForm, EventForm, GuestRegistrationForm, ReviewForm, fill_from_series
+from app.events.forms import (
+    CancelEventForm,
+    EventForm,
+    GuestRegistrationForm,
+    MessageForm,
+    ReviewForm,
+    fill_from_series,
+)
 from app.events.models import (
     FOREIGN_LANGUAGES,
     Audience,
@@ -456,13 +463,37 @@ def _organizer_occurrence(occurrence_id: int) -> EventOccurrence:
     return occurrence
 
 
+def _registrations_page(occurrence, message_form=None, status=200):
+    return render_template("events/registrations.html", occurrence=occurrence, series=occurrence.series,
+                           registrations=services.registrations_of(occurrence.id), action_form=ActionForm(),
+                           message_form=message_form or MessageForm(formdata=None),
+                           lang=current_language().code), status
+
+
 @bp.get("/occurrences/<int:occurrence_id>/registrations")
 @login_required
 def registrations(occurrence_id: int):
+    return _registrations_page(_organizer_occurrence(occurrence_id))
+
+
+@bp.post("/occurrences/<int:occurrence_id>/message")
+@login_required
+@limiter.limit("20 per hour")
+def message(occurrence_id: int):
     occurrence = _organizer_occurrence(occurrence_id)
-    return render_template("events/registrations.html", occurrence=occurrence, series=occurrence.series,
-                           registrations=services.registrations_of(occurrence_id), action_form=ActionForm(),
-                           lang=current_language().code)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _registrations_page(occurrence, form, 422)
+    try:
+        count = services.message_registrants(occurrence, actor=current_user, subject=form.subject.data,
+                                             body=form.body.data, include_waitlisted=form.include_waitlisted.data)
+    except DomainError as exc:
+        db.session.rollback()
+        form.body.errors = [*form.body.errors, exc.message]
+        return _registrations_page(occurrence, form, 422)
+    db.session.commit()
+    flash(_("%(count)d人にメールを送りました。", count=count), "success")
+    return redirect(url_for("events.registrations", occurrence_id=occurrence_id), 303)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -346,3 +346,29 @@ def test_guest_registration_with_email_confirmation(client, app, outbox):
     login(client, editor.email)
     assert "second@example.jp" in client.get(f"/events/occurrences/{occurrence_id}/registrations").get_data(
         as_text=True)
+
+
+def test_organizer_messages_registrants(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, capacity=1)
+    occurrence_id = occurrence_ids(series.id)[0]
+    for email in ("in@example.jp", "waiting@example.jp"):
+        person = make_user(email=email)
+        c = app.test_client()
+        login(c, person.email)
+        post_form(c, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    outbox.clear()
+    login(client, editor.email)
+    page = f"/events/occurrences/{occurrence_id}/registrations"
+    url = f"/events/occurrences/{occurrence_id}/message"
+    bad = post_form(client, url, {"subject": "", "body": "持ち物のお知らせ本文"}, page=page)
+    assert bad.status_code == 422 and "持ち物のお知らせ本文" in bad.get_data(as_text=True) and outbox == []
+    post_form(client, url, {"subject": "持ち物", "body": "軍手をお持ちください"}, page=page)
+    assert [m["To"] for m in outbox] == ["in@example.jp"]
+    assert "軍手をお持ちください" in _text(outbox[0]) and outbox[0]["Subject"] == "持ち物"
+    post_form(client, url, {"subject": "持ち物", "body": "再送", "include_waitlisted": "y"}, page=page)
+    assert sorted(m["To"] for m in outbox[1:]) == ["in@example.jp", "waiting@example.jp"]
+    stranger = app.test_client()
+    login(stranger, make_user().email)
+    assert post_form(stranger, url, {"subject": "x", "body": "y"}, page="/events/mine").status_code == 403
