@@ -21,7 +21,7 @@ from flask import Flask
 
 
 def _blueprints():
-    from app.api import auth, events, facilities, indicators, me, utilization
+    from app.api import auth, events, facilities, indicators, me, organizations, utilization
 
     # (blueprint, URL prefix)
     return [
@@ -30,6 +30,7 @@ def _blueprints():
         (indicators.blp, "/api/v1"),
         (facilities.blp, "/api/v1"),
         (events.blp, "/api/v1"),
+        (organizations.blp, "/api/v1"),
         (utilization.blp, "/api/v1"),
     ]
 

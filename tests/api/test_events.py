@@ -74,3 +74,18 @@ def test_events_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/api/v1/events" in paths and "/api/v1/events/{event_id}" in paths
     assert {"post", "delete"} <= set(paths["/api/v1/occurrences/{occurrence_id}/registration"])
+
+
+def test_organizations_public_registry(client):
+    from app.organizations.models import OrganizationKind
+
+    shop = make_organization(name="麻布十番商店会", kind=OrganizationKind.SHOPPING_STREET, shop_count=120,
+                             contact_email="private@example.jp")
+    pending = make_organization(name="確認待ちの会", verified=False)
+    items = client.get("/api/v1/organizations").get_json()
+    assert [i["name"]["ja"] for i in items] == ["麻布十番商店会"]
+    assert items[0]["shop_count"] == 120 and "private@example.jp" not in str(items)
+    assert client.get("/api/v1/organizations?kind=npo").get_json() == []
+    assert client.get("/api/v1/organizations?kind=nope").status_code == 422
+    assert client.get(f"/api/v1/organizations/{shop.id}").get_json()["kind"] == "shopping_street"
+    assert client.get(f"/api/v1/organizations/{pending.id}").status_code == 404
