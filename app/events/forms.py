@@ -185,3 +185,14 @@ class MessageForm(BaseForm):
     subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), _len(200)])
     body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), _len(5000)])
     include_waitlisted = BooleanField(_l("キャンセル待ちの方にも送る"))
+
+
+class OccurrenceForm(BaseForm):
+    scope = SelectField(_l("変更する範囲"), default="one", choices=[
+        SelectChoice("one", _l("この回だけ")), SelectChoice("following", _l("この回とそれ以降の回")),
+    ])
+    day = DateField(_l("開催日(この回だけのとき)"), validators=[InputRequired(REQUIRED)])
+    start_time = TimeField(_l("開始時刻"), validators=[InputRequired(REQUIRED)])
+    end_time = TimeField(_l("終了時刻"), validators=[InputRequired(REQUIRED)])
+    capacity = IntegerField(_l("定員(制限なしは空欄)"), validators=[Optional(), NumberRange(
+        min=1, max=100_000, message=_l("1から100,000までの数で入力してください。"))])

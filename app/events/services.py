@@ -349,6 +349,52 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
     return told
 
 
+def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: bool, day: date | None,
+                     start_time: dtime, end_time: dtime, capacity: int | None) -> list[EventOccurrence]:
+    """Change the time (and, for one occurrence, the day) and capacity of this occurrence, or of this one and the
+    ones after it. Registrants of a moved occurrence are e-mailed; a raised capacity promotes from the waitlist.
+
+    Editing the whole series later re-applies the series' own times to every occurrence.
+    """
+    series = occurrence.series
+    if series.status == EventStatus.CANCELLED or occurrence.status == OccurrenceStatus.CANCELLED:
+        raise Conflict(_l("中止した回は編集できません。"))
+    now = utcnow()
+    if occurrence.ends_at <= now:
+        raise InvalidEvent(_l("終わった回は編集できません。"), "start_time")
+    if end_time <= start_time:
+        raise InvalidEvent(_l("終了時刻は開始時刻より後にしてください。"), "end_time")
+    if capacity is not None and capacity < 1:
+        raise InvalidEvent(_l("定員は1人以上にしてください(制限しない場合は空欄)。"), "capacity")
+    targets = [o for o in series.occurrences if o.status == OccurrenceStatus.SCHEDULED
+               and (o.id == occurrence.id or (following and o.starts_at > occurrence.starts_at))]
+    counts = confirmed_counts([o.id for o in targets])
+    for target in targets:
+        if capacity is not None and counts.get(target.id, 0) > capacity:
+            raise InvalidEvent(_l("定員を申込数(%(count)d人)より少なくできません。", count=counts[target.id]),
+                               "capacity")
+    taken = {_tokyo_day(o.starts_at) for o in series.occurrences if o.id != occurrence.id}
+    if day is not None and not following and day in taken:
+        raise InvalidEvent(_l("この日にはすでに回があります。"), "day")
+    for target in targets:
+        target_day = day if (day is not None and not following) else _tokyo_day(target.starts_at)
+        starts_at, ends_at = tokyo_to_utc(target_day, start_time), tokyo_to_utc(target_day, end_time)
+        if starts_at <= now:
+            raise InvalidEvent(_l("過去の日時には変更できません。"), "day")
+        moved = (starts_at, ends_at) != (target.starts_at, target.ends_at)
+        target.starts_at, target.ends_at, target.capacity = starts_at, ends_at, capacity
+        target.sequence += 1
+        db.session.flush()
+        if moved:
+            for registration in db.session.scalars(sa.select(Registration).where(
+                    Registration.occurrence_id == target.id, Registration.status != RegistrationStatus.CANCELLED)):
+                _mail_registrant(registration, subject=_l("日時が変わりました"), template="events/moved", ics=True)
+        _fill_from_waitlist(target)
+    record_audit("occurrence.edited", actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,
+                 details={"following": following, "count": len(targets)})
+    return targets
+
+
 def cancel_occurrence(occurrence: EventOccurrence, *, actor: User, reason: str) -> int:
     """Cancel one date of a series (rain, a closed hall) with a reason; its registrants are e-mailed.
 

@@ -25,6 +25,7 @@ from app.events.forms import (
     EventForm,
     GuestRegistrationForm,
     MessageForm,
+    OccurrenceForm,
     ReviewForm,
     fill_from_series,
 )
@@ -419,6 +420,38 @@ def cancel(series_id: int):
             flash(_("イベントを中止しました。申込者%(count)d人にメールで知らせました。", count=told), "success")
             return redirect(url_for("events.show", series_id=series_id), 303)
     return render_template("events/cancel.html", series=series, form=form,
+                           lang=current_language().code), 200 if request.method == "GET" else 422
+
+
+@bp.route("/occurrences/<int:occurrence_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_occurrence(occurrence_id: int):
+    """Edit this occurrence, or this and the following ones (editing "all" is the series form)."""
+    occurrence = _organizer_occurrence(occurrence_id)
+    series = occurrence.series
+    form = OccurrenceForm()
+    if request.method == "GET":
+        local_start, local_end = to_tokyo(occurrence.starts_at), to_tokyo(occurrence.ends_at)
+        form.day.data, form.start_time.data = local_start.date(), local_start.time().replace(tzinfo=None)
+        form.end_time.data, form.capacity.data = local_end.time().replace(tzinfo=None), occurrence.capacity
+    elif form.validate_on_submit():
+        following = form.scope.data == "following"
+        try:
+            changed = services.edit_occurrences(occurrence, actor=current_user, following=following,
+                                                day=form.day.data, start_time=form.start_time.data,
+                                                end_time=form.end_time.data, capacity=form.capacity.data)
+        except services.InvalidEvent as exc:
+            db.session.rollback()
+            target = form._fields.get(exc.field, form.start_time)
+            target.errors = [*target.errors, exc.message]
+        except DomainError as exc:
+            db.session.rollback()
+            form.start_time.errors = [*form.start_time.errors, exc.message]
+        else:
+            db.session.commit()
+            flash(_("%(count)d回分を変更しました。", count=len(changed)), "success")
+            return redirect(url_for("events.show", series_id=series.id), 303)
+    return render_template("events/occurrence_form.html", form=form, occurrence=occurrence, series=series,
                            lang=current_language().code), 200 if request.method == "GET" else 422
 
 

@@ -372,3 +372,50 @@ def test_organizer_messages_registrants(client, app, outbox):
     stranger = app.test_client()
     login(stranger, make_user().email)
     assert post_form(stranger, url, {"subject": "x", "body": "y"}, page="/events/mine").status_code == 403
+
+
+def test_edit_this_occurrence_or_this_and_following(client, app, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    first = date.today() + timedelta(days=3)
+    series = make_series(organization_id=org.id, actor_id=editor.id, frequency="weekly", first_date=first,
+                         until_date=first + timedelta(days=14), capacity=1)
+    ids = occurrence_ids(series.id)
+    people = [make_user(email="one@example.jp"), make_user(email="two@example.jp")]
+    for person in people:
+        c = app.test_client()
+        login(c, person.email)
+        post_form(c, f"/events/occurrences/{ids[0]}/register", {}, page=f"/events/{series.id}")
+    outbox.clear()
+    login(client, editor.email)
+    url = f"/events/occurrences/{ids[0]}/edit"
+    bad = post_form(client, url, {"scope": "one", "day": first.isoformat(), "start_time": "12:00",
+                                  "end_time": "11:00", "capacity": "1"})
+    assert bad.status_code == 422 and "終了時刻は開始時刻より後" in bad.get_data(as_text=True)
+    taken = post_form(client, url, {"scope": "one", "day": (first + timedelta(days=7)).isoformat(),
+                                    "start_time": "10:00", "end_time": "12:00", "capacity": "1"})
+    assert taken.status_code == 422 and "この日にはすでに回があります" in taken.get_data(as_text=True)
+
+    # This occurrence only: a new day and a larger capacity; both registrants hear about it, the waitlisted one
+    # gets the new seat.
+    moved_day = first + timedelta(days=1)
+    post_form(client, url, {"scope": "one", "day": moved_day.isoformat(), "start_time": "13:00",
+                            "end_time": "15:00", "capacity": "2"})
+    with app_context():
+        occurrences = {o.id: o for o in db.session.scalars(sa.select(EventOccurrence))}
+        from app.core.time import to_tokyo
+
+        assert to_tokyo(occurrences[ids[0]].starts_at).date() == moved_day
+        assert to_tokyo(occurrences[ids[0]].starts_at).hour == 13 and occurrences[ids[0]].sequence == 1
+        assert to_tokyo(occurrences[ids[1]].starts_at).hour == 10 and occurrences[ids[1]].sequence == 0
+    assert set(_statuses(ids[0]).values()) == {RegistrationStatus.CONFIRMED}
+    assert sorted({m["To"] for m in outbox}) == ["one@example.jp", "two@example.jp"]
+
+    # This and following: the second and third occurrences move to the evening.
+    post_form(client, f"/events/occurrences/{ids[1]}/edit", {"scope": "following", "day": first.isoformat(),
+                                                             "start_time": "18:00", "end_time": "20:00",
+                                                             "capacity": ""})
+    with app_context():
+        hours = [to_tokyo(db.session.get(EventOccurrence, i).starts_at).hour for i in ids]
+        capacities = [db.session.get(EventOccurrence, i).capacity for i in ids]
+    assert hours == [13, 18, 18] and capacities == [2, None, None]
