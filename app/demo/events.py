@@ -11,7 +11,7 @@ from datetime import date, time, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.core.time import today_tokyo, tokyo_to_utc
+from app.core.time import today_tokyo, tokyo_to_utc, utcnow
 from app.demo.accounts import DEMO_ACCOUNTS
 from app.demo.loaders import ORDER_EVENTS, DemoReport, demo_loader
 from app.events import recurrence
@@ -184,7 +184,7 @@ def load_events(session, report: DemoReport) -> None:
                         "weekday": first.weekday() if spec.nth else None,
                         "dates": [d.isoformat() for d in days] if spec.frequency == F.DATES else []},
             status=EventStatus.CANCELLED if spec.cancelled_reason else EventStatus.PUBLISHED,
-            cancel_reason=spec.cancelled_reason, contact_email=organizer.public_email,
+            cancel_reason=spec.cancelled_reason, contact_email=organizer.public_email, published_at=utcnow(),
             **{name: True for name in spec.access},
         )
         series.search_text = " ".join(v for v in (spec.title_ja, spec.title_en, spec.title_easy, spec.summary_ja)

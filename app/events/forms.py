@@ -139,6 +139,16 @@ EventForm = type("EventForm", (_EventFormBase,), _text_fields())
 TEXT_FIELD_NAMES = tuple(_text_fields())
 
 
+class SubmitForm(BaseForm):
+    publish_at = DateTimeLocalField(_l("公開する日時(空欄はすぐ公開)"), format="%Y-%m-%dT%H:%M",
+                                    validators=[Optional()])
+
+    def publish_at_utc(self):
+        """The chosen time as an aware instant (the form is in Tokyo time)."""
+        value = self.publish_at.data
+        return value.replace(tzinfo=TOKYO) if value else None
+
+
 class CancelEventForm(BaseForm):
     reason = TextAreaField(_l("中止の理由(申込者にメールで伝わります)"),
                            validators=[DataRequired(REQUIRED), _len(2000)])

@@ -179,7 +179,8 @@ class EventSeries(db.Model):
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.DRAFT, index=True)
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
     submitted_at: Mapped[datetime | None]
-    published_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]  # when it was released (directly or by staff approval)
+    publish_at: Mapped[datetime | None]  # scheduled: public from this instant on (None: at once)
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -204,6 +205,17 @@ class EventSeries(db.Model):
     @property
     def is_free(self) -> bool:
         return self.fee_yen == 0
+
+    def is_public(self, now: datetime) -> bool:
+        """Released (published, or cancelled after release) and past its scheduled publication time."""
+        released = self.published_at is not None and self.status in (EventStatus.PUBLISHED, EventStatus.CANCELLED)
+        return released and (self.publish_at is None or self.publish_at <= now)
+
+    @classmethod
+    def public_clause(cls, now: datetime):
+        """The SQL form of is_public."""
+        return sa.and_(cls.published_at.is_not(None), cls.status.in_([EventStatus.PUBLISHED, EventStatus.CANCELLED]),
+                       sa.or_(cls.publish_at.is_(None), cls.publish_at <= now))
 
     def text(self, field: str, language: str) -> tuple[str | None, bool]:
         """FIELD ('title', 'summary', 'description') in LANGUAGE and whether Japanese was shown instead."""

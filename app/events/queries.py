@@ -24,7 +24,6 @@ from app.events.models import (
 from app.extensions import db
 from app.organizations.models import Organization
 
-PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
 ACCESSIBILITY = ("wheelchair_accessible", "sign_language", "captions", "childcare", "no_smoking")
 
 
@@ -105,7 +104,7 @@ def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, incl
         .join(EventSeries.organization)
         .outerjoin(counts, counts.c.occurrence_id == EventOccurrence.id)
         .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
-        .where(EventSeries.status.in_(PUBLIC_STATUSES))
+        .where(EventSeries.public_clause(utcnow()))
         .order_by(EventOccurrence.starts_at, EventOccurrence.id)
         .limit(limit)
         .offset(offset)
@@ -150,7 +149,7 @@ def feed_occurrences(*, organization_id: int | None = None, since: datetime | No
     query = (
         sa.select(EventOccurrence).join(EventOccurrence.series).join(EventSeries.organization)
         .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
-        .where(EventSeries.status.in_(PUBLIC_STATUSES))
+        .where(EventSeries.public_clause(utcnow()))
         .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
     )
     if since is not None:

@@ -116,8 +116,8 @@ def can_edit(user, series: EventSeries) -> bool:
 
 
 def is_visible(user, series: EventSeries) -> bool:
-    """Published and cancelled events are public; drafts only to their editors and reviewing staff."""
-    if series.status in (EventStatus.PUBLISHED, EventStatus.CANCELLED):
+    """Released events are public (cancelled ones too); others only to their editors and reviewing staff."""
+    if series.is_public(utcnow()):
         return True
     return bool(user and user.is_authenticated and (can_edit(user, series) or has_role(user, Role.WARD_STAFF)))
 
@@ -275,10 +275,20 @@ def _tokyo_day(instant: datetime) -> date:
 # ---------------------------------------------------------------- workflow
 
 
-def submit(series: EventSeries, *, actor: User) -> EventStatus:
-    """Verified groups (and ward staff) publish directly; others wait in the staff review queue."""
+def submit(series: EventSeries, *, actor: User, publish_at: datetime | None = None) -> EventStatus:
+    """Verified groups (and ward staff) publish directly; others wait in the staff review queue.
+
+    PUBLISH_AT schedules the publication: the event stays hidden until then, even once approved.
+    """
     if series.status not in (EventStatus.DRAFT, EventStatus.SUBMITTED):
         raise Conflict(_l("この状態のイベントは公開の申請ができません。"))
+    if publish_at is not None:
+        if publish_at <= utcnow():
+            raise InvalidEvent(_l("公開する日時は、今より後にしてください(すぐ公開するときは空欄)。"), "publish_at")
+        last = max((o.starts_at for o in series.occurrences), default=None)
+        if last is not None and publish_at >= last:
+            raise InvalidEvent(_l("公開する日時は、開催日時より前にしてください。"), "publish_at")
+    series.publish_at = publish_at
     if series.organization.is_verified or has_role(actor, Role.WARD_STAFF):
         _publish(series)
     else:
@@ -474,7 +484,8 @@ def check_open(occurrence: EventOccurrence, *, now: datetime | None = None) -> N
     """Raise RegistrationClosed unless people may register for OCCURRENCE now."""
     now = now or utcnow()
     series = occurrence.series
-    if series.status != EventStatus.PUBLISHED or occurrence.status != OccurrenceStatus.SCHEDULED:
+    if series.status != EventStatus.PUBLISHED or not series.is_public(now) \
+            or occurrence.status != OccurrenceStatus.SCHEDULED:
         raise RegistrationClosed(_l("この回は申し込みを受け付けていません。"))
     if not series.registration_required:
         raise RegistrationClosed(_l("このイベントは申し込み不要です。直接会場へお越しください。"))

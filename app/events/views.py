@@ -27,6 +27,7 @@ from app.events.forms import (
     MessageForm,
     OccurrenceForm,
     ReviewForm,
+    SubmitForm,
     fill_from_series,
 )
 from app.events.models import (
@@ -180,7 +181,8 @@ def show(series_id: int):
         "events/show.html", series=series, upcoming=shown, past=[o for o in occurrences if o.ends_at <= utcnow()],
         counts=counts, waiting=waiting, mine=mine, windows=windows, open_ids=open_ids, lang=language,
         json_ld=_json_ld(series, shown, counts, language), editor=services.can_edit(current_user, series),
-        action_form=ActionForm(), accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
+        action_form=ActionForm(), submit_form=SubmitForm(formdata=None), now=utcnow(),
+        accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
         partners=[row.organization for row in series.partner_rows],
     )
 
@@ -390,10 +392,12 @@ def edit(series_id: int):
 @login_required
 def submit(series_id: int):
     series = _editable(series_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    form = SubmitForm()
+    if not form.validate_on_submit():
+        flash(_("公開する日時の形が正しくありません。"), "error")
+        return redirect(url_for("events.show", series_id=series_id), 303)
     try:
-        status = services.submit(series, actor=current_user)
+        status = services.submit(series, actor=current_user, publish_at=form.publish_at_utc())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 from app.accounts.models import User
+from app.core.time import utcnow
 from app.events.models import EventOccurrence, EventSeries, EventStatus
 from app.events.services import SeriesInput, save_series
 from app.extensions import db
@@ -34,6 +35,8 @@ def make_series(*, organization_id: int, actor_id: int, status: EventStatus = Ev
         actor = db.session.get(User, actor_id)
         series = save_series(organization=organization, actor=actor, data=series_input(**overrides))
         series.status = status
+        if status in (EventStatus.PUBLISHED, EventStatus.CANCELLED):
+            series.published_at = utcnow()
         db.session.commit()
         return detach(series)
 

@@ -419,3 +419,40 @@ def test_edit_this_occurrence_or_this_and_following(client, app, outbox):
         hours = [to_tokyo(db.session.get(EventOccurrence, i).starts_at).hour for i in ids]
         capacities = [db.session.get(EventOccurrence, i).capacity for i in ids]
     assert hours == [13, 18, 18] and capacities == [2, None, None]
+
+
+def test_scheduled_publication(client, app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, status=EventStatus.DRAFT,
+                         first_date=date.today() + timedelta(days=20))
+    login(client, editor.email)
+    past = (date.today() - timedelta(days=1)).isoformat() + "T10:00"
+    post_form(client, f"/events/{series.id}/submit", {"publish_at": past}, page=f"/events/{series.id}")
+    assert _series(series.id).status == EventStatus.DRAFT  # refused, nothing changed
+    later = (date.today() + timedelta(days=5)).isoformat() + "T09:00"
+    post_form(client, f"/events/{series.id}/submit", {"publish_at": later}, page=f"/events/{series.id}")
+    saved = _series(series.id)
+    assert saved.status == EventStatus.PUBLISHED and saved.publish_at is not None
+    anonymous = app.test_client()
+    assert anonymous.get(f"/events/{series.id}").status_code == 404
+    assert "防災訓練" not in anonymous.get("/events/").get_data(as_text=True)
+    assert "公開予定" in client.get(f"/events/{series.id}").get_data(as_text=True)
+    # When the time comes it is public.
+    from app.core.time import utcnow
+
+    with app_context():
+        db.session.get(EventSeries, series.id).publish_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    assert anonymous.get(f"/events/{series.id}").status_code == 200
+    assert "防災訓練" in anonymous.get("/events/").get_data(as_text=True)
+
+
+def test_cancelled_draft_stays_private(client, app):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, status=EventStatus.DRAFT)
+    login(client, editor.email)
+    post_form(client, f"/events/{series.id}/cancel", {"reason": "やめました"})
+    assert _series(series.id).status == EventStatus.CANCELLED
+    assert app.test_client().get(f"/events/{series.id}").status_code == 404
