@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api.security import current_api_user, token_required
 from app.core.districts import District
-from app.core.errors import DomainError
+from app.core.errors import DomainError, json_error
 from app.events import queries, services
 from app.events.models import (
     FOREIGN_LANGUAGES,
@@ -19,10 +19,13 @@ from app.events.models import (
     EventCategory,
     EventOccurrence,
     EventSeries,
+    Frequency,
     Registration,
     RegistrationStatus,
 )
 from app.extensions import db
+from app.organizations import services as organization_services
+from app.organizations.models import Organization
 
 blp = Blueprint(
     "api_events",
@@ -126,6 +129,119 @@ class RegistrationSchema(Schema):
                                               metadata={"description": "who got the freed seat (DELETE only)"})
 
 
+# ---------------------------------------------------------------- writing (the group's officers and editors)
+
+
+class TextsInSchema(Schema):
+    ja = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    en = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    easy = fields.String(allow_none=True, validate=validate.Length(max=20000))
+
+
+class ContactInSchema(Schema):
+    name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+
+
+class RecurrenceInSchema(Schema):
+    frequency = fields.String(required=True, validate=validate.OneOf([f.value for f in Frequency]))
+    first_date = fields.Date(required=True)
+    until_date = fields.Date(allow_none=True, load_default=None)
+    nth = fields.Integer(allow_none=True, load_default=None, validate=validate.OneOf([1, 2, 3, 4, 5, -1]))
+    dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=200))
+
+
+class EventInSchema(Schema):
+    """An event as an organizer writes it; on PATCH every field is optional and the rest stays as stored."""
+
+    organization_id = fields.Integer(metadata={"description": "POST only: the group publishing the event"})
+    title = fields.Nested(TextsInSchema)
+    summary = fields.Nested(TextsInSchema)
+    description = fields.Nested(TextsInSchema)
+    category = fields.String()
+    audiences = fields.List(fields.String())
+    district = fields.String()
+    venue_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    venue_address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    online_url = fields.URL(allow_none=True, validate=validate.Length(max=500))
+    fee_yen = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
+    fee_note = fields.String(allow_none=True, validate=validate.Length(max=200))
+    registration_required = fields.Boolean()
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
+    registration_opens_at = fields.AwareDateTime(allow_none=True)
+    registration_deadline_days = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=365))
+    accessibility = fields.List(fields.String(validate=validate.OneOf(queries.ACCESSIBILITY)))
+    foreign_languages = fields.List(fields.String())
+    contact = fields.Nested(ContactInSchema)
+    partner_ids = fields.List(fields.Integer())
+    recurrence = fields.Nested(RecurrenceInSchema)
+    start_time = fields.Time()
+    end_time = fields.Time()
+    publish = fields.Boolean(load_default=False, metadata={"description": "publish (or ask for review) now"})
+    publish_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class EventPatchSchema(EventInSchema):
+    """EventIn for PATCH: every field optional (documented apart so the OpenAPI names stay distinct)."""
+
+
+class CancelInSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+def _apply(base: services.SeriesInput, data: dict) -> services.SeriesInput:
+    for field in ("title", "summary", "description"):
+        for lang, value in (data.get(field) or {}).items():
+            base.texts[f"{field}_{lang}"] = value
+    for key in ("category", "audiences", "district", "venue_name", "venue_address", "online_url", "fee_yen",
+                "fee_note", "registration_required", "capacity", "registration_opens_at",
+                "registration_deadline_days", "foreign_languages", "partner_ids", "start_time", "end_time"):
+        if key in data:
+            setattr(base, key, data[key])
+    if "accessibility" in data:
+        base.accessibility = {name: name in data["accessibility"] for name in queries.ACCESSIBILITY}
+    if "contact" in data:
+        base.contact = {f"contact_{k}": v for k, v in data["contact"].items()}
+    if "recurrence" in data:
+        rule = data["recurrence"]
+        base.frequency, base.first_date = rule["frequency"], rule["first_date"]
+        base.until_date, base.nth, base.dates = rule["until_date"], rule["nth"], rule["dates"]
+    return base
+
+
+def _invalid(exc: services.InvalidEvent):
+    return json_error(422, exc.message, "invalid", field=exc.field)
+
+
+def _save_and_publish(organization, user, data, series=None):
+    try:
+        base = services.input_from_series(series) if series else None
+        if base is None:
+            missing = [k for k in ("title", "category", "district", "recurrence", "start_time", "end_time")
+                       if k not in data]
+            if missing:
+                return json_error(422, str(_l("入力してください。")), "invalid", field=missing[0])
+            base = services.SeriesInput(
+                texts={}, category="", audiences=[], district="", venue_name=None, venue_address=None,
+                online_url=None, fee_yen=0, fee_note=None, registration_required=True, capacity=None,
+                registration_opens_at=None, registration_deadline_days=None, accessibility={},
+                foreign_languages=[], contact={}, partner_ids=[], frequency="once", first_date=None,
+                until_date=None, nth=None, dates=[], start_time=None, end_time=None)
+        saved = services.save_series(organization=organization, actor=user, data=_apply(base, data), series=series)
+        if data.get("publish"):
+            services.submit(saved, actor=user, publish_at=data.get("publish_at"))
+    except services.InvalidEvent as exc:
+        db.session.rollback()
+        return _invalid(exc)
+    except DomainError:
+        db.session.rollback()
+        raise
+    saved_id = saved.id
+    db.session.commit()
+    return saved_id
+
+
 def _texts(series: EventSeries, field: str) -> dict:
     return {"ja": getattr(series, f"{field}_ja"), "en": getattr(series, f"{field}_en"),
             "easy": getattr(series, f"{field}_easy")}
@@ -133,6 +249,35 @@ def _texts(series: EventSeries, field: str) -> dict:
 
 def _url(series_id: int) -> str:
     return f"{current_app.config['BASE_URL']}/events/{series_id}"
+
+
+def _detail(event_id: int) -> dict:
+    """An event with every occurrence and its counts (whatever its status: callers check who may see it)."""
+    series = db.session.get(EventSeries, event_id)
+    ids = [o.id for o in series.occurrences]
+    confirmed = services.confirmed_counts(ids)
+    active = services.active_counts(ids)
+    return {
+        "id": series.id, "status": series.status.value, "title": _texts(series, "title"),
+        "summary": _texts(series, "summary"), "description": _texts(series, "description"),
+        "category": series.category.value, "audiences": [a.value for a in series.audiences],
+        "district": series.district.value, "venue_name": series.venue_name,
+        "venue_address": series.venue_address, "online_url": series.online_url, "fee_yen": series.fee_yen,
+        "fee_note": series.fee_note, "registration_required": series.registration_required,
+        "accessibility": [name for name in queries.ACCESSIBILITY if getattr(series, name)],
+        "foreign_languages": series.foreign_language_codes,
+        "organizer": {"id": series.organization_id, "name": series.organization.name_ja},
+        "partners": [{"id": p.organization.id, "name": p.organization.name_ja} for p in series.partner_rows],
+        "cancel_reason": series.cancel_reason,
+        "occurrences": [{
+            "id": o.id, "starts_at": o.starts_at, "ends_at": o.ends_at,
+            "status": "cancelled" if series.status.value == "cancelled" else o.status.value,
+            "capacity": o.capacity, "confirmed": confirmed.get(o.id, 0),
+            "waitlisted": active.get(o.id, 0) - confirmed.get(o.id, 0),
+            "registration_closes_at": services.registration_window(o)[1],
+        } for o in series.occurrences],
+        "url": _url(series.id),
+    }
 
 
 @blp.route("/events")
@@ -161,6 +306,23 @@ class EventList(MethodView):
             "url": _url(c.series.id),
         } for c in cards]
 
+    @token_required
+    @blp.arguments(EventInSchema)
+    @blp.response(201, EventSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    def post(self, data):
+        """Create an event for a group the caller edits: a draft, or published (or sent for review) with `publish`"""
+        user = current_api_user()
+        organization = db.session.get(Organization, data.get("organization_id") or 0)
+        if organization is None:
+            return json_error(422, str(_l("団体が見つかりません。")), "invalid", field="organization_id")
+        if not organization_services.can_edit_events(user, organization):
+            abort(403)
+        result = _save_and_publish(organization, user, data)
+        if not isinstance(result, int):
+            return result
+        return _detail(result), 201
+
 
 @blp.route("/events/<int:event_id>")
 class EventDetail(MethodView):
@@ -171,30 +333,25 @@ class EventDetail(MethodView):
         series = db.session.get(EventSeries, event_id)
         if series is None or not services.is_visible(None, series):
             abort(404)
-        ids = [o.id for o in series.occurrences]
-        confirmed = services.confirmed_counts(ids)
-        active = services.active_counts(ids)
-        return {
-            "id": series.id, "status": series.status.value, "title": _texts(series, "title"),
-            "summary": _texts(series, "summary"), "description": _texts(series, "description"),
-            "category": series.category.value, "audiences": [a.value for a in series.audiences],
-            "district": series.district.value, "venue_name": series.venue_name,
-            "venue_address": series.venue_address, "online_url": series.online_url, "fee_yen": series.fee_yen,
-            "fee_note": series.fee_note, "registration_required": series.registration_required,
-            "accessibility": [name for name in queries.ACCESSIBILITY if getattr(series, name)],
-            "foreign_languages": series.foreign_language_codes,
-            "organizer": {"id": series.organization_id, "name": series.organization.name_ja},
-            "partners": [{"id": p.organization.id, "name": p.organization.name_ja} for p in series.partner_rows],
-            "cancel_reason": series.cancel_reason,
-            "occurrences": [{
-                "id": o.id, "starts_at": o.starts_at, "ends_at": o.ends_at,
-                "status": "cancelled" if series.status.value == "cancelled" else o.status.value,
-                "capacity": o.capacity, "confirmed": confirmed.get(o.id, 0),
-                "waitlisted": active.get(o.id, 0) - confirmed.get(o.id, 0),
-                "registration_closes_at": services.registration_window(o)[1],
-            } for o in series.occurrences],
-            "url": _url(series.id),
-        }
+        return _detail(event_id)
+
+    @token_required
+    @blp.arguments(EventPatchSchema(partial=True))
+    @blp.response(200, EventSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, data, event_id):
+        """Change an event (only the fields sent) with the form's rules; occurrences kept where their day stays"""
+        user = current_api_user()
+        series = db.session.get(EventSeries, event_id)
+        if series is None:
+            abort(404)
+        if not services.can_edit(user, series):
+            abort(403)
+        result = _save_and_publish(series.organization, user, data, series=series)
+        if not isinstance(result, int):
+            return result
+        return _detail(result)
 
 
 @blp.route("/occurrences/<int:occurrence_id>/registration")
@@ -240,3 +397,27 @@ class OccurrenceRegistration(MethodView):
                   "promoted_registration_id": promoted.id if promoted else None}
         db.session.commit()
         return result
+
+
+@blp.route("/events/<int:event_id>/cancel")
+class EventCancel(MethodView):
+    @token_required
+    @blp.arguments(CancelInSchema)
+    @blp.response(200, EventSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, data, event_id):
+        """Cancel an event with a reason; registrants are e-mailed and feeds show STATUS:CANCELLED"""
+        user = current_api_user()
+        series = db.session.get(EventSeries, event_id)
+        if series is None:
+            abort(404)
+        if not services.can_edit(user, series):
+            abort(403)
+        try:
+            services.cancel_series(series, actor=user, reason=data["reason"])
+        except services.InvalidEvent as exc:
+            db.session.rollback()
+            return _invalid(exc)
+        db.session.commit()
+        return _detail(event_id)

@@ -266,6 +266,28 @@ def save_series(
     return series
 
 
+def input_from_series(series: EventSeries) -> SeriesInput:
+    """A saved series as input (so a partial change, such as an API PATCH, starts from what is stored)."""
+    rule = recurrence.Rule.from_dict(series.recurrence)
+    return SeriesInput(
+        texts={f"{f}_{s}": getattr(series, f"{f}_{s}") for f in TEXT_LIMITS for s in LANG_SUFFIXES},
+        category=series.category.value, audiences=[a.value for a in series.audiences],
+        district=series.district.value, venue_name=series.venue_name, venue_address=series.venue_address,
+        online_url=series.online_url, fee_yen=series.fee_yen, fee_note=series.fee_note,
+        registration_required=series.registration_required,
+        capacity=series.occurrences[0].capacity if series.occurrences else None,
+        registration_opens_at=series.registration_opens_at,
+        registration_deadline_days=series.registration_deadline_days,
+        accessibility={k: getattr(series, k) for k in ("wheelchair_accessible", "sign_language", "captions",
+                                                         "childcare", "no_smoking")},
+        foreign_languages=series.foreign_language_codes,
+        contact={k: getattr(series, k) for k in ("contact_name", "contact_email", "contact_phone")},
+        partner_ids=[row.organization_id for row in series.partner_rows], frequency=series.frequency.value,
+        first_date=rule.first, until_date=rule.until, nth=rule.nth, dates=list(rule.dates),
+        start_time=series.start_time, end_time=series.end_time,
+    )
+
+
 def _tokyo_day(instant: datetime) -> date:
     from app.core.time import to_tokyo
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
 from app.events.models import EventStatus, Registration, RegistrationStatus
@@ -89,3 +91,55 @@ def test_organizations_public_registry(client):
     assert client.get("/api/v1/organizations?kind=nope").status_code == 422
     assert client.get(f"/api/v1/organizations/{shop.id}").get_json()["kind"] == "shopping_street"
     assert client.get(f"/api/v1/organizations/{pending.id}").status_code == 404
+
+
+def _event_body(org_id, **overrides):
+    body = {
+        "organization_id": org_id, "title": {"ja": "商店街の夏まつり", "en": "Summer festival"},
+        "summary": {"ja": "屋台が並びます"}, "category": "shopping_street", "district": "azabu",
+        "audiences": ["children"], "accessibility": ["wheelchair_accessible"], "capacity": 10,
+        "recurrence": {"frequency": "weekly", "first_date": (date.today() + timedelta(days=7)).isoformat(),
+                       "until_date": (date.today() + timedelta(days=21)).isoformat()},
+        "start_time": "15:00", "end_time": "20:00", "publish": True,
+    }
+    body.update(overrides)
+    return body
+
+
+def test_editors_create_patch_and_cancel_events(client, outbox):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    _tid, secret = make_token(editor)
+    _sid, stranger = make_token(make_user())
+
+    assert client.post("/api/v1/events", json=_event_body(org.id), headers=bearer(stranger)).status_code == 403
+    bad = client.post("/api/v1/events", json=_event_body(org.id, start_time="21:00"), headers=bearer(secret))
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "end_time"
+    unknown = client.post("/api/v1/events", json=_event_body(org.id, category="nope"), headers=bearer(secret))
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "category"
+    with app_context():
+        from app.events.models import EventSeries
+
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(EventSeries)) == 0
+
+    created = client.post("/api/v1/events", json=_event_body(org.id), headers=bearer(secret))
+    assert created.status_code == 201, created.get_json()
+    event = created.get_json()
+    assert event["status"] == "published" and len(event["occurrences"]) == 3
+    assert event["accessibility"] == ["wheelchair_accessible"]
+    assert client.get(f"/api/v1/events/{event['id']}").status_code == 200
+
+    patched = client.patch(f"/api/v1/events/{event['id']}", json={"capacity": 20, "title": {"en": "Festival"}},
+                           headers=bearer(secret))
+    assert patched.status_code == 200
+    body = patched.get_json()
+    assert body["title"] == {"ja": "商店街の夏まつり", "en": "Festival", "easy": None}
+    assert {o["capacity"] for o in body["occurrences"]} == {20}
+    assert [o["id"] for o in body["occurrences"]] == [o["id"] for o in event["occurrences"]]
+    assert client.patch(f"/api/v1/events/{event['id']}", json={"capacity": 5},
+                        headers=bearer(stranger)).status_code == 403
+
+    cancelled = client.post(f"/api/v1/events/{event['id']}/cancel", json={"reason": "雨天"}, headers=bearer(secret))
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert client.post(f"/api/v1/events/{event['id']}/cancel", json={"reason": ""},
+                       headers=bearer(secret)).status_code == 422
