@@ -120,6 +120,8 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
     MAIL_BACKEND = "outbox"
     SERVER_NAME = None
+    # Cheap argon2id for tests only: hashing at production cost dominated the suite's run time.
+    ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     BASE_URL = "http://localhost"
 
 

@@ -27,8 +27,21 @@ from app.core.permissions import Role
 from app.core.time import utcnow
 from app.extensions import db
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash("tsudoi-timing-equaliser")
+
+@cache
+def _hasher_for(params: tuple[tuple[str, int], ...]) -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher(**dict(params))
+    return hasher, hasher.hash("tsudoi-timing-equaliser")
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The argon2id hasher for this app and a dummy hash that equalises timing for unknown users.
+
+    Production uses the library's recommended parameters; the test config lowers the cost (ARGON2_PARAMS) so the
+    suite does not spend its time hashing.
+    """
+    params = current_app.config.get("ARGON2_PARAMS") or {}
+    return _hasher_for(tuple(sorted(params.items())))
 
 
 class WeakPassword(DomainError):
@@ -90,18 +103,19 @@ def check_email_shape(email: str) -> None:
 
 def hash_password(password: str) -> str:
     """Argon2id hash of PASSWORD."""
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(user: User | None, password: str) -> bool:
     """True when PASSWORD matches; takes the same time whether or not the user exists."""
+    hasher, dummy_hash = _hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else dummy_hash, password)
     except (VerificationError, InvalidHashError):
         return False
     if user is None:
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
+    if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return True
 
