@@ -2,7 +2,7 @@
 
 from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
 from app.bookings.lottery_models import LotteryDraw, LotteryEntry, LotteryPreference  # noqa: F401
-from app.bookings.models import Booking, BookingClaim, BookingItem  # noqa: F401
+from app.bookings.models import Booking, BookingClaim, BookingEquipment, BookingItem  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.jobs import JobRun  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
@@ -13,8 +13,16 @@ from app.events.models import (  # noqa: F401
     EventSeries,
     Registration,
 )
+from app.events.participation_models import (  # noqa: F401
+    Checkin,
+    CheckinCode,
+    ParticipationReport,
+    ReportReminder,
+    WalkinCount,
+)
 from app.facilities.models import (  # noqa: F401
     Closure,
+    Equipment,
     ExemptDay,
     Facility,
     FacilityStaff,

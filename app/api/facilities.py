@@ -106,6 +106,7 @@ class BookingInSchema(Schema):
     attendees = fields.Integer(required=True, validate=validate.Range(min=1, max=10000))
     category = fields.Enum(UserCategory, by_value=True, load_default=UserCategory.RESIDENT)
     organization_id = fields.Integer(allow_none=True, load_default=None)
+    equipment = fields.List(fields.Integer(), load_default=list, metadata={"description": "付帯設備 ids"})
 
 
 class BookingItemSchema(Schema):
@@ -217,7 +218,7 @@ class BookingList(MethodView):
             booking = booking_services.book_slots(
                 user=user, room_id=data["room_id"], day=data["day"], unit_keys=data["units"],
                 purpose=data["purpose"], attendees=data["attendees"], category=data["category"],
-                organization_id=data["organization_id"],
+                organization_id=data["organization_id"], equipment_ids=data["equipment"],
             )
         except booking_services.SlotTaken as exc:
             db.session.rollback()

@@ -40,6 +40,7 @@ class BookingForm(BaseForm):
                     invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
     # The service checks the keys (unknown slot, another facility's slot) with a message in the user's language.
     units = MultiCheckboxField(_l("時間区分"), choices=[], validate_choice=False)
+    equipment = MultiCheckboxField(_l("付帯設備(別料金)"), choices=[], coerce=int, validate_choice=False)
     purpose = StringField(_l("利用目的"), validators=[DataRequired(REQUIRED),
                                                    Length(max=200, message=_l("200文字以内で入力してください。"))])
     attendees = IntegerField(_l("利用人数"), validators=[

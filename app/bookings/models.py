@@ -81,6 +81,7 @@ class Booking(db.Model):
     items: Mapped[list[BookingItem]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", order_by="BookingItem.start_minute"
     )
+    equipment: Mapped[list[BookingEquipment]] = relationship(cascade="all, delete-orphan")
 
     __table_args__ = (
         sa.CheckConstraint("attendees > 0", name="attendees_positive"),
@@ -102,6 +103,18 @@ class BookingItem(db.Model):
     fee_yen: Mapped[int] = mapped_column(default=0)
 
     booking: Mapped[Booking] = relationship(back_populates="items")
+
+
+class BookingEquipment(db.Model):
+    """付帯設備 booked with a booking, with the fee charged for it (part of the booking's gross fee)."""
+
+    __tablename__ = "booking_equipment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(sa.ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    equipment_id: Mapped[int] = mapped_column(sa.ForeignKey("equipment.id", ondelete="CASCADE"))
+    name_ja: Mapped[str] = mapped_column(sa.String(100))  # the name when booked
+    fee_yen: Mapped[int] = mapped_column(default=0)
 
 
 class BookingClaim(db.Model):

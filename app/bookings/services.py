@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingItem, BookingState
+from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
@@ -26,7 +26,7 @@ from app.facilities.availability import (
     span_covers,
     units_for,
 )
-from app.facilities.models import ExemptDay, Facility, FeeRate, FeeReduction, Room, UserCategory
+from app.facilities.models import Equipment, ExemptDay, Facility, FeeRate, FeeReduction, Room, UserCategory
 from app.organizations.models import Membership, MembershipRole, Organization
 
 HOURLY_FEE_CODE = "hour"
@@ -108,6 +108,7 @@ class Quote:
     state: BookingState
     hold_until: datetime | None
     rules: list[str] = field(default_factory=list)
+    equipment: list[Equipment] = field(default_factory=list)
 
 
 def _facility_rooms(facility_id: int) -> list[Room]:
@@ -169,6 +170,7 @@ def quote(
     attendees: int,
     category: UserCategory,
     organization_id: int | None = None,
+    equipment_ids: list[int] | None = None,
     now: datetime | None = None,
     on_behalf: bool = False,
 ) -> Quote:
@@ -216,7 +218,9 @@ def quote(
             raise PastDate(_l("始まる時刻を過ぎた時間区分は予約できません。"))
 
     _check_monthly_limit(user, organization, facility, day, on_behalf=on_behalf)
-    fees, gross, percent, reduction = _price(room, units, category, organization)
+    equipment = _equipment(facility.id, equipment_ids or [])
+    fees, gross, percent, reduction = _price(room, units, category, organization,
+                                             extra=sum(e.fee_yen for e in equipment))
     net = gross - reduction
     if room.requires_approval:
         state, hold = BookingState.REQUESTED, None
@@ -239,7 +243,7 @@ def quote(
     if state == BookingState.REQUESTED:
         rules.append(str(_l("この部屋は職員の承認が必要です。")))
     return Quote(facility, room, day, units, category, organization, fees, gross, percent, reduction, net,
-                 state, hold, rules)
+                 state, hold, rules, equipment)
 
 
 def _organization_for(user, organization_id: int | None, *, on_behalf: bool) -> Organization | None:
@@ -269,7 +273,21 @@ def _check_monthly_limit(user, organization, facility: Facility, day: date, *, o
         raise TooManyBookings(_l("1か月に予約できるのは{n}件までです。").format(n=facility.max_active_per_month))
 
 
-def _price(room: Room, units: list[Unit], category: UserCategory, organization: Organization | None):
+def _equipment(facility_id: int, ids: list[int]) -> list[Equipment]:
+    """The chosen 付帯設備; one of another facility (or unknown) is refused."""
+    if not ids:
+        return []
+    wanted = set(ids)
+    found = list(db.session.scalars(sa.select(Equipment).where(
+        Equipment.id.in_(sorted(wanted)), Equipment.facility_id == facility_id, Equipment.active.is_(True))
+        .order_by(Equipment.id)))
+    if len(found) != len(wanted):
+        raise UnknownSlot(_l("選んだ付帯設備はこの施設にはありません。もう一度選んでください。"))
+    return found
+
+
+def _price(room: Room, units: list[Unit], category: UserCategory, organization: Organization | None, *,
+           extra: int = 0):
     rates = {(r.slot_code): r.amount_yen for r in db.session.scalars(
         sa.select(FeeRate).where(FeeRate.room_id == room.id, FeeRate.category == category))}
     fees = []
@@ -278,7 +296,7 @@ def _price(room: Room, units: list[Unit], category: UserCategory, organization: 
         if code not in rates:
             raise FeeNotSet(_l("この部屋の使用料が設定されていません。施設にお問い合わせください。"))
         fees.append(rates[code])
-    gross = sum(fees)
+    gross = sum(fees) + extra  # 付帯設備 are charged on top of the room
     percent = 0
     if organization is not None and category != UserCategory.COMMERCIAL:
         rule = db.session.scalar(sa.select(FeeReduction).where(FeeReduction.organization_kind == organization.kind))
@@ -298,6 +316,7 @@ def book_slots(
     attendees: int,
     category: UserCategory,
     organization_id: int | None = None,
+    equipment_ids: list[int] | None = None,
     actor=None,
     now: datetime | None = None,
 ) -> Booking:
@@ -307,7 +326,7 @@ def book_slots(
     actor = actor or user
     on_behalf = actor.id != user.id
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
-              organization_id=organization_id, now=now, on_behalf=on_behalf)
+              organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf)
     booking = Booking(
         user_id=user.id, organization_id=q.organization.id if q.organization else None,
         facility_id=q.facility.id, room_id=q.room.id, day=day, state=q.state, category=category,
@@ -320,6 +339,8 @@ def book_slots(
                     start_minute=u.start, end_minute=u.end, fee_yen=fee)
         for u, fee in zip(q.units, q.fees, strict=True)
     ]
+    booking.equipment = [BookingEquipment(equipment_id=e.id, name_ja=e.name_ja, fee_yen=e.fee_yen)
+                         for e in q.equipment]
     leaf_ids = leaves([RoomNode(r.id, r.parent_id, r.hourly) for r in _facility_rooms(q.facility.id)])[q.room.id]
     db.session.add(booking)
     db.session.flush()  # a failure here is a real error, never reported as a taken slot

@@ -62,6 +62,14 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
     return choices
 
 
+def _equipment_choices(facility_id: int) -> list[SelectChoice]:
+    from app.facilities.models import Equipment
+
+    rows = db.session.scalars(sa.select(Equipment).where(Equipment.facility_id == facility_id,
+                                                         Equipment.active.is_(True)).order_by(Equipment.id))
+    return [SelectChoice(e.id, f"{e.name}({e.fee_yen:,}円)") for e in rows]
+
+
 def _organization_choices() -> list[SelectChoice]:
     rows = db.session.scalars(
         sa.select(Organization).join(Membership, Membership.organization_id == Organization.id)
@@ -91,6 +99,7 @@ def new():
         except ValueError:
             form.day.data = today_tokyo()
     form.units.choices = _unit_choices(room, form.day.data)
+    form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = _organization_choices()
     if request.method == "GET":
         return _render_form(form, room, 200)
@@ -99,6 +108,7 @@ def new():
     options = dict(
         user=current_user, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
         attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
+        equipment_ids=form.equipment.data or [],
     )
     try:
         if form.confirm.data != "1":
@@ -360,6 +370,7 @@ def desk_book(facility_id: int):
         except ValueError:
             form.day.data = today_tokyo()
     form.units.choices = _unit_choices(room, form.day.data)
+    form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = [SelectChoice("", _("個人として予約する"))]
     if request.method == "GET":
         return _render_form(form, room, 200, **urls)
@@ -370,7 +381,8 @@ def desk_book(facility_id: int):
         form.user_email.errors.append(_("このメールアドレスの利用者は登録されていません。"))
         return _render_form(form, room, 422, **urls)
     options = dict(user=resident, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
-                   attendees=form.attendees.data, category=form.category_value, organization_id=None)
+                   attendees=form.attendees.data, category=form.category_value, organization_id=None,
+                   equipment_ids=form.equipment.data or [])
     try:
         if form.confirm.data != "1":
             quote = services.quote(on_behalf=True, **options)

@@ -328,3 +328,23 @@ class ExemptDay(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (sa.UniqueConstraint("facility_id", "day"),)
+
+
+class Equipment(db.Model):
+    """付帯設備 of a facility (projector, microphone, piano ...) with its own fee per booking."""
+
+    __tablename__ = "equipment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    name_ja: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str | None] = mapped_column(sa.String(100))
+    name_easy: Mapped[str | None] = mapped_column(sa.String(100))
+    fee_yen: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (sa.CheckConstraint("fee_yen >= 0", name="fee_not_negative"),)
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")

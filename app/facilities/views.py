@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -59,7 +60,11 @@ def show(facility_id: int):
     rooms = queries.facility_rooms(facility.id)
     slots = sorted(queries.facility_slots(facility.id), key=lambda s: (s.on_date or date.min, s.weekday or -1,
                                                                          s.start))
-    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots)
+    from app.facilities.models import Equipment
+
+    equipment = list(db.session.scalars(sa.select(Equipment).where(
+        Equipment.facility_id == facility.id, Equipment.active.is_(True)).order_by(Equipment.id)))
+    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots, equipment=equipment)
 
 
 def _parse_start(view: str) -> tuple[date, str | None]:

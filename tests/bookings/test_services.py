@@ -293,3 +293,23 @@ def test_a_slot_that_has_started_today_cannot_be_booked(app_ctx):
     later = services.quote(user=user, room_id=c.meeting_id, day=day, unit_keys=[f"s{c.slot_ids['afternoon']}"],
                            attendees=2, category=R, now=ten_am)
     assert later.gross == 1000
+
+
+def test_equipment_is_charged_reduced_and_limited_to_its_facility(app_ctx):
+    from tests.facilities.factories import add_equipment
+
+    db = app_ctx
+    c = make_center(fee=1000)
+    other = make_center()
+    projector = add_equipment(c.facility_id, "プロジェクター", 500)
+    piano = add_equipment(other.facility_id, "ピアノ", 1500)
+    user = _user(db, make_user().id)
+    day = today_tokyo() + timedelta(days=6)
+    npo = make_organization(kind=OrganizationKind.NPO, officer_id=user.id, reduction_percent=50)
+    booking = _book(db, user, c.meeting_id, day, [f"s{c.slot_ids['morning']}"], equipment_ids=[projector],
+                    organization_id=npo)
+    assert (booking.fee_gross_yen, booking.fee_reduction_yen, booking.fee_net_yen) == (1500, 750, 750)
+    assert [(e.name_ja, e.fee_yen) for e in booking.equipment] == [("プロジェクター", 500)]
+    with pytest.raises(services.UnknownSlot):
+        services.quote(user=user, room_id=c.meeting_id, day=day, unit_keys=[f"s{c.slot_ids['evening']}"],
+                       attendees=3, category=R, equipment_ids=[piano])

@@ -239,3 +239,23 @@ def test_desk_books_on_behalf_of_a_resident(client):
     resident_client = client.application.test_client()
     login(resident_client, resident.email)
     assert resident_client.get(page).status_code == 403
+
+
+def test_equipment_is_offered_priced_and_kept_on_the_booking(client):
+    from tests.facilities.factories import add_equipment
+
+    c = make_center(fee=1000)
+    mic = add_equipment(c.facility_id, "ワイヤレスマイク", 200)
+    user = make_user()
+    login(client, user.email)
+    day = today_tokyo() + timedelta(days=9)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    assert "ワイヤレスマイク(200円)" in client.get(page_url).get_data(as_text=True)
+    assert "ワイヤレスマイク" in client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
+    preview = post_form(client, "/bookings/new", _form(c, day, equipment=[str(mic)]), page=page_url)
+    assert "1,200円" in preview.get_data(as_text=True)
+    done = post_form(client, "/bookings/new", _form(c, day, equipment=[str(mic)], confirm="1"), page=page_url)
+    assert done.status_code == 303
+    assert "ワイヤレスマイク" in client.get(done.headers["Location"]).get_data(as_text=True)
+    [booking] = _bookings()
+    assert booking.fee_gross_yen == 1200

@@ -127,3 +127,14 @@ def make_organization(*, kind=OrganizationKind.NEIGHBORHOOD_ASSOCIATION, verifie
             db.session.add(FeeReduction(organization_kind=kind, percent=reduction_percent))
         db.session.commit()
         return organization.id
+
+
+def add_equipment(facility_id: int, name: str = "プロジェクター", fee: int = 500) -> int:
+    """A committed 付帯設備; returns its id."""
+    from app.facilities.models import Equipment
+
+    with app_context():
+        item = Equipment(facility_id=facility_id, name_ja=name, fee_yen=fee)
+        db.session.add(item)
+        db.session.commit()
+        return item.id
