@@ -143,3 +143,33 @@ def test_editors_create_patch_and_cancel_events(client, outbox):
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert client.post(f"/api/v1/events/{event['id']}/cancel", json={"reason": ""},
                        headers=bearer(secret)).status_code == 422
+
+
+def test_register_an_organization_through_the_api(client):
+    from app.core.permissions import Role
+    from app.organizations.models import Membership, MembershipRole, Organization, VerificationStatus
+
+    officer = make_user()
+    _tid, secret = make_token(officer)
+    body = {"kind": "shopping_street", "district": "azabu", "name": {"ja": "麻布十番商店会"}, "shop_count": 80,
+            "in_shotengai_federation": True}
+    assert client.post("/api/v1/organizations", json=body).status_code == 401
+    refused = client.post("/api/v1/organizations", json={**body, "verified_until": "2030-03-31"},
+                          headers=bearer(secret))
+    assert refused.status_code == 403
+    assert client.post("/api/v1/organizations", json={**body, "kind": "x"}, headers=bearer(secret)).status_code == 422
+    created = client.post("/api/v1/organizations", json=body, headers=bearer(secret))
+    assert created.status_code == 201 and created.get_json()["status"] == "pending"
+    with app_context():
+        org = db.session.get(Organization, created.get_json()["id"])
+        assert org.shop_count == 80 and org.status == VerificationStatus.PENDING
+        membership = db.session.scalar(sa.select(Membership).where(Membership.organization_id == org.id))
+        assert (membership.user_id, membership.role) == (officer.id, MembershipRole.OFFICER)
+
+    staff = make_user(role=Role.WARD_STAFF)
+    _sid, staff_secret = make_token(staff)
+    verified = client.post("/api/v1/organizations", json={**body, "name": {"ja": "白金商店会"},
+                                                          "verified_until": "2030-03-31"},
+                           headers=bearer(staff_secret))
+    assert verified.status_code == 201 and verified.get_json()["status"] == "verified"
+    assert [o["name"]["ja"] for o in client.get("/api/v1/organizations").get_json()] == ["白金商店会"]
