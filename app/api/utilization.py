@@ -22,8 +22,8 @@ blp = Blueprint(
     description="利用率 (utilization) of facilities and rooms for staff. A unit is one 時間区分 of one leaf room on "
     "one day (one hour for rooms let by the hour); bookable = the template's units minus closures (休館日, "
     "臨時休館, 行政使用); booked = bookable units with a confirmed or tentative (仮予約) booking; rate = booked / "
-    "bookable in percent. `used` is null: check-in and no-shows are not recorded yet. Facility staff see only "
-    "their facilities.",
+    "bookable in percent; used = booked units of bookings not marked as no-show by staff (実利用). Facility staff "
+    "see only their facilities.",
 )
 
 MAX_DAYS = 3660  # ten years: the statement grows with days x rooms x slots
@@ -54,7 +54,7 @@ class UtilizationRowSchema(Schema):
         "fiscal year (年度 by its starting year); null for the total"})
     bookable = fields.Integer()
     booked = fields.Integer()
-    used = fields.Integer(allow_none=True, metadata={"description": "null: not recorded"})
+    used = fields.Integer(metadata={"description": "booked units whose booking was not marked as a no-show"})
     rate = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "percent, one decimal"})
     used_rate = fields.Decimal(as_string=True, allow_none=True)
 

@@ -176,7 +176,8 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
     purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 7
 
     def total(rows):
-        return UtilizationRow({}, sum(r.bookable for r in rows), sum(r.booked for r in rows))
+        return UtilizationRow({}, sum(r.bookable for r in rows), sum(r.booked for r in rows),
+                              sum(r.used for r in rows))
 
     this_year = [r for r in two_years if r.key["fiscal_year"] == year]
     last_year = [r for r in two_years if r.key["fiscal_year"] == year - 1]

@@ -18,7 +18,9 @@ Definitions (shown to staff next to each number, see FORMULAS):
   both hold the slot against everyone else; 承認待ち requests do not count until approved). A booking on a
   unit that was closed afterwards is not counted (the rate never exceeds 100%).
 - 利用率 = booked / bookable.
-- 実利用率 and no-show rate are UNKNOWN (None): the bookings model does not record check-in or no-shows.
+- *Used* units (実利用): booked units whose booking staff did not mark as a no-show (Booking.no_show_at);
+  実利用率 = used / bookable. Bookings are "used" until marked, so the figure means most for past periods.
+- No-show rate = bookings marked no-show ÷ bookings in BOOKED_STATES (booking_stats).
 
 Everything is one SQL statement per call with GROUP BY; the calendar is a recursive CTE (SQLite and PostgreSQL).
 """
@@ -48,7 +50,8 @@ BOOKING_GROUP_KEYS = ("facility", "room", "weekday", "month", "fiscal_year")
 FORMULAS = {
     "rate": _l("利用率 = 予約された枠数 ÷ 予約できた枠数(時間区分の枠 − 休館日・臨時休館・行政使用)"),
     "booked": _l("予約された枠 = 予約確定または仮予約の予約が入った枠(承認待ちは含みません)"),
-    "used": _l("実利用率は、来館・無断キャンセルを記録していないため不明です"),
+    "used": _l("実利用率 = 実際に使われた枠数 ÷ 予約できた枠数(無断キャンセルと記録された予約の枠を除く)"),
+    "no_show": _l("無断キャンセル率 = 無断キャンセルと記録された予約の件数 ÷ 利用件数"),
     "count": _l("利用件数 = 予約確定または仮予約の予約の件数"),
     "revenue": _l("使用料 = 予約確定の予約の使用料(減免前 − 減免額 = 収入)"),
     "cancel": _l("直前の取消 = 取消期限を過ぎてからの取消"),
@@ -63,12 +66,12 @@ def _rate(numerator: int | None, denominator: int | None) -> Decimal | None:
 
 @dataclass(frozen=True)
 class UtilizationRow:
-    """One group: its key values (by GROUP_KEYS name) and unit counts. `used` is None: not recorded."""
+    """One group: its key values (by GROUP_KEYS name) and unit counts (used = booked minus no-shows)."""
 
     key: dict
     bookable: int
     booked: int
-    used: int | None = None
+    used: int = 0
 
     @property
     def rate(self) -> Decimal | None:
@@ -77,7 +80,7 @@ class UtilizationRow:
 
     @property
     def used_rate(self) -> Decimal | None:
-        """実利用率 in percent, None (unknown) while no-shows are not recorded."""
+        """実利用率 in percent, None when nothing was bookable."""
         return _rate(self.used, self.bookable)
 
     @property
@@ -195,7 +198,7 @@ def compute_utilization(
     """
     keys = _check_keys(group_by, GROUP_KEYS)
     if end <= start:
-        return [UtilizationRow({}, 0, 0)] if not keys else []
+        return [UtilizationRow({}, 0, 0, 0)] if not keys else []
     d = _dialect()
     holidays = sorted(holidays_between(start, end))
     anc = _ancestors()
@@ -274,7 +277,8 @@ def compute_utilization(
     # 3. Booked: an item of a booking of this leaf room or of one of its parents overlaps the unit. The items
     # are first spread to leaf rooms once (MATERIALIZED: both databases then look them up by room and day).
     spans = (
-        sa.select(anc.c.room_id.label("leaf_id"), Booking.day, BookingItem.start_minute, BookingItem.end_minute)
+        sa.select(anc.c.room_id.label("leaf_id"), Booking.day, BookingItem.start_minute, BookingItem.end_minute,
+                  sa.case((Booking.no_show_at.is_(None), 1), else_=0).label("used"))
         .join(BookingItem, BookingItem.booking_id == Booking.id)
         .join(anc, anc.c.anc_id == Booking.room_id)
         .where(Booking.state.in_(list(states)), Booking.day >= start, Booking.day < end)
@@ -294,6 +298,7 @@ def compute_utilization(
         sa.select(
             units.c.facility_id, units.c.room_id, units.c.day, units.c.wd, units.c.slot_id, units.c.slot_code,
             units.c.unit_start, sa.func.max(sa.case((spans.c.leaf_id.is_not(None), 1), else_=0)).label("is_booked"),
+            sa.func.max(sa.case((spans.c.used == 1, 1), else_=0)).label("is_used"),
         )
         .select_from(units.outerjoin(spans, hit))
         .group_by(units.c.facility_id, units.c.room_id, units.c.day, units.c.wd, units.c.slot_id,
@@ -314,12 +319,14 @@ def compute_utilization(
         *selected,
         sa.func.count().label("bookable"),
         sa.func.coalesce(sa.func.sum(u.c.is_booked), 0).label("booked"),
+        sa.func.coalesce(sa.func.sum(u.c.is_used), 0).label("used"),
     ).select_from(u)
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
     rows = db.session.execute(stmt).all()
     return [
-        UtilizationRow({k: getattr(row, k) for k in keys}, int(row.bookable or 0), int(row.booked or 0))
+        UtilizationRow({k: getattr(row, k) for k in keys}, int(row.bookable or 0), int(row.booked or 0),
+                       int(row.used or 0))
         for row in rows
     ]
 
@@ -337,7 +344,13 @@ class BookingStats:
     fee_gross: int = 0  # confirmed bookings only
     fee_reduction: int = 0
     fee_net: int = 0
-    no_show: int | None = None  # not recorded by the bookings model
+    no_show: int = 0  # bookings in BOOKED_STATES marked as no-show by staff
+    checked_in: int = 0
+
+    @property
+    def no_show_rate(self) -> Decimal | None:
+        """Share of bookings marked no-show, in percent."""
+        return _rate(self.no_show, self.bookings)
 
     @property
     def cancelled_early(self) -> int:
@@ -401,6 +414,8 @@ def booking_stats(
         count_if(sa.and_(Booking.state == BookingState.CANCELLED, Booking.late_cancellation.is_(True)))
         .label("cancelled_late"),
         count_if(Booking.state == BookingState.REQUESTED).label("requested"),
+        count_if(sa.and_(held, Booking.no_show_at.is_not(None))).label("no_show"),
+        count_if(sa.and_(held, Booking.checked_in_at.is_not(None))).label("checked_in"),
         count_if(sa.and_(held, resident, Booking.organization_id.is_not(None))).label("resident_group"),
         count_if(sa.and_(held, resident, Booking.organization_id.is_(None))).label("resident_individual"),
         count_if(sa.and_(held, Booking.category == UserCategory.OUTSIDE)).label("outside"),
@@ -416,7 +431,8 @@ def booking_stats(
         result.append(BookingStats(
             key={k: getattr(row, k) for k in keys},
             bookings=int(row.bookings), cancelled=int(row.cancelled), cancelled_late=int(row.cancelled_late),
-            requested=int(row.requested), mix={k: int(getattr(row, k)) for k in MIX_KEYS},
+            requested=int(row.requested), no_show=int(row.no_show), checked_in=int(row.checked_in),
+            mix={k: int(getattr(row, k)) for k in MIX_KEYS},
             fee_gross=int(row.fee_gross), fee_reduction=int(row.fee_reduction), fee_net=int(row.fee_net),
         ))
     if not keys and not result:

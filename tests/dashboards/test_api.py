@@ -26,8 +26,8 @@ def test_counts_rates_and_groups(client):
     center = _small_year()
     _, secret = make_token(make_user(role=Role.WARD_STAFF))
     total = client.get(f"{URL}?{PERIOD}&facility_id={center.facility_id}", headers=bearer(secret)).get_json()
-    assert total["rows"] == [{"group": None, "bookable": 3 * UNITS_PER_DAY, "booked": 2, "used": None,
-                              "rate": "3.5", "used_rate": None}]
+    assert total["rows"] == [{"group": None, "bookable": 3 * UNITS_PER_DAY, "booked": 2, "used": 2,
+                              "rate": "3.5", "used_rate": "3.5"}]
     assert "利用率" in total["formula"]
     months = client.get(f"{URL}?{PERIOD}&facility_id={center.facility_id}&group_by=month",
                         headers=bearer(secret)).get_json()

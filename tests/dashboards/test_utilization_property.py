@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from app.bookings.models import Booking, BookingItem, BookingState
 from app.core.districts import District
+from app.core.time import utcnow
 from app.dashboards.utilization import BOOKED_STATES, compute_utilization
 from app.extensions import db
 from app.facilities.availability import RoomNode, SlotDef, slots_for_day, units_for
@@ -37,6 +38,7 @@ booking_st = st.tuples(
     st.integers(min_value=0, max_value=DAYS - 1),
     st.integers(min_value=14, max_value=44), st.integers(min_value=1, max_value=6),
     st.sampled_from(list(BookingState)),
+    st.booleans(),  # marked as a no-show
 )
 
 
@@ -70,9 +72,10 @@ def _make(slots, closures, bookings, closed_on_holidays):
         db.session.add(Closure(facility_id=facility.id, room_id=rooms[room].id if room else None,
                                kind=ClosureKind.TEMPORARY, start_date=START + timedelta(days=offset),
                                end_date=START + timedelta(days=offset + length), reason_ja="点検"))
-    for room, offset, first, length, state in bookings:
+    for room, offset, first, length, state, no_show in bookings:
         booking = Booking(facility_id=facility.id, room_id=rooms[room].id, day=START + timedelta(days=offset),
-                          state=state, category=UserCategory.RESIDENT, purpose="会議", attendees=1)
+                          state=state, category=UserCategory.RESIDENT, purpose="会議", attendees=1,
+                          no_show_at=utcnow() if no_show else None)
         booking.items = [BookingItem(slot_code="x", label_ja="x", start_minute=first * 30,
                                      end_minute=(first + length) * 30)]
         db.session.add(booking)
@@ -81,7 +84,7 @@ def _make(slots, closures, bookings, closed_on_holidays):
 
 
 def _brute_force(facility, rooms) -> Counter:
-    """(weekday, slot code) -> [bookable, booked], counted one unit at a time."""
+    """Counters (weekday, slot code) -> bookable, booked and used units, counted one unit at a time."""
     holidays = holidays_between(START, END)
     slots = [SlotDef(s.id, s.code, s.code, s.start_time.hour * 60 + s.start_time.minute,
                      s.end_time.hour * 60 + s.end_time.minute, s.weekday, s.on_date)
@@ -90,7 +93,7 @@ def _brute_force(facility, rooms) -> Counter:
     bookings = list(db.session.scalars(db.select(Booking).where(Booking.facility_id == facility.id)))
     active = [r for r in rooms.values() if r.active]
     leaves = [r for r in active if not any(c.parent_id == r.id for c in active)]
-    bookable, booked = Counter(), Counter()
+    bookable, booked, used = Counter(), Counter(), Counter()
     for i in range(DAYS):
         day = START + timedelta(days=i)
         if facility.closed_on_holidays and day in holidays:
@@ -103,11 +106,13 @@ def _brute_force(facility, rooms) -> Counter:
             for unit in units_for(RoomNode(leaf.id, leaf.parent_id, leaf.hourly), day_slots):
                 key = (day.weekday(), unit.slot.code)
                 bookable[key] += 1
-                if any(b.day == day and b.room_id in mine and b.state in BOOKED_STATES
-                       and any(it.start_minute < unit.end and it.end_minute > unit.start for it in b.items)
-                       for b in bookings):
+                hits = [b for b in bookings if b.day == day and b.room_id in mine and b.state in BOOKED_STATES
+                        and any(it.start_minute < unit.end and it.end_minute > unit.start for it in b.items)]
+                if hits:
                     booked[key] += 1
-    return bookable, booked
+                if any(b.no_show_at is None for b in hits):
+                    used[key] += 1
+    return bookable, booked, used
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -120,13 +125,15 @@ def _brute_force(facility, rooms) -> Counter:
 def test_sql_matches_brute_force(app_ctx, slots, closures, bookings, closed_on_holidays):
     facility, rooms = _make(slots, closures, bookings, closed_on_holidays)
     try:
-        expected_bookable, expected_booked = _brute_force(facility, rooms)
+        expected_bookable, expected_booked, expected_used = _brute_force(facility, rooms)
         rows = compute_utilization(start=START, end=END, facility_ids=[facility.id], group_by=("weekday", "slot"))
         got_bookable = Counter({(r.key["weekday"], r.key["slot"]): r.bookable for r in rows})
         got_booked = Counter({(r.key["weekday"], r.key["slot"]): r.booked for r in rows if r.booked})
         assert got_bookable == expected_bookable
         assert got_booked == expected_booked
+        assert Counter({(r.key["weekday"], r.key["slot"]): r.used for r in rows if r.used}) == expected_used
         total = compute_utilization(start=START, end=END, facility_ids=[facility.id])[0]
-        assert (total.bookable, total.booked) == (expected_bookable.total(), expected_booked.total())
+        assert (total.bookable, total.booked, total.used) == (
+            expected_bookable.total(), expected_booked.total(), expected_used.total())
     finally:
         db.session.rollback()

@@ -70,6 +70,7 @@ def test_facility_page_heatmap_rooms_and_stats(client):
     login(client, staff.email)
     html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY}").get_data(as_text=True)
     assert 'id="rate-1">3.5%' in html
+    assert 'id="used-rate-1">3.5%' in html
     assert "dash-heatmap" in html and "heat-" in html
     assert "ホールA" in html and "音楽スタジオ" in html
     assert "2/6" in html  # Monday x 午前: halves A and B booked out of A, B, the meeting room, 3 studio hours
@@ -137,6 +138,18 @@ def test_xlsx_export(client):
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
 
+def test_no_shows_lower_the_used_rate(client):
+    center = make_center()
+    add_closure(center.facility_id, date(FY, 4, 1), OPEN_FROM)
+    add_booking(center.meeting_id, OPEN_FROM, [MORNING])
+    add_booking(center.meeting_id, OPEN_FROM, [(13 * 60, 17 * 60)], no_show=True)
+    login(client, _staff().email)
+    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY}").get_data(as_text=True)
+    assert 'id="rate-1">3.5%' in html  # 2 / 57 booked
+    assert 'id="used-rate-1">1.8%' in html  # 1 / 57 used: the afternoon was a no-show
+    assert 'id="no-show-rate">50.0%' in html
+
+
 def test_user_mix_and_cancellations(app_ctx):
     from app.dashboards.utilization import booking_stats
 
@@ -153,7 +166,7 @@ def test_user_mix_and_cancellations(app_ctx):
     assert stats.bookings == 4
     assert stats.mix == {"resident_group": 1, "resident_individual": 1, "outside": 1, "commercial": 1}
     assert (stats.cancelled_early, stats.cancelled_late) == (1, 1)
-    assert stats.no_show is None
+    assert (stats.no_show, stats.no_show_rate) == (0, 0)
 
 
 class _StatementCounter:
