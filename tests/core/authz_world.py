@@ -1,0 +1,113 @@
+"""The shared world of the authorization matrix: eight personas, two groups, two facilities, resident A's things."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+from app.accounts.models import User
+from app.core.permissions import Role
+from app.extensions import db
+from app.facilities.models import Closure, ClosureKind
+from tests.api.factories import make_token
+from tests.dashboards.factories import add_booking
+from tests.events.factories import make_series, occurrence_ids
+from tests.facilities.factories import assign_staff, make_center
+from tests.factories import DEFAULT_PASSWORD, app_context, csrf_token, make_user
+from tests.organizations.factories import make_organization
+
+# The order of the outcome columns in the matrix.
+PERSONAS = ("anon", "res_a", "res_b", "off_x", "off_y", "staff_f", "ward", "admin")
+
+
+def add_closure(facility_id: int) -> int:
+    """A committed closure of FACILITY_ID a month ahead; returns its id (a throwaway target for deletion)."""
+    start = date.today() + timedelta(days=30)
+    with app_context():
+        closure = Closure(facility_id=facility_id, kind=ClosureKind.TEMPORARY, start_date=start,
+                          end_date=start + timedelta(days=1), reason_ja="設備点検")
+        db.session.add(closure)
+        db.session.commit()
+        return closure.id
+
+
+def build_world(app) -> SimpleNamespace:
+    """Users, groups X and Y with officers, facilities F (with staff) and G, resident A's booking, registration,
+    feed tokens and guest links, events of group X in three states, and one signed-in test client per persona."""
+    from app.bookings import ical as booking_ical
+    from app.events import services as event_services
+    from app.events.models import EventStatus
+    from app.indicators import services as indicator_services
+    from app.organizations import services as organization_services
+    from app.organizations.models import Membership, MembershipRole, Organization
+
+    w = SimpleNamespace()
+    roles = {"res_a": Role.RESIDENT, "res_b": Role.RESIDENT, "off_x": Role.RESIDENT, "off_y": Role.RESIDENT,
+             "staff_f": Role.FACILITY_STAFF, "ward": Role.WARD_STAFF, "admin": Role.ADMIN}
+    w.users = {name: make_user(email=f"authz-{name.replace('_', '')}@example.jp", role=role)
+               for name, role in roles.items()}
+    member = make_user(email="authz-member@example.jp")
+
+    w.org_x = make_organization(name="港区テスト町会X", officer_id=w.users["off_x"].id).id
+    w.org_y = make_organization(name="港区テスト町会Y", officer_id=w.users["off_y"].id).id
+    w.org_pending = make_organization(name="確認待ちの会", verified=False).id
+    with app.test_request_context():  # services build URLs for their e-mails
+        membership = Membership(organization_id=w.org_x, user_id=member.id, role=MembershipRole.MEMBER)
+        db.session.add(membership)
+        db.session.flush()
+        w.member_x = membership.id
+        w.invitation = organization_services.invite(
+            db.session.get(Organization, w.org_x), inviter=db.session.get(User, w.users["off_x"].id),
+            email="authz-invitee@example.jp", role=MembershipRole.MEMBER)
+        indicator_services.load_catalog()
+        db.session.commit()
+
+    center_f, center_g = make_center(name="テスト施設F"), make_center(name="テスト施設G")
+    w.facility_f, w.facility_g = center_f.facility_id, center_g.facility_id
+    w.room_f, w.room_g = center_f.meeting_id, center_g.meeting_id
+    assign_staff(w.users["staff_f"].id, w.facility_f)
+    day = date.today() + timedelta(days=20)
+    w.booking_a = add_booking(w.room_f, day, [(540, 720)])
+    w.booking_g = add_booking(w.room_g, day, [(540, 720)])
+    w.closure_f, w.closure_g = add_closure(w.facility_f), add_closure(w.facility_g)
+
+    off_x = w.users["off_x"].id
+    w.event_x = make_series(organization_id=w.org_x, actor_id=off_x).id
+    w.draft_x = make_series(organization_id=w.org_x, actor_id=off_x, status=EventStatus.DRAFT).id
+    w.submitted_x = make_series(organization_id=w.org_x, actor_id=off_x, status=EventStatus.SUBMITTED).id
+    w.cancel_x = make_series(organization_id=w.org_x, actor_id=off_x).id  # the API cancels this one
+    w.occ_x = occurrence_ids(w.event_x)[0]
+    w.occ_draft_x = occurrence_ids(w.draft_x)[0]
+    with app.test_request_context():
+        from app.bookings.models import Booking
+
+        for booking_id in (w.booking_a, w.booking_g):
+            db.session.get(Booking, booking_id).user_id = w.users["res_a"].id
+        user_a = db.session.get(User, w.users["res_a"].id)
+        w.registration_a = event_services.register(occurrence_id=w.occ_x, user=user_a).id
+        guest = event_services.register_guest(occurrence_id=w.occ_x, email="authz-guest@example.jp",
+                                              name="ゲスト", language="ja")
+        w.guest_cancel_token = event_services.guest_cancel_token(guest)
+        w.guest_confirm_token = event_services.guest_confirm_token(
+            occurrence_id=w.occ_x, email="authz-guest2@example.jp", name="ゲスト2", language="ja")
+        w.booking_feed_a = booking_ical.feed_token(user_a)
+        w.events_feed_a = event_services.my_feed_token(user_a)
+        db.session.commit()
+
+    # API: one bearer token per signed-in persona, and a second token of A as the target of revocation.
+    w.bearer = {name: make_token(user)[1] for name, user in w.users.items()}
+    w.token_a2 = make_token(w.users["res_a"], name="もう一つ")[0]
+
+    w.clients, w.csrf = {}, {}
+    for name in PERSONAS:
+        client = app.test_client()
+        if name == "anon":
+            w.csrf[name] = csrf_token(client, "/account/login")
+        else:
+            response = client.post("/account/login", data={
+                "csrf_token": csrf_token(client, "/account/login"), "email": w.users[name].email,
+                "password": DEFAULT_PASSWORD})
+            assert response.status_code in (302, 303), f"{name} could not sign in"
+            w.csrf[name] = csrf_token(client, "/account/profile")
+        w.clients[name] = client
+    return w

@@ -1,0 +1,396 @@
+"""Authorization matrix: every route of the URL map x eight personas -> the expected outcome.
+
+A route (endpoint + method) with no row fails `test_every_route_has_a_row`, so a new route cannot slip in
+unguarded. Columns, in order: anonymous, resident A, resident B, officer of group X, officer of group Y, staff of
+facility F, ward staff, admin. Outcomes:
+
+  ok    allowed: 2xx/3xx other than the login redirect, or 409/422 (the guard let the request through to the
+        form or the service; POSTs send a valid CSRF token and usually empty data, so they stop at validation)
+  nop   allowed answer, but the row's `unchanged` check must still hold (the request was silently refused)
+  L     redirect to the login page
+  400 401 403 404   that status
+
+Resident A owns the booking, the registration, the API token and the private feed URLs; the other personas try
+them (IDOR). Requests that change state when allowed run after every refusal, so the world stays as built for
+the refusals; the rows that end a session or revoke the API token in use run last.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.extensions import db
+from tests.core.authz_world import PERSONAS, add_closure, build_world
+
+CODES = {"ok", "nop", "L", "400", "401", "403", "404"}
+UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
+
+
+class _World:
+    """`W.name` is a lazy reference to the world's attribute NAME (resolved when the case runs)."""
+
+    def __getattr__(self, name):
+        return lambda w: getattr(w, name)
+
+
+W = _World()
+
+
+@dataclass
+class Row:
+    endpoint: str
+    method: str
+    expected: dict[str, str]
+    kwargs: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    unchanged: object = None  # callable(world) -> bool, for "nop"
+    last: bool = False  # run after everything else (ends the persona's session or API token)
+    label: str = ""
+
+
+def R(endpoint, method, outcomes, *, query=None, data=None, unchanged=None, last=False, label="", **kwargs):
+    """One row: OUTCOMES is 8 codes in PERSONAS order (one code stands for all eight)."""
+    codes = outcomes.split()
+    if len(codes) == 1:
+        codes *= len(PERSONAS)
+    assert len(codes) == len(PERSONAS) and set(codes) <= CODES, f"bad outcomes for {endpoint}: {outcomes}"
+    return Row(endpoint, method, dict(zip(PERSONAS, codes, strict=True)), kwargs, query or {}, data or {},
+               unchanged, last, label)
+
+
+def _membership_role(w):
+    from app.organizations.models import Membership
+
+    membership = db.session.get(Membership, w.member_x)
+    return membership.role.value if membership else None
+
+
+def _member_unchanged(w) -> bool:
+    with w.app.app_context():
+        return _membership_role(w) == "member"
+
+
+def _token_a2_alive(w) -> bool:
+    from app.accounts.models import ApiToken
+
+    with w.app.app_context():
+        return db.session.get(ApiToken, w.token_a2).revoked_at is None
+
+
+FRESH_CLOSURE_F = lambda w: add_closure(w.facility_f)  # noqa: E731 - an allowed delete needs its own target
+_EMAILS = itertools.count(1)
+NEW_EMAIL = lambda w: f"authz-new{next(_EMAILS)}@example.jp"  # noqa: E731 - mail limits are per address
+MANUAL = "P13-01-2"  # an indicator with hand-entered values
+BOOKING_DAY = lambda w: (date.today() + timedelta(days=21)).isoformat()  # noqa: E731
+PERIOD = {"from": "2026-04-01", "to": "2026-05-01"}
+
+#                                                               anon res_a res_b off_x off_y st_f ward admin
+TABLE = [
+    # --- core, static, account
+    R("core.index", "GET", "ok"),
+    R("core.healthz", "GET", "ok"),
+    R("core.switch_language", "POST", "ok", data={"lang": "ja", "next": "/"}),
+    R("static", "GET", "ok", filename="css/app.css"),
+    R("accounts.signup", "GET", "ok"),
+    R("accounts.signup", "POST", "ok", data={"email": NEW_EMAIL}),
+    R("accounts.signup_sent", "GET", "ok"),
+    R("accounts.login", "GET", "ok"),
+    R("accounts.login", "POST", "ok"),
+    R("accounts.logout", "POST", "ok", last=True),
+    R("accounts.forgot_password", "GET", "ok"),
+    R("accounts.forgot_password", "POST", "ok", data={"email": NEW_EMAIL}),
+    R("accounts.confirm_email", "GET", "ok", token="not-a-token"),
+    R("accounts.confirm_email", "POST", "400", token="not-a-token"),
+    R("accounts.reset_password", "GET", "400", token="not-a-token"),
+    R("accounts.reset_password", "POST", "400", token="not-a-token"),
+    R("accounts.profile", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.update_profile", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.change_password", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.request_deletion", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.cancel_deletion", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.create_token", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("accounts.revoke_token", "POST", "L    ok   nop  nop  nop  nop  nop  nop", token_id=W.token_a2,
+      unchanged=_token_a2_alive, label="token-of-a"),
+    # --- organizations
+    R("organizations.index", "GET", "ok"),
+    R("organizations.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("organizations.new", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("organizations.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("organizations.show", "GET", "ok", org_id=W.org_x),
+    R("organizations.show", "GET", "404  404  404  404  404  404  ok   ok", org_id=W.org_pending, label="pending"),
+    R("organizations.edit", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.edit", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.members", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.invite", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.change_role", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x,
+      membership_id=W.member_x),
+    R("organizations.change_role", "POST", "L    403  403  403  nop  403  nop  nop", org_id=W.org_y,
+      membership_id=W.member_x, data={"role": "officer"}, unchanged=_member_unchanged, label="member-of-x-via-y"),
+    R("organizations.remove_member", "POST", "L    403  403  403  nop  403  nop  nop", org_id=W.org_y,
+      membership_id=W.member_x, unchanged=_member_unchanged, label="member-of-x-via-y"),
+    R("organizations.remove_member", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x,
+      membership_id=W.member_x),
+    R("organizations.hand_over", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.npo_grant", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("organizations.accept_invitation", "GET", "L    ok   ok   ok   ok   ok   ok   ok", token=W.invitation),
+    R("organizations.accept_invitation", "POST", "L    400  400  400  400  400  400  400", token=W.invitation),
+    R("organizations.review", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("organizations.verify", "POST", "L    403  403  403  403  403  ok   ok", org_id=W.org_pending),
+    R("organizations.reject", "POST", "L    403  403  403  403  403  ok   ok", org_id=W.org_pending),
+    # --- events: public pages and feeds
+    R("events.index", "GET", "ok"),
+    R("events.calendar", "GET", "ok"),
+    R("events.feed", "GET", "ok"),
+    R("events.show", "GET", "ok", series_id=W.event_x),
+    R("events.show", "GET", "404  404  404  ok   404  404  ok   ok", series_id=W.draft_x, label="draft"),
+    R("events.organization_feed", "GET", "ok", org_id=W.org_x),
+    R("events.organization_feed", "GET", "404", org_id=W.org_pending, label="pending"),
+    R("events.my_feed", "GET", "ok", token=W.events_feed_a, label="a"),
+    R("events.my_feed", "GET", "404", token="forged.token", label="forged"),
+    R("events.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    # --- events: registrations
+    R("events.register", "POST", "L    ok   ok   ok   ok   ok   ok   ok", occurrence_id=W.occ_x),
+    R("events.register", "POST", "L    404  404  ok   404  404  ok   ok", occurrence_id=W.occ_draft_x,
+      label="draft"),
+    R("events.cancel_registration", "POST", "L    ok   404  404  404  404  404  404",
+      registration_id=W.registration_a),
+    R("events.guest_register", "GET", "ok", occurrence_id=W.occ_x),
+    R("events.guest_register", "POST", "ok", occurrence_id=W.occ_x),
+    R("events.guest_register", "GET", "404", occurrence_id=W.occ_draft_x, label="draft"),
+    R("events.guest_confirm", "GET", "ok", token=W.guest_confirm_token),
+    R("events.guest_confirm", "POST", "ok", token=W.guest_confirm_token),
+    R("events.guest_confirm", "GET", "400", token="forged.token", label="forged"),
+    R("events.guest_cancel", "GET", "ok", token=W.guest_cancel_token),
+    R("events.guest_cancel", "POST", "ok", token=W.guest_cancel_token),
+    R("events.guest_cancel", "POST", "400", token="forged.token", label="forged"),
+    # --- events: organizer (group X) and staff review
+    R("events.new", "GET", "L    403  403  ok   403  403  ok   ok", query={"org": W.org_x}),
+    R("events.new", "POST", "L    403  403  ok   403  403  ok   ok", query={"org": W.org_x}),
+    R("events.manage", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
+    R("events.edit", "GET", "L    403  403  ok   403  403  ok   ok", series_id=W.event_x),
+    R("events.edit", "POST", "L    403  403  ok   403  403  ok   ok", series_id=W.event_x),
+    R("events.cancel", "GET", "L    403  403  ok   403  403  ok   ok", series_id=W.event_x),
+    R("events.cancel", "POST", "L    403  403  ok   403  403  ok   ok", series_id=W.event_x),
+    R("events.submit", "POST", "L    403  403  ok   403  403  ok   ok", series_id=W.draft_x),
+    R("events.edit_occurrence", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.edit_occurrence", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.cancel_occurrence", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.cancel_occurrence", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.registrations", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.registrations_csv", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.message", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("events.promote", "POST", "L    403  403  ok   403  403  ok   ok", registration_id=W.registration_a),
+    R("events.remove_registration", "POST", "L    403  403  ok   403  403  ok   ok",
+      registration_id=W.registration_a),
+    R("events.review", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("events.approve", "POST", "L    403  403  403  403  403  ok   ok", series_id=W.submitted_x),
+    R("events.return_to_draft", "POST", "L    403  403  403  403  403  ok   ok", series_id=W.submitted_x),
+    # --- participation: resident A's ticket; the door and the report of group X's occurrence; staff review
+    R("participation.ticket", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),
+    R("participation.ticket_qr", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),
+    R("participation.checkin", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.checkin_code", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.checkin_manual", "POST", "L    403  403  ok   403  403  ok   ok",
+      registration_id=W.registration_a),
+    R("participation.walkins", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x,
+      data={"delta": "1"}),
+    R("participation.report", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.submit_report", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.staff_reports", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("participation.approve", "POST", "L    403  403  403  403  403  404  404", report_id=999999, label="missing"),
+    R("participation.return_report", "POST", "L    403  403  403  403  403  404  404", report_id=999999,
+      label="missing"),
+    # --- facilities (public)
+    R("facilities.index", "GET", "ok"),
+    R("facilities.search", "GET", "ok"),
+    R("facilities.show", "GET", "ok", facility_id=W.facility_f),
+    R("facilities.availability", "GET", "ok", facility_id=W.facility_f),
+    R("facilities.room_busy", "GET", "ok", room_id=W.room_f),
+    # --- bookings: resident A's booking; the desk of facility F (staff F) and of facility G (nobody but admin)
+    R("bookings.new", "GET", "L    ok   ok   ok   ok   ok   ok   ok", query={"room": W.room_f}),
+    R("bookings.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok", data={"room_id": W.room_f}),
+    R("bookings.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("bookings.show", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.cancel", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.cancel", "POST", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.feed", "GET", "ok", token=W.booking_feed_a, label="a"),
+    R("bookings.feed", "GET", "404", token="forged.token", label="forged"),
+    R("bookings.desk", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("bookings.desk", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g, label="g"),
+    R("bookings.desk_book", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f,
+      query={"room": W.room_f}),
+    R("bookings.desk_book", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g,
+      query={"room": W.room_g}, label="g"),
+    R("bookings.desk_book", "POST", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f,
+      data={"room_id": W.room_f}),
+    R("bookings.desk_action", "POST", "L    403  403  403  403  ok   403  ok", booking_id=W.booking_a,
+      action="paid"),
+    R("bookings.desk_action", "POST", "L    403  403  403  403  403  403  ok", booking_id=W.booking_g,
+      action="paid", label="g"),
+    R("bookings.desk_exempt", "POST", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("bookings.desk_exempt", "POST", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g,
+      label="g"),
+    R("bookings.closures", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("bookings.closures", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g, label="g"),
+    R("bookings.closures", "POST", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("bookings.delete_closure", "POST", "L    403  403  403  403  ok   403  ok", closure_id=FRESH_CLOSURE_F),
+    R("bookings.delete_closure", "POST", "L    403  403  403  403  403  403  ok", closure_id=W.closure_g,
+      label="g"),
+    # --- staff dashboards and indicators
+    R("dashboards.overview", "GET", "L    403  403  403  403  ok   ok   ok"),
+    R("dashboards.facility", "GET", "L    403  403  403  403  ok   ok   ok", facility_id=W.facility_f),
+    R("dashboards.facility", "GET", "L    403  403  403  403  403  ok   ok", facility_id=W.facility_g, label="g"),
+    R("dashboards.facility", "GET", "L    403  403  403  403  404  404  404", facility_id=W.facility_f,
+      query={"room_id": W.room_g}, label="room-of-g"),
+    R("dashboards.export_csv", "GET", "L    403  403  403  403  ok   ok   ok"),
+    R("dashboards.export_csv", "GET", "L    403  403  403  403  403  ok   ok", query={"facility_id": W.facility_g},
+      label="g"),
+    R("dashboards.export_xlsx", "GET", "L    403  403  403  403  ok   ok   ok"),
+    R("dashboards.export_xlsx", "GET", "L    403  403  403  403  403  ok   ok", query={"facility_id": W.facility_g},
+      label="g"),
+    R("indicators.public_list", "GET", "ok"),
+    R("indicators.staff_list", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.staff_export", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.staff_detail", "GET", "L    403  403  403  403  403  ok   ok", code=MANUAL),
+    R("indicators.enter_value", "POST", "L    403  403  403  403  403  ok   ok", code=MANUAL),
+    # --- JSON API (bearer tokens; the session cookie never authenticates it)
+    R("api-docs.openapi_json", "GET", "ok"),
+    R("api_docs.docs", "GET", "ok"),
+    R("api_auth.TokenResource", "POST", "ok"),
+    R("api_auth.TokenResource", "DELETE", "401  ok   ok   ok   ok   ok   ok   ok", last=True),
+    R("api_me.MeResource", "GET", "401  ok   ok   ok   ok   ok   ok   ok"),
+    R("api_organizations.OrganizationList", "GET", "ok"),
+    R("api_organizations.OrganizationList", "POST", "401  ok   ok   ok   ok   ok   ok   ok"),
+    R("api_organizations.OrganizationList", "POST", "401  403  403  403  403  403  ok   ok", label="verified",
+      data={"kind": "neighborhood_association", "district": "shiba", "name": {"ja": "職員が登録する会"},
+            "verified_until": "2099-03-31"}),
+    R("api_organizations.OrganizationDetail", "GET", "ok", org_id=W.org_x),
+    R("api_organizations.OrganizationDetail", "GET", "404", org_id=W.org_pending, label="pending"),
+    R("api_indicators.IndicatorList", "GET", "ok"),
+    R("api_indicators.IndicatorItem", "GET", "ok", code=MANUAL),
+    R("api_facilities.FacilityList", "GET", "ok"),
+    R("api_facilities.RoomAvailability", "GET", "ok", room_id=W.room_f, query=PERIOD),
+    R("api_facilities.BookingList", "GET", "401  ok   ok   ok   ok   ok   ok   ok"),
+    R("api_facilities.BookingList", "POST", "401  ok   ok   ok   ok   ok   ok   ok"),
+    R("api_facilities.BookingList", "POST", "401  403  403  ok   403  403  403  403", label="as-group-x",
+      data={"room_id": W.room_f, "day": BOOKING_DAY, "units": ["morning"], "purpose": "会議", "attendees": 5,
+            "organization_id": W.org_x}),
+    R("api_facilities.BookingCancel", "POST", "401  ok   404  404  404  404  404  404", booking_id=W.booking_a),
+    R("api_utilization.Utilization", "GET", "401  403  403  403  403  ok   ok   ok", query=PERIOD),
+    R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
+      query={**PERIOD, "facility_id": W.facility_g}, label="g"),
+    R("api_events.EventList", "GET", "ok"),
+    R("api_events.EventList", "POST", "401  403  403  ok   403  403  ok   ok", data={"organization_id": W.org_x}),
+    R("api_events.EventDetail", "GET", "ok", event_id=W.event_x),
+    R("api_events.EventDetail", "GET", "404", event_id=W.draft_x, label="draft"),
+    R("api_events.EventDetail", "PATCH", "401  403  403  ok   403  403  ok   ok", event_id=W.event_x),
+    R("api_events.EventCancel", "POST", "401  403  403  ok   403  403  ok   ok", event_id=W.cancel_x,
+      data={"reason": "雨天のため"}),
+    R("api_events.OccurrenceRegistration", "POST", "401  ok   ok   ok   ok   ok   ok   ok", occurrence_id=W.occ_x),
+    R("api_events.OccurrenceRegistration", "POST", "401  404  404  404  404  404  404  404",
+      occurrence_id=W.occ_draft_x, label="draft"),
+    R("api_events.OccurrenceRegistration", "DELETE", "401  ok   ok   ok   ok   ok   ok   ok",
+      occurrence_id=W.occ_x),
+]
+
+
+def _resolve(value, world):
+    if callable(value):
+        return value(world)
+    if isinstance(value, dict):
+        return {k: _resolve(v, world) for k, v in value.items()}
+    return value
+
+
+def _phase(row: Row, persona: str) -> int:
+    """Refusals and reads first; allowed writes after them; session-ending rows last."""
+    if row.last:
+        return 2
+    return 1 if row.method in UNSAFE and row.expected[persona] == "ok" else 0
+
+
+def _cases():
+    cases = [(row, persona) for row in TABLE for persona in PERSONAS]
+    cases.sort(key=lambda case: _phase(*case))  # stable: table order within a phase
+    return [pytest.param(row, persona, id=f"{row.endpoint}-{row.method}{'-' + row.label if row.label else ''}"
+                         f"-{persona}") for row, persona in cases]
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    """Built once for the module; emptied at its end (the per-test cleanup is switched off below)."""
+    from tests.conftest import _empty_tables
+
+    w = build_world(app)
+    w.app = app
+    yield w
+    _empty_tables(app)
+    from app.extensions import limiter
+
+    limiter.reset()
+    app.extensions.get("mail_delivered", []).clear()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Overrides the suite's per-test emptying: the matrix shares one world across its cases."""
+    yield
+
+
+def _is_api(endpoint: str) -> bool:
+    return endpoint.startswith("api")
+
+
+def _request(world, row: Row, persona: str):
+    client = world.clients[persona]
+    values = {**_resolve(row.kwargs, world), **_resolve(row.query, world)}
+    url = world.app.url_map.bind("localhost").build(row.endpoint, values, method=row.method)
+    data = _resolve(row.data, world)
+    if _is_api(row.endpoint):
+        headers = {} if persona == "anon" else {"Authorization": f"Bearer {world.bearer[persona]}"}
+        body = {"json": data} if row.method in UNSAFE else {}
+        return client.open(url, method=row.method, headers=headers, **body)
+    if row.method in UNSAFE:
+        return client.open(url, method=row.method, data={"csrf_token": world.csrf[persona], **data})
+    return client.open(url, method=row.method)
+
+
+def _outcome(response) -> str:
+    status = response.status_code
+    if status in (301, 302, 303) and urlsplit(response.headers.get("Location", "")).path == "/account/login":
+        return "L"
+    if status < 400 or status in (409, 422):
+        return "ok"
+    return str(status)
+
+
+@pytest.mark.parametrize(("row", "persona"), _cases())
+def test_route_authorization(world, row: Row, persona: str):
+    """The persona gets the outcome the table says for the route."""
+    response = _request(world, row, persona)
+    response.close()  # static files are streamed from an open file
+    expected = row.expected[persona]
+    got = _outcome(response)
+    if expected == "nop":
+        assert got == "ok", f"{row.endpoint} {row.method} as {persona}: {response.status_code}"
+        assert row.unchanged(world), f"{row.endpoint} {row.method} as {persona} changed what it must not"
+    else:
+        assert got == expected, (f"{row.endpoint} {row.method} as {persona}: expected {expected}, "
+                                 f"got {response.status_code} {response.headers.get('Location', '')}")
+
+
+def test_every_route_has_a_row(app):
+    """Every endpoint + method of the URL map is in the table, and every row names a real route."""
+    routes = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    rows = {(row.endpoint, row.method) for row in TABLE}
+    missing = "\n".join(f"{endpoint} {method}" for endpoint, method in sorted(routes - rows))
+    assert not missing, f"routes without a row in the authorization matrix:\n{missing}"
+    stale = "\n".join(f"{endpoint} {method}" for endpoint, method in sorted(rows - routes))
+    assert not stale, f"rows for routes that no longer exist:\n{stale}"
