@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core import views as core_views
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
+    from app.events import checkin_views
     from app.events import views as event_views
     from app.extensions import login_manager
     from app.facilities import views as facility_views
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(organization_views.bp)
     app.register_blueprint(organization_commands.bp)
     app.register_blueprint(event_views.bp)
+    app.register_blueprint(checkin_views.bp)
     app.register_blueprint(facility_views.bp)
     app.register_blueprint(booking_views.bp)
     app.register_blueprint(booking_commands.bp)

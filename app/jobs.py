@@ -25,6 +25,13 @@ def _draw_due_lotteries(*, now: datetime) -> int:
     return lottery_services.draw_due_periods(now=now)
 
 
+def _remind_overdue_reports(*, now: datetime) -> int:
+    """E-mail organizers whose participation report is overdue (one reminder per occurrence and due key)."""
+    from app.events import participation
+
+    return participation.send_overdue_reminders(now=now)
+
+
 def _send_pending_mail(*, now: datetime) -> int:
     """Deliver e-mails waiting in the outbox (each message is claimed with a row lock as it goes)."""
     from app.core.mail import send_pending
@@ -40,6 +47,8 @@ def _prune_job_runs(*, now: datetime) -> int:
 registry.add(Job("bookings.expire-tentative", Every(timedelta(minutes=1)), _expire_tentative_bookings,
                  _expire_tentative_bookings.__doc__ or ""))
 registry.add(Job("lottery.draw-due", DailyAt(time(10, 0)), _draw_due_lotteries, _draw_due_lotteries.__doc__ or ""))
+registry.add(Job("participation.remind-overdue-reports", DailyAt(time(9, 0)), _remind_overdue_reports,
+                 _remind_overdue_reports.__doc__ or ""))
 registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
                  _send_pending_mail.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

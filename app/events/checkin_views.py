@@ -1,0 +1,283 @@
+"""Door and report pages: registrant's ticket (code + QR), organizer's check-in page, participation reports,
+and the staff list of ended occurrences without an approved report."""
+
+from __future__ import annotations
+
+import segno
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.accounts.forms import ActionForm
+from app.core.db import write_intent
+from app.core.errors import DomainError
+from app.core.i18n import current_language
+from app.core.permissions import Role, role_required
+from app.events import participation
+from app.events.models import EventOccurrence, Registration, RegistrationStatus
+from app.events.participation_forms import (
+    BREAKDOWN_LABELS,
+    CheckinCodeForm,
+    ReportForm,
+    ReturnReportForm,
+    WalkinForm,
+)
+from app.events.participation_models import BREAKDOWN_FIELDS, CheckinMethod, CountingMethod, ParticipationReport
+from app.extensions import db
+
+bp = Blueprint("participation", __name__, url_prefix="/participation")
+
+
+def _own_registration(registration_id: int) -> Registration:
+    registration = db.session.get(Registration, registration_id)
+    if registration is None or registration.user_id is None or registration.user_id != current_user.id:
+        abort(404)
+    if registration.status != RegistrationStatus.CONFIRMED:
+        abort(404)
+    return registration
+
+
+def _organized(occurrence_id: int) -> EventOccurrence:
+    occurrence = db.session.get(EventOccurrence, occurrence_id)
+    if occurrence is None:
+        abort(404)
+    if not participation.can_check_in(current_user, occurrence):
+        abort(403)
+    return occurrence
+
+
+def _code_for(registration_id: int) -> str:
+    """The registration's code; created on first view in a write transaction of its own (this is a GET)."""
+    code = participation.code_of(registration_id)
+    if code:
+        return code
+    db.session.rollback()  # end the read transaction: on SQLite the write must begin IMMEDIATE
+    token = write_intent.set(True)
+    try:
+        code = participation.ensure_code(db.session.get(Registration, registration_id))
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    return code
+
+
+# ---------------------------------------------------------------- registrant
+
+
+@bp.get("/registrations/<int:registration_id>/ticket")
+@login_required
+def ticket(registration_id: int):
+    registration = _own_registration(registration_id)
+    occurrence = registration.occurrence
+    code = _code_for(registration_id)
+    return render_template("participation/ticket.html", registration=registration, occurrence=occurrence,
+                           series=occurrence.series, code=participation.format_code(code),
+                           lang=current_language().code)
+
+
+@bp.get("/registrations/<int:registration_id>/qr.svg")
+@login_required
+def ticket_qr(registration_id: int):
+    registration = _own_registration(registration_id)
+    code = _code_for(registration_id)
+    qr = segno.make(participation.qr_payload(registration.occurrence_id, code), error="m")
+    svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=participation.format_code(code))
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---------------------------------------------------------------- door
+
+
+def _door_page(occurrence: EventOccurrence, form: CheckinCodeForm, status: int = 200):
+    return render_template(
+        "participation/checkin.html", occurrence=occurrence, series=occurrence.series, form=form,
+        counts=participation.door_counts(occurrence.id), people=participation.door_list(occurrence.id),
+        action_form=ActionForm(), lang=current_language().code,
+    ), status
+
+
+@bp.get("/occurrences/<int:occurrence_id>/checkin")
+@login_required
+def checkin(occurrence_id: int):
+    occurrence = _organized(occurrence_id)
+    return _door_page(occurrence, CheckinCodeForm())
+
+
+@bp.post("/occurrences/<int:occurrence_id>/checkin")
+@login_required
+def checkin_code(occurrence_id: int):
+    occurrence = _organized(occurrence_id)
+    form = CheckinCodeForm()
+    if not form.validate_on_submit():
+        return _door_page(occurrence, form, 422)
+    method = CheckinMethod.QR if form.via.data == CheckinMethod.QR.value else CheckinMethod.CODE
+    try:
+        row, created = participation.check_in_by_code(occurrence=occurrence, text=form.code.data, by=current_user,
+                                                      method=method)
+    except DomainError as exc:
+        db.session.rollback()
+        form.code.errors = [exc.message]
+        return _door_page(occurrence, form, exc.status_code if exc.status_code >= 400 else 422)
+    name = row.registration.name
+    db.session.commit()
+    if created:
+        flash(_("%(name)s さんの受付をしました。", name=name), "success")
+    else:
+        flash(_("%(name)s さんはすでに受付済みです。", name=name), "info")
+    return redirect(url_for("participation.checkin", occurrence_id=occurrence_id), 303)
+
+
+@bp.post("/registrations/<int:registration_id>/checkin")
+@login_required
+def checkin_manual(registration_id: int):
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        abort(404)
+    occurrence = _organized(registration.occurrence_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        _row, created = participation.check_in(registration=registration, by=current_user,
+                                               method=CheckinMethod.MANUAL)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        name = registration.name
+        db.session.commit()
+        flash(_("%(name)s さんの受付をしました。", name=name) if created
+              else _("%(name)s さんはすでに受付済みです。", name=name), "success" if created else "info")
+    return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
+
+
+@bp.post("/occurrences/<int:occurrence_id>/walkins")
+@login_required
+def walkins(occurrence_id: int):
+    occurrence = _organized(occurrence_id)
+    form = WalkinForm()
+    if not form.validate_on_submit() or form.delta.data not in ("1", "-1"):
+        abort(400)
+    participation.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
+    db.session.commit()
+    return redirect(url_for("participation.checkin", occurrence_id=occurrence_id) + "#walkins", 303)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _report_page(occurrence: EventOccurrence, form: ReportForm, status: int = 200):
+    return render_template(
+        "participation/report.html", occurrence=occurrence, series=occurrence.series, form=form,
+        history=participation.report_history(occurrence.id), counts=participation.door_counts(occurrence.id),
+        ended=participation.has_ended(occurrence), breakdown_fields=BREAKDOWN_FIELDS, labels=BREAKDOWN_LABELS,
+        lang=current_language().code,
+    ), status
+
+
+@bp.get("/occurrences/<int:occurrence_id>/report")
+@login_required
+def report(occurrence_id: int):
+    occurrence = _organized(occurrence_id)
+    latest = participation.latest_report(occurrence.id)
+    form = ReportForm()
+    if latest is not None:
+        # Amending starts from the latest revision.
+        form.total.data = latest.total
+        form.counting_method.data = latest.counting_method.value
+        form.notes.data = latest.notes
+        for name in BREAKDOWN_FIELDS:
+            getattr(form, name).data = getattr(latest, name)
+    else:
+        counts = participation.door_counts(occurrence.id)
+        form.total.data = counts.present
+        form.counting_method.data = (CountingMethod.CHECKIN if counts.present else CountingMethod.HEAD_COUNT).value
+    return _report_page(occurrence, form)
+
+
+@bp.post("/occurrences/<int:occurrence_id>/report")
+@login_required
+def submit_report(occurrence_id: int):
+    occurrence = _organized(occurrence_id)
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _report_page(occurrence, form, 422)
+    data = participation.ReportInput(
+        total=form.total.data, counting_method=CountingMethod(form.counting_method.data), notes=form.notes.data,
+        breakdown={name: getattr(form, name).data for name in BREAKDOWN_FIELDS},
+    )
+    try:
+        saved = participation.submit_report(occurrence=occurrence, actor=current_user, data=data)
+    except DomainError as exc:
+        db.session.rollback()
+        target = getattr(form, getattr(exc, "field", None) or "", None)
+        if target is not None:
+            target.errors = [*target.errors, exc.message]
+        else:
+            flash(exc.message, "error")
+        return _report_page(occurrence, form, 422)
+    approved = saved.status.value == "approved"
+    db.session.commit()
+    flash(_("参加報告を送りました。") if approved else _("参加報告を送りました。区の職員が確認します。"), "success")
+    return redirect(url_for("participation.report", occurrence_id=occurrence_id), 303)
+
+
+# ---------------------------------------------------------------- staff
+
+
+@bp.get("/staff/reports")
+@role_required(Role.WARD_STAFF)
+def staff_reports():
+    return _staff_page(ReturnReportForm())
+
+
+def _staff_page(return_form: ReturnReportForm, failed_report_id: int | None = None, status: int = 200):
+    rows = participation.occurrences_without_approved_report()
+    return render_template("participation/staff_reports.html", rows=rows, action_form=ActionForm(),
+                           return_form=return_form, failed_report_id=failed_report_id,
+                           lang=current_language().code), status
+
+
+def _staff_report(report_id: int) -> ParticipationReport:
+    report = db.session.get(ParticipationReport, report_id)
+    if report is None:
+        abort(404)
+    return report
+
+
+@bp.post("/reports/<int:report_id>/approve")
+@role_required(Role.WARD_STAFF)
+def approve(report_id: int):
+    report = _staff_report(report_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        participation.approve_report(report=report, staff=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("参加報告を承認しました。"), "success")
+    return redirect(url_for("participation.staff_reports"), 303)
+
+
+@bp.post("/reports/<int:report_id>/return")
+@role_required(Role.WARD_STAFF)
+def return_report(report_id: int):
+    report = _staff_report(report_id)
+    form = ReturnReportForm()
+    if not form.validate_on_submit():
+        return _staff_page(form, report_id, 422)
+    try:
+        participation.return_report(report=report, staff=current_user, comment=form.comment.data)
+    except DomainError as exc:
+        db.session.rollback()
+        form.comment.errors = [exc.message]
+        return _staff_page(form, report_id, exc.status_code if exc.status_code >= 400 else 422)
+    else:
+        db.session.commit()
+        flash(_("参加報告を差し戻しました。"), "success")
+    return redirect(url_for("participation.staff_reports"), 303)

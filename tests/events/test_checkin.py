@@ -1,0 +1,223 @@
+"""Check-in: registration codes and QR codes, the organizer's door page, idempotent check-ins, walk-ins."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.core.permissions import Role
+from app.events.models import RegistrationStatus
+from app.events.participation_models import Checkin, CheckinCode, CheckinMethod, WalkinCount
+from app.extensions import db
+from tests.events.participation_factories import make_organized, make_registration
+from tests.factories import app_context, login, make_user, post_form
+from tests.organizations.factories import make_organization
+
+CODE_RE = re.compile(r'class="ticket-code"><strong>([A-Z0-9]{3}-[A-Z0-9]{3})</strong>')
+
+
+def _checkins(occurrence_id):
+    with app_context():
+        return list(db.session.execute(sa.select(Checkin.registration_id, Checkin.method, Checkin.checked_in_by_id)
+                                       .where(Checkin.occurrence_id == occurrence_id)).all())
+
+
+def _ticket_code(client, registration_id):
+    response = client.get(f"/participation/registrations/{registration_id}/ticket")
+    assert response.status_code == 200
+    match = CODE_RE.search(response.get_data(as_text=True))
+    assert match, "no code on the ticket page"
+    return match.group(1)
+
+
+def test_registrant_sees_a_stable_code_and_an_svg_qr_code(client, app):
+    org = make_organized()
+    registration_id, _user_id, email = make_registration(org.occurrence_id)
+    login(client, email)
+    code = _ticket_code(client, registration_id)
+    assert _ticket_code(client, registration_id) == code  # created once, then shown again
+    with app_context():
+        stored = db.session.scalar(sa.select(CheckinCode).where(CheckinCode.registration_id == registration_id))
+        assert stored.code == code.replace("-", "") and stored.occurrence_id == org.occurrence_id
+    response = client.get(f"/participation/registrations/{registration_id}/qr.svg")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    body = response.get_data(as_text=True)
+    assert "<svg" in body and "<script" not in body
+    # Someone else cannot see this registration's ticket.
+    other = app.test_client()
+    login(other, make_user().email)
+    assert other.get(f"/participation/registrations/{registration_id}/ticket").status_code == 404
+    assert other.get(f"/participation/registrations/{registration_id}/qr.svg").status_code == 404
+
+
+def test_codes_are_unique_within_an_occurrence(app_ctx):
+    org = make_organized()
+    first, _u, _e = make_registration(org.occurrence_id)
+    second, _u, _e = make_registration(org.occurrence_id)
+    db.session.add(CheckinCode(registration_id=first, occurrence_id=org.occurrence_id, code="AAAAAA"))
+    db.session.commit()
+    db.session.add(CheckinCode(registration_id=second, occurrence_id=org.occurrence_id, code="AAAAAA"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_officer_checks_in_by_typed_code_once_even_when_sent_twice(client, app):
+    org = make_organized()
+    registration_id, _user_id, email = make_registration(org.occurrence_id)
+    registrant = app.test_client()
+    login(registrant, email)
+    code = _ticket_code(registrant, registration_id)
+    login(client, org.officer_email)
+    url = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    # Typed in lower case, with a space instead of the hyphen, in full-width letters: still found.
+    typed = code.lower().replace("-", " ")
+    response = post_form(client, url, {"code": typed})
+    assert response.status_code == 303
+    response = post_form(client, url, {"code": code})  # the same person again (double tap)
+    assert response.status_code == 303
+    assert _checkins(org.occurrence_id) == [(registration_id, CheckinMethod.CODE, org.officer_id)]
+    html = client.get(url).get_data(as_text=True)
+    assert "すでに受付済みです" in html
+    assert re.search(r'id="count-checked-in">1<', html)
+
+
+def test_qr_payload_checks_in_with_method_qr_and_refuses_another_occurrence(client, app):
+    org = make_organized()
+    registration_id, _user_id, email = make_registration(org.occurrence_id)
+    registrant = app.test_client()
+    login(registrant, email)
+    code = _ticket_code(registrant, registration_id).replace("-", "")
+    login(client, org.officer_email)
+    url = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    wrong = post_form(client, url, {"code": f"TSUDOI-CHECKIN:{org.occurrence_id + 999}:{code}", "via": "qr"})
+    assert wrong.status_code == 422
+    assert "別の開催回の受付番号です" in wrong.get_data(as_text=True)
+    assert _checkins(org.occurrence_id) == []
+    ok = post_form(client, url, {"code": f"TSUDOI-CHECKIN:{org.occurrence_id}:{code}", "via": "qr"})
+    assert ok.status_code == 303
+    assert _checkins(org.occurrence_id) == [(registration_id, CheckinMethod.QR, org.officer_id)]
+
+
+def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
+    org = make_organized()
+    login(client, org.officer_email)
+    url = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    response = post_form(client, url, {"code": "zzz-999"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "は見つかりません" in html and 'value="zzz-999"' in html
+    assert post_form(client, url, {"code": ""}).status_code == 422
+
+
+def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(client):
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+    waitlisted_id, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
+    login(client, org.officer_email)
+    page = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    for _ in range(2):
+        response = post_form(client, f"/participation/registrations/{registration_id}/checkin", {}, page=page)
+        assert response.status_code == 303
+    response = post_form(client, f"/participation/registrations/{waitlisted_id}/checkin", {}, page=page,
+                         follow_redirects=True)
+    assert "参加確定になっていません" in response.get_data(as_text=True)
+    assert _checkins(org.occurrence_id) == [(registration_id, CheckinMethod.MANUAL, org.officer_id)]
+
+
+def test_walk_in_counter_goes_up_and_down_but_never_below_zero(client):
+    org = make_organized()
+    login(client, org.officer_email)
+    page = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    url = f"/participation/occurrences/{org.occurrence_id}/walkins"
+    for delta in ("1", "1", "1", "-1"):
+        assert post_form(client, url, {"delta": delta}, page=page).status_code == 303
+    with app_context():
+        assert db.session.get(WalkinCount, org.occurrence_id).count == 2
+    for _ in range(3):
+        post_form(client, url, {"delta": "-1"}, page=page)
+    with app_context():
+        assert db.session.get(WalkinCount, org.occurrence_id).count == 0
+    assert post_form(client, url, {"delta": "5"}, page=page).status_code == 400
+
+
+def test_only_officers_editors_and_ward_staff_run_the_door(app):
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+    url = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    stranger = make_user()
+    member = make_user()
+    with app_context():
+        from app.organizations.models import Membership, MembershipRole
+
+        db.session.add(Membership(organization_id=org.organization_id, user_id=member.id,
+                                  role=MembershipRole.MEMBER))
+        db.session.commit()
+    other_org_officer = make_user()
+    make_organization(name="別の町会", officer_id=other_org_officer.id)
+    for user in (stranger, member, other_org_officer):
+        client = app.test_client()
+        login(client, user.email)
+        assert client.get(url).status_code == 403
+        # The POST is refused before anything is written (the CSRF token comes from a page they can open).
+        response = post_form(client, f"/participation/registrations/{registration_id}/checkin", {}, page="/")
+        assert response.status_code == 403
+        assert post_form(client, f"/participation/occurrences/{org.occurrence_id}/walkins", {"delta": "1"},
+                         page="/").status_code == 403
+    assert _checkins(org.occurrence_id) == []
+    assert app.test_client().get(url).status_code == 302  # anonymous: to the login page
+    editor_org = make_organized(editor=True)
+    for email, occurrence_id in ((editor_org.officer_email, editor_org.occurrence_id),
+                                 (make_user(role=Role.WARD_STAFF).email, org.occurrence_id)):
+        client = app.test_client()
+        login(client, email)
+        assert client.get(f"/participation/occurrences/{occurrence_id}/checkin").status_code == 200
+
+
+def test_check_in_unique_constraint_is_the_arbiter(app_ctx):
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+    db.session.add(Checkin(occurrence_id=org.occurrence_id, registration_id=registration_id,
+                           method=CheckinMethod.CODE))
+    db.session.commit()
+    db.session.add(Checkin(occurrence_id=org.occurrence_id, registration_id=registration_id,
+                           method=CheckinMethod.QR))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled(app_ctx, monkeypatch):
+    from app.accounts.models import User
+    from app.events import participation
+    from app.events.models import Registration
+
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+    # Another request commits its check-in between our read and our insert (the read is made to miss it).
+    db.session.add(Checkin(occurrence_id=org.occurrence_id, registration_id=registration_id,
+                           method=CheckinMethod.QR))
+    db.session.commit()
+    registration = db.session.get(Registration, registration_id)
+    officer = db.session.get(User, org.officer_id)
+    real_scalar = db.session.scalar
+    calls = {"n": 0}
+
+    def first_read_misses(statement, *args, **kwargs):
+        if "FROM checkins" in str(statement):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return None
+        return real_scalar(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", first_read_misses)
+    row, created = participation.check_in(registration=registration, by=officer, method=CheckinMethod.CODE)
+    monkeypatch.undo()
+    assert calls["n"] == 2  # the read missed, the insert failed, the winner's row was read back
+    assert created is False and row.method == CheckinMethod.QR
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Checkin)) == 1
