@@ -221,3 +221,17 @@ def test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled(app_ct
     assert created is False and row.method == CheckinMethod.QR
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Checkin)) == 1
+
+
+def test_links_from_the_event_page_and_my_events(client, app):
+    org = make_organized()
+    registration_id, _u, email = make_registration(org.occurrence_id)
+    login(client, org.officer_email)
+    html = client.get(f"/events/{org.series_id}").get_data(as_text=True)
+    assert f"/participation/occurrences/{org.occurrence_id}/checkin" in html
+    assert f"/participation/occurrences/{org.occurrence_id}/report" in html
+    registrant = app.test_client()
+    login(registrant, email)
+    assert f"/participation/registrations/{registration_id}/ticket" in registrant.get("/events/mine").get_data(
+        as_text=True)
+    assert "/participation/occurrences/" not in registrant.get(f"/events/{org.series_id}").get_data(as_text=True)
