@@ -87,19 +87,28 @@ class Overview:
     koryu_target: int = field(default_factory=koryu_count_target)
 
 
+def _sum(rows: list[UtilizationRow], **key) -> UtilizationRow:
+    return UtilizationRow(key, sum(r.bookable for r in rows), sum(r.booked for r in rows), sum(r.used for r in rows))
+
+
 def overview(user, year: int) -> Overview:
-    """The overview for fiscal YEAR: 4 queries whatever the number of facilities, rooms and bookings."""
+    """The overview for fiscal YEAR: 3 queries whatever the number of facilities, rooms and bookings."""
     ids = visible_facility_ids(user)
     facilities = _facilities(ids)  # 1
     scope = [f.id for f in facilities]
     previous, current = FiscalYear(year - 1), FiscalYear(year)
+    # One pass over both years' units, by facility and month; the yearly and monthly figures are sums of it.
     util = compute_utilization(start=previous.first_day, end=current.end_day, facility_ids=scope,
-                               group_by=("facility", "fiscal_year"))  # 2
+                               group_by=("facility", "fiscal_year", "month"))  # 2
     stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
                           group_by=("facility", "fiscal_year"))  # 3
-    months = compute_utilization(start=current.first_day, end=current.end_day, facility_ids=scope,
-                                 group_by=("month",))  # 4
-    util_by = {(r.key["facility"], r.key["fiscal_year"]): r for r in util}
+    util_by = {
+        (fid, fy): _sum([r for r in util if (r.key["facility"], r.key["fiscal_year"]) == (fid, fy)], facility=fid,
+                        fiscal_year=fy)
+        for fid, fy in {(r.key["facility"], r.key["fiscal_year"]) for r in util}
+    }
+    month_keys = sorted({r.key["month"] for r in util if r.key["fiscal_year"] == year})
+    months = [_sum([r for r in util if r.key["month"] == m], month=m) for m in month_keys]
     stats_by = {(s.key["facility"], s.key["fiscal_year"]): s for s in stats}
 
     def util_of(fid, fy):
@@ -160,7 +169,7 @@ def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
 
 
 def facility_report(facility: Facility, year: int, *, room: Room | None = None) -> FacilityReport:
-    """The facility page's figures: 8 queries (rooms, slots, 4 utilization groupings, stats, purposes)."""
+    """The facility page's figures: 6 queries (rooms, slots, 2 utilization groupings, stats, purposes)."""
     rooms = {r.id: r for r in db.session.scalars(
         sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id))}  # 1
     codes, labels = _slot_labels(facility.id)  # 2
@@ -168,12 +177,13 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
     scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
     two_years = compute_utilization(start=previous.first_day, end=current.end_day,
                                     group_by=("fiscal_year", "room", "month"), **scope)  # 3
-    grid = compute_utilization(start=current.first_day, end=current.end_day,
-                               group_by=("weekday", "slot"), **scope)  # 4
     detail = compute_utilization(start=current.first_day, end=current.end_day,
-                                 group_by=("room", "slot", "weekday"), **scope)  # 5
-    stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 6
-    purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 7
+                                 group_by=("room", "slot", "weekday"), **scope)  # 4
+    stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 5
+    purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 6
+    cells = {(r.key["weekday"], r.key["slot"]) for r in detail}
+    grid = [_sum([r for r in detail if (r.key["weekday"], r.key["slot"]) == cell], weekday=cell[0], slot=cell[1])
+            for cell in cells]
 
     def total(rows):
         return UtilizationRow({}, sum(r.bookable for r in rows), sum(r.booked for r in rows),

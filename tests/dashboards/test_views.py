@@ -177,13 +177,13 @@ class _StatementCounter:
         self.count += 1
 
 
-def _count_overview(app, client, year):
+def _count_overview(app, client, year, url="/staff/utilization"):
     counter = _StatementCounter()
     with app.app_context():
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", counter)
     try:
-        response = client.get(f"/staff/utilization?fy={year}")
+        response = client.get(f"{url}?fy={year}")
     finally:
         sa.event.remove(engine, "before_cursor_execute", counter)
     assert response.status_code == 200
@@ -200,5 +200,19 @@ def test_overview_query_count_does_not_grow(app, client):
             add_booking(center.meeting_id, date(FY, 5, 1 + d), [MORNING])
             add_booking(center.hall_id, date(FY - 1, 5, 1 + d), [MORNING])
     larger = _count_overview(app, client, FY)
+    assert small <= 10
+    assert larger == small
+
+
+def test_facility_page_query_count_does_not_grow(app, client):
+    login(client, _staff().email)
+    center = make_center()
+    url = f"/staff/utilization/facilities/{center.facility_id}"
+    small = _count_overview(app, client, FY, url)
+    for d in range(10):
+        add_booking(center.meeting_id, date(FY, 5, 1 + d), [MORNING], purpose=f"目的{d}")
+        add_booking(center.studio_id, date(FY, 5, 1 + d), [(600, 660)])
+    add_closure(center.facility_id, date(FY, 6, 1), date(FY, 6, 3))
+    larger = _count_overview(app, client, FY, url)
     assert small <= 10
     assert larger == small
