@@ -496,3 +496,20 @@ def participant_sums(fiscal_year: int, *, now: datetime | None = None) -> dict[s
             totals[code][1] += int(ended)
             totals[code][2] += int(reported)
     return {code: ParticipantSum(code, fiscal_year, *values) for code, values in totals.items()}
+
+
+def mapped_occurrences(fiscal_year: int, *, now: datetime | None = None, limit: int = 1000
+                       ) -> list[tuple[EventOccurrence, ParticipationReport | None]]:
+    """Provenance of participant_sums: the ended mapped occurrences of FISCAL_YEAR with their latest report."""
+    now = now or utcnow()
+    year = FiscalYear(fiscal_year)
+    rows = db.session.execute(
+        sa.select(EventOccurrence, ParticipationReport)
+        .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+        .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
+                                                ParticipationReport.is_latest.is_(True)))
+        .where(EventOccurrence.starts_at >= year.start_at, EventOccurrence.starts_at < year.end_at)
+        .where(_ended_clause(now), EventSeries.category.in_(list(CATEGORY_INDICATORS)))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
+    ).all()
+    return [(occurrence, report) for occurrence, report in rows]

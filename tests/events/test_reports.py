@@ -264,3 +264,25 @@ def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
     assert year["P09-02-1"].participants == 0 and year["P09-02-1"].completeness is None
     assert previous["P09-02-2"].participants == 7 and previous["P09-02-2"].approved_reports == 1
     assert sum(s.participants for s in year.values()) == 76  # the unmapped event counts nowhere
+
+
+def test_staff_page_of_participant_sums_with_provenance(client, app):
+    make_user(role=Role.WARD_STAFF)
+    start = utcnow() - timedelta(days=1)
+    counted = make_organized(category="tourism", starts_at=start)
+    missing = make_organized(category="tourism", starts_at=start)
+    _report(counted, 1234)
+    with app_context():
+        from app.core.time import fiscal_year
+
+        year = fiscal_year(start)
+    login(client, make_user(role=Role.WARD_STAFF).email)
+    html = client.get(f"/participation/staff/participants?year={year}").get_data(as_text=True)
+    row = re.search(r"<tr><td>P13-03-1.*?</tr>", html, re.S).group(0)
+    assert "1,234" in row and "1 / 2" in row and "50.0%" in row
+    assert html.count(f'/events/{missing.series_id}"') == 1 and "未提出" in html
+    assert client.get("/participation/staff/participants?year=abc").status_code == 200
+    assert client.get("/participation/staff/participants?year=1900").status_code == 200
+    organizer = app.test_client()
+    login(organizer, counted.officer_email)
+    assert organizer.get("/participation/staff/participants").status_code == 403
