@@ -13,9 +13,11 @@ from app.core.permissions import Role, has_role
 from app.core.time import FiscalYear
 from app.dashboards.utilization import (
     BookingStats,
+    LotteryDemand,
     UtilizationRow,
     booking_stats,
     compute_utilization,
+    lottery_demand,
     rate_of,
     top_purposes,
 )
@@ -149,6 +151,7 @@ class FacilityReport:
     least_used: list[UtilizationRow]
     stats: BookingStats
     purposes: list[tuple[str, int]]
+    lottery: LotteryDemand
 
 
 def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
@@ -169,7 +172,7 @@ def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
 
 
 def facility_report(facility: Facility, year: int, *, room: Room | None = None) -> FacilityReport:
-    """The facility page's figures: 6 queries (rooms, slots, 2 utilization groupings, stats, purposes)."""
+    """The facility page's figures: 7 queries (rooms, slots, 2 utilization groupings, stats, purposes, lottery)."""
     rooms = {r.id: r for r in db.session.scalars(
         sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id))}  # 1
     codes, labels = _slot_labels(facility.id)  # 2
@@ -181,6 +184,7 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
                                  group_by=("room", "slot", "weekday"), **scope)  # 4
     stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 5
     purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 6
+    lottery = lottery_demand(start=current.first_day, end=current.end_day, **scope)  # 7
     cells = {(r.key["weekday"], r.key["slot"]) for r in detail}
     grid = [_sum([r for r in detail if (r.key["weekday"], r.key["slot"]) == cell], weekday=cell[0], slot=cell[1])
             for cell in cells]
@@ -210,7 +214,7 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
         heatmap={(r.key["weekday"], r.key["slot"]): r for r in grid},
         slot_codes=[c for c in codes if any(k[1] == c for k in ((r.key["weekday"], r.key["slot"]) for r in grid))]
         or codes,
-        slot_labels=labels, least_used=least, stats=stats, purposes=purposes,
+        slot_labels=labels, least_used=least, stats=stats, purposes=purposes, lottery=lottery,
     )
 
 

@@ -55,6 +55,7 @@ FORMULAS = {
     "count": _l("利用件数 = 予約確定または仮予約の予約の件数"),
     "revenue": _l("使用料 = 予約確定の予約の使用料(減免前 − 減免額 = 収入)"),
     "cancel": _l("直前の取消 = 取消期限を過ぎてからの取消"),
+    "lottery": _l("1枠あたりの希望の数 = 抽選の希望の数 ÷ 希望のあった枠(部屋・日・時間区分)の数"),
 }
 
 
@@ -460,3 +461,58 @@ def top_purposes(
 def rate_of(rows: Sequence[UtilizationRow]) -> Decimal | None:
     """The 利用率 of several rows together (sum of booked / sum of bookable)."""
     return _rate(sum(r.booked for r in rows), sum(r.bookable for r in rows))
+
+
+@dataclass(frozen=True)
+class LotteryDemand:
+    """抽選 demand for slots in a period: entries, preferences, slots asked for, preferences per slot."""
+
+    entries: int
+    preferences: int
+    first_choices: int
+    slots: int  # distinct (room, day, 時間区分) asked for
+    busiest: int  # preferences on the most wanted slot
+
+    @property
+    def per_slot(self) -> Decimal | None:
+        """Preferences per slot asked for (one decimal)."""
+        if not self.slots:
+            return None
+        return (Decimal(self.preferences) / Decimal(self.slots)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def lottery_demand(
+    *, start: date, end: date, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None,
+) -> LotteryDemand:
+    """Lottery preferences for days in [start, end) of the rooms in scope, in ONE query (per-slot subquery)."""
+    from app.bookings.lottery_models import LotteryPreference
+
+    anc = _ancestors()
+    per_slot = (
+        sa.select(
+            sa.func.count().label("n"),
+            sa.func.sum(sa.case((LotteryPreference.rank == 1, 1), else_=0)).label("first"),
+        )
+        .join(Room, Room.id == LotteryPreference.room_id)
+        .where(LotteryPreference.day >= start, LotteryPreference.day < end)
+        .group_by(LotteryPreference.room_id, LotteryPreference.day, LotteryPreference.slot_code)
+    )
+    entries = sa.select(sa.func.count(sa.distinct(LotteryPreference.entry_id))).join(
+        Room, Room.id == LotteryPreference.room_id
+    ).where(LotteryPreference.day >= start, LotteryPreference.day < end)
+    if facility_ids is not None:
+        per_slot = per_slot.where(Room.facility_id.in_(list(facility_ids)))
+        entries = entries.where(Room.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:  # preferences for the rooms or for rooms below them
+        below = sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))
+        per_slot = per_slot.where(Room.id.in_(below))
+        entries = entries.where(Room.id.in_(below))
+    slots = per_slot.subquery()
+    row = db.session.execute(sa.select(
+        entries.scalar_subquery().label("entries"),
+        sa.func.coalesce(sa.func.sum(slots.c.n), 0).label("preferences"),
+        sa.func.coalesce(sa.func.sum(slots.c.first), 0).label("first"),
+        sa.func.count().label("slots"),
+        sa.func.coalesce(sa.func.max(slots.c.n), 0).label("busiest"),
+    ).select_from(slots)).one()
+    return LotteryDemand(int(row.entries or 0), int(row.preferences), int(row.first), int(row.slots), int(row.busiest))

@@ -216,3 +216,36 @@ def test_facility_page_query_count_does_not_grow(app, client):
     larger = _count_overview(app, client, FY, url)
     assert small <= 10
     assert larger == small
+
+
+def test_lottery_demand(app_ctx):
+    from app.bookings.lottery_models import LotteryEntry, LotteryPreference
+    from app.dashboards.utilization import lottery_demand
+    from app.facilities.models import LotteryPeriod
+
+    center = make_center()
+    other = make_center()
+    day = date(FY, 7, 1)
+    period = LotteryPeriod(facility_id=center.facility_id, start_date=day, end_date=day + timedelta(days=30))
+    db.session.add(period)
+    db.session.flush()
+    wishes = [  # (entry, rank, room, day offset, slot)
+        (0, 1, center.meeting_id, 0, "morning"), (0, 2, center.meeting_id, 0, "evening"),
+        (1, 1, center.meeting_id, 0, "morning"), (2, 1, center.hall_a_id, 3, "morning"),
+        (2, 2, center.meeting_id, 0, "morning"),
+    ]
+    entries = [LotteryEntry(period_id=period.id, group_key=f"user:{n}", tier=1) for n in range(3)]
+    db.session.add_all(entries)
+    db.session.flush()
+    for entry, rank, room, offset, slot in wishes:
+        db.session.add(LotteryPreference(entry_id=entries[entry].id, rank=rank, room_id=room,
+                                         day=day + timedelta(days=offset), slot_code=slot))
+    db.session.flush()
+    demand = lottery_demand(start=date(FY, 4, 1), end=date(FY + 1, 4, 1), facility_ids=[center.facility_id])
+    assert (demand.entries, demand.preferences, demand.first_choices, demand.slots, demand.busiest) == (3, 5, 3, 3, 3)
+    assert str(demand.per_slot) == "1.7"
+    hall = lottery_demand(start=date(FY, 4, 1), end=date(FY + 1, 4, 1), room_ids=[center.hall_id])
+    assert (hall.entries, hall.preferences, hall.slots) == (1, 1, 1)
+    none = lottery_demand(start=date(FY, 4, 1), end=date(FY + 1, 4, 1), facility_ids=[other.facility_id])
+    assert (none.entries, none.slots, none.per_slot) == (0, 0, None)
+    db.session.rollback()
