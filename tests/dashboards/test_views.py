@@ -44,6 +44,7 @@ def test_pages_need_staff(client):
     assert client.get("/staff/utilization").status_code == 302  # to the login page
     resident = make_user()
     login(client, resident.email)
+    assert 'href="/staff/utilization"' not in client.get("/").get_data(as_text=True)
     assert client.get("/staff/utilization").status_code == 403
     assert client.get(f"/staff/utilization/facilities/{center.facility_id}").status_code == 403
     assert client.get("/staff/utilization/export.csv").status_code == 403
@@ -61,6 +62,7 @@ def test_overview_shows_rates_and_targets(client):
     assert '<p class="dash-big" id="center-rate">3.5%</p>' in html  # 2 / 57
     assert "chart-facilities-data" in html and 'type="application/json"' in html
     assert "<script>" not in html  # no inline script (CSP)
+    assert 'href="/staff/utilization">' in html  # the staff link in the header
     assert center.facility_id
 
 
