@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
+from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.time import FiscalYear, utcnow
 from app.events.models import (
@@ -349,6 +350,9 @@ def approve_report(*, report: ParticipationReport, staff: User, now: datetime | 
     report.status = ReportStatus.APPROVED
     report.reviewed_at = now or utcnow()
     report.reviewed_by_id = staff.id
+    record_audit("participation_report.approve", actor_id=staff.id, target_type="participation_report",
+                 target_id=report.id, details={"occurrence_id": report.occurrence_id, "revision": report.revision,
+                                               "total": report.total})
 
 
 def return_report(*, report: ParticipationReport, staff: User, comment: str, now: datetime | None = None) -> None:
@@ -360,6 +364,8 @@ def return_report(*, report: ParticipationReport, staff: User, comment: str, now
     report.reviewed_at = now or utcnow()
     report.reviewed_by_id = staff.id
     report.review_comment = comment.strip()
+    record_audit("participation_report.return", actor_id=staff.id, target_type="participation_report",
+                 target_id=report.id, details={"occurrence_id": report.occurrence_id, "revision": report.revision})
 
 
 # ---------------------------------------------------------------- staff lists and reminders

@@ -140,6 +140,12 @@ def test_staff_approve_or_return_and_others_cannot(client, app):
         second_id = db.session.scalar(sa.select(ParticipationReport.id).where(ParticipationReport.revision == 2))
     post_form(staff, f"/participation/reports/{second_id}/approve", {}, page="/participation/staff/reports")
     assert _reports(org.occurrence_id)[-1] == (2, 120, ReportStatus.APPROVED, True)
+    with app_context():
+        from app.core.audit import AuditEvent
+
+        actions = list(db.session.scalars(sa.select(AuditEvent.action).where(
+            AuditEvent.target_type == "participation_report").order_by(AuditEvent.id)))
+    assert actions == ["participation_report.return", "participation_report.approve"]
     assert "防災訓練" not in staff.get("/participation/staff/reports").get_data(as_text=True)
 
 

@@ -1,0 +1,71 @@
+"""Door concurrency: two phones checking in the same person, and many walk-in taps at once, on the suite's
+database (SQLite file with BEGIN IMMEDIATE, or PostgreSQL). The database is the arbiter: one check-in row,
+every tap counted."""
+
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.events import participation
+from app.events.models import EventOccurrence, Registration
+from app.events.participation_models import Checkin, CheckinMethod, WalkinCount
+from app.extensions import db
+from tests.events.participation_factories import make_organized, make_registration
+
+THREADS = 8
+
+
+def _run_at_once(app, work):
+    barrier = threading.Barrier(THREADS)
+    results, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                results.append(work())
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+                db.session.rollback()
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+def test_same_person_checked_in_from_many_phones_at_once_is_one_row(app):
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+
+    def work():
+        registration = db.session.get(Registration, registration_id)
+        officer = db.session.get(User, org.officer_id)
+        _row, created = participation.check_in(registration=registration, by=officer, method=CheckinMethod.QR)
+        return created
+
+    results, errors = _run_at_once(app, work)
+    assert errors == []
+    assert sorted(results) == [False] * (THREADS - 1) + [True]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Checkin)) == 1
+
+
+def test_every_walk_in_tap_counts(app):
+    org = make_organized()
+
+    def work():
+        occurrence = db.session.get(EventOccurrence, org.occurrence_id)
+        officer = db.session.get(User, org.officer_id)
+        return participation.adjust_walkins(occurrence=occurrence, delta=1, by=officer)
+
+    results, errors = _run_at_once(app, work)
+    assert errors == []
+    with app.app_context():
+        assert db.session.get(WalkinCount, org.occurrence_id).count == THREADS
