@@ -14,7 +14,7 @@ from app.extensions import db
 from app.facilities.models import Facility, Room, UserCategory
 from tests.dashboards.factories import add_booking
 from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
-from tests.factories import app_context, login, make_user
+from tests.factories import app_context, csrf_token, login, make_user
 
 FY = 2026
 OPEN_FROM = date(2027, 3, 29)  # the facility is closed the whole fiscal year before this Monday
@@ -251,3 +251,17 @@ def test_lottery_demand(app_ctx):
     none = lottery_demand(start=date(FY, 4, 1), end=date(FY + 1, 4, 1), facility_ids=[other.facility_id])
     assert (none.entries, none.slots, none.per_slot) == (0, 0, None)
     db.session.rollback()
+
+
+def test_pages_in_every_language_leak_no_markup(client):
+    center = _small_year()
+    for code in ("ja", "en", "ja-easy"):
+        staff = make_user(role=Role.WARD_STAFF, language=code)
+        login(client, staff.email)
+        for url in (f"/staff/utilization?fy={FY}", f"/staff/utilization/facilities/{center.facility_id}?fy={FY}"):
+            response = client.get(url)
+            text = response.get_data(as_text=True)
+            assert response.status_code == 200, (code, url)
+            assert "&lt;ruby&gt;" not in text and "&lt;rt&gt;" not in text, (code, url)
+            assert "<ruby>" not in text.split('type="application/json"', 1)[-1].split("</script>", 1)[0]
+        client.post("/account/logout", data={"csrf_token": csrf_token(client)})
