@@ -31,6 +31,31 @@ def add_closure(facility_id: int) -> int:
         return closure.id
 
 
+def _add_images(app, w, series_ids) -> None:
+    """Give the series an image (a tiny JPEG) so that the image route answers by visibility, not by absence."""
+    import io
+
+    from PIL import Image
+
+    from app.events import images
+    from app.events.models import EventSeries
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, "JPEG")
+    with app.app_context():
+        for series_id in series_ids:
+            name = images.store(buffer.getvalue())
+            db.session.get(EventSeries, series_id).image_name = name
+            w.image_files.append(images.path_of(name))
+        db.session.commit()
+
+
+def remove_images(w) -> None:
+    """Delete the image files the world stored."""
+    for path in w.image_files:
+        path.unlink(missing_ok=True)
+
+
 def build_world(app) -> SimpleNamespace:
     """Users, groups X and Y with officers, facilities F (with staff) and G, resident A's booking, registration,
     feed tokens and guest links, events of group X in three states, and one signed-in test client per persona."""
@@ -93,6 +118,10 @@ def build_world(app) -> SimpleNamespace:
         w.booking_feed_a = booking_ical.feed_token(user_a)
         w.events_feed_a = event_services.my_feed_token(user_a)
         db.session.commit()
+
+    w.image_files = []
+    if "events.image" in app.view_functions:
+        _add_images(app, w, (w.event_x, w.draft_x))
 
     # API: one bearer token per signed-in persona, and a second token of A as the target of revocation.
     w.bearer = {name: make_token(user)[1] for name, user in w.users.items()}

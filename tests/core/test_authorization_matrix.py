@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from tests.core.authz_world import PERSONAS, add_closure, build_world
+from tests.core.authz_world import PERSONAS, add_closure, build_world, remove_images
 
 CODES = {"ok", "nop", "L", "400", "401", "403", "404"}
 UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
@@ -149,6 +149,8 @@ TABLE = [
     R("events.feed", "GET", "ok"),
     R("events.show", "GET", "ok", series_id=W.event_x),
     R("events.show", "GET", "404  404  404  ok   404  404  ok   ok", series_id=W.draft_x, label="draft"),
+    R("events.image", "GET", "ok", series_id=W.event_x),
+    R("events.image", "GET", "404  404  404  ok   404  404  ok   ok", series_id=W.draft_x, label="draft"),
     R("events.organization_feed", "GET", "ok", org_id=W.org_x),
     R("events.organization_feed", "GET", "404", org_id=W.org_pending, label="pending"),
     R("events.my_feed", "GET", "ok", token=W.events_feed_a, label="a"),
@@ -203,6 +205,7 @@ TABLE = [
     R("participation.report", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
     R("participation.submit_report", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
     R("participation.staff_reports", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("participation.staff_participants", "GET", "L    403  403  403  403  403  ok   ok"),
     R("participation.approve", "POST", "L    403  403  403  403  403  404  404", report_id=999999, label="missing"),
     R("participation.return_report", "POST", "L    403  403  403  403  403  404  404", report_id=999999,
       label="missing"),
@@ -330,6 +333,7 @@ def world(app):
     w = build_world(app)
     w.app = app
     yield w
+    remove_images(w)
     _empty_tables(app)
     from app.extensions import limiter
 
@@ -368,6 +372,32 @@ def _outcome(response) -> str:
     if status < 400 or status in (409, 422):
         return "ok"
     return str(status)
+
+
+def test_lists_and_exports_show_only_what_the_persona_may_see(world):
+    """Pages that list things (my bookings, my events, the API's bookings, staff exports) are scoped to the persona.
+
+    Runs before the matrix, while the world is as built (the matrix cancels things and signs everyone out).
+    """
+    def text(persona, url, **kwargs):
+        response = world.clients[persona].get(url, **kwargs)
+        assert response.status_code == 200, (persona, url, response.status_code)
+        return response.get_data(as_text=True)
+
+    booking_url = f"/bookings/{world.booking_a}"
+    assert booking_url in text("res_a", "/bookings/mine")
+    assert booking_url not in text("res_b", "/bookings/mine")
+    cancel_url = f"/events/registrations/{world.registration_a}/cancel"
+    assert cancel_url in text("res_a", "/events/mine")
+    assert cancel_url not in text("res_b", "/events/mine")
+    api_ids = {persona: [b["id"] for b in world.clients[persona].get(
+        "/api/v1/bookings", headers={"Authorization": f"Bearer {world.bearer[persona]}"}).get_json()]
+        for persona in ("res_a", "res_b", "staff_f")}
+    assert world.booking_a in api_ids["res_a"]
+    assert world.booking_a not in api_ids["res_b"] and world.booking_a not in api_ids["staff_f"]
+    for url in ("/staff/utilization/export.csv", "/staff/utilization"):
+        assert "テスト施設F" in text("staff_f", url) and "テスト施設G" not in text("staff_f", url), url
+        assert "テスト施設G" in text("ward", url), url
 
 
 @pytest.mark.parametrize(("row", "persona"), _cases())
