@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -88,6 +89,9 @@ class _EventFormBase(BaseForm):
     no_smoking = BooleanField(_l("禁煙"))
     foreign_languages = CheckboxesField(_l("外国語対応"), choices=[SelectChoice(k, v)
                                                                for k, v in FOREIGN_LANGUAGES.items()])
+    image = FileField(_l("画像(JPEG・PNG・WebP・GIF、5MBまで)"),
+                      render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"})
+    remove_image = BooleanField(_l("今の画像を削除する"))
     contact_name = StringField(_l("問い合わせ先の名前"), validators=[Optional(), _len(100)])
     contact_email = EmailField(_l("問い合わせ先のメール"), validators=[Optional(), _len(320), Email(
         message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False)])

@@ -158,6 +158,7 @@ class EventSeries(db.Model):
     # A room booking once bookings exist; deliberately no foreign key yet (bookings are built separately).
     room_booking_id: Mapped[int | None]
     online_url: Mapped[str | None] = mapped_column(sa.String(500))
+    image_name: Mapped[str | None] = mapped_column(sa.String(80))  # re-encoded JPEG in instance/uploads/events
     fee_yen: Mapped[int] = mapped_column(default=0)
     fee_note: Mapped[str | None] = mapped_column(sa.String(200))
     registration_required: Mapped[bool] = mapped_column(default=True)

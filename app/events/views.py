@@ -19,7 +19,7 @@ from app.core.errors import DomainError
 from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, utcnow
-from app.events import ical, queries, services
+from app.events import ical, images, queries, services
 from app.events.forms import (
     CancelEventForm,
     EventForm,
@@ -142,6 +142,8 @@ def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
         }
         if summary:
             item["description"] = summary
+        if series.image_name:
+            item["image"] = f"{base}/events/{series.id}/image.jpg"
         if series.venue_name or series.venue_address:
             item["location"] = {"@type": "Place", "name": series.venue_name or series.venue_address,
                                 "address": series.venue_address or series.venue_name}
@@ -185,6 +187,19 @@ def show(series_id: int):
         accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
         partners=[row.organization for row in series.partner_rows],
     )
+
+
+@bp.get("/<int:series_id>/image.jpg")
+def image(series_id: int):
+    series = _series(series_id)
+    path = images.path_of(series.image_name or "")
+    if path is None:
+        abort(404)
+    # Images are small (re-encoded, at most 1600 px): read them whole rather than keep a file handle open.
+    response = Response(path.read_bytes(), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/mine")
@@ -345,6 +360,16 @@ def _save(form, organization, series):
         db.session.rollback()
         form.title_ja.errors = [*form.title_ja.errors, exc.message]
         return None
+    if form.remove_image.data:
+        saved.image_name = None
+    upload = form.image.data
+    if upload and getattr(upload, "filename", ""):
+        try:
+            saved.image_name = images.store(upload.read())
+        except images.InvalidImage as exc:
+            db.session.rollback()
+            form.image.errors = [*form.image.errors, exc.message]
+            return None
     db.session.commit()
     return saved
 

@@ -37,6 +37,7 @@ def upgrade():
     sa.Column('venue_address', sa.String(length=300), nullable=True),
     sa.Column('room_booking_id', sa.Integer(), nullable=True),
     sa.Column('online_url', sa.String(length=500), nullable=True),
+    sa.Column('image_name', sa.String(length=80), nullable=True),
     sa.Column('fee_yen', sa.Integer(), nullable=False),
     sa.Column('fee_note', sa.String(length=200), nullable=True),
     sa.Column('registration_required', sa.Boolean(), nullable=False),
