@@ -226,6 +226,21 @@ def submit_report(occurrence_id: int):
     return redirect(url_for("participation.report", occurrence_id=occurrence_id), 303)
 
 
+@bp.get("/organizations/<int:org_id>/reports")
+@login_required
+def organization_reports(org_id: int):
+    from app.organizations import services as organization_services
+    from app.organizations.models import Organization
+
+    organization = db.session.get(Organization, org_id)
+    if organization is None:
+        abort(404)
+    if not organization_services.can_edit_events(current_user, organization):
+        abort(403)
+    return render_template("participation/organization_reports.html", organization=organization,
+                           rows=participation.organization_occurrences(org_id), lang=current_language().code)
+
+
 # ---------------------------------------------------------------- staff
 
 

@@ -519,3 +519,18 @@ def mapped_occurrences(fiscal_year: int, *, now: datetime | None = None, limit: 
         .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
     ).all()
     return [(occurrence, report) for occurrence, report in rows]
+
+
+def organization_occurrences(organization_id: int, *, now: datetime | None = None, limit: int = 200
+                             ) -> list[tuple[EventOccurrence, ParticipationReport | None]]:
+    """A group's ended occurrences, newest first, with their latest report (the organizer's to-do list)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        sa.select(EventOccurrence, ParticipationReport)
+        .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+        .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
+                                                ParticipationReport.is_latest.is_(True)))
+        .where(EventSeries.organization_id == organization_id, _ended_clause(now))
+        .order_by(EventOccurrence.starts_at.desc(), EventOccurrence.id.desc()).limit(limit)
+    ).all()
+    return [(occurrence, report) for occurrence, report in rows]

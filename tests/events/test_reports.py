@@ -292,3 +292,19 @@ def test_staff_page_of_participant_sums_with_provenance(client, app):
     organizer = app.test_client()
     login(organizer, counted.officer_email)
     assert organizer.get("/participation/staff/participants").status_code == 403
+
+
+def test_organizer_sees_the_groups_ended_events_and_their_reports(client, app):
+    make_user(role=Role.WARD_STAFF)
+    org = make_organized(starts_at=ended())
+    future = make_organized(starts_at=utcnow() + timedelta(days=5))
+    login(client, org.officer_email)
+    url = f"/participation/organizations/{org.organization_id}/reports"
+    assert url in client.get(f"/events/organizations/{org.organization_id}/manage").get_data(as_text=True)
+    html = client.get(url).get_data(as_text=True)
+    assert "未提出" in html and f"/participation/occurrences/{org.occurrence_id}/report" in html
+    _report(org, 42)
+    html = client.get(url).get_data(as_text=True)
+    assert "42人" in html and "承認済み" in html and "未提出" not in html
+    assert client.get(f"/participation/organizations/{future.organization_id}/reports").status_code == 403
+    assert client.get("/participation/organizations/999999/reports").status_code == 404
