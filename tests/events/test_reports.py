@@ -308,3 +308,16 @@ def test_organizer_sees_the_groups_ended_events_and_their_reports(client, app):
     assert "42人" in html and "承認済み" in html and "未提出" not in html
     assert client.get(f"/participation/organizations/{future.organization_id}/reports").status_code == 403
     assert client.get("/participation/organizations/999999/reports").status_code == 404
+
+
+def test_participant_sum_indicators_link_to_the_computed_sums(client):
+    from app.indicators import services as indicator_services
+
+    with app_context():
+        indicator_services.load_catalog()
+        db.session.commit()
+    login(client, make_user(role=Role.WARD_STAFF).email)
+    computed = client.get("/staff/indicators/P13-03-1").get_data(as_text=True)
+    assert "/participation/staff/participants" in computed
+    manual = client.get("/staff/indicators/P09-00-1").get_data(as_text=True)
+    assert "/participation/staff/participants" not in manual
