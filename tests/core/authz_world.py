@@ -50,6 +50,19 @@ def _add_images(app, w, series_ids) -> None:
         db.session.commit()
 
 
+def _add_report(app, occurrence_id: int, officer_id: int) -> int:
+    """A submitted participation report of OCCURRENCE_ID (the target of staff approval); returns its id."""
+    from app.events.participation_models import CountingMethod, ParticipationReport, ReportStatus
+
+    with app.app_context():
+        report = ParticipationReport(occurrence_id=occurrence_id, revision=1, is_latest=True, total=12,
+                                     counting_method=CountingMethod.HEAD_COUNT, status=ReportStatus.SUBMITTED,
+                                     submitted_by_id=officer_id)
+        db.session.add(report)
+        db.session.commit()
+        return report.id
+
+
 def remove_images(w) -> None:
     """Delete the image files the world stored."""
     for path in w.image_files:
@@ -119,6 +132,7 @@ def build_world(app) -> SimpleNamespace:
         w.events_feed_a = event_services.my_feed_token(user_a)
         db.session.commit()
 
+    w.report_x = _add_report(app, w.occ_x, w.users["off_x"].id)
     w.image_files = []
     if "events.image" in app.view_functions:
         _add_images(app, w, (w.event_x, w.draft_x))

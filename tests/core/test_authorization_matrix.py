@@ -52,16 +52,18 @@ class Row:
     unchanged: object = None  # callable(world) -> bool, for "nop"
     last: bool = False  # run after everything else (ends the persona's session or API token)
     label: str = ""
+    bearer: bool = True  # API rows: send the persona's token (False: only the signed-in session cookie)
 
 
-def R(endpoint, method, outcomes, *, query=None, data=None, unchanged=None, last=False, label="", **kwargs):
+def R(endpoint, method, outcomes, *, query=None, data=None, unchanged=None, last=False, label="", bearer=True,
+      **kwargs):
     """One row: OUTCOMES is 8 codes in PERSONAS order (one code stands for all eight)."""
     codes = outcomes.split()
     if len(codes) == 1:
         codes *= len(PERSONAS)
     assert len(codes) == len(PERSONAS) and set(codes) <= CODES, f"bad outcomes for {endpoint}: {outcomes}"
     return Row(endpoint, method, dict(zip(PERSONAS, codes, strict=True)), kwargs, query or {}, data or {},
-               unchanged, last, label)
+               unchanged, last, label, bearer)
 
 
 def _membership_role(w):
@@ -204,11 +206,11 @@ TABLE = [
       data={"delta": "1"}),
     R("participation.report", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
     R("participation.submit_report", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.organization_reports", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
     R("participation.staff_reports", "GET", "L    403  403  403  403  403  ok   ok"),
     R("participation.staff_participants", "GET", "L    403  403  403  403  403  ok   ok"),
-    R("participation.approve", "POST", "L    403  403  403  403  403  404  404", report_id=999999, label="missing"),
-    R("participation.return_report", "POST", "L    403  403  403  403  403  404  404", report_id=999999,
-      label="missing"),
+    R("participation.approve", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
+    R("participation.return_report", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
     # --- facilities (public)
     R("facilities.index", "GET", "ok"),
     R("facilities.search", "GET", "ok"),
@@ -220,10 +222,13 @@ TABLE = [
     R("bookings.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok", data={"room_id": W.room_f}),
     R("bookings.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
     R("bookings.show", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.show", "GET", "L    ok   404  404  404  404  404  ok", booking_id=W.booking_g, label="g"),
     R("bookings.cancel", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
     R("bookings.cancel", "POST", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
     R("bookings.feed", "GET", "ok", token=W.booking_feed_a, label="a"),
     R("bookings.feed", "GET", "404", token="forged.token", label="forged"),
+    R("bookings.feed", "GET", "404", token=W.events_feed_a, label="events-feed-token"),
+    R("events.my_feed", "GET", "404", token=W.booking_feed_a, label="bookings-feed-token"),
     R("bookings.desk", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
     R("bookings.desk", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g, label="g"),
     R("bookings.desk_book", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f,
@@ -268,6 +273,9 @@ TABLE = [
     R("api_auth.TokenResource", "POST", "ok"),
     R("api_auth.TokenResource", "DELETE", "401  ok   ok   ok   ok   ok   ok   ok", last=True),
     R("api_me.MeResource", "GET", "401  ok   ok   ok   ok   ok   ok   ok"),
+    R("api_me.MeResource", "GET", "401", bearer=False, label="session-cookie-only"),
+    R("api_facilities.BookingCancel", "POST", "401", booking_id=W.booking_a, bearer=False,
+      label="session-cookie-only"),
     R("api_organizations.OrganizationList", "GET", "ok"),
     R("api_organizations.OrganizationList", "POST", "401  ok   ok   ok   ok   ok   ok   ok"),
     R("api_organizations.OrganizationList", "POST", "401  403  403  403  403  403  ok   ok", label="verified",
@@ -288,6 +296,8 @@ TABLE = [
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  ok   ok   ok", query=PERIOD),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
       query={**PERIOD, "facility_id": W.facility_g}, label="g"),
+    R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
+      query={**PERIOD, "room_id": W.room_g}, label="room-of-g"),
     R("api_events.EventList", "GET", "ok"),
     R("api_events.EventList", "POST", "401  403  403  ok   403  403  ok   ok", data={"organization_id": W.org_x}),
     R("api_events.EventDetail", "GET", "ok", event_id=W.event_x),
@@ -357,7 +367,7 @@ def _request(world, row: Row, persona: str):
     url = world.app.url_map.bind("localhost").build(row.endpoint, values, method=row.method)
     data = _resolve(row.data, world)
     if _is_api(row.endpoint):
-        headers = {} if persona == "anon" else {"Authorization": f"Bearer {world.bearer[persona]}"}
+        headers = {"Authorization": f"Bearer {world.bearer[persona]}"} if persona != "anon" and row.bearer else {}
         body = {"json": data} if row.method in UNSAFE else {}
         return client.open(url, method=row.method, headers=headers, **body)
     if row.method in UNSAFE:
