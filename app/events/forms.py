@@ -37,6 +37,14 @@ def _len(n: int):
     return Length(max=n, message=_l("%(max)d文字以内で入力してください。", max=n))
 
 
+def _int_or_none(value):
+    """Coerce for selects whose bad values the service refuses with its own message."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class CheckboxesField(SelectMultipleField):
     """Several checkboxes; unknown values are left to the service to refuse with a clear message."""
 
@@ -45,6 +53,13 @@ class CheckboxesField(SelectMultipleField):
 
     def pre_validate(self, form):
         return None
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = [self.coerce(value) for value in valuelist]
+        except (ValueError, TypeError):
+            self.data = []
+            raise ValueError(_l("一覧から選んでください。")) from None
 
 
 def _text_fields():
@@ -101,7 +116,8 @@ class _EventFormBase(BaseForm):
                             default=Frequency.ONCE.value, validate_choice=False)
     first_date = DateField(_l("開催日(繰り返しは最初の日)"), validators=[InputRequired(REQUIRED)])
     until_date = DateField(_l("繰り返しの終わりの日"), validators=[Optional()])
-    nth = SelectField(_l("毎月第何週(毎月第n曜日のとき)"), coerce=int, default=1, choices=[
+    nth = SelectField(_l("毎月第何週(毎月第n曜日のとき)"), coerce=_int_or_none, default=1, validate_choice=False,
+                      choices=[
         SelectChoice(1, _l("第1")), SelectChoice(2, _l("第2")), SelectChoice(3, _l("第3")),
         SelectChoice(4, _l("第4")), SelectChoice(5, _l("第5")), SelectChoice(-1, _l("最終")),
     ])

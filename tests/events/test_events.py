@@ -96,6 +96,9 @@ def test_bad_input_is_refused_with_message_and_nothing_saved(client):
         (form_data(frequency="weekly"), "繰り返しの終わりの日を入力"),
         (form_data(frequency="dates", dates="2026-13-01"), "1行に1日"),
         (form_data(capacity="0"), "1から100,000"),
+        (form_data(partner_ids=["abc"]), "一覧から選んでください"),
+        (form_data(frequency="monthly_nth_weekday", nth="x",
+                   until_date=(date.today() + timedelta(days=90)).isoformat()), "第何週かを選んでください"),
     ]
     for data, message in cases:
         response = post_form(client, url, {**data, "description_ja": "消えない説明"})
