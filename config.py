@@ -82,6 +82,15 @@ class Config:
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
     BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
 
+    # Participation reports (app/events/participation.py): ward staff approve a report before it counts in the
+    # indicators, unless this is on and the group is verified. Reminders: first one DUE_DAYS after the event
+    # ends, then every INTERVAL_DAYS, at most MAX of them.
+    PARTICIPATION_VERIFIED_REPORTS_COUNT_ON_SUBMISSION = _bool("PARTICIPATION_VERIFIED_REPORTS_COUNT_ON_SUBMISSION",
+                                                               False)
+    PARTICIPATION_REPORT_DUE_DAYS = int(os.environ.get("PARTICIPATION_REPORT_DUE_DAYS", "7"))
+    PARTICIPATION_REMINDER_INTERVAL_DAYS = int(os.environ.get("PARTICIPATION_REMINDER_INTERVAL_DAYS", "7"))
+    PARTICIPATION_REMINDER_MAX = int(os.environ.get("PARTICIPATION_REMINDER_MAX", "3"))
+
     # Languages
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"

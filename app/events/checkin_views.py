@@ -155,6 +155,22 @@ def checkin_manual(registration_id: int):
     return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
 
 
+@bp.post("/registrations/<int:registration_id>/uncheck")
+@login_required
+def uncheck(registration_id: int):
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        abort(404)
+    occurrence = _organized(registration.occurrence_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    name = registration.name
+    if participation.undo_check_in(registration=registration, by=current_user):
+        flash(_("%(name)s さんの受付を取り消しました。", name=name), "success")
+    db.session.commit()
+    return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
+
+
 @bp.post("/occurrences/<int:occurrence_id>/walkins")
 @login_required
 def walkins(occurrence_id: int):

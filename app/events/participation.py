@@ -175,6 +175,13 @@ def check_in_by_code(*, occurrence: EventOccurrence, text: str, by: User, method
     return check_in(registration=registration, by=by, method=method, now=now)
 
 
+def undo_check_in(*, registration: Registration, by: User) -> bool:
+    """Remove a check-in made by mistake; True when there was one (sent twice, the second does nothing)."""
+    require_organizer(by, registration.occurrence)
+    table = Checkin.__table__
+    return db.session.execute(sa.delete(table).where(table.c.registration_id == registration.id)).rowcount > 0
+
+
 def adjust_walkins(*, occurrence: EventOccurrence, delta: int, by: User) -> int:
     """Add DELTA (+1 or -1) to the walk-in count in one UPDATE (parallel taps all count); never below zero."""
     require_organizer(by, occurrence)

@@ -235,3 +235,22 @@ def test_links_from_the_event_page_and_my_events(client, app):
     assert f"/participation/registrations/{registration_id}/ticket" in registrant.get("/events/mine").get_data(
         as_text=True)
     assert "/participation/occurrences/" not in registrant.get(f"/events/{org.series_id}").get_data(as_text=True)
+
+
+def test_a_mistaken_check_in_can_be_undone_by_the_organizer_only(client, app):
+    org = make_organized()
+    registration_id, _u, _e = make_registration(org.occurrence_id)
+    login(client, org.officer_email)
+    page = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    post_form(client, f"/participation/registrations/{registration_id}/checkin", {}, page=page)
+    assert "受付を取り消す" in client.get(page).get_data(as_text=True)
+    stranger = app.test_client()
+    login(stranger, make_user().email)
+    assert post_form(stranger, f"/participation/registrations/{registration_id}/uncheck", {},
+                     page="/").status_code == 403
+    assert len(_checkins(org.occurrence_id)) == 1
+    for _ in range(2):  # sent twice: the second does nothing
+        response = post_form(client, f"/participation/registrations/{registration_id}/uncheck", {}, page=page)
+        assert response.status_code == 303
+    assert _checkins(org.occurrence_id) == []
+    assert re.search(r'id="count-checked-in">0<', client.get(page).get_data(as_text=True))
