@@ -17,6 +17,7 @@ from tests.factories import DEFAULT_PASSWORD, app_context, csrf_token, make_user
 from tests.organizations.factories import make_organization
 
 # The order of the outcome columns in the matrix.
+PRIVATE_EMAIL = "authz-private-contact@example.jp"  # group X's contact for staff, never shown to the public
 PERSONAS = ("anon", "res_a", "res_b", "off_x", "off_y", "staff_f", "ward", "admin")
 
 
@@ -86,7 +87,8 @@ def build_world(app) -> SimpleNamespace:
                for name, role in roles.items()}
     member = make_user(email="authz-member@example.jp")
 
-    w.org_x = make_organization(name="港区テスト町会X", officer_id=w.users["off_x"].id).id
+    w.org_x = make_organization(name="港区テスト町会X", officer_id=w.users["off_x"].id,
+                                contact_email=PRIVATE_EMAIL).id
     w.org_y = make_organization(name="港区テスト町会Y", officer_id=w.users["off_y"].id).id
     w.org_pending = make_organization(name="確認待ちの会", verified=False).id
     with app.test_request_context():  # services build URLs for their e-mails

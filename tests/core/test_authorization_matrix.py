@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from tests.core.authz_world import PERSONAS, add_closure, build_world, remove_images
+from tests.core.authz_world import PERSONAS, PRIVATE_EMAIL, add_closure, build_world, remove_images
 
 CODES = {"ok", "nop", "L", "400", "401", "403", "404"}
 UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
@@ -405,6 +405,11 @@ def test_lists_and_exports_show_only_what_the_persona_may_see(world):
         for persona in ("res_a", "res_b", "staff_f")}
     assert world.booking_a in api_ids["res_a"]
     assert world.booking_a not in api_ids["res_b"] and world.booking_a not in api_ids["staff_f"]
+    group_page = f"/organizations/{world.org_x}"
+    assert PRIVATE_EMAIL in text("off_x", group_page) and PRIVATE_EMAIL in text("ward", group_page)
+    for persona in ("anon", "res_b", "off_y", "staff_f"):
+        assert PRIVATE_EMAIL not in text(persona, group_page), persona
+        assert PRIVATE_EMAIL not in text(persona, f"/api/v1/organizations/{world.org_x}"), persona
     for url in ("/staff/utilization/export.csv", "/staff/utilization"):
         assert "テスト施設F" in text("staff_f", url) and "テスト施設G" not in text("staff_f", url), url
         assert "テスト施設G" in text("ward", url), url
