@@ -66,28 +66,59 @@ def _code_for(registration_id: int) -> str:
 # ---------------------------------------------------------------- registrant
 
 
-@bp.get("/registrations/<int:registration_id>/ticket")
-@login_required
-def ticket(registration_id: int):
-    registration = _own_registration(registration_id)
+def _ticket_page(registration: Registration, qr_url: str):
     occurrence = registration.occurrence
-    code = _code_for(registration_id)
+    code = _code_for(registration.id)
     return render_template("participation/ticket.html", registration=registration, occurrence=occurrence,
-                           series=occurrence.series, code=participation.format_code(code),
+                           series=occurrence.series, code=participation.format_code(code), qr_url=qr_url,
                            lang=current_language().code)
 
 
-@bp.get("/registrations/<int:registration_id>/qr.svg")
-@login_required
-def ticket_qr(registration_id: int):
-    registration = _own_registration(registration_id)
-    code = _code_for(registration_id)
+def _qr_response(registration: Registration) -> Response:
+    code = _code_for(registration.id)
     qr = segno.make(participation.qr_payload(registration.occurrence_id, code), error="m")
     svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=participation.format_code(code))
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/registrations/<int:registration_id>/ticket")
+@login_required
+def ticket(registration_id: int):
+    registration = _own_registration(registration_id)
+    return _ticket_page(registration, url_for("participation.ticket_qr", registration_id=registration_id))
+
+
+@bp.get("/registrations/<int:registration_id>/qr.svg")
+@login_required
+def ticket_qr(registration_id: int):
+    return _qr_response(_own_registration(registration_id))
+
+
+@bp.get("/tickets/<token>")
+def ticket_by_token(token: str):
+    # The link from the confirmation e-mail: works for guests too (the signed token is the credential).
+    registration = participation.registration_for_ticket(token)
+    if registration is None:
+        abort(404)
+    response = _ticket_page(registration, url_for("participation.ticket_qr_by_token", token=token))
+    return response, 200, {"Referrer-Policy": "no-referrer"}
+
+
+@bp.get("/tickets/<token>/qr.svg")
+def ticket_qr_by_token(token: str):
+    registration = participation.registration_for_ticket(token)
+    if registration is None:
+        abort(404)
+    return _qr_response(registration)
+
+
+@bp.app_template_global("checkin_ticket_url")
+def checkin_ticket_url(registration) -> str:
+    """For e-mail templates: the absolute ticket link of a confirmed registration ('' otherwise)."""
+    return participation.ticket_url(registration)
 
 
 # ---------------------------------------------------------------- door

@@ -120,6 +120,36 @@ def ensure_code(registration: Registration) -> str:
     raise Conflict(_l("受付番号を作れませんでした。もう一度お試しください。"))
 
 
+def ticket_token(registration_id: int) -> str:
+    """A signed token naming a registration, for the ticket link in e-mails (guests have no account)."""
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="participation-ticket").dumps(
+        {"r": registration_id})
+
+
+def registration_for_ticket(token: str) -> Registration | None:
+    """The confirmed registration a ticket token names, or None (bad signature, cancelled, waitlisted)."""
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="participation-ticket").loads(token)
+    except BadSignature:
+        return None
+    registration_id = data.get("r") if isinstance(data, dict) else None
+    registration = db.session.get(Registration, registration_id) if isinstance(registration_id, int) else None
+    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+        return None
+    return registration
+
+
+def ticket_url(registration: Registration) -> str:
+    """The absolute ticket link for e-mails ('' unless the registration is confirmed)."""
+    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+        return ""
+    return f"{current_app.config['BASE_URL']}/participation/tickets/{ticket_token(registration.id)}"
+
+
 # ---------------------------------------------------------------- check-in
 
 

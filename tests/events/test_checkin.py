@@ -254,3 +254,30 @@ def test_a_mistaken_check_in_can_be_undone_by_the_organizer_only(client, app):
         assert response.status_code == 303
     assert _checkins(org.occurrence_id) == []
     assert re.search(r'id="count-checked-in">0<', client.get(page).get_data(as_text=True))
+
+
+def test_confirmation_mail_links_a_ticket_that_works_without_an_account(client, app, outbox):
+    org = make_organized()
+    resident = make_user()
+    login(client, resident.email)
+    response = post_form(client, f"/events/occurrences/{org.occurrence_id}/register", {},
+                         page=f"/events/{org.series_id}")
+    assert response.status_code == 303
+    mail = [m for m in outbox if m["To"] == resident.email][0]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"http\S*/participation/tickets/(\S+)", body)
+    assert link, body
+    token = link.group(1)
+    anonymous = app.test_client()  # a guest, or the mail opened on another phone
+    page = anonymous.get(f"/participation/tickets/{token}")
+    assert page.status_code == 200 and CODE_RE.search(page.get_data(as_text=True))
+    assert f"/participation/tickets/{token}/qr.svg" in page.get_data(as_text=True)
+    qr = anonymous.get(f"/participation/tickets/{token}/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    assert anonymous.get(f"/participation/tickets/{token}x").status_code == 404
+    with app_context():
+        from app.events.models import Registration
+
+        db.session.scalar(sa.select(Registration)).status = RegistrationStatus.CANCELLED
+        db.session.commit()
+    assert anonymous.get(f"/participation/tickets/{token}").status_code == 404
