@@ -66,6 +66,13 @@ def R(endpoint, method, outcomes, *, query=None, data=None, unchanged=None, last
                unchanged, last, label, bearer)
 
 
+def _ticket_token(w):
+    """The signed ticket link's token of resident A's registration (as the confirmation e-mail carries it)."""
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(w.app.config["SECRET_KEY"], salt="participation-ticket").dumps({"r": w.registration_a})
+
+
 def _membership_role(w):
     from app.organizations.models import Membership
 
@@ -198,7 +205,10 @@ TABLE = [
     # --- participation: resident A's ticket; the door and the report of group X's occurrence; staff review
     R("participation.ticket", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),
     R("participation.ticket_qr", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),
+    R("participation.ticket_by_token", "GET", "ok", token=lambda w: _ticket_token(w)),  # the signed link is the key
+    R("participation.ticket_qr_by_token", "GET", "ok", token=lambda w: _ticket_token(w)),
     R("participation.checkin", "GET", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
+    R("participation.uncheck", "POST", "L    403  403  ok   403  403  ok   ok", registration_id=W.registration_a),
     R("participation.checkin_code", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
     R("participation.checkin_manual", "POST", "L    403  403  ok   403  403  ok   ok",
       registration_id=W.registration_a),
