@@ -321,3 +321,22 @@ def test_participant_sum_indicators_link_to_the_computed_sums(client):
     assert "/participation/staff/participants" in computed
     manual = client.get("/staff/indicators/P09-00-1").get_data(as_text=True)
     assert "/participation/staff/participants" not in manual
+
+
+def test_an_event_mapped_to_two_indicators_counts_once_in_each(app, monkeypatch):
+    from app.events import participation
+    from app.events.models import EventCategory
+
+    monkeypatch.setattr(participation, "CATEGORY_INDICATORS",
+                        {EventCategory.SAFETY: ("P09-02-2", "P09-05-1"), EventCategory.COMMUNITY: ("P09-05-1",)})
+    make_user(role=Role.WARD_STAFF)
+    drill = make_organized(category="safety")
+    move_occurrence(drill.occurrence_id, _jst(2026, 9, 1, 10, 0))
+    festival = make_organized(category="community")
+    move_occurrence(festival.occurrence_id, _jst(2026, 9, 2, 10, 0))
+    _report(drill, 30)
+    _report(festival, 500)
+    with app.app_context():
+        sums = participation.participant_sums(2026, now=_jst(2027, 1, 1, 0, 0))
+    assert sums["P09-02-2"].participants == 30
+    assert sums["P09-05-1"].participants == 530 and sums["P09-05-1"].ended_occurrences == 2
