@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.facilities import views as facility_views
     from app.indicators import commands as indicator_commands
     from app.indicators import views as indicator_views
+    from app.opendata import views as opendata_views
     from app.organizations import commands as organization_commands
     from app.organizations import views as organization_views
 
@@ -105,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(indicator_commands.bp)
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(opendata_views.bp)
     init_api(app)
     from app.api import init_docs
 

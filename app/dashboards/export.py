@@ -8,16 +8,10 @@ from collections.abc import Iterable, Sequence
 
 from openpyxl import Workbook
 
+from app.core.spreadsheet import neutralize
+
 HEADER = ("年度", "施設", "部屋", "月", "予約できた枠数", "予約された枠数", "利用率(%)")
 FORMULA_NOTE = "利用率 = 予約された枠数 ÷ 予約できた枠数(時間区分の枠 − 休館日・臨時休館・行政使用)"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(value):
-    """A cell safe for spreadsheets: text starting like a formula gets a leading apostrophe (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def to_csv(rows: Iterable[Sequence]) -> bytes:

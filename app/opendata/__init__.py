@@ -1,0 +1,1 @@
+"""Open data: CSV files in the Digital Agency's 自治体標準オープンデータセット formats."""
