@@ -18,6 +18,7 @@ from tests.organizations.factories import make_organization
 
 # The order of the outcome columns in the matrix.
 PRIVATE_EMAIL = "authz-private-contact@example.jp"  # group X's contact for staff, never shown to the public
+DRAFT_TITLE = "公開前の下書きイベント"  # must appear in no public list, feed or export
 PERSONAS = ("anon", "res_a", "res_b", "off_x", "off_y", "staff_f", "ward", "admin")
 
 
@@ -113,7 +114,8 @@ def build_world(app) -> SimpleNamespace:
 
     off_x = w.users["off_x"].id
     w.event_x = make_series(organization_id=w.org_x, actor_id=off_x).id
-    w.draft_x = make_series(organization_id=w.org_x, actor_id=off_x, status=EventStatus.DRAFT).id
+    w.draft_x = make_series(organization_id=w.org_x, actor_id=off_x, status=EventStatus.DRAFT,
+                            texts={"title_ja": DRAFT_TITLE, "summary_ja": "まだ公開していません。"}).id
     w.submitted_x = make_series(organization_id=w.org_x, actor_id=off_x, status=EventStatus.SUBMITTED).id
     w.cancel_x = make_series(organization_id=w.org_x, actor_id=off_x).id  # the API cancels this one
     w.occ_x = occurrence_ids(w.event_x)[0]

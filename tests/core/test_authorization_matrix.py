@@ -18,6 +18,7 @@ the refusals; the rows that end a session or revoke the API token in use run las
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from tests.core.authz_world import PERSONAS, PRIVATE_EMAIL, add_closure, build_world, remove_images
+from tests.core.authz_world import DRAFT_TITLE, PERSONAS, PRIVATE_EMAIL, add_closure, build_world, remove_images
 
 CODES = {"ok", "nop", "L", "400", "401", "403", "404"}
 UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
@@ -161,6 +162,7 @@ TABLE = [
     R("events.image", "GET", "ok", series_id=W.event_x),
     R("events.image", "GET", "404  404  404  ok   404  404  ok   ok", series_id=W.draft_x, label="draft"),
     R("events.organization_feed", "GET", "ok", org_id=W.org_x),
+    R("opendata.events", "GET", "ok"),
     R("events.organization_feed", "GET", "404", org_id=W.org_pending, label="pending"),
     R("events.my_feed", "GET", "ok", token=W.events_feed_a, label="a"),
     R("events.my_feed", "GET", "404", token="forged.token", label="forged"),
@@ -402,7 +404,9 @@ def test_lists_and_exports_show_only_what_the_persona_may_see(world):
     def text(persona, url, **kwargs):
         response = world.clients[persona].get(url, **kwargs)
         assert response.status_code == 200, (persona, url, response.status_code)
-        return response.get_data(as_text=True)
+        if response.is_json:
+            return json.dumps(response.get_json(), ensure_ascii=False)
+        return response.get_data(as_text=True).replace("\r\n ", "")  # unfold ICS lines
 
     booking_url = f"/bookings/{world.booking_a}"
     assert booking_url in text("res_a", "/bookings/mine")
@@ -415,6 +419,16 @@ def test_lists_and_exports_show_only_what_the_persona_may_see(world):
         for persona in ("res_a", "res_b", "staff_f")}
     assert world.booking_a in api_ids["res_a"]
     assert world.booking_a not in api_ids["res_b"] and world.booking_a not in api_ids["staff_f"]
+    assert DRAFT_TITLE in text("off_x", f"/events/{world.draft_x}")
+    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")  # the events' month
+    public = ["/events/", f"/events/calendar?month={month}", "/events/feed.ics", f"/organizations/{world.org_x}",
+              f"/events/organizations/{world.org_x}/feed.ics", "/api/v1/events"]
+    if "opendata.events" in world.app.view_functions:
+        public.append("/opendata/events.csv")
+    for url in public:
+        body = text("res_b", url)
+        assert DRAFT_TITLE not in body, url
+        assert "防災訓練" in body, url  # the published event is listed: the list is not just empty
     group_page = f"/organizations/{world.org_x}"
     assert PRIVATE_EMAIL in text("off_x", group_page) and PRIVATE_EMAIL in text("ward", group_page)
     for persona in ("anon", "res_b", "off_y", "staff_f"):
