@@ -130,6 +130,7 @@ def rows(*, base_url: str, now: datetime | None = None):
     occurrences = _occurrences(now)
     audiences = _audiences(now)
     partners = _partners(now)
+    readings: dict[str, str] = {}  # a series' occurrences share a title: read it once
     yield HEADER
     with force_locale("ja"):  # the standard file is Japanese whatever the visitor's language
         for occurrence in occurrences:
@@ -139,9 +140,12 @@ def rows(*, base_url: str, now: datetime | None = None):
             fee_basic, fee_detail = _fee(series)
             deadline_date, deadline_time, method = _application(occurrence)
             venue = series.venue_name or ("オンライン" if series.online_url else "")
+            reading = readings.get(series.title_ja)
+            if reading is None:
+                reading = readings[series.title_ja] = katakana(series.title_ja)
             yield (
                 LOCAL_GOVERNMENT_CODE, occurrence.id, PREFECTURE, MUNICIPALITY, series.title_ja,
-                katakana(series.title_ja), series.title_en or "",
+                reading, series.title_en or "",
                 starts.strftime("%Y-%m-%d"), ends.strftime("%Y-%m-%d"),
                 starts.strftime("%H:%M"), ends.strftime("%H:%M"),
                 CANCELLED_MARK if cancelled else "", series.summary_ja or series.description_ja or "",
