@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from app.core.spreadsheet import neutralize
 from app.indicators.queries import POLICY_TITLES, Summary
 
 HEADER = (
@@ -13,13 +14,10 @@ HEADER = (
     "計画目標値 中間(令和7年度)", "計画目標値 最終(令和8年度末)",
     "最新の値 年度", "最新の値", "進捗率", "判定", "最新の値の出典", "データの出どころ", "注記", "読み取りの注意",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells starting with these as formulas: neutralize them (CSV injection).
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralize("" if value is None else str(value))
 
 
 def _printed(plan_value) -> str:
