@@ -424,8 +424,21 @@ def find_alternatives(room: Room, day: date, units: list[Unit], attendees: int, 
     return found
 
 
+# Functions called with a booking whose cells were just released (cancelled, expired, rejected). Other domains
+# register here (app.events.venue unlinks the events using it as their venue) so the rules stay in one place.
+_release_hooks: list = []
+
+
+def register_release_hook(hook) -> None:
+    """Call HOOK(booking) whenever a booking is cancelled, expires or is rejected (same transaction)."""
+    if hook not in _release_hooks:
+        _release_hooks.append(hook)
+
+
 def _release(booking: Booking) -> None:
     db.session.execute(sa.delete(BookingClaim).where(BookingClaim.booking_id == booking.id))
+    for hook in _release_hooks:
+        hook(booking)
 
 
 @dataclass

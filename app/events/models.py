@@ -155,8 +155,10 @@ class EventSeries(db.Model):
     district: Mapped[District] = mapped_column(district_column_type(), index=True)
     venue_name: Mapped[str | None] = mapped_column(sa.String(200))
     venue_address: Mapped[str | None] = mapped_column(sa.String(300))
-    # A room booking once bookings exist; deliberately no foreign key yet (bookings are built separately).
-    room_booking_id: Mapped[int | None]
+    # A room booking as the venue (app.events.venue); cleared when the booking is cancelled, expires or goes.
+    room_booking_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("bookings.id", ondelete="SET NULL"), index=True
+    )
     online_url: Mapped[str | None] = mapped_column(sa.String(500))
     image_name: Mapped[str | None] = mapped_column(sa.String(80))  # re-encoded JPEG in instance/uploads/events
     fee_yen: Mapped[int] = mapped_column(default=0)
@@ -188,6 +190,7 @@ class EventSeries(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     organization = relationship("Organization")
+    room_booking = relationship("Booking")
     occurrences: Mapped[list[EventOccurrence]] = relationship(
         back_populates="series", cascade="all, delete-orphan", passive_deletes=True,
         order_by="EventOccurrence.starts_at",

@@ -1,0 +1,144 @@
+"""A room booking as an event's venue: which bookings may be linked, the link itself, and what it shows.
+
+Choice for series: one booking is one room on one day, so a series links ONE booking and EVERY scheduled
+occurrence must fall inside that booking's booked time (its slots, adjacent slots joined) on the booking's day.
+In practice that means a one-off event (or a series whose other dates were cancelled); a recurring series
+keeps a free address. Per-occurrence links are not built. Never commits.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from app.bookings import services as booking_services
+from app.bookings.models import Booking, BookingState
+from app.core.audit import record_audit
+from app.core.time import to_tokyo, today_tokyo
+from app.events.models import EventSeries, OccurrenceStatus
+from app.events.services import InvalidEvent
+from app.extensions import db
+from app.facilities.models import Room
+
+# Requested (awaiting approval), cancelled, expired and rejected bookings cannot be a venue.
+VENUE_STATES = frozenset({BookingState.CONFIRMED, BookingState.TENTATIVE})
+FIELD = "room_booking_id"
+
+
+def _owned_clause(user, organization_id: int):
+    return sa.or_(Booking.organization_id == organization_id, Booking.user_id == user.id)
+
+
+def eligible_bookings(user, organization_id: int) -> list[Booking]:
+    """Bookings USER may use as a venue for ORGANIZATION's events: the group's or their own, active, from today."""
+    return list(db.session.scalars(
+        sa.select(Booking).options(joinedload(Booking.room).joinedload(Room.facility))
+        .where(_owned_clause(user, organization_id), Booking.state.in_(VENUE_STATES), Booking.day >= today_tokyo())
+        .order_by(Booking.day, Booking.id)
+    ).unique())
+
+
+def booking_label(booking: Booking) -> str:
+    """How a booking reads in a select: day, facility, room and times."""
+    times = ", ".join(f"{s // 60}:{s % 60:02d}-{e // 60}:{e % 60:02d}" for s, e in booked_ranges(booking))
+    return f"{booking.day.isoformat()} {booking.room.facility.name} {booking.room.name} {times}"
+
+
+def booked_ranges(booking: Booking) -> list[tuple[int, int]]:
+    """The booking's ranges in Tokyo minutes, adjacent ones joined (午前 9-12 + 12-13 reads as 9-13)."""
+    ranges: list[list[int]] = []
+    for item in sorted(booking.items, key=lambda i: i.start_minute):
+        if ranges and item.start_minute <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], item.end_minute)
+        else:
+            ranges.append([item.start_minute, item.end_minute])
+    return [(s, e) for s, e in ranges]
+
+
+def check_booking(series: EventSeries, booking: Booking | None, actor, *, check_owner: bool = True) -> None:
+    """Raise InvalidEvent unless BOOKING may be SERIES' venue (owner, state, times, capacity)."""
+    if booking is None:
+        raise InvalidEvent(_l("その予約は見つかりません。"), FIELD)
+    if check_owner and booking.organization_id != series.organization_id and booking.user_id != actor.id:
+        # Same message as "not found": do not tell who else holds which booking.
+        raise InvalidEvent(_l("その予約は見つかりません。"), FIELD)
+    if booking.state not in VENUE_STATES:
+        raise InvalidEvent(_l("確定または仮予約の予約だけを会場にできます(この予約は「%(state)s」です)。",
+                              state=booking.state.label), FIELD)
+    occurrences = [o for o in series.occurrences if o.status == OccurrenceStatus.SCHEDULED]
+    if not occurrences:
+        raise InvalidEvent(_l("開催予定の回がないため、予約を会場にできません。"), FIELD)
+    ranges = booked_ranges(booking)
+    for occurrence in occurrences:
+        start, end = to_tokyo(occurrence.starts_at), to_tokyo(occurrence.ends_at)
+        start_minute, end_minute = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+        covered = start.date() == booking.day and end.date() == booking.day and any(
+            s <= start_minute and end_minute <= e for s, e in ranges)
+        if not covered:
+            raise InvalidEvent(_l("%(when)s の回が予約の日時(%(day)s)に収まっていません。"
+                                  "予約した時間の中で開催してください。",
+                                  when=start.strftime("%Y-%m-%d %H:%M"), day=booking_label(booking)), FIELD)
+    capacity = booking.room.capacity
+    for occurrence in occurrences:
+        if occurrence.capacity is None or occurrence.capacity > capacity:
+            raise InvalidEvent(_l("定員を部屋の定員(%(capacity)d人)以下にしてください。", capacity=capacity),
+                               "capacity")
+
+
+def set_venue_booking(series: EventSeries, booking_id: int | None, *, actor) -> None:
+    """Link BOOKING_ID as SERIES' venue (None unlinks). A link kept as it was is checked again, owner aside."""
+    if booking_id is None:
+        if series.room_booking_id is not None:
+            record_audit("event.venue_unlinked", actor_id=actor.id, target_type="event_series", target_id=series.id,
+                         details={"booking_id": series.room_booking_id})
+        series.room_booking_id = None
+        series.room_booking = None
+        return
+    booking = db.session.get(Booking, booking_id)
+    # Another editor may have linked their own booking: keeping it needs no ownership of it.
+    check_booking(series, booking, actor, check_owner=booking_id != series.room_booking_id)
+    changed = series.room_booking_id != booking_id
+    series.room_booking = booking
+    series.room_booking_id = booking_id
+    db.session.flush()
+    if changed:
+        record_audit("event.venue_linked", actor_id=actor.id, target_type="event_series", target_id=series.id,
+                     details={"booking_id": booking_id})
+
+
+def events_using(booking_id: int) -> list[EventSeries]:
+    """The events whose venue is this booking."""
+    return list(db.session.scalars(
+        sa.select(EventSeries).where(EventSeries.room_booking_id == booking_id).order_by(EventSeries.id)))
+
+
+def booking_released(booking: Booking) -> None:
+    """Hook run by the booking service when a booking is cancelled, expires or is rejected: unlink its events.
+
+    The events keep their free-text venue (if any); the organizer sees the venue is gone on the event pages.
+    """
+    for series in events_using(booking.id):
+        series.room_booking_id = None
+        series.room_booking = None
+        record_audit("event.venue_released", target_type="event_series", target_id=series.id,
+                     details={"booking_id": booking.id, "state": booking.state.value})
+
+
+booking_services.register_release_hook(booking_released)
+
+
+def _text(obj, field: str, language: str) -> str:
+    suffix = {"en": "en", "ja-easy": "easy"}.get(language)
+    value = getattr(obj, f"{field}_{suffix}", None) if suffix else None
+    return value or getattr(obj, f"{field}_ja") or ""
+
+
+def venue_of(series: EventSeries, language: str) -> tuple[str | None, str | None]:
+    """(name, address) of SERIES' venue in LANGUAGE: the booked facility and room, else the free text."""
+    booking = series.room_booking if series.room_booking_id else None
+    if booking is not None and booking.state in VENUE_STATES:
+        room = booking.room
+        return (f"{_text(room.facility, 'name', language)} {_text(room, 'name', language)}",
+                _text(room.facility, "address", language))
+    return series.venue_name, series.venue_address
