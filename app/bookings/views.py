@@ -180,7 +180,22 @@ def _booking_for_user(booking_id: int) -> Booking:
 def show(booking_id: int):
     booking = _booking_for_user(booking_id)
     return render_template("bookings/show.html", booking=booking, hm=_hm, today=today_tokyo(),
-                           preview=services.cancellation_preview(booking) if booking.state.is_active else None)
+                           preview=services.cancellation_preview(booking) if booking.state.is_active else None,
+                           **_venue_context(booking))
+
+
+def _venue_context(booking: Booking) -> dict:
+    """The events using BOOKING as their venue, and the groups whose new event it can be the venue of."""
+    from app.events import venue
+
+    organizations = []
+    if booking.user_id == current_user.id and booking.state in venue.VENUE_STATES and booking.day >= today_tokyo():
+        organizations = list(db.session.scalars(
+            sa.select(Organization).join(Membership, Membership.organization_id == Organization.id)
+            .where(Membership.user_id == current_user.id,
+                   Membership.role.in_([MembershipRole.OFFICER, MembershipRole.EDITOR]))
+            .order_by(Organization.name_ja)))
+    return {"venue_events": venue.events_using(booking.id), "venue_organizations": organizations}
 
 
 @bp.route("/<int:booking_id>/cancel", methods=["GET", "POST"])

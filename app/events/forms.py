@@ -45,6 +45,13 @@ def _int_or_none(value):
         return None
 
 
+class BookingSelectField(SelectField):
+    """The bookings one may use as the venue; a value not offered is refused by app.events.venue, clearly."""
+
+    def pre_validate(self, form):
+        return None
+
+
 class CheckboxesField(SelectMultipleField):
     """Several checkboxes; unknown values are left to the service to refuse with a clear message."""
 
@@ -84,6 +91,8 @@ class _EventFormBase(BaseForm):
                            validate_choice=False, validators=[InputRequired(REQUIRED)])
     venue_name = StringField(_l("会場名"), validators=[Optional(), _len(200)])
     venue_address = StringField(_l("会場の住所"), validators=[Optional(), _len(300)])
+    room_booking_id = BookingSelectField(_l("施設の予約を会場にする(あなたか団体の予約)"), coerce=_int_or_none,
+                                         choices=[])
     online_url = URLField(_l("オンライン参加のURL"), validators=[Optional(), _len(500),
                                                              URL(message=_l("URLの形が正しくありません。"))])
     fee_yen = IntegerField(_l("参加費(円、無料は0)"), default=0, validators=[InputRequired(REQUIRED), NumberRange(

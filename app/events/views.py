@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import time as dtime
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -14,12 +15,13 @@ from markupsafe import Markup
 from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
+from app.bookings.models import Booking
 from app.core.districts import District
 from app.core.errors import DomainError
 from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, utcnow
-from app.events import ical, images, queries, services
+from app.events import ical, images, queries, services, venue
 from app.events.forms import (
     CancelEventForm,
     EventForm,
@@ -132,7 +134,7 @@ def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
             "endDate": to_tokyo(occurrence.ends_at).isoformat(),
             "eventStatus": "https://schema.org/EventCancelled" if cancelled else "https://schema.org/EventScheduled",
             "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode" if series.online_url
-            and not series.venue_address else "https://schema.org/OfflineEventAttendanceMode",
+            and not venue.venue_of(series, language)[1] else "https://schema.org/OfflineEventAttendanceMode",
             "organizer": {"@type": "Organization", "name": series.organization.name_in(language),
                           "url": f"{base}/organizations/{series.organization_id}"},
             "url": f"{base}/events/{series.id}",
@@ -144,9 +146,10 @@ def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
             item["description"] = summary
         if series.image_name:
             item["image"] = f"{base}/events/{series.id}/image.jpg"
-        if series.venue_name or series.venue_address:
-            item["location"] = {"@type": "Place", "name": series.venue_name or series.venue_address,
-                                "address": series.venue_address or series.venue_name}
+        venue_name, venue_address = venue.venue_of(series, language)
+        if venue_name or venue_address:
+            item["location"] = {"@type": "Place", "name": venue_name or venue_address,
+                                "address": venue_address or venue_name}
         elif series.online_url:
             item["location"] = {"@type": "VirtualLocation", "url": series.online_url}
         items.append(item)
@@ -185,7 +188,7 @@ def show(series_id: int):
         json_ld=_json_ld(series, shown, counts, language), editor=services.can_edit(current_user, series),
         action_form=ActionForm(), submit_form=SubmitForm(formdata=None), now=utcnow(),
         accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
-        partners=[row.organization for row in series.partner_rows],
+        partners=[row.organization for row in series.partner_rows], venue=venue.venue_of(series, language),
     )
 
 
@@ -343,6 +346,16 @@ def _partner_choices(form, organization_id: int) -> None:
     form.partner_ids.choices = [SelectChoice(i, name) for i, name in rows]
 
 
+def _booking_choices(form, organization_id: int, series: EventSeries | None) -> None:
+    """Only the user's and the group's own bookings are offered (never other people's)."""
+    bookings = venue.eligible_bookings(current_user, organization_id)
+    linked = series.room_booking if series is not None and series.room_booking_id else None
+    if linked is not None and linked.id not in {b.id for b in bookings}:
+        bookings.insert(0, linked)  # linked by another editor: keep it offered so saving does not drop it
+    form.room_booking_id.choices = [SelectChoice("", _("使わない(上の会場名・住所を使う)"))] + [
+        SelectChoice(b.id, venue.booking_label(b)) for b in bookings]
+
+
 def _form_page(form, organization, series, status):
     return render_template("events/form.html", form=form, organization=organization, series=series), status
 
@@ -351,6 +364,7 @@ def _save(form, organization, series):
     try:
         saved = services.save_series(organization=organization, actor=current_user, data=form.to_input(),
                                      series=series)
+        venue.set_venue_booking(saved, form.room_booking_id.data, actor=current_user)
     except services.InvalidEvent as exc:
         db.session.rollback()
         target = form[exc.field] if exc.field and exc.field in form else form.title_ja
@@ -374,6 +388,20 @@ def _save(form, organization, series):
     return saved
 
 
+def _prefill_from_booking(form, booking_id: int | None) -> None:
+    """Coming from a booking page: choose that booking and its day and times (only if it is offered)."""
+    if booking_id is None or booking_id not in {c.value for c in form.room_booking_id.choices}:
+        return
+    booking = db.session.get(Booking, booking_id)
+    ranges = venue.booked_ranges(booking)
+    form.room_booking_id.data = booking.id
+    if ranges:
+        start, end = ranges[0]
+        form.frequency.data, form.first_date.data = "once", booking.day
+        form.start_time.data, form.end_time.data = dtime(start // 60, start % 60), dtime(end // 60 % 24, end % 60)
+    form.capacity.data = min(form.capacity.data or booking.room.capacity, booking.room.capacity)
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -384,6 +412,7 @@ def new():
         abort(403)
     form = EventForm()
     _partner_choices(form, organization.id)
+    _booking_choices(form, organization.id, None)
     if form.validate_on_submit():
         saved = _save(form, organization, None)
         if saved is not None:
@@ -392,6 +421,7 @@ def new():
     elif request.method == "GET":
         form.contact_email.data = organization.public_email
         form.district.data = organization.district.value
+        _prefill_from_booking(form, request.args.get("booking", type=int))
     return _form_page(form, organization, None, 200 if request.method == "GET" else 422)
 
 
@@ -402,8 +432,11 @@ def edit(series_id: int):
     organization = series.organization
     form = EventForm()
     _partner_choices(form, organization.id)
+    _booking_choices(form, organization.id, series)
     if request.method == "GET":
         fill_from_series(form, series)
+        form.room_booking_id.data = series.room_booking_id
+        _prefill_from_booking(form, request.args.get("booking", type=int))
     elif form.validate_on_submit():
         saved = _save(form, organization, series)
         if saved is not None:
