@@ -190,12 +190,15 @@ def _rule(data: SeriesInput, frequency: Frequency) -> recurrence.Rule:
 
 
 def save_series(
-    *, organization: Organization, actor: User, data: SeriesInput, series: EventSeries | None = None
+    *, organization: Organization, actor: User, data: SeriesInput, series: EventSeries | None = None,
+    check_venue: bool = True,
 ) -> EventSeries:
     """Create (as a draft) or update a series and bring its occurrences in line with its dates.
 
     Occurrences whose day stays keep their registrations; a removed day with registrations is refused, as is a
     capacity below an occurrence's confirmed registrations. Raises InvalidEvent before anything is written.
+    A linked venue booking must still hold the new times and capacity (CHECK_VENUE=False when the caller sets
+    the venue itself right after, as the event form does).
     """
     days, category, district, audiences, languages = _validate(data)
     partner_ids = sorted({int(i) for i in data.partner_ids} - {organization.id})
@@ -258,12 +261,20 @@ def save_series(
             and not has_role(actor, Role.WARD_STAFF):
         series.status = EventStatus.SUBMITTED  # changes by unverified groups are reviewed again
     db.session.flush()
+    if check_venue:
+        _recheck_venue(series)
     if not creating:
         for occurrence in series.occurrences:
             _fill_from_waitlist(occurrence)
     record_audit("event.created" if creating else "event.updated", actor_id=actor.id, target_type="event_series",
                  target_id=series.id)
     return series
+
+
+def _recheck_venue(series: EventSeries) -> None:
+    from app.events import venue  # late: venue builds on this module
+
+    venue.recheck(series)
 
 
 def input_from_series(series: EventSeries) -> SeriesInput:
@@ -417,6 +428,7 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
         target.starts_at, target.ends_at, target.capacity = starts_at, ends_at, capacity
         target.sequence += 1
         db.session.flush()
+        _recheck_venue(series)
         if moved:
             for registration in db.session.scalars(sa.select(Registration).where(
                     Registration.occurrence_id == target.id, Registration.status != RegistrationStatus.CANCELLED)):

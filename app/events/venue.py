@@ -107,6 +107,12 @@ def set_venue_booking(series: EventSeries, booking_id: int | None, *, actor) -> 
                      details={"booking_id": booking_id})
 
 
+def recheck(series: EventSeries) -> None:
+    """After SERIES' times or capacity changed: its linked booking (if any) must still hold them."""
+    if series.room_booking_id is not None:
+        check_booking(series, db.session.get(Booking, series.room_booking_id), None, check_owner=False)
+
+
 def events_using(booking_id: int) -> list[EventSeries]:
     """The events whose venue is this booking."""
     return list(db.session.scalars(

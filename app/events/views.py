@@ -363,7 +363,7 @@ def _form_page(form, organization, series, status):
 def _save(form, organization, series):
     try:
         saved = services.save_series(organization=organization, actor=current_user, data=form.to_input(),
-                                     series=series)
+                                     series=series, check_venue=False)
         venue.set_venue_booking(saved, form.room_booking_id.data, actor=current_user)
     except services.InvalidEvent as exc:
         db.session.rollback()

@@ -221,3 +221,31 @@ def test_a_stranger_cannot_see_the_booking_page_of_another(client, world):
     assert client.get(f"/bookings/{own}").status_code == 404
     page = client.get(f"/events/new?org={world['organization'].id}&booking={own}")
     assert page.status_code == 403
+
+
+def test_changing_times_or_capacity_of_a_linked_event_must_stay_inside_the_booking(world):
+    from app.events import services
+    from app.events.models import EventOccurrence
+    from tests.events.factories import series_input
+
+    booking = _book(world["center"], user_id=world["editor"].id)
+    _link(world["series_id"], booking, world["editor"].id)
+    with app_context():
+        series = db.session.get(EventSeries, world["series_id"])
+        editor = db.session.get(User, world["editor"].id)
+        with pytest.raises(InvalidEvent) as caught:  # the API's path: save_series re-checks
+            services.save_series(organization=series.organization, actor=editor, series=series,
+                                 data=series_input(first_date=DAY, start_time=time(14, 0), end_time=time(16, 0),
+                                                   capacity=10))
+        assert "収まっていません" in str(caught.value.message)
+        db.session.rollback()
+        occurrence = db.session.scalar(db.select(EventOccurrence).where(EventOccurrence.series_id == series.id))
+        with pytest.raises(InvalidEvent) as caught:
+            services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(10, 0),
+                                      end_time=time(12, 0), capacity=50)
+        assert caught.value.field == "capacity"
+        db.session.rollback()
+        services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(9, 30),
+                                  end_time=time(11, 30), capacity=20)  # still inside 9:00-12:00, room of 20
+        db.session.commit()
+    assert _linked(world["series_id"]) == booking
