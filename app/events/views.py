@@ -51,6 +51,12 @@ bp = Blueprint("events", __name__, url_prefix="/events")
 PAGE_SIZE = 30
 
 
+@bp.app_template_global("event_venue")
+def event_venue(series: EventSeries) -> tuple[str | None, str | None]:
+    """(name, address) of an event's venue in the current language (the booked room, else the free text)."""
+    return venue.venue_of(series, current_language().code)
+
+
 def _series(series_id: int) -> EventSeries:
     series = db.session.get(EventSeries, series_id)
     if series is None or not services.is_visible(current_user, series):

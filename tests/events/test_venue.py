@@ -249,3 +249,18 @@ def test_changing_times_or_capacity_of_a_linked_event_must_stay_inside_the_booki
                                   end_time=time(11, 30), capacity=20)  # still inside 9:00-12:00, room of 20
         db.session.commit()
     assert _linked(world["series_id"]) == booking
+
+
+def test_the_registration_mail_names_the_booked_room(client, world, outbox):
+    from tests.events.factories import occurrence_ids
+
+    booking = _book(world["center"], user_id=world["editor"].id)
+    _link(world["series_id"], booking, world["editor"].id)
+    resident = make_user(email="venue-mail@example.jp")
+    login(client, resident.email)
+    occurrence_id = occurrence_ids(world["series_id"])[0]
+    response = post_form(client, f"/events/occurrences/{occurrence_id}/register", {},
+                         page=f"/events/{world['series_id']}")
+    assert response.status_code == 303
+    mail = [m for m in outbox if m["To"] == "venue-mail@example.jp"][0]
+    assert "赤坂区民センター 会議室1 港区赤坂4-18-13" in mail.get_body(("plain",)).get_content()
