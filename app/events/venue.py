@@ -9,12 +9,15 @@ keeps a free address. Per-occurrence links are not built. Never commits.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from app.accounts.models import User
 from app.bookings import services as booking_services
 from app.bookings.models import Booking, BookingState
 from app.core.audit import record_audit
+from app.core.mail import queue_mail
 from app.core.time import to_tokyo, today_tokyo
 from app.events.models import EventSeries, OccurrenceStatus
 from app.events.services import InvalidEvent
@@ -127,8 +130,21 @@ def booking_released(booking: Booking) -> None:
     for series in events_using(booking.id):
         series.room_booking_id = None
         series.room_booking = None
+        _tell_organizer(series, booking)
         record_audit("event.venue_released", target_type="event_series", target_id=series.id,
                      details={"booking_id": booking.id, "state": booking.state.value})
+
+
+def _tell_organizer(series: EventSeries, booking: Booking) -> None:
+    """E-mail whoever created the event that its venue is gone (they choose a new one)."""
+    creator = db.session.get(User, series.created_by_id) if series.created_by_id else None
+    if creator is None or not creator.is_active:
+        return
+    room = booking.room
+    queue_mail(to=creator.email, subject=_l("イベントの会場の予約がなくなりました"), template="events/venue_released",
+               language=creator.preferred_language, name=creator.display_name, series=series, booking=booking,
+               room_label=f"{room.facility.name_ja} {room.name_ja}",
+               url=f"{current_app.config['BASE_URL']}/events/{series.id}/edit")
 
 
 booking_services.register_release_hook(booking_released)

@@ -140,12 +140,17 @@ def test_capacity_above_the_room_or_unlimited_is_refused(world):
 
 
 def test_cancelling_or_expiry_of_the_booking_clears_the_venue(world):
+    from app.core.mail import OutboxMessage
+
     booking = _book(world["center"], user_id=world["editor"].id)
     _link(world["series_id"], booking, world["editor"].id)
     with app_context():
         editor = db.session.get(User, world["editor"].id)
         booking_services.cancel_booking(db.session.get(Booking, booking), actor=editor)
         db.session.commit()
+        told = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.recipient == editor.email)).all()
+        assert any("赤坂区民センター 会議室1" in m.body_text and f"/events/{world['series_id']}/edit" in m.body_text
+                   for m in told)  # the organizer is told to choose a new venue
     assert _linked(world["series_id"]) is None
     with app_context():
         assert venue.venue_of(db.session.get(EventSeries, world["series_id"]), "ja") == ("未定", None)
