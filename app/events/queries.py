@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
@@ -87,34 +87,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, include_past: bool = False) -> list[Card]:
-    """Public occurrences matching FILTERS with their counts: one SQL statement whatever the data size."""
-    counts = (
-        sa.select(
-            Registration.occurrence_id.label("occurrence_id"),
-            sa.func.sum(sa.case((Registration.status == RegistrationStatus.CONFIRMED, 1), else_=0)).label("confirmed"),
-            sa.func.sum(sa.case((Registration.status == RegistrationStatus.WAITLISTED, 1), else_=0)).label("waiting"),
-        )
-        .group_by(Registration.occurrence_id)
-        .subquery()
-    )
-    query = (
-        sa.select(EventOccurrence, sa.func.coalesce(counts.c.confirmed, 0), sa.func.coalesce(counts.c.waiting, 0))
-        .join(EventOccurrence.series)
-        .join(EventSeries.organization)
-        .outerjoin(counts, counts.c.occurrence_id == EventOccurrence.id)
-        .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
-        .where(EventSeries.public_clause(utcnow()))
-        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    if filters.date_from:
-        query = query.where(EventOccurrence.ends_at > tokyo_to_utc(filters.date_from, time()))
-    elif not include_past:
-        query = query.where(EventOccurrence.ends_at > utcnow())
-    if filters.date_to:
-        query = query.where(EventOccurrence.starts_at < tokyo_to_utc(filters.date_to, time(23, 59, 59)))
+def _count(status: RegistrationStatus):
+    # Correlated: counted only for the page's rows, not GROUP BY over every registration (200,000 in the bench).
+    return (sa.select(sa.func.count()).where(Registration.occurrence_id == EventOccurrence.id,
+                                             Registration.status == status)
+            .correlate(EventOccurrence).scalar_subquery())
+
+
+def _matching_series(filters: Filters, now: datetime):
+    """Ids of public series matching the series-level FILTERS (a subquery)."""
+    query = sa.select(EventSeries.id).join(EventSeries.organization).where(EventSeries.public_clause(now))
     if filters.district:
         query = query.where(EventSeries.district == filters.district)
     if filters.category:
@@ -138,6 +120,43 @@ def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, incl
     if filters.organization_id:
         query = query.where(sa.or_(EventSeries.organization_id == filters.organization_id,
                                    EventSeries.partner_rows.any(organization_id=filters.organization_id)))
+    return query
+
+
+def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, include_past: bool = False) -> list[Card]:
+    """Public occurrences matching FILTERS with their counts: one SQL statement whatever the data size.
+
+    The page is chosen first (occurrence ids in start order, walking the starts_at index), then only its rows
+    are joined to their series and counted. An occurrence lies within one day (services check end > start on
+    the same day), so "ends after X" also bounds the start from below by X - 1 day, which lets the index skip
+    the archive; `series_id + 0` keeps SQLite from driving the query by series instead of by start.
+    """
+    now = utcnow()
+    page = (
+        sa.select(EventOccurrence.id)
+        .where((EventOccurrence.series_id + 0).in_(_matching_series(filters, now)))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    ends_after = None
+    if filters.date_from:
+        ends_after = tokyo_to_utc(filters.date_from, time())
+    elif not include_past:
+        ends_after = now
+    if ends_after is not None:
+        page = page.where(EventOccurrence.ends_at > ends_after,
+                          EventOccurrence.starts_at > ends_after - timedelta(days=1))
+    if filters.date_to:
+        page = page.where(EventOccurrence.starts_at < tokyo_to_utc(filters.date_to, time(23, 59, 59)))
+    query = (
+        sa.select(EventOccurrence, _count(RegistrationStatus.CONFIRMED), _count(RegistrationStatus.WAITLISTED))
+        .join(EventOccurrence.series)
+        .join(EventSeries.organization)
+        .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
+        .where(EventOccurrence.id.in_(page))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
+    )
     return [Card(occurrence=o, series=o.series, confirmed=int(c), waitlisted=int(w))
             for o, c, w in db.session.execute(query).unique().all()]
 
