@@ -21,7 +21,7 @@ def _enum(cls):
 class _Labelled(enum.StrEnum):
     @property
     def label(self):
-        return LABELS[self]
+        return LABELS[(type(self), self.value)]
 
 
 class EventCategory(_Labelled):
@@ -84,42 +84,46 @@ class RegistrationStatus(_Labelled):
     CANCELLED = "cancelled"
 
 
-LABELS = {
-    EventCategory.COMMUNITY: _l("地域活動・交流"),
-    EventCategory.SAFETY: _l("防災・防犯・環境美化・交通安全"),
-    EventCategory.PARTICIPATION: _l("区民参画会議"),
-    EventCategory.KNOW_THE_AREA: _l("地域を知る事業"),
-    EventCategory.INTERNATIONAL: _l("国際交流・多文化共生"),
-    EventCategory.JAPANESE_LEARNING: _l("日本語学習"),
-    EventCategory.CULTURE_ARTS: _l("文化・芸術"),
-    EventCategory.SHOPPING_STREET: _l("商店街イベント"),
-    EventCategory.TOURISM: _l("観光・まち歩き"),
-    EventCategory.SOCIAL_BUSINESS: _l("ソーシャルビジネス・産業"),
-    EventCategory.UNIVERSITY: _l("大学連携"),
-    EventCategory.CHILDREN: _l("子ども・子育て"),
-    EventCategory.SPORTS_HEALTH: _l("スポーツ・健康"),
-    EventCategory.OTHER: _l("その他"),
-    Audience.CHILDREN: _l("子ども"),
-    Audience.PARENTS: _l("子育て世代"),
-    Audience.YOUTH: _l("若者"),
-    Audience.SENIORS: _l("高齢者"),
-    Audience.FOREIGN_RESIDENTS: _l("外国人"),
-    Audience.FIRST_TIMERS: _l("初めての方歓迎"),
-    Frequency.ONCE: _l("1回のみ"),
-    Frequency.WEEKLY: _l("毎週"),
-    Frequency.BIWEEKLY: _l("隔週(2週間ごと)"),
-    Frequency.MONTHLY_NTH_WEEKDAY: _l("毎月第n曜日"),
-    Frequency.DATES: _l("日付を指定"),
-    EventStatus.DRAFT: _l("下書き"),
-    EventStatus.SUBMITTED: _l("承認待ち"),
-    EventStatus.PUBLISHED: _l("公開中"),
-    EventStatus.CANCELLED: _l("中止"),
-    OccurrenceStatus.SCHEDULED: _l("開催予定"),
-    OccurrenceStatus.CANCELLED: _l("中止"),
-    RegistrationStatus.CONFIRMED: _l("申込済み"),
-    RegistrationStatus.WAITLISTED: _l("キャンセル待ち"),
-    RegistrationStatus.CANCELLED: _l("取消済み"),
-}
+# (member, label) pairs, keyed below by (enum class, value): the enums are str subclasses, so
+# EventCategory.CHILDREN == Audience.CHILDREN and EventStatus.CANCELLED == RegistrationStatus.CANCELLED
+# would share one dict key and one label.
+_LABEL_PAIRS = (
+    (EventCategory.COMMUNITY, _l("地域活動・交流")),
+    (EventCategory.SAFETY, _l("防災・防犯・環境美化・交通安全")),
+    (EventCategory.PARTICIPATION, _l("区民参画会議")),
+    (EventCategory.KNOW_THE_AREA, _l("地域を知る事業")),
+    (EventCategory.INTERNATIONAL, _l("国際交流・多文化共生")),
+    (EventCategory.JAPANESE_LEARNING, _l("日本語学習")),
+    (EventCategory.CULTURE_ARTS, _l("文化・芸術")),
+    (EventCategory.SHOPPING_STREET, _l("商店街イベント")),
+    (EventCategory.TOURISM, _l("観光・まち歩き")),
+    (EventCategory.SOCIAL_BUSINESS, _l("ソーシャルビジネス・産業")),
+    (EventCategory.UNIVERSITY, _l("大学連携")),
+    (EventCategory.CHILDREN, _l("子ども・子育て")),
+    (EventCategory.SPORTS_HEALTH, _l("スポーツ・健康")),
+    (EventCategory.OTHER, _l("その他")),
+    (Audience.CHILDREN, _l("子ども")),
+    (Audience.PARENTS, _l("子育て世代")),
+    (Audience.YOUTH, _l("若者")),
+    (Audience.SENIORS, _l("高齢者")),
+    (Audience.FOREIGN_RESIDENTS, _l("外国人")),
+    (Audience.FIRST_TIMERS, _l("初めての方歓迎")),
+    (Frequency.ONCE, _l("1回のみ")),
+    (Frequency.WEEKLY, _l("毎週")),
+    (Frequency.BIWEEKLY, _l("隔週(2週間ごと)")),
+    (Frequency.MONTHLY_NTH_WEEKDAY, _l("毎月第n曜日")),
+    (Frequency.DATES, _l("日付を指定")),
+    (EventStatus.DRAFT, _l("下書き")),
+    (EventStatus.SUBMITTED, _l("承認待ち")),
+    (EventStatus.PUBLISHED, _l("公開中")),
+    (EventStatus.CANCELLED, _l("中止")),
+    (OccurrenceStatus.SCHEDULED, _l("開催予定")),
+    (OccurrenceStatus.CANCELLED, _l("中止")),
+    (RegistrationStatus.CONFIRMED, _l("申込済み")),
+    (RegistrationStatus.WAITLISTED, _l("キャンセル待ち")),
+    (RegistrationStatus.CANCELLED, _l("取消済み")),
+)
+LABELS = {(type(member), member.value): label for member, label in _LABEL_PAIRS}
 
 # Foreign languages an event may offer (外国語対応), as codes stored comma-separated.
 FOREIGN_LANGUAGES = {

@@ -101,19 +101,39 @@ def _application(occurrence: EventOccurrence) -> tuple[str, str, str]:
     return closes_local.strftime("%Y-%m-%d"), closes_local.strftime("%H:%M"), method
 
 
-def _remarks(occurrence: EventOccurrence, audiences: list, partners: list[str], cancelled: bool) -> str:
+class _Labels(dict):
+    """Japanese labels of enum members and language codes, looked up once per file (not once per cell)."""
+
+    # Keys are (kind, value): the enums are str subclasses, and Audience.CHILDREN == EventCategory.CHILDREN.
+    def __missing__(self, key):
+        kind, value = key
+        label = FOREIGN_LANGUAGES[value] if kind is None else kind(value).label
+        self[key] = text = str(label)
+        return text
+
+    def of(self, member) -> str:
+        """The label of an enum member."""
+        return self[(type(member), member.value)]
+
+    def language(self, code: str) -> str:
+        """The label of a foreign-language code."""
+        return self[(None, code)]
+
+
+def _remarks(occurrence: EventOccurrence, audiences: list, partners: list[str], cancelled: bool,
+             labels: _Labels) -> str:
     series = occurrence.series
     parts = []
     if cancelled:
         reason = " ".join((series.cancel_reason or "").split())
         parts.append(f"【{CANCELLED_MARK}】{reason}".rstrip())
-    parts.append(f"分類: {series.category.label}")
-    parts.append(f"地区: {series.district.label}")
+    parts.append(f"分類: {labels.of(series.category)}")
+    parts.append(f"地区: {labels.of(series.district)}")
     if audiences:
-        parts.append("対象: " + "、".join(str(a.label) for a in sorted(audiences, key=lambda a: a.value)))
+        parts.append("対象: " + "、".join(labels.of(a) for a in sorted(audiences, key=lambda a: a.value)))
     if partners:
         parts.append("共催: " + "、".join(partners))
-    languages = [str(FOREIGN_LANGUAGES[code]) for code in series.foreign_language_codes if code in FOREIGN_LANGUAGES]
+    languages = [labels.language(code) for code in series.foreign_language_codes if code in FOREIGN_LANGUAGES]
     if languages:
         parts.append("外国語対応: " + "、".join(languages))
     access = [label for name, label in ACCESSIBILITY if getattr(series, name)]
@@ -130,7 +150,7 @@ def rows(*, base_url: str, now: datetime | None = None):
     occurrences = _occurrences(now)
     audiences = _audiences(now)
     partners = _partners(now)
-    readings: dict[str, str] = {}  # a series' occurrences share a title: read it once
+    labels = _Labels()
     yield HEADER
     with force_locale("ja"):  # the standard file is Japanese whatever the visitor's language
         for occurrence in occurrences:
@@ -140,12 +160,9 @@ def rows(*, base_url: str, now: datetime | None = None):
             fee_basic, fee_detail = _fee(series)
             deadline_date, deadline_time, method = _application(occurrence)
             venue = series.venue_name or ("オンライン" if series.online_url else "")
-            reading = readings.get(series.title_ja)
-            if reading is None:
-                reading = readings[series.title_ja] = katakana(series.title_ja)
             yield (
                 LOCAL_GOVERNMENT_CODE, occurrence.id, PREFECTURE, MUNICIPALITY, series.title_ja,
-                reading, series.title_en or "",
+                katakana(series.title_ja), series.title_en or "",
                 starts.strftime("%Y-%m-%d"), ends.strftime("%Y-%m-%d"),
                 starts.strftime("%H:%M"), ends.strftime("%H:%M"),
                 CANCELLED_MARK if cancelled else "", series.summary_ja or series.description_ja or "",
@@ -153,7 +170,7 @@ def rows(*, base_url: str, now: datetime | None = None):
                 "", series.organization.name_ja, venue, series.venue_address or "", "", "", "", "", "",
                 "" if occurrence.capacity is None else occurrence.capacity, deadline_date, deadline_time, method,
                 f"{base_url}/events/{series.id}",
-                _remarks(occurrence, audiences.get(series.id, []), partners.get(series.id, []), cancelled),
+                _remarks(occurrence, audiences.get(series.id, []), partners.get(series.id, []), cancelled, labels),
             )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from functools import lru_cache
 
 _lock = threading.Lock()
 _kakasi = None
@@ -20,6 +21,7 @@ def _converter():
     return _kakasi
 
 
+@lru_cache(maxsize=8192)  # titles repeat across occurrences and downloads; a reading never changes
 def katakana(text: str | None) -> str:
     """TEXT read in full-width katakana (kanji and hiragana converted; Latin letters and digits kept)."""
     if not text:

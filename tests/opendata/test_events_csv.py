@@ -62,7 +62,7 @@ def test_header_matches_docs_and_file_starts_with_bom(client):
 def test_a_row_holds_the_occurrence_in_tokyo_time(client):
     editor, org, series = _setup(
         texts={"title_ja": "盆踊り大会", "title_en": "Bon Dance", "summary_ja": "夏の夜に踊ります。"},
-        category="community", district="takanawa", audiences=["children", "seniors"], fee_yen=500,
+        category="children", district="takanawa", audiences=["children", "seniors"], fee_yen=500,
         fee_note="材料費", capacity=40, registration_deadline_days=2,
         contact={"contact_name": "高輪町会事務局", "contact_phone": "03-0000-0000", "contact_email": "x@example.jp"},
         accessibility={"wheelchair_accessible": True}, foreign_languages=["en"],
@@ -93,7 +93,7 @@ def test_a_row_holds_the_occurrence_in_tokyo_time(client):
     assert (row["参加申込終了日"], row["参加申込終了時間"]) == (deadline, "23:59")
     assert row["URL"] == f"http://localhost/events/{series.id}"
     remarks = row["備考"]
-    for part in ("分類: 地域活動・交流", "地区: 高輪地区", "対象: 子ども、高齢者", "共催: 白金商店会",
+    for part in ("分類: 子ども・子育て", "地区: 高輪地区", "対象: 子ども、高齢者", "共催: 白金商店会",
                  "外国語対応: 英語", "配慮: 車いす可"):
         assert part in remarks, (part, remarks)
 
