@@ -89,8 +89,10 @@ def _escape_like(text: str) -> str:
 
 def _count(status: RegistrationStatus):
     # Correlated: counted only for the page's rows, not GROUP BY over every registration (200,000 in the bench).
-    return (sa.select(sa.func.count()).where(Registration.occurrence_id == EventOccurrence.id,
-                                             Registration.status == status)
+    # The status is tested in a CASE, not the WHERE, so the planner looks registrations up by occurrence only
+    # (PostgreSQL without statistics otherwise ANDs in the status index: 160,000 rows per occurrence).
+    return (sa.select(sa.func.coalesce(sa.func.sum(sa.case((Registration.status == status, 1), else_=0)), 0))
+            .where(Registration.occurrence_id == EventOccurrence.id)
             .correlate(EventOccurrence).scalar_subquery())
 
 

@@ -95,6 +95,8 @@ def generate(app, size: int) -> None:
 
     for batch in chunks(registrations()):
         db.session.execute(sa.insert(Registration), batch)
+    # Planner statistics, as a database that has lived a while has them (autovacuum); allowed in a transaction.
+    db.session.execute(sa.text("ANALYZE"))
 
 
 def routes(app) -> list[Route]:
