@@ -20,6 +20,7 @@ from app.core.districts import District
 from app.core.errors import DomainError
 from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
+from app.core.spreadsheet import neutralize
 from app.core.time import to_tokyo, utcnow
 from app.events import ical, images, queries, services, venue
 from app.events.forms import (
@@ -597,13 +598,9 @@ def message(occurrence_id: int):
     return redirect(url_for("events.registrations", occurrence_id=occurrence_id), 303)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _csv_cell(value) -> str:
     """A CSV cell that spreadsheet software will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralize("" if value is None else str(value))
 
 
 @bp.get("/occurrences/<int:occurrence_id>/registrations.csv")
