@@ -276,14 +276,9 @@ def submit_report(occurrence_id: int):
 @bp.get("/organizations/<int:org_id>/reports")
 @login_required
 def organization_reports(org_id: int):
-    from app.organizations import services as organization_services
-    from app.organizations.models import Organization
+    from app.events.views import editable_organization
 
-    organization = db.session.get(Organization, org_id)
-    if organization is None:
-        abort(404)
-    if not organization_services.can_edit_events(current_user, organization):
-        abort(403)
+    organization = editable_organization(org_id)
     return render_template("participation/organization_reports.html", organization=organization,
                            rows=participation.organization_occurrences(org_id), lang=current_language().code)
 

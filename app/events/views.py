@@ -65,6 +65,16 @@ def _series(series_id: int) -> EventSeries:
     return series
 
 
+def editable_organization(org_id: int | None) -> Organization:
+    """The organization ORG_ID when the signed-in user may write its events; 404 if unknown, 403 otherwise."""
+    organization = db.session.get(Organization, org_id or 0)
+    if organization is None:
+        abort(404)
+    if not organization_services.can_edit_events(current_user, organization):
+        abort(403)
+    return organization
+
+
 def _editable(series_id: int) -> EventSeries:
     series = db.session.get(EventSeries, series_id)
     if series is None:
@@ -412,11 +422,7 @@ def _prefill_from_booking(form, booking_id: int | None) -> None:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    organization = db.session.get(Organization, request.args.get("org", type=int) or 0)
-    if organization is None:
-        abort(404)
-    if not organization_services.can_edit_events(current_user, organization):
-        abort(403)
+    organization = editable_organization(request.args.get("org", type=int))
     form = EventForm()
     _partner_choices(form, organization.id)
     _booking_choices(form, organization.id, None)
@@ -547,11 +553,7 @@ def cancel_occurrence(occurrence_id: int):
 @bp.get("/organizations/<int:org_id>/manage")
 @login_required
 def manage(org_id: int):
-    organization = db.session.get(Organization, org_id)
-    if organization is None:
-        abort(404)
-    if not organization_services.can_edit_events(current_user, organization):
-        abort(403)
+    organization = editable_organization(org_id)
     return render_template("events/manage.html", organization=organization,
                            series_list=queries.series_of_organization(org_id), lang=current_language().code)
 
