@@ -270,10 +270,15 @@ class EventOccurrence(db.Model):
     capacity: Mapped[int | None]  # None = no limit
     status: Mapped[OccurrenceStatus] = mapped_column(_enum(OccurrenceStatus), default=OccurrenceStatus.SCHEDULED)
     sequence: Mapped[int] = mapped_column(default=0)  # iCalendar SEQUENCE, raised on every change
+    # This date's own room booking (app.events.venue), overriding the series' venue; cleared when it is released.
+    room_booking_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("bookings.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     series: Mapped[EventSeries] = relationship(back_populates="occurrences")
+    room_booking = relationship("Booking")
 
 
 class Registration(db.Model):

@@ -108,6 +108,7 @@ class Organization(db.Model):
     public_email: Mapped[str | None] = mapped_column(sa.String(320))
     public_phone: Mapped[str | None] = mapped_column(sa.String(40))
     website_url: Mapped[str | None] = mapped_column(sa.String(500))
+    logo_name: Mapped[str | None] = mapped_column(sa.String(80))  # re-encoded JPEG in instance/uploads/logos
     # Private contact: seen by the group's officers and ward staff only.
     contact_name: Mapped[str | None] = mapped_column(sa.String(100))
     contact_email: Mapped[str | None] = mapped_column(sa.String(320))

@@ -1,20 +1,34 @@
-"""organization logos and event feed details (issue 3)
+"""organization logos and per-occurrence venue bookings (issue 3)
 
 Revision ID: 0019_events_more
 Revises: 0018_booking_series
 """
 
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0019_events_more"
 down_revision = "0018_booking_series"
 branch_labels = None
 depends_on = None
 
+FK_NAME = "fk_event_occurrences_room_booking_id_bookings"
+
 
 def upgrade():
-    pass
+    with op.batch_alter_table("organizations") as batch:
+        batch.add_column(sa.Column("logo_name", sa.String(80), nullable=True))
+    # batch mode so SQLite (which cannot add a constraint in place) recreates the table; PostgreSQL alters in place.
+    with op.batch_alter_table("event_occurrences") as batch:
+        batch.add_column(sa.Column("room_booking_id", sa.Integer(), nullable=True))
+        batch.create_index("ix_event_occurrences_room_booking_id", ["room_booking_id"])
+        batch.create_foreign_key(FK_NAME, "bookings", ["room_booking_id"], ["id"], ondelete="SET NULL")
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("event_occurrences") as batch:
+        batch.drop_constraint(FK_NAME, type_="foreignkey")
+        batch.drop_index("ix_event_occurrences_room_booking_id")
+        batch.drop_column("room_booking_id")
+    with op.batch_alter_table("organizations") as batch:
+        batch.drop_column("logo_name")
