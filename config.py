@@ -82,6 +82,15 @@ class Config:
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
     BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
 
+    # Alerts and reminders (app/alerts): watches per user (days from today on), how far ahead one may watch, how
+    # long a freed slot stays on the public list, the Tokyo hour of day-before reminders, and how long before a
+    # 仮予約's payment deadline its reminder goes out.
+    ALERTS_MAX_WATCHES = int(os.environ.get("ALERTS_MAX_WATCHES", "20"))
+    ALERTS_MAX_DAYS_AHEAD = int(os.environ.get("ALERTS_MAX_DAYS_AHEAD", "400"))
+    ALERTS_FREED_LIST_DAYS = int(os.environ.get("ALERTS_FREED_LIST_DAYS", "7"))
+    ALERTS_REMINDER_HOUR = int(os.environ.get("ALERTS_REMINDER_HOUR", "10"))
+    ALERTS_PAYMENT_REMINDER_HOURS = int(os.environ.get("ALERTS_PAYMENT_REMINDER_HOURS", "24"))
+
     # Participation reports (app/events/participation.py): ward staff approve a report before it counts in the
     # indicators, unless this is on and the group is verified. Reminders: first one DUE_DAYS after the event
     # ends, then every INTERVAL_DAYS, at most MAX of them.

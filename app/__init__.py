@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from app import jobs, models  # noqa: F401 - every table known to SQLAlchemy and Alembic; every job registered
     from app.accounts import commands as account_commands
     from app.accounts import views as account_views
+    from app.alerts import views as alert_views
     from app.api import init_api
     from app.bookings import commands as booking_commands
     from app.bookings import lottery_commands
@@ -101,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(checkin_views.bp)
     app.register_blueprint(facility_views.bp)
     app.register_blueprint(booking_views.bp)
+    app.register_blueprint(alert_views.bp)
     app.register_blueprint(booking_commands.bp)
     app.register_blueprint(lottery_commands.bp)
     app.register_blueprint(indicator_commands.bp)

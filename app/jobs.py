@@ -32,6 +32,39 @@ def _remind_overdue_reports(*, now: datetime) -> int:
     return participation.send_overdue_reminders(now=now)
 
 
+def _notify_freed_slots(*, now: datetime) -> int:
+    """E-mail the watchers of slots freed since the last run that are still free (each freed slot once)."""
+    from app.alerts import services as alerts
+
+    with alerts.url_context():
+        return alerts.notify_freed_slots(now=now)
+
+
+def _remind_registrants(*, now: datetime) -> int:
+    """Remind confirmed registrants the day before their event (once each, with a one-click cancel link)."""
+    from app.alerts import reminders
+    from app.alerts.services import url_context
+
+    with url_context():
+        return reminders.send_event_reminders(now=now)
+
+
+def _remind_bookings(*, now: datetime) -> int:
+    """Remind bookers the day before use and before a 仮予約's payment deadline (once each, with a cancel link)."""
+    from app.alerts import reminders
+    from app.alerts.services import url_context
+
+    with url_context():
+        return reminders.send_booking_reminders(now=now)
+
+
+def _prune_alerts(*, now: datetime) -> int:
+    """Delete slot watches and freed-slot records of past days."""
+    from app.alerts import services as alerts
+
+    return alerts.prune(now=now)
+
+
 def _send_pending_mail(*, now: datetime) -> int:
     """Deliver e-mails waiting in the outbox (each message is claimed with a row lock as it goes)."""
     from app.core.mail import send_pending
@@ -49,6 +82,13 @@ registry.add(Job("bookings.expire-tentative", Every(timedelta(minutes=1)), _expi
 registry.add(Job("lottery.draw-due", DailyAt(time(10, 0)), _draw_due_lotteries, _draw_due_lotteries.__doc__ or ""))
 registry.add(Job("participation.remind-overdue-reports", DailyAt(time(9, 0)), _remind_overdue_reports,
                  _remind_overdue_reports.__doc__ or ""))
+registry.add(Job("alerts.freed-slots", Every(timedelta(minutes=1)), _notify_freed_slots,
+                 _notify_freed_slots.__doc__ or ""))
+registry.add(Job("alerts.remind-registrants", Every(timedelta(minutes=15)), _remind_registrants,
+                 _remind_registrants.__doc__ or ""))
+registry.add(Job("alerts.remind-bookings", Every(timedelta(minutes=15)), _remind_bookings,
+                 _remind_bookings.__doc__ or ""))
 registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
                  _send_pending_mail.__doc__ or ""))
+registry.add(Job("alerts.prune", DailyAt(time(3, 45)), _prune_alerts, _prune_alerts.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

@@ -1,6 +1,7 @@
 """Imports every domain's models so that SQLAlchemy and Alembic see all tables."""
 
 from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
+from app.alerts.models import FreedSlot, SentReminder, SlotWatch  # noqa: F401
 from app.bookings.lottery_models import LotteryDraw, LotteryEntry, LotteryPreference  # noqa: F401
 from app.bookings.models import Booking, BookingClaim, BookingEquipment, BookingItem  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401

@@ -1,0 +1,325 @@
+"""Freed-slot alerts: what frees a slot, who is e-mailed (once), the public list, subscribe/unsubscribe pages."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.accounts.models import User
+from app.alerts import services as alerts
+from app.alerts.models import FreedCause, FreedSlot, SlotWatch
+from app.bookings import services as booking_services
+from app.bookings.models import Booking
+from app.core.jobs import run_due
+from app.core.mail import send_pending
+from app.core.time import today_tokyo
+from app.extensions import db
+from app.facilities.models import UserCategory
+from tests.facilities.factories import make_center
+from tests.factories import app_context, login, make_user, post_form
+
+DAY_AHEAD = 12
+
+
+def _book(user_id: int, room_id: int, day, unit_keys: list[str]) -> int:
+    with app_context():
+        booking = booking_services.book_slots(
+            user=db.session.get(User, user_id), room_id=room_id, day=day, unit_keys=unit_keys, attendees=5,
+            category=UserCategory.RESIDENT, purpose="秘密の打合せ")
+        db.session.commit()
+        return booking.id
+
+
+def _cancel(booking_id: int) -> None:
+    with app_context():
+        booking = db.session.get(Booking, booking_id)
+        booking_services.cancel_booking(booking, actor=db.session.get(User, booking.user_id))
+        db.session.commit()
+
+
+def _watch(user_id: int, facility_id: int, day, *, room_id=None, slot_id=None) -> int:
+    with app_context():
+        watch = alerts.add_watch(user=db.session.get(User, user_id), facility_id=facility_id, day=day,
+                                 room_id=room_id, slot_id=slot_id)
+        db.session.commit()
+        return watch.id
+
+
+def _run_alerts(app):
+    with app.app_context():
+        return run_due(only={"alerts.freed-slots", "mail.send-pending"})
+
+
+def _alert_mails(outbox):
+    return [m for m in outbox if m["Subject"] == "予約に空きが出ました"]
+
+
+def _freed():
+    with app_context():
+        return [(f.room_id, f.start_minute, f.end_minute, f.cause) for f in
+                db.session.scalars(sa.select(FreedSlot).order_by(FreedSlot.id))]
+
+
+def test_a_cancellation_emails_matching_watchers_once_with_a_book_link(app, outbox):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    morning = f"s{c.slot_ids['morning']}"
+    booker, room_watcher, facility_watcher, hall_watcher, afternoon_watcher, other_day = (
+        make_user() for _ in range(6))
+    booking = _book(booker.id, c.meeting_id, day, [morning])
+    _watch(room_watcher.id, c.facility_id, day, room_id=c.meeting_id, slot_id=c.slot_ids["morning"])
+    _watch(facility_watcher.id, c.facility_id, day)
+    _watch(hall_watcher.id, c.facility_id, day, room_id=c.hall_id)  # another room: not freed
+    _watch(afternoon_watcher.id, c.facility_id, day, room_id=c.meeting_id, slot_id=c.slot_ids["afternoon"])
+    _watch(other_day.id, c.facility_id, day + timedelta(days=1))
+    outbox.clear()
+
+    _cancel(booking)
+    assert _freed() == [(c.meeting_id, 540, 720, FreedCause.CANCELLED)]
+    assert _alert_mails(outbox) == []  # the request only recorded it: the job sends
+    outcomes = _run_alerts(app)
+    assert [(o.job, o.status, o.result) for o in outcomes][0] == ("alerts.freed-slots", "succeeded", "2")
+
+    mails = _alert_mails(outbox)
+    assert sorted(m["To"] for m in mails) == sorted([room_watcher.email, facility_watcher.email])
+    body = mails[0].get_content()
+    assert f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}" in body
+    assert "/alerts/unsubscribe/" in body
+    assert "秘密の打合せ" not in body and booker.email not in body  # nothing about who had it
+
+    with app.app_context():
+        again = run_due(now=None, only={"alerts.freed-slots"})  # same minute: claimed; later minute: nothing new
+        db.session.rollback()
+        assert alerts.notify_freed_slots() == 0
+    assert again[0].status in {"already claimed", "succeeded"}
+    assert len(_alert_mails(outbox)) == 2
+
+
+def test_a_slot_booked_again_before_the_job_is_not_announced_nor_listed(app, outbox, client):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    morning = f"s{c.slot_ids['morning']}"
+    first, second, watcher = make_user(), make_user(), make_user()
+    booking = _book(first.id, c.meeting_id, day, [morning])
+    _watch(watcher.id, c.facility_id, day, room_id=c.meeting_id)
+    _cancel(booking)
+    _book(second.id, c.meeting_id, day, [morning])  # the first to book gets it
+    outbox.clear()
+    _run_alerts(app)
+    assert _alert_mails(outbox) == []
+    assert f"room={c.meeting_id}&amp;day={day.isoformat()}" not in client.get("/alerts/freed").get_data(as_text=True)
+
+
+def test_expiry_rejection_and_a_whole_hall_free_the_halves_for_their_watchers(app, outbox):
+    c = make_center(tentative_hold_days=2)
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    evening = f"s{c.slot_ids['evening']}"
+    booker, half_watcher = make_user(), make_user()
+    hall_booking = _book(booker.id, c.hall_id, day, [evening])  # a 仮予約: the fee is not paid yet
+    _watch(half_watcher.id, c.facility_id, day, room_id=c.hall_a_id, slot_id=c.slot_ids["evening"])
+    with app_context():
+        assert db.session.get(Booking, hall_booking).state.value == "tentative"
+        db.session.get(Booking, hall_booking).hold_until = db.session.get(Booking, hall_booking).created_at
+        db.session.commit()
+        assert booking_services.expire_tentative() == 1
+        db.session.commit()
+    assert _freed() == [(c.hall_id, 1080, 1290, FreedCause.EXPIRED)]
+    outbox.clear()
+    _run_alerts(app)
+    mails = _alert_mails(outbox)
+    assert [m["To"] for m in mails] == [half_watcher.email]
+    assert f"room={c.hall_a_id}&day={day.isoformat()}" in mails[0].get_content()
+
+    with app_context():
+        rejected = _book(booker.id, c.meeting_id, day, [evening])
+        booking = db.session.get(Booking, rejected)
+        booking.state = booking.state.REQUESTED
+        booking_services.decide_booking(booking, actor=db.session.get(User, booker.id), approve=False)
+        db.session.commit()
+    assert _freed()[-1] == (c.meeting_id, 1080, 1290, FreedCause.REJECTED)
+
+
+def test_slot_freed_is_the_lottery_entry_point_by_slot_code_and_ignores_past_days(app_ctx):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=40)
+    with app_ctx.session.begin_nested():
+        rows = alerts.slot_freed(room_id=c.hall_b_id, day=day, cause="lottery", slot_codes=["afternoon", "nope"])
+        past = alerts.slot_freed(room_id=c.hall_b_id, day=today_tokyo() - timedelta(days=1), cause="lottery",
+                                 slot_codes=["afternoon"])
+    assert [(r.room_id, r.start_minute, r.end_minute, r.label_ja, r.cause) for r in rows] == [
+        (c.hall_b_id, 780, 1020, "午後", FreedCause.LOTTERY)]
+    assert past == []
+    assert [o.room.id for o in alerts.newly_available()] == [c.hall_b_id]
+
+
+def test_parallel_senders_email_each_watcher_once(app, outbox):
+    """Two senders called at once (no job claim in between): the conditional UPDATE gives each freed row to one."""
+    c = make_center()
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    watchers = [make_user() for _ in range(4)]
+    for watcher in watchers:
+        _watch(watcher.id, c.facility_id, day)
+    for key in ("morning", "afternoon", "evening"):
+        _cancel(_book(make_user().id, c.meeting_id, day, [f"s{c.slot_ids[key]}"]))
+    outbox.clear()
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            with app.app_context(), alerts.url_context():
+                barrier.wait()
+                results.append(alerts.notify_freed_slots())
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with app.app_context():
+        send_pending()
+    assert sum(results) >= 4
+    recipients = [m["To"] for m in _alert_mails(outbox)]
+    # Each watcher hears about each slot exactly once, in however many mails the two senders split them.
+    listed = [line for m in _alert_mails(outbox) for line in m.get_content().splitlines() if "/bookings/new?" in line]
+    assert sorted(set(recipients)) == sorted(w.email for w in watchers)
+    assert len(listed) == 4 * 3
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_public_list_shows_still_free_slots_without_personal_data_in_fixed_queries(app, client):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    booker = make_user(display_name="山田花子")
+    _cancel(_book(booker.id, c.meeting_id, day, [f"s{c.slot_ids['morning']}"]))
+    page = client.get("/alerts/freed")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"/bookings/new?room={c.meeting_id}&amp;day={day.isoformat()}" in html
+    assert "会議室1" in html and "09:00–12:00" in html
+    assert "山田花子" not in html and "秘密の打合せ" not in html and booker.email not in html
+
+    def count():
+        statements = []
+
+        def listener(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/alerts/freed").status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+
+    few = count()
+    other = make_center()
+    for n in range(4):
+        _cancel(_book(make_user().id, other.meeting_id, day + timedelta(days=n), [f"s{other.slot_ids['evening']}"]))
+    many = count()
+    assert len(many) == len(few)
+    assert many != [] and "会議室1" in client.get("/alerts/freed").get_data(as_text=True)
+
+
+def test_grid_links_a_taken_slot_to_the_watch_form(client):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=3)
+    _book(make_user().id, c.meeting_id, day, [f"s{c.slot_ids['morning']}"])
+    html = client.get(f"/facilities/{c.facility_id}/availability?start={day.isoformat()}").get_data(as_text=True)
+    assert f"/alerts/new?room={c.meeting_id}&amp;day={day.isoformat()}&amp;slot={c.slot_ids['morning']}" in html
+    assert f"/alerts/new?room={c.meeting_id}&amp;day={day.isoformat()}&amp;slot={c.slot_ids['afternoon']}" \
+        not in html  # a free slot is booked, not watched
+
+
+def test_subscribe_list_and_unsubscribe_from_the_pages(client, app):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=5)
+    user = make_user()
+    url = f"/alerts/new?room={c.meeting_id}&day={day.isoformat()}&slot={c.slot_ids['morning']}"
+    assert "/account/login" in client.get(url).headers["Location"]
+    login(client, user.email)
+    form = client.get(url).get_data(as_text=True)
+    assert f'value="{day.isoformat()}"' in form and "会議室1" in form
+    data = {"facility_id": str(c.facility_id), "room_id": str(c.meeting_id), "day": day.isoformat(),
+            "slot_id": str(c.slot_ids["morning"])}
+    response = post_form(client, "/alerts/new", data, page=url)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/alerts/mine")
+    again = post_form(client, "/alerts/new", data, page=url)
+    assert again.status_code == 409 and "すでに登録されています" in again.get_data(as_text=True)
+    past = post_form(client, "/alerts/new", {**data, "day": (today_tokyo() - timedelta(days=1)).isoformat()},
+                     page=url)
+    assert past.status_code == 422 and "過ぎた日" in past.get_data(as_text=True)
+    bad_room = post_form(client, "/alerts/new", {**data, "room_id": str(make_center().meeting_id)}, page=url)
+    assert bad_room.status_code == 422 and "その部屋はこの施設にはありません" in bad_room.get_data(as_text=True)
+    mine = client.get("/alerts/mine").get_data(as_text=True)
+    assert "会議室1" in mine and "午前" in mine
+    with app_context():
+        watch_id = db.session.scalar(sa.select(SlotWatch.id))
+        assert db.session.scalar(sa.select(sa.func.count(SlotWatch.id))) == 1
+    deleted = post_form(client, f"/alerts/{watch_id}/delete", {}, page="/alerts/mine")
+    assert deleted.status_code == 303
+    with app_context():
+        assert db.session.scalar(sa.select(sa.func.count(SlotWatch.id))) == 0
+
+
+def test_the_number_of_watches_is_limited(client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "ALERTS_MAX_WATCHES", 2)
+    c = make_center()
+    user = make_user()
+    login(client, user.email)
+    page = f"/alerts/new?facility={c.facility_id}"
+    statuses = []
+    for n in range(3):
+        response = post_form(client, "/alerts/new", {"facility_id": str(c.facility_id), "room_id": "", "slot_id": "",
+                                                     "day": (today_tokyo() + timedelta(days=n + 1)).isoformat()},
+                             page=page)
+        statuses.append(response.status_code)
+    assert statuses == [303, 303, 422]
+    assert "2件まで" in response.get_data(as_text=True)
+    with app_context():
+        assert db.session.scalar(sa.select(sa.func.count(SlotWatch.id))) == 2
+
+
+def test_another_users_watch_cannot_be_removed(client, app):
+    c = make_center()
+    owner, other = make_user(), make_user()
+    watch_id = _watch(owner.id, c.facility_id, today_tokyo() + timedelta(days=3))
+    login(client, other.email)
+    response = post_form(client, f"/alerts/{watch_id}/delete", {}, page="/alerts/mine")
+    assert response.status_code == 404
+    assert "テスト区民センター" not in client.get("/alerts/mine").get_data(as_text=True)
+    with app_context():
+        assert db.session.get(SlotWatch, watch_id) is not None
+
+
+def test_signed_unsubscribe_link_asks_first_then_removes_once(client, app, outbox):
+    c = make_center()
+    day = today_tokyo() + timedelta(days=DAY_AHEAD)
+    watcher = make_user()
+    watch_id = _watch(watcher.id, c.facility_id, day)
+    _cancel(_book(make_user().id, c.meeting_id, day, [f"s{c.slot_ids['morning']}"]))
+    outbox.clear()
+    _run_alerts(app)
+    link = re.search(r"http://\S+(/alerts/unsubscribe/\S+)", _alert_mails(outbox)[0].get_content()).group(1)
+    page = client.get(link)
+    assert page.status_code == 200 and "このお知らせを解除する" in page.get_data(as_text=True)
+    with app_context():
+        assert db.session.get(SlotWatch, watch_id) is not None  # a GET changes nothing
+    done = post_form(client, link, {})
+    assert done.status_code == 200 and "お知らせを解除しました" in done.get_data(as_text=True)
+    with app_context():
+        assert db.session.get(SlotWatch, watch_id) is None
+    assert "すでに解除されています" in client.get(link).get_data(as_text=True)
+    forged = client.get(link[:-3] + "abc")
+    assert forged.status_code == 400 and "このリンクは使えません" in forged.get_data(as_text=True)
