@@ -76,6 +76,8 @@ class Booking(db.Model):
     paid_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]  # marked by staff at the desk
     no_show_at: Mapped[datetime | None]  # marked by staff: nobody came
+    series_id: Mapped[int | None] = mapped_column(sa.ForeignKey("booking_series.id", ondelete="SET NULL"),
+                                                  index=True)  # one occurrence of a weekly series
 
     room: Mapped[Room] = relationship()
     items: Mapped[list[BookingItem]] = relationship(
@@ -86,6 +88,45 @@ class Booking(db.Model):
     __table_args__ = (
         sa.CheckConstraint("attendees > 0", name="attendees_positive"),
         sa.CheckConstraint("fee_net_yen = fee_gross_yen - fee_reduction_yen", name="fee_sum"),
+        # Grids and the day search read a room's bookings over a range of days.
+        sa.Index("ix_bookings_room_id_day", "room_id", "day"),
+    )
+
+
+class BookingSeries(db.Model):
+    """A weekly (or every-N-weeks) series: the same room and 時間区分 on the same weekday, one booking per date.
+
+    Each occurrence is an ordinary Booking (its own claims, fee, state and cancellation); the series keeps what
+    was asked for, so "cancel the rest" and the series page can find its occurrences.
+    """
+
+    __tablename__ = "booking_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"))
+    first_day: Mapped[date]
+    interval_weeks: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
+    count: Mapped[int | None] = mapped_column(sa.SmallInteger)  # N occurrences asked for, or
+    until_date: Mapped[date | None]  # the last day a date may fall on
+    unit_keys: Mapped[list] = mapped_column(sa.JSON)
+    purpose: Mapped[str] = mapped_column(sa.String(200))
+    attendees: Mapped[int]
+    category: Mapped[UserCategory] = mapped_column(_enum(UserCategory))
+    skip_conflicts: Mapped[bool] = mapped_column(default=False)  # the user chose "book the free dates only"
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    room: Mapped[Room] = relationship()
+    bookings: Mapped[list[Booking]] = relationship(order_by="Booking.day", viewonly=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("interval_weeks >= 1 AND interval_weeks <= 4", name="interval_range"),
+        sa.CheckConstraint("count IS NOT NULL OR until_date IS NOT NULL", name="has_end"),
     )
 
 

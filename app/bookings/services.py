@@ -109,6 +109,7 @@ class Quote:
     hold_until: datetime | None
     rules: list[str] = field(default_factory=list)
     equipment: list[Equipment] = field(default_factory=list)
+    leaf_ids: frozenset[int] = frozenset()  # the leaf rooms whose cells the booking claims
 
 
 def _facility_rooms(facility_id: int) -> list[Room]:
@@ -173,8 +174,13 @@ def quote(
     equipment_ids: list[int] | None = None,
     now: datetime | None = None,
     on_behalf: bool = False,
+    lottery_award: bool = False,
 ) -> Quote:
-    """Check every rule for a booking and price it, without writing. Raises a BookingError when a rule fails."""
+    """Check every rule for a booking and price it, without writing. Raises a BookingError when a rule fails.
+
+    LOTTERY_AWARD: a winner confirms the slot a lottery gave them (app/bookings/lottery_flow.py): the lottery's
+    own windows and limits replace the booking window, the monthly limit and the 抽 block; every other rule,
+    the fees and 減免 are those of any booking."""
     now = now or utcnow()
     today = to_tokyo(now).date()
     room = db.session.get(Room, room_id)
@@ -192,7 +198,7 @@ def quote(
     if (day - today).days < facility.min_lead_days:
         raise OutsideWindow(_l("この施設は{n}日前までに予約してください。").format(n=facility.min_lead_days))
     window = window_days(facility, category)
-    if (day - today).days > window:
+    if (day - today).days > window and not lottery_award:
         raise OutsideWindow(_l("この区分の予約は{n}日先までです。").format(n=window))
     if room.verified_groups_only and not (organization and organization.is_verified):
         raise NotAllowed(_l("この部屋は登録団体だけが予約できます。"))
@@ -205,11 +211,11 @@ def quote(
     holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
     rooms = _facility_rooms(facility.id)
     nodes = [RoomNode(r.id, r.parent_id, r.hourly) for r in rooms]
-    closures, lotteries = facility_queries.facility_spans(facility.id, day, day + timedelta(days=1))
+    closures, lotteries = facility_queries.facility_spans(facility.id, day, day + timedelta(days=1), now=now)
     related_ids = related(nodes)[room.id]
     if (facility.closed_on_holidays and day in holidays) or span_covers(closures, day, related_ids):
         raise ClosedDay(_l("この日は休館日(または使用できない日)です。別の日を選んでください。"))
-    if span_covers(lotteries, day, related_ids):
+    if span_covers(lotteries, day, related_ids) and not lottery_award:
         raise ClosedDay(_l("この日は抽選の期間です。先着順の予約はまだできません。"))
     units = parse_units(room, day, unit_keys, slots=slots, holidays=holidays)
     if day == today:
@@ -217,7 +223,8 @@ def quote(
         if any(u.start < local.hour * 60 + local.minute for u in units):
             raise PastDate(_l("始まる時刻を過ぎた時間区分は予約できません。"))
 
-    _check_monthly_limit(user, organization, facility, day, on_behalf=on_behalf)
+    if not lottery_award:
+        _check_monthly_limit(user, organization, facility, day, on_behalf=on_behalf)
     equipment = _equipment(facility.id, equipment_ids or [])
     fees, gross, percent, reduction = _price(room, units, category, organization,
                                              extra=sum(e.fee_yen for e in equipment))
@@ -243,7 +250,7 @@ def quote(
     if state == BookingState.REQUESTED:
         rules.append(str(_l("この部屋は職員の承認が必要です。")))
     return Quote(facility, room, day, units, category, organization, fees, gross, percent, reduction, net,
-                 state, hold, rules, equipment)
+                 state, hold, rules, equipment, leaves(nodes)[room.id])
 
 
 def _organization_for(user, organization_id: int | None, *, on_behalf: bool) -> Organization | None:
@@ -319,14 +326,16 @@ def book_slots(
     equipment_ids: list[int] | None = None,
     actor=None,
     now: datetime | None = None,
+    lottery_award: bool = False,
 ) -> Booking:
     """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
-    the caller must then roll back the transaction."""
+    the caller must then roll back the transaction. LOTTERY_AWARD: see quote()."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
-              organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf)
+              organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf,
+              lottery_award=lottery_award)
     booking = Booking(
         user_id=user.id, organization_id=q.organization.id if q.organization else None,
         facility_id=q.facility.id, room_id=q.room.id, day=day, state=q.state, category=category,
@@ -341,18 +350,17 @@ def book_slots(
     ]
     booking.equipment = [BookingEquipment(equipment_id=e.id, name_ja=e.name_ja, fee_yen=e.fee_yen)
                          for e in q.equipment]
-    leaf_ids = leaves([RoomNode(r.id, r.parent_id, r.hourly) for r in _facility_rooms(q.facility.id)])[q.room.id]
     db.session.add(booking)
     db.session.flush()  # a failure here is a real error, never reported as a taken slot
     try:
-        # Only the claims go in the savepoint: their unique constraint is the one that may fail.
+        # Only the claims go in the savepoint: their unique constraint is the one that may fail. One executemany
+        # (core insert, no ORM objects): a slot is 6-8 cells per leaf room, a whole hall twice that.
         with db.session.begin_nested():
             if current_app.config["BOOKING_CLAIMS_GUARD"]:
-                db.session.add_all([
-                    BookingClaim(booking_id=booking.id, room_id=leaf, day=day, cell=c)
-                    for leaf in sorted(leaf_ids) for u in q.units for c in cells(u.start, u.end)
+                db.session.execute(sa.insert(BookingClaim), [
+                    {"booking_id": booking.id, "room_id": leaf, "day": day, "cell": c}
+                    for leaf in sorted(q.leaf_ids) for u in q.units for c in cells(u.start, u.end)
                 ])
-                db.session.flush()
     except IntegrityError:
         # The caller rolls back (the booking row added above must not be kept).
         raise SlotTaken(

@@ -330,13 +330,50 @@ class ExemptDay(db.Model):
     __table_args__ = (sa.UniqueConstraint("facility_id", "day"),)
 
 
+class EquipmentKind(enum.StrEnum):
+    """What a 付帯設備 is, so that rooms can be searched by it whatever each facility calls it."""
+
+    PROJECTOR = "projector"
+    SCREEN = "screen"
+    MICROPHONE = "microphone"
+    SOUND = "sound"
+    PIANO = "piano"
+    WHITEBOARD = "whiteboard"
+    MONITOR = "monitor"
+    KITCHEN = "kitchen"
+    OTHER = "other"
+
+    @property
+    def label(self):
+        return EQUIPMENT_KIND_LABELS[self]
+
+
+EQUIPMENT_KIND_LABELS = {
+    EquipmentKind.PROJECTOR: _l("プロジェクター"),
+    EquipmentKind.SCREEN: _l("スクリーン"),
+    EquipmentKind.MICROPHONE: _l("マイク"),
+    EquipmentKind.SOUND: _l("音響設備"),
+    EquipmentKind.PIANO: _l("ピアノ"),
+    EquipmentKind.WHITEBOARD: _l("ホワイトボード"),
+    EquipmentKind.MONITOR: _l("テレビ・モニター"),
+    EquipmentKind.KITCHEN: _l("調理設備"),
+    EquipmentKind.OTHER: _l("その他"),
+}
+
+
 class Equipment(db.Model):
-    """付帯設備 of a facility (projector, microphone, piano ...) with its own fee per booking."""
+    """付帯設備 of a facility (projector, microphone, piano ...) with its own fee per booking.
+
+    ROOM_ID set: the item belongs to (or is only usable in) that room; unset: any room of the facility may use it.
+    """
 
     __tablename__ = "equipment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[EquipmentKind] = mapped_column(_enum(EquipmentKind), default=EquipmentKind.OTHER,
+                                                server_default=EquipmentKind.OTHER.value)
     name_ja: Mapped[str] = mapped_column(sa.String(100))
     name_en: Mapped[str | None] = mapped_column(sa.String(100))
     name_easy: Mapped[str | None] = mapped_column(sa.String(100))
@@ -348,3 +385,25 @@ class Equipment(db.Model):
     @property
     def name(self) -> str:
         return localized(self, "name")
+
+
+class FacilityPhoto(db.Model):
+    """A photo of a facility (room_id NULL) or of one room: re-encoded JPEG under instance/uploads/facilities,
+    with alt text per language (Japanese required)."""
+
+    __tablename__ = "facility_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    alt_ja: Mapped[str] = mapped_column(sa.String(200))
+    alt_en: Mapped[str | None] = mapped_column(sa.String(200))
+    alt_easy: Mapped[str | None] = mapped_column(sa.String(200))
+    sort_order: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def alt(self) -> str:
+        return localized(self, "alt")

@@ -96,6 +96,36 @@ def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[in
     return {(room_id, day, cell): bool(flag) for room_id, day, cell, flag in rows}
 
 
+def claims_of_rooms(rooms: list[Room], start: date, end: date) -> dict[tuple[int, date, int], bool]:
+    """The same mapping as claims_between for a facility's ROOMS, computed from the booked ranges instead.
+
+    A booking has one or two ranges but claims 6-8 cells per range and leaf room, so over weeks or months
+    reading the ranges (index on bookings(room_id, day)) and expanding them to cells here moves several times
+    fewer rows; for a single day claims_between is as fast. ROOMS must be every room of the facility (a booked
+    whole hall marks its halves).
+    """
+    from app.bookings.models import ACTIVE_STATES, Booking, BookingItem, BookingState
+    from app.facilities.availability import cells, leaves
+
+    if not rooms:
+        return {}
+    leaf_of = leaves([room_node(r) for r in rooms])
+    pending = sa.case((Booking.state == BookingState.REQUESTED.value, 1), else_=0)
+    rows = db.session.execute(
+        sa.select(Booking.room_id, Booking.day, BookingItem.start_minute, BookingItem.end_minute, pending)
+        .join(BookingItem, BookingItem.booking_id == Booking.id)
+        .where(Booking.room_id.in_(list(leaf_of)), Booking.day >= start, Booking.day < end,
+               Booking.state.in_([s.value for s in ACTIVE_STATES]))
+    )
+    found: dict[tuple[int, date, int], bool] = {}
+    for room_id, day, first, last, flag in rows:
+        span = cells(first, last)
+        for leaf in leaf_of.get(room_id, ()):
+            for cell in span:
+                found[(leaf, day, cell)] = bool(flag)
+    return found
+
+
 @dataclass
 class FacilityGrid:
     """A facility's grid with its rooms, for the template."""
