@@ -31,6 +31,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
+from app.accounts.limits import account_failure_limit
 from app.core.errors import DomainError
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
@@ -41,10 +42,6 @@ bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 def _login_failed(response) -> bool:
     return bool(g.get("login_failed"))
-
-
-def _email_key() -> str:
-    return "login-email:" + services.normalize_email(request.form.get("email", ""))[:320]
 
 
 def _recipient_key() -> str:
@@ -124,12 +121,7 @@ def confirm_email(token: str):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"],
-    methods=["POST"],
-    key_func=_email_key,
-    deduct_when=_login_failed,
-)
+@account_failure_limit  # one counter per account, shared with POST /api/v1/auth/token
 def login():
     next_url = request.args.get("next")
     if current_user.is_authenticated:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.accounts import services as account_services
+from app.accounts.limits import account_failure_limit
 from app.api.security import current_api_token, current_api_user, token_required
 from app.extensions import db, limiter
 
@@ -18,12 +19,6 @@ blp = Blueprint("api_auth", __name__, description="Bearer tokens: issue and revo
 def _login_failed(_response) -> bool:
     # Only wrong credentials count against the limits, as on the HTML login form.
     return bool(g.get("login_failed"))
-
-
-def _email_key() -> str:
-    data = request.get_json(silent=True)
-    email = data.get("email") if isinstance(data, dict) else None
-    return "api-login-email:" + account_services.normalize_email(email if isinstance(email, str) else "")[:320]
 
 
 class TokenRequestSchema(Schema):
@@ -52,9 +47,7 @@ class TokenResource(MethodView):
     """The bearer token: issue one for e-mail and password, or revoke the one in use."""
 
     @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], deduct_when=_login_failed)
-    @limiter.limit(
-        lambda: current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"], key_func=_email_key, deduct_when=_login_failed
-    )
+    @account_failure_limit  # one counter per account, shared with the HTML login form
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")

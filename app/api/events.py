@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 import sqlalchemy as sa
 from flask import abort, current_app
 from flask.views import MethodView
@@ -324,6 +326,22 @@ class EventList(MethodView):
         return _detail(result), 201
 
 
+def _series_editor_required(func):
+    """Load the event of the URL and check the caller edits it (404 / 403) BEFORE the body is validated, so an
+    unauthorised call learns nothing from 422 answers. Put it between @token_required and @blp.arguments."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        series = db.session.get(EventSeries, kwargs.get("event_id") or 0)
+        if series is None:
+            abort(404)
+        if not services.can_edit(current_api_user(), series):
+            abort(403)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/events/<int:event_id>")
 class EventDetail(MethodView):
     @blp.response(200, EventSchema)
@@ -336,6 +354,7 @@ class EventDetail(MethodView):
         return _detail(event_id)
 
     @token_required
+    @_series_editor_required
     @blp.arguments(EventPatchSchema(partial=True))
     @blp.response(200, EventSchema)
     @blp.alt_response(403, response="FORBIDDEN")
@@ -343,11 +362,7 @@ class EventDetail(MethodView):
     def patch(self, data, event_id):
         """Change an event (only the fields sent) with the form's rules; occurrences kept where their day stays"""
         user = current_api_user()
-        series = db.session.get(EventSeries, event_id)
-        if series is None:
-            abort(404)
-        if not services.can_edit(user, series):
-            abort(403)
+        series = db.session.get(EventSeries, event_id)  # exists and is the caller's: _series_editor_required
         result = _save_and_publish(series.organization, user, data, series=series)
         if not isinstance(result, int):
             return result
@@ -402,6 +417,7 @@ class OccurrenceRegistration(MethodView):
 @blp.route("/events/<int:event_id>/cancel")
 class EventCancel(MethodView):
     @token_required
+    @_series_editor_required
     @blp.arguments(CancelInSchema)
     @blp.response(200, EventSchema)
     @blp.alt_response(403, response="FORBIDDEN")
@@ -409,11 +425,7 @@ class EventCancel(MethodView):
     def post(self, data, event_id):
         """Cancel an event with a reason; registrants are e-mailed and feeds show STATUS:CANCELLED"""
         user = current_api_user()
-        series = db.session.get(EventSeries, event_id)
-        if series is None:
-            abort(404)
-        if not services.can_edit(user, series):
-            abort(403)
+        series = db.session.get(EventSeries, event_id)  # exists and is the caller's: _series_editor_required
         try:
             services.cancel_series(series, actor=user, reason=data["reason"])
         except services.InvalidEvent as exc:

@@ -34,7 +34,7 @@ def _one_line(text: str | None) -> str:
 
 def build_calendar(occurrences: list[EventOccurrence], *, name: str, base_url: str, language: str = "ja") -> bytes:
     """Serialise OCCURRENCES as one VCALENDAR."""
-    from app.events.venue import venue_of  # late: venue imports services, which imports this module
+    from app.events.venue import venue_of_occurrence  # late: venue imports services, which imports this module
 
     calendar = Calendar()
     calendar.add("prodid", "-//Tsudoi//Minato City events//JA")
@@ -57,7 +57,7 @@ def build_calendar(occurrences: list[EventOccurrence], *, name: str, base_url: s
         description, _ = series.text("summary", language)
         if description:
             event.add("description", description)
-        location = ", ".join(v for v in venue_of(series, language) if v)
+        location = ", ".join(v for v in venue_of_occurrence(occurrence, language) if v)
         if location:
             event.add("location", _one_line(location))
         event.add("url", f"{base_url}/events/{series.id}")

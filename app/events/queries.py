@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, defaultload, selectinload
 
 from app.core.districts import District
 from app.core.time import tokyo_to_utc, utcnow
+from app.events.cache import LRU
 from app.events.models import (
     FOREIGN_LANGUAGES,
     Audience,
@@ -18,12 +20,14 @@ from app.events.models import (
     EventOccurrence,
     EventSeries,
     EventStatus,
+    OccurrenceStatus,
     Registration,
     RegistrationStatus,
 )
 from app.extensions import db
 from app.organizations.models import Organization
 
+FEED_LIMIT = 2000  # occurrences per ICS feed, the earliest first
 ACCESSIBILITY = ("wheelchair_accessible", "sign_language", "captions", "childcare", "no_smoking")
 
 
@@ -133,24 +137,7 @@ def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, incl
     the same day), so "ends after X" also bounds the start from below by X - 1 day, which lets the index skip
     the archive; `series_id + 0` keeps SQLite from driving the query by series instead of by start.
     """
-    now = utcnow()
-    page = (
-        sa.select(EventOccurrence.id)
-        .where((EventOccurrence.series_id + 0).in_(_matching_series(filters, now)))
-        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    ends_after = None
-    if filters.date_from:
-        ends_after = tokyo_to_utc(filters.date_from, time())
-    elif not include_past:
-        ends_after = now
-    if ends_after is not None:
-        page = page.where(EventOccurrence.ends_at > ends_after,
-                          EventOccurrence.starts_at > ends_after - timedelta(days=1))
-    if filters.date_to:
-        page = page.where(EventOccurrence.starts_at < tokyo_to_utc(filters.date_to, time(23, 59, 59)))
+    page = _page_ids(filters, now=utcnow(), limit=limit, offset=offset, include_past=include_past)
     query = (
         sa.select(EventOccurrence, _count(RegistrationStatus.CONFIRMED), _count(RegistrationStatus.WAITLISTED))
         .join(EventOccurrence.series)
@@ -163,18 +150,106 @@ def occurrence_cards(filters: Filters, *, limit: int = 50, offset: int = 0, incl
             for o, c, w in db.session.execute(query).unique().all()]
 
 
-def feed_occurrences(*, organization_id: int | None = None, since: datetime | None = None,
-                     district: District | None = None, category: EventCategory | None = None,
-                     limit: int = 2000) -> list[EventOccurrence]:
-    """Occurrences for an ICS feed (published or cancelled series), with series and organizer, in one query."""
-    query = (
-        sa.select(EventOccurrence).join(EventOccurrence.series).join(EventSeries.organization)
-        .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
-        .where(EventSeries.public_clause(utcnow()))
-        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
+class CardRow(NamedTuple):
+    """One occurrence as a card shows it, as plain values (hashable: the rendered card is cached by it)."""
+
+    occurrence_id: int
+    starts_at: datetime
+    capacity: int | None
+    cancelled: bool
+    series_id: int
+    title_ja: str
+    title_en: str | None
+    title_easy: str | None
+    category: EventCategory
+    district: District
+    fee_yen: int
+    registration_required: bool
+    organization_id: int
+    organization_ja: str
+    organization_en: str | None
+    organization_easy: str | None
+    logo_name: str | None
+    confirmed: int
+    waitlisted: int
+
+    def title(self, language: str) -> tuple[str, bool]:
+        """The title in LANGUAGE and whether Japanese was shown instead (as EventSeries.text)."""
+        value = {"en": self.title_en, "ja-easy": self.title_easy}.get(language)
+        return (value, False) if value else (self.title_ja, language in ("en", "ja-easy"))
+
+    def organization(self, language: str) -> str:
+        """The organizer's name in LANGUAGE, Japanese when it has none."""
+        return {"en": self.organization_en, "ja-easy": self.organization_easy}.get(language) or self.organization_ja
+
+
+def _page_ids(filters: Filters, *, now, limit, offset, include_past: bool, day_before=None):
+    """The ids of one page of public occurrences, in start order (a subquery). NOW, LIMIT, OFFSET (and
+    DAY_BEFORE, now - 1 day) may be values or bind parameters."""
+    page = (
+        sa.select(EventOccurrence.id)
+        .where((EventOccurrence.series_id + 0).in_(_matching_series(filters, now)))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
+        .limit(limit)
+        .offset(offset)
     )
+    if filters.date_from:
+        ends_after = tokyo_to_utc(filters.date_from, time())
+        page = page.where(EventOccurrence.ends_at > ends_after,
+                          EventOccurrence.starts_at > ends_after - timedelta(days=1))
+    elif not include_past:
+        page = page.where(EventOccurrence.ends_at > now,
+                          EventOccurrence.starts_at > (now - timedelta(days=1) if day_before is None else day_before))
+    if filters.date_to:
+        page = page.where(EventOccurrence.starts_at < tokyo_to_utc(filters.date_to, time(23, 59, 59)))
+    return page
+
+
+def _card_statement(filters: Filters, include_past: bool):
+    cancelled = sa.or_(EventOccurrence.status == OccurrenceStatus.CANCELLED,
+                       EventSeries.status == EventStatus.CANCELLED)
+    page = _page_ids(filters, now=sa.bindparam("now"), day_before=sa.bindparam("day_before"),
+                     limit=sa.bindparam("limit", type_=sa.Integer), offset=sa.bindparam("offset", type_=sa.Integer),
+                     include_past=include_past)
+    return (
+        sa.select(EventOccurrence.id, EventOccurrence.starts_at, EventOccurrence.capacity, cancelled,
+                  EventSeries.id, EventSeries.title_ja, EventSeries.title_en, EventSeries.title_easy,
+                  EventSeries.category, EventSeries.district, EventSeries.fee_yen, EventSeries.registration_required,
+                  Organization.id, Organization.name_ja, Organization.name_en, Organization.name_easy,
+                  Organization.logo_name,
+                  _count(RegistrationStatus.CONFIRMED), _count(RegistrationStatus.WAITLISTED))
+        .join(EventOccurrence.series)
+        .join(EventSeries.organization)
+        .where(EventOccurrence.id.in_(page))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id)
+    )
+
+
+# Built statements by filter values: building one costs more than running it (SQLAlchemy memoizes the cache
+# key of a statement object, so reusing the object also skips that work). Time and page are bind parameters.
+_CARD_STATEMENTS = LRU(max_entries=256)
+
+
+def card_rows(filters: Filters, *, limit: int = 50, offset: int = 0, include_past: bool = False) -> list[CardRow]:
+    """Public occurrences matching FILTERS as CardRows: one SQL statement and no ORM objects whatever the data.
+
+    Same page choice as occurrence_cards; the list, the calendar and organization pages use it (rendering
+    plain tuples, each card cached by its row, is what makes those pages fast).
+    """
+    key = (*(tuple(v) if isinstance(v, list) else v for v in vars(filters).values()), include_past)
+    statement = _CARD_STATEMENTS.get_or_make(key, lambda: _card_statement(filters, include_past))
+    now = utcnow()
+    params = {"now": now, "day_before": now - timedelta(days=1), "limit": limit, "offset": offset}
+    return [CardRow(*row[:17], int(row[17]), int(row[18])) for row in db.session.execute(statement, params)]
+
+
+def _feed_where(query, *, now: datetime, organization_id: int | None, since: datetime | None,
+                until: datetime | None, district: District | None, category: EventCategory | None):
+    query = query.where(EventSeries.public_clause(now))
     if since is not None:
         query = query.where(EventOccurrence.ends_at > since)
+    if until is not None:
+        query = query.where(EventOccurrence.starts_at < until)
     if organization_id is not None:
         query = query.where(sa.or_(EventSeries.organization_id == organization_id,
                                    EventSeries.partner_rows.any(organization_id=organization_id)))
@@ -182,7 +257,52 @@ def feed_occurrences(*, organization_id: int | None = None, since: datetime | No
         query = query.where(EventSeries.district == district)
     if category is not None:
         query = query.where(EventSeries.category == category)
-    return list(db.session.scalars(query).unique())
+    return query
+
+
+def _with_venues(query):
+    # Booked venues (series' and occurrences' own) with their rooms and facilities: one query per level, only
+    # when some row links a booking; never one per event.
+    from app.bookings.models import Booking
+    from app.facilities.models import Room
+
+    room = selectinload(Booking.room).selectinload(Room.facility)
+    return query.options(selectinload(EventOccurrence.room_booking).options(room),
+                         defaultload(EventOccurrence.series).selectinload(EventSeries.room_booking).options(room))
+
+
+def feed_occurrences(*, organization_id: int | None = None, since: datetime | None = None,
+                     until: datetime | None = None, district: District | None = None,
+                     category: EventCategory | None = None, limit: int = FEED_LIMIT) -> list[EventOccurrence]:
+    """Occurrences for an ICS feed (published or cancelled series), with series, organizer and venues."""
+    query = (
+        sa.select(EventOccurrence).join(EventOccurrence.series).join(EventSeries.organization)
+        .options(contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
+    )
+    query = _feed_where(query, now=utcnow(), organization_id=organization_id, since=since, until=until,
+                        district=district, category=category)
+    return list(db.session.scalars(_with_venues(query)).unique())
+
+
+def feed_signature(*, organization_id: int | None = None, since: datetime | None = None,
+                   until: datetime | None = None, district: District | None = None,
+                   category: EventCategory | None = None) -> tuple[int, datetime | None]:
+    """(number of rows, latest change) of what feed_occurrences would read: one aggregate statement.
+
+    Any edit raises an updated_at (occurrence, series or organizer), and an event entering or leaving the feed
+    (published, scheduled publication reached, deleted) changes the count; the pair keys the feed cache.
+    """
+    query = (sa.select(sa.func.count(EventOccurrence.id), sa.func.max(EventOccurrence.updated_at),
+                       sa.func.max(EventSeries.updated_at), sa.func.max(EventSeries.publish_at),
+                       sa.func.max(Organization.updated_at))
+             .select_from(EventOccurrence).join(EventOccurrence.series).join(EventSeries.organization))
+    query = _feed_where(query, now=utcnow(), organization_id=organization_id, since=since, until=until,
+                        district=district, category=category)
+    count, *stamps = db.session.execute(query).one()
+    # A scheduled publication that came due changes the feed at publish_at without touching updated_at.
+    stamps = [stamp for stamp in stamps if stamp is not None]
+    return int(count), (max(stamps) if stamps else None)
 
 
 def feed_occurrences_of_user(user_id: int, *, since: datetime) -> list[EventOccurrence]:
@@ -195,7 +315,7 @@ def feed_occurrences_of_user(user_id: int, *, since: datetime) -> list[EventOccu
                EventOccurrence.ends_at > since)
         .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(1000)
     )
-    return list(db.session.scalars(query).unique())
+    return list(db.session.scalars(_with_venues(query)).unique())
 
 
 def review_queue() -> list[EventSeries]:

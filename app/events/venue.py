@@ -19,7 +19,7 @@ from app.bookings.models import Booking, BookingState
 from app.core.audit import record_audit
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, today_tokyo
-from app.events.models import EventSeries, OccurrenceStatus
+from app.events.models import EventOccurrence, EventSeries, OccurrenceStatus
 from app.events.services import InvalidEvent
 from app.extensions import db
 from app.facilities.models import Room
@@ -164,3 +164,13 @@ def venue_of(series: EventSeries, language: str) -> tuple[str | None, str | None
         return (f"{_text(room.facility, 'name', language)} {_text(room, 'name', language)}",
                 _text(room.facility, "address", language))
     return series.venue_name, series.venue_address
+
+
+def venue_of_occurrence(occurrence: EventOccurrence, language: str) -> tuple[str | None, str | None]:
+    """(name, address) where OCCURRENCE takes place: its own booked room, else the series' venue."""
+    booking = occurrence.room_booking if occurrence.room_booking_id else None
+    if booking is not None and booking.state in VENUE_STATES:
+        room = booking.room
+        return (f"{_text(room.facility, 'name', language)} {_text(room, 'name', language)}",
+                _text(room.facility, "address", language))
+    return venue_of(occurrence.series, language)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import time as dtime
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -21,7 +36,8 @@ from app.core.errors import DomainError
 from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.spreadsheet import neutralize
-from app.core.time import to_tokyo, utcnow
+from app.core.time import to_tokyo, tokyo_to_utc, utcnow
+from app.events import cache as event_cache
 from app.events import ical, images, queries, services, venue
 from app.events.forms import (
     CancelEventForm,
@@ -58,6 +74,20 @@ def event_venue(series: EventSeries) -> tuple[str | None, str | None]:
     return venue.venue_of(series, current_language().code)
 
 
+@bp.app_template_global("event_cards")
+def event_cards(rows: list[queries.CardRow], lang: str) -> Markup:
+    """The <li> cards of ROWS, each rendered once per (row, language) and then served from the card cache.
+
+    A row holds every value its card shows (counts included), so a cached card can never be out of date: when
+    anything changes, the row differs and the old entry is simply not asked for again.
+    """
+    macro = get_template_attribute("events/_card.html", "card")
+    root = request.script_root
+    return Markup("".join(  # noqa: S704 - each part was rendered by the autoescaping card macro
+        event_cache.cards.get_or_make(("card", root, lang, row), lambda row=row: str(macro(row, lang)))
+        for row in rows))
+
+
 def _series(series_id: int) -> EventSeries:
     series = db.session.get(EventSeries, series_id)
     if series is None or not services.is_visible(current_user, series):
@@ -91,13 +121,69 @@ def _editable(series_id: int) -> EventSeries:
 def index():
     filters = queries.Filters.from_args(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    cards = queries.occurrence_cards(filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    cards = queries.card_rows(filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     has_next = len(cards) > PAGE_SIZE
-    return render_template(
-        "events/index.html", cards=cards[:PAGE_SIZE], filters=filters, page=page, has_next=has_next,
-        districts=list(District), categories=list(EventCategory), audiences=list(Audience),
-        accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES, lang=current_language().code,
-    )
+    lang = current_language().code
+    tag = _anonymous_list_etag(cards, lang)
+    if tag is not None and tag in _if_none_match():
+        return Response(status=304, headers=_list_cache_headers(tag))
+    response = make_response(render_template(
+        "events/index.html", cards=cards[:PAGE_SIZE], filters=filters, page=page, has_next=has_next, lang=lang,
+        filters_html=_filters_html(filters, lang),
+    ))
+    if tag is not None:
+        response.headers.update(_list_cache_headers(tag))
+    return response
+
+
+_TEMPLATES_STAMP: list[float] = []
+
+
+def _templates_stamp() -> float:
+    """When the list's templates last changed (a deploy changes the page without changing any data)."""
+    if not _TEMPLATES_STAMP:
+        folder = Path(current_app.root_path).parent / "templates"
+        names = ("base.html", "events/index.html", "events/_card.html", "events/_filters.html")
+        _TEMPLATES_STAMP.append(max((folder / name).stat().st_mtime for name in names if (folder / name).exists()))
+    return _TEMPLATES_STAMP[0]
+
+
+def _anonymous_list_etag(cards, lang: str) -> str | None:
+    """An ETag for the list as an anonymous visitor sees it, or None when it must not be revalidated.
+
+    The page is built from its card rows (counts included), the query string and the language, plus the
+    visitor's own CSRF secret (the language switcher's token, valid for as long as that session): a 304 is
+    only ever answered to the browser whose cached copy carries a token that still works. Signed-in people
+    and pages with a flash message are not cached. No Last-Modified: counts change without a timestamp.
+    """
+    if current_user.is_authenticated or "_flashes" in session or "csrf_token" not in session:
+        return None
+    key = (cards, request.full_path, request.script_root, lang, session["csrf_token"], _templates_stamp())
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+def _if_none_match() -> set[str]:
+    header = request.headers.get("If-None-Match") or ""
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",") if t.strip()}
+
+
+def _list_cache_headers(tag: str) -> dict[str, str]:
+    # private: the page holds the visitor's CSRF token; no-cache: revalidate each time (a 304 costs one query).
+    return {"ETag": f'"{tag}"', "Cache-Control": "private, no-cache", "Vary": "Cookie"}
+
+
+def _filters_html(filters: queries.Filters, lang: str) -> Markup:
+    """The filter form, rendered once per (language, filter values) and cached: it shows ~80 translated labels."""
+    key = ("filters", request.script_root, lang, *(tuple(v) if isinstance(v, list) else v
+                                                   for v in vars(filters).values()))
+
+    def render() -> str:
+        macro = get_template_attribute("events/_filters.html", "filter_form")
+        active = any(tuple(v) if isinstance(v, list) else v for v in vars(filters).values())
+        return str(macro(filters, active, list(District), list(EventCategory), list(Audience),
+                         _accessibility_labels(), FOREIGN_LANGUAGES))
+
+    return Markup(event_cache.cards.get_or_make(key, render))  # noqa: S704 - rendered by the autoescaping macro
 
 
 @bp.get("/calendar")
@@ -118,15 +204,17 @@ def calendar():
     last = first.replace(day=calendar_module.monthrange(first.year, first.month)[1])
     filters = queries.Filters.from_args(request.args)
     filters.date_from, filters.date_to = first, last
-    cards = queries.occurrence_cards(filters, limit=1000, include_past=True)
+    cards = queries.card_rows(filters, limit=1000, include_past=True)
     by_day: dict = {}
     for card in cards:
-        by_day.setdefault(to_tokyo(card.occurrence.starts_at).date(), []).append(card)
+        by_day.setdefault(to_tokyo(card.starts_at).date(), []).append(card)
     weeks = calendar_module.Calendar(firstweekday=6).monthdatescalendar(first.year, first.month)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = last + timedelta(days=1)
     args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "month"}
+    # Up to 1,000 links: "/events/" + id rather than 1,000 url_for calls (events.show is "/events/<id>").
     return render_template("events/calendar.html", weeks=weeks, by_day=by_day, first=first,
+                           event_base=url_for("events.index"),
                            previous=previous, following=following, args=args, lang=current_language().code,
                            today=today_tokyo())
 
@@ -706,32 +794,77 @@ def return_to_draft(series_id: int):
 # ---------------------------------------------------------------- ICS feeds
 
 
-def _ics_response(occurrences, name: str, *, private: bool = False):
-    body = ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
-                               language=current_language().code)
-    tag = ical.etag(body)
-    modified = ical.last_modified(occurrences)
-    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, max-age=300" if private else "public, max-age=300"}
-    if modified:
-        headers["Last-Modified"] = format_datetime(modified.replace(microsecond=0), usegmt=True)
+FEED_PAST_DAYS = 7  # public feeds keep a week of past events, so a subscriber's calendar still shows them
+WARD_FEED_DAYS = 90  # the ward-wide feed (and its district / category variants): the next 90 days
+ORGANIZATION_FEED_PAST_DAYS, ORGANIZATION_FEED_DAYS = 30, 365
+
+
+def _not_modified(tag: str, modified) -> bool:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
-        if tag in {t.strip().strip('"').removeprefix('W/"') for t in if_none_match.split(",")}:
-            return Response(status=304, headers=headers)
-    elif modified and request.headers.get("If-Modified-Since"):
+        return tag in {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+    if modified and request.headers.get("If-Modified-Since"):
         try:
             since = parsedate_to_datetime(request.headers["If-Modified-Since"])
         except (TypeError, ValueError):
-            since = None
-        if since is not None and since.tzinfo and modified.replace(microsecond=0) <= since:
-            return Response(status=304, headers=headers)
-    return Response(body, mimetype="text/calendar", headers={**headers,
-                    "Content-Disposition": 'inline; filename="events.ics"'})
+            return False
+        return since is not None and since.tzinfo is not None and modified.replace(microsecond=0) <= since
+    return False
+
+
+def _ics_headers(tag: str, modified, *, private: bool) -> dict[str, str]:
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, max-age=300" if private else "public, max-age=300"}
+    if modified:
+        headers["Last-Modified"] = format_datetime(modified.replace(microsecond=0), usegmt=True)
+    return headers
+
+
+def _ics_body(body: bytes, headers: dict[str, str]) -> Response:
+    return Response(body, mimetype="text/calendar",
+                    headers={**headers, "Content-Disposition": 'inline; filename="events.ics"'})
+
+
+def _ics_response(occurrences, name: str, *, private: bool = False):
+    body = ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
+                               language=current_language().code)
+    tag, modified = ical.etag(body), ical.last_modified(occurrences)
+    headers = _ics_headers(tag, modified, private=private)
+    if _not_modified(tag, modified):
+        return Response(status=304, headers=headers)
+    return _ics_body(body, headers)
+
+
+def _public_feed(name: str, *, days_before: int, days_after: int, **where):
+    """A public feed through the feed cache: keyed on its window (whole Tokyo days), language and the data's
+    change signature (one aggregate query). A matching If-None-Match gets 304 without building anything; a
+    cached body is served as it is; only a change in the data builds the calendar again."""
+    from app.core.time import today_tokyo
+
+    today = today_tokyo()
+    since = tokyo_to_utc(today - timedelta(days=days_before), dtime())
+    until = tokyo_to_utc(today + timedelta(days=days_after + 1), dtime())
+    count, latest = queries.feed_signature(since=since, until=until, **where)
+    language = current_language().code
+    key = ("feed", tuple(sorted((k, str(v)) for k, v in where.items())), language, today.isoformat(), count,
+           latest.isoformat() if latest else "", name)
+    tag = ical.etag(repr(key).encode())
+    # The window moves at midnight (Tokyo): content can change then without any row changing.
+    modified = max(latest, since) if latest else since
+    headers = _ics_headers(tag, modified, private=False)
+    if _not_modified(tag, modified):
+        return Response(status=304, headers=headers)
+
+    def build() -> bytes:
+        occurrences = queries.feed_occurrences(since=since, until=until, **where)
+        return ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
+                                   language=language)
+
+    return _ics_body(event_cache.feeds.get_or_make(key, build), headers)
 
 
 @bp.get("/feed.ics")
 def feed():
-    """Ward-wide feed; ?district= and ?category= narrow it (unknown values: 404, so a typo is noticed)."""
+    """Ward-wide feed, the next 90 days; ?district= and ?category= narrow it (unknown values: 404)."""
     district = category = None
     name = plain(_("港区のイベント"))
     try:
@@ -743,9 +876,8 @@ def feed():
             name = f"{name} {plain(str(category.label))}"
     except ValueError:
         abort(404)
-    occurrences = queries.feed_occurrences(since=utcnow() - timedelta(days=30), district=district,
-                                           category=category)
-    return _ics_response(occurrences, name)
+    return _public_feed(name, days_before=FEED_PAST_DAYS, days_after=WARD_FEED_DAYS, district=district,
+                        category=category)
 
 
 @bp.get("/my/<token>/feed.ics")
@@ -763,5 +895,5 @@ def organization_feed(org_id: int):
     organization = db.session.get(Organization, org_id)
     if organization is None or organization.status not in (VerificationStatus.VERIFIED, VerificationStatus.EXPIRED):
         abort(404)
-    occurrences = queries.feed_occurrences(organization_id=org_id, since=utcnow() - timedelta(days=30))
-    return _ics_response(occurrences, organization.name_in(current_language().code))
+    return _public_feed(organization.name_in(current_language().code), days_before=ORGANIZATION_FEED_PAST_DAYS,
+                        days_after=ORGANIZATION_FEED_DAYS, organization_id=org_id)

@@ -90,7 +90,7 @@ def show(org_id: int):
     if organization.status not in PUBLIC_STATUSES and not manager and not services.membership_of(
             current_user, org_id):
         abort(404)
-    cards = event_queries.occurrence_cards(event_queries.Filters(organization_id=org_id), limit=50)
+    cards = event_queries.card_rows(event_queries.Filters(organization_id=org_id), limit=50)
     return render_template("organizations/show.html", organization=organization, manager=manager, cards=cards,
                            lang=current_language().code)
 

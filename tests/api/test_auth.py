@@ -172,3 +172,45 @@ def test_failures_against_one_account_are_limited_across_addresses(client, app):
     response = client.post(TOKEN_URL, json={"email": other.email, "password": DEFAULT_PASSWORD},
                            environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert response.status_code == 201
+
+
+def _form_login(app, email: str, password: str, ip: str):
+    from tests.conftest import csrf_from
+
+    client = app.test_client()
+    html = client.get("/account/login", environ_base={"REMOTE_ADDR": ip}).get_data(as_text=True)
+    return client.post("/account/login", data={"csrf_token": csrf_from(html), "email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def test_form_and_api_failures_share_one_counter_per_account(client, app):
+    user = make_user()
+    limit = int(app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"].split()[0])
+    half = limit // 2
+    for n in range(half):  # failures on the HTML form, each from its own address
+        assert _form_login(app, user.email, "wrong-password-1", f"198.51.100.{n + 1}").status_code == 401
+    for n in range(limit - half):  # the rest through the API
+        response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
+                               environ_base={"REMOTE_ADDR": f"203.0.113.{n + 1}"})
+        assert response.status_code == 401
+    # The account's budget is spent on both doors, whatever the address or the password.
+    response = client.post(TOKEN_URL, json={"email": user.email, "password": DEFAULT_PASSWORD},
+                           environ_base={"REMOTE_ADDR": "192.0.2.50"})
+    assert response.status_code == 429
+    assert _form_login(app, user.email.upper(), DEFAULT_PASSWORD, "192.0.2.51").status_code == 429
+    # Another account is not affected on either door.
+    other = make_user()
+    assert _form_login(app, other.email, DEFAULT_PASSWORD, "192.0.2.52").status_code == 302
+    response = client.post(TOKEN_URL, json={"email": other.email, "password": DEFAULT_PASSWORD},
+                           environ_base={"REMOTE_ADDR": "192.0.2.53"})
+    assert response.status_code == 201
+
+
+def test_api_failures_count_against_the_form_login(client, app):
+    user = make_user()
+    limit = int(app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"].split()[0])
+    for n in range(limit):
+        response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
+                               environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+        assert response.status_code == 401
+    assert _form_login(app, user.email, DEFAULT_PASSWORD, "192.0.2.60").status_code == 429

@@ -173,3 +173,27 @@ def test_register_an_organization_through_the_api(client):
                            headers=bearer(staff_secret))
     assert verified.status_code == 201 and verified.get_json()["status"] == "verified"
     assert [o["name"]["ja"] for o in client.get("/api/v1/organizations").get_json()] == ["白金商店会"]
+
+
+def test_cancel_and_patch_check_permission_before_the_body(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id)
+    _sid, stranger = make_token(make_user())
+    # An empty or malformed body from someone who may not edit the event: 403, not a 422 about the body.
+    assert client.post(f"/api/v1/events/{series.id}/cancel", json={}, headers=bearer(stranger)).status_code == 403
+    assert client.post(f"/api/v1/events/{series.id}/cancel", data="not json", content_type="application/json",
+                       headers=bearer(stranger)).status_code == 403
+    assert client.patch(f"/api/v1/events/{series.id}", json={"capacity": "many"},
+                        headers=bearer(stranger)).status_code == 403
+    assert client.post("/api/v1/events/999999/cancel", json={}, headers=bearer(stranger)).status_code == 404
+    assert client.post(f"/api/v1/events/{series.id}/cancel", json={}).status_code == 401
+    with app_context():
+        from app.events.models import EventSeries
+
+        assert db.session.get(EventSeries, series.id).status == EventStatus.PUBLISHED
+    # The group's editor still gets the body checked.
+    _eid, secret = make_token(editor)
+    assert client.post(f"/api/v1/events/{series.id}/cancel", json={}, headers=bearer(secret)).status_code == 422
+    assert client.patch(f"/api/v1/events/{series.id}", json={"capacity": "many"},
+                        headers=bearer(secret)).status_code == 422
