@@ -73,7 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.alerts import views as alert_views
     from app.api import init_api
     from app.bookings import commands as booking_commands
-    from app.bookings import lottery_commands
+    from app.bookings import lottery_commands, lottery_views
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(alert_views.bp)
     app.register_blueprint(booking_commands.bp)
     app.register_blueprint(lottery_commands.bp)
+    app.register_blueprint(lottery_views.bp)
     app.register_blueprint(indicator_commands.bp)
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)

@@ -25,6 +25,20 @@ def _draw_due_lotteries(*, now: datetime) -> int:
     return lottery_services.draw_due_periods(now=now)
 
 
+def _release_unconfirmed_lottery_awards(*, now: datetime) -> int:
+    """Release lottery awards not confirmed by their deadline (the entrant is e-mailed; idempotent)."""
+    from app.bookings import lottery_flow
+
+    return lottery_flow.release_expired_awards(now=now)
+
+
+def _open_lottery_leftovers(*, now: datetime) -> int:
+    """Mark lottery periods whose leftovers opened first-come and announce their released slots (once)."""
+    from app.bookings import lottery_flow
+
+    return lottery_flow.open_due_leftovers(now=now)
+
+
 def _remind_overdue_reports(*, now: datetime) -> int:
     """E-mail organizers whose participation report is overdue (one reminder per occurrence and due key)."""
     from app.events import participation
@@ -80,6 +94,10 @@ def _prune_job_runs(*, now: datetime) -> int:
 registry.add(Job("bookings.expire-tentative", Every(timedelta(minutes=1)), _expire_tentative_bookings,
                  _expire_tentative_bookings.__doc__ or ""))
 registry.add(Job("lottery.draw-due", DailyAt(time(10, 0)), _draw_due_lotteries, _draw_due_lotteries.__doc__ or ""))
+registry.add(Job("lottery.release-unconfirmed", Every(timedelta(minutes=1)), _release_unconfirmed_lottery_awards,
+                 _release_unconfirmed_lottery_awards.__doc__ or ""))
+registry.add(Job("lottery.open-leftovers", Every(timedelta(minutes=1)), _open_lottery_leftovers,
+                 _open_lottery_leftovers.__doc__ or ""))
 registry.add(Job("participation.remind-overdue-reports", DailyAt(time(9, 0)), _remind_overdue_reports,
                  _remind_overdue_reports.__doc__ or ""))
 registry.add(Job("alerts.freed-slots", Every(timedelta(minutes=1)), _notify_freed_slots,

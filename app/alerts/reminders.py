@@ -25,6 +25,13 @@ from app.core.mail import queue_mail
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.extensions import db
 
+class LinkUsed(InvalidAlertLink):
+    """The cancel link was used already (single use): a conflict with what happened, not a bad link."""
+
+    status_code = 409
+    code = "link_used"
+
+
 # ---------------------------------------------------------------- when
 
 
@@ -202,7 +209,7 @@ def load_cancel_link(token: str, *, now: datetime | None = None) -> CancelTarget
     if reminder is None or reminder.kind != kind:
         raise InvalidAlertLink(_l("このリンクは使えません。取り消す予定が見つかりません。"))
     if reminder.used_at is not None:
-        raise InvalidAlertLink(_l("このリンクはすでに使われました。1回だけ使えます。"))
+        raise LinkUsed(_l("このリンクはすでに使われました。1回だけ使えます。"))
     if reminder.registration_id is not None:
         registration = db.session.get(Registration, reminder.registration_id)
         if registration is None or registration.status == RegistrationStatus.CANCELLED \
@@ -232,7 +239,7 @@ def cancel_by_link(token: str, *, now: datetime | None = None) -> CancelTarget:
     won = db.session.execute(sa.update(table).where(table.c.id == target.reminder.id, table.c.used_at.is_(None))
                              .values(used_at=now)).rowcount
     if won != 1:  # a second click racing the first
-        raise InvalidAlertLink(_l("このリンクはすでに使われました。1回だけ使えます。"))
+        raise LinkUsed(_l("このリンクはすでに使われました。1回だけ使えます。"))
     if target.registration is not None:
         event_services.cancel_registration(registration_id=target.registration.id, user=None, by_guest_link=True)
     else:

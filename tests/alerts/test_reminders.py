@@ -132,12 +132,12 @@ def test_the_cancel_link_asks_then_frees_the_seat_for_the_waitlist_once(app, cli
     assert [m["To"] for m in outbox if m["Subject"] == "キャンセル待ちから参加が決まりました"] == [waiting_email]
 
     reused = client.get(path)
-    assert reused.status_code == 400 and "すでに使われました" in reused.get_data(as_text=True)
+    assert reused.status_code == 409 and "すでに使われました" in reused.get_data(as_text=True)
     with app_context():  # re-registering does not revive the old link
         db.session.get(Registration, registration_id).status = RegistrationStatus.CONFIRMED
         db.session.commit()
     again = post_form(client, path, {}, page="/alerts/freed")
-    assert again.status_code == 400 and "すでに使われました" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "すでに使われました" in again.get_data(as_text=True)
     assert _status(registration_id) == RegistrationStatus.CONFIRMED
 
 
@@ -193,7 +193,7 @@ def test_a_booking_is_reminded_the_day_before_and_its_link_follows_the_cancellat
         booking = db.session.get(Booking, booking_id)
         assert (booking.state, booking.late_cancellation) == (BookingState.CANCELLED, True)
         assert db.session.scalar(sa.select(sa.func.count(FreedSlot.id))) == 1  # watchers will hear of it
-    assert client.get(path).status_code == 400
+    assert client.get(path).status_code == 409
 
 
 def test_a_tentative_booking_is_reminded_before_its_payment_deadline_once(app, outbox):

@@ -65,6 +65,31 @@ def _add_report(app, occurrence_id: int, officer_id: int) -> int:
         return report.id
 
 
+def add_alerts(app, w) -> None:
+    """Resident A's slot watches (one to delete, one behind the e-mail's unsubscribe link) and reminder cancel links
+    (a registration of another resident for the event link, resident A's booking for the booking link)."""
+    from app.alerts import reminders
+    from app.alerts import services as alerts
+    from app.alerts.models import ReminderKind, SentReminder
+    from app.events import services as event_services
+
+    day = date.today() + timedelta(days=20)
+    reminded = make_user(email="authz-reminded@example.jp")
+    with app.test_request_context():
+        user_a = db.session.get(User, w.users["res_a"].id)
+        w.watch_a = alerts.add_watch(user=user_a, facility_id=w.facility_f, day=day, room_id=w.room_f).id
+        w.unsubscribe_token = alerts.unsubscribe_token(alerts.add_watch(user=user_a, facility_id=w.facility_f,
+                                                                        day=day))
+        registration = event_services.register(occurrence_id=w.occ_x, user=db.session.get(User, reminded.id))
+        event_reminder = SentReminder(kind=ReminderKind.EVENT_DAY_BEFORE, registration_id=registration.id)
+        booking_reminder = SentReminder(kind=ReminderKind.BOOKING_BEFORE_USE, booking_id=w.booking_a)
+        db.session.add_all([event_reminder, booking_reminder])
+        db.session.flush()
+        w.cancel_event_token = reminders.cancel_token(event_reminder)
+        w.cancel_booking_token = reminders.cancel_token(booking_reminder)
+        db.session.commit()
+
+
 def remove_images(w) -> None:
     """Delete the image files the world stored."""
     for path in w.image_files:
@@ -137,6 +162,7 @@ def build_world(app) -> SimpleNamespace:
         db.session.commit()
 
     w.report_x = _add_report(app, w.occ_x, w.users["off_x"].id)
+    add_alerts(app, w)
     w.image_files = []
     if "events.image" in app.view_functions:
         _add_images(app, w, (w.event_x, w.draft_x))
