@@ -47,6 +47,36 @@ class LotteryDraw(db.Model):
         return self.drawn_at is not None
 
 
+INDIVIDUAL = "individual"  # the applicant kind of a person applying for themselves
+ANY_OTHER = "other_applicants"  # a tier's kind that takes every applicant no other tier names
+
+
+class LotteryTier(db.Model):
+    """A priority tier of a period: which applicant kinds it holds, and when they may apply (their window).
+
+    Rank 1 draws first. KINDS are OrganizationKind values, INDIVIDUAL, or ANY_OTHER; an applicant belongs to the
+    first tier naming their kind, else to the tier with ANY_OTHER, else may not apply.
+    """
+
+    __tablename__ = "lottery_tiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(sa.ForeignKey("lottery_periods.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int]
+    kinds: Mapped[list] = mapped_column(sa.JSON)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]  # exclusive: entries can be made and changed until then
+
+    __table_args__ = (
+        sa.UniqueConstraint("period_id", "rank"),
+        sa.CheckConstraint("rank > 0", name="rank_positive"),
+        sa.CheckConstraint("opens_at < closes_at", name="window_ordered"),
+    )
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+
 class LotteryEntry(db.Model):
     """One application to a lottery period by a group (or an individual), with its priority tier."""
 
@@ -65,6 +95,11 @@ class LotteryEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     won_rank: Mapped[int | None]  # set by the draw: which preference (1 = first) this entry won
+    # After the draw: the winner confirms (a real booking is made) or the award is released.
+    booking_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bookings.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(sa.String(16))  # "declined" or "expired"
 
     preferences: Mapped[list[LotteryPreference]] = relationship(
         back_populates="entry", cascade="all, delete-orphan", order_by="LotteryPreference.rank"

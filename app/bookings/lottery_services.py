@@ -8,7 +8,7 @@ writers), so a group's entry limit holds under concurrent submissions and a peri
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -229,6 +229,9 @@ def _queue_results(period: LotteryPeriod, draw: LotteryDraw, rows: list[LotteryE
             labels[code] = label
     users = {u.id: u for u in db.session.scalars(
         sa.select(User).where(User.id.in_({row.user_id for row in rows if row.user_id is not None})))}
+    from flask import current_app
+
+    base_url = current_app.config["BASE_URL"]
     for row in rows:
         user = users.get(row.user_id)
         if user is None:
@@ -239,6 +242,8 @@ def _queue_results(period: LotteryPeriod, draw: LotteryDraw, rows: list[LotteryE
             language=user.preferred_language, user=user, facility=facility, entry_id=row.id, slot=slot,
             rank=result.ranks.get(str(row.id)), room=rooms.get(slot.room_id) if slot else None,
             slot_label=labels.get(slot.slot_code, slot.slot_code) if slot else None, period=period, draw=draw,
+            entry_url=f"{base_url}/lotteries/entries/{row.id}", results_url=f"{base_url}/lotteries/{period.id}",
+            confirm_deadline=period.confirm_until - timedelta(seconds=1) if period.confirm_until else None,
         )
 
 

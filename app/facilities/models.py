@@ -273,6 +273,12 @@ class LotteryPeriod(db.Model):
     start_date: Mapped[date]
     end_date: Mapped[date]  # exclusive
     draw_date: Mapped[date | None]
+    # The flow (issue 7). Unset on periods made before it: they block first-come booking until removed.
+    allow_individuals: Mapped[bool] = mapped_column(default=False)  # people may apply, not only groups
+    confirm_until: Mapped[datetime | None]  # winners confirm before this instant, or the award is released
+    leftovers_open_at: Mapped[datetime | None]  # from then: no more 抽, released and leftover slots first-come
+    leftovers_opened_at: Mapped[datetime | None]  # set by the job that opened them (once)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (sa.CheckConstraint("start_date < end_date", name="ordered"),)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import jpholiday
 import sqlalchemy as sa
 
+from app.core.time import utcnow
 from app.extensions import db
 from app.facilities.availability import Grid, RoomNode, SlotDef, Span, Status, compute_grid
 from app.facilities.models import Closure, Facility, LotteryPeriod, Room, TimeSlot
@@ -65,14 +66,25 @@ def facility_slots(facility_id: int) -> list[SlotDef]:
     return [slot_def(s) for s in rows]
 
 
-def facility_spans(facility_id: int, start: date, end: date) -> tuple[list[Span], list[Span]]:
-    """Closures and lottery periods overlapping [start, end), in ONE query (a UNION ALL)."""
+def lottery_blocks(now: datetime | None = None):
+    """SQL condition: the lottery period still holds its days (抽, no first-come) at NOW.
+
+    A period's days open first-come at its announced `leftovers_open_at`; a period without one holds them.
+    """
+    now = now or utcnow()
+    return sa.or_(LotteryPeriod.leftovers_open_at.is_(None), LotteryPeriod.leftovers_open_at > now)
+
+
+def facility_spans(facility_id: int, start: date, end: date, *,
+                   now: datetime | None = None) -> tuple[list[Span], list[Span]]:
+    """Closures and lottery periods (still holding their days at NOW) overlapping [start, end), in ONE query."""
     closures = sa.select(
         sa.literal("c").label("what"), Closure.room_id, Closure.start_date, Closure.end_date
     ).where(Closure.facility_id == facility_id, Closure.start_date < end, Closure.end_date > start)
     lotteries = sa.select(
         sa.literal("l").label("what"), LotteryPeriod.room_id, LotteryPeriod.start_date, LotteryPeriod.end_date
-    ).where(LotteryPeriod.facility_id == facility_id, LotteryPeriod.start_date < end, LotteryPeriod.end_date > start)
+    ).where(LotteryPeriod.facility_id == facility_id, LotteryPeriod.start_date < end, LotteryPeriod.end_date > start,
+            lottery_blocks(now))
     found: dict[str, list[Span]] = {"c": [], "l": []}
     for what, room_id, first, last in db.session.execute(sa.union_all(closures, lotteries)):
         found[what].append(Span(first, last, room_id))
@@ -138,11 +150,11 @@ class FacilityGrid:
     leaf_of: dict[int, frozenset[int]] | None = None
 
 
-def facility_grid(facility: Facility, start: date, end: date) -> FacilityGrid:
+def facility_grid(facility: Facility, start: date, end: date, *, now: datetime | None = None) -> FacilityGrid:
     """The 空き状況 of FACILITY for [start, end): rooms, slots, spans and claims = 4 queries whatever the data."""
     rooms = facility_rooms(facility.id)
     slots = facility_slots(facility.id)
-    closures, lotteries = facility_spans(facility.id, start, end)
+    closures, lotteries = facility_spans(facility.id, start, end, now=now)
     claims = claims_between([r.id for r in rooms], start, end)
     holidays = holidays_between(start, end)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
@@ -220,7 +232,7 @@ def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 
                          Closure.end_date).where(Closure.start_date < end, Closure.end_date > day)
     lotteries = sa.select(sa.literal("l").label("what"), LotteryPeriod.facility_id, LotteryPeriod.room_id,
                           LotteryPeriod.start_date, LotteryPeriod.end_date).where(
-        LotteryPeriod.start_date < end, LotteryPeriod.end_date > day)
+        LotteryPeriod.start_date < end, LotteryPeriod.end_date > day, lottery_blocks())
     for what, facility_id, room_id, first, last in db.session.execute(sa.union_all(closures, lotteries)):
         spans.setdefault((what, facility_id), []).append(Span(first, last, room_id))
     claims = claims_between([r.id for r in rooms], day, end)

@@ -65,6 +65,36 @@ def _add_report(app, occurrence_id: int, officer_id: int) -> int:
         return report.id
 
 
+def add_lottery_period(facility_id: int) -> int:
+    """A lottery period of the facility 5 months ahead whose 町会 and individual windows are open now."""
+    from app.bookings import lottery_flow as flow
+    from app.bookings.lottery_models import INDIVIDUAL
+    from app.core.time import today_tokyo
+    from tests.bookings.lottery_factories import NEIGHBORHOOD, at, open_period, spec_for
+
+    today = today_tokyo()
+    year, month = divmod(today.year * 12 + today.month - 1 + 5, 12)
+    tiers = [flow.TierSpec([NEIGHBORHOOD, INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
+    return open_period(facility_id, spec_for(
+        date(year, month + 1, 1), tiers_from=today, closes=today + timedelta(days=20), draw=today + timedelta(days=30),
+        confirm=today + timedelta(days=40), leftovers=at(today + timedelta(days=45), 9), tiers=tiers))
+
+
+def add_lottery_entry(w) -> int:
+    """An entry of group X (by its officer) in facility F's lottery (a fresh one for each allowed withdrawal)."""
+    from app.bookings.lottery_models import LotteryEntry, LotteryPreference
+    from app.facilities.models import LotteryPeriod
+
+    with app_context():
+        period = db.session.get(LotteryPeriod, w.lottery_f)
+        entry = LotteryEntry(period_id=period.id, user_id=w.users["off_x"].id, organization_id=w.org_x,
+                             group_key=f"org:{w.org_x}", tier=1)
+        entry.preferences = [LotteryPreference(rank=1, room_id=w.room_f, day=period.start_date, slot_code="morning")]
+        db.session.add(entry)
+        db.session.commit()
+        return entry.id
+
+
 def add_alerts(app, w) -> None:
     """Resident A's slot watches (one to delete, one behind the e-mail's unsubscribe link) and reminder cancel links
     (a registration of another resident for the event link, resident A's booking for the booking link)."""
@@ -136,6 +166,8 @@ def build_world(app) -> SimpleNamespace:
     w.booking_a = add_booking(w.room_f, day, [(540, 720)])
     w.booking_g = add_booking(w.room_g, day, [(540, 720)])
     w.closure_f, w.closure_g = add_closure(w.facility_f), add_closure(w.facility_g)
+    w.lottery_f, w.lottery_g = add_lottery_period(w.facility_f), add_lottery_period(w.facility_g)
+    w.entry_x = add_lottery_entry(w)
 
     off_x = w.users["off_x"].id
     w.event_x = make_series(organization_id=w.org_x, actor_id=off_x).id

@@ -26,7 +26,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.extensions import db
-from tests.core.authz_world import DRAFT_TITLE, PERSONAS, PRIVATE_EMAIL, add_closure, build_world, remove_images
+from tests.core.authz_world import (
+    DRAFT_TITLE,
+    PERSONAS,
+    PRIVATE_EMAIL,
+    add_closure,
+    add_lottery_entry,
+    build_world,
+    remove_images,
+)
 
 CODES = {"ok", "nop", "L", "400", "401", "403", "404"}
 UNSAFE = {"POST", "PATCH", "PUT", "DELETE"}
@@ -94,6 +102,7 @@ def _token_a2_alive(w) -> bool:
 
 
 FRESH_CLOSURE_F = lambda w: add_closure(w.facility_f)  # noqa: E731 - an allowed delete needs its own target
+FRESH_ENTRY_X = lambda w: add_lottery_entry(w)  # noqa: E731 - likewise an allowed withdrawal
 _EMAILS = itertools.count(1)
 NEW_EMAIL = lambda w: f"authz-new{next(_EMAILS)}@example.jp"  # noqa: E731 - mail limits are per address
 MANUAL = "P13-01-2"  # an indicator with hand-entered values
@@ -276,6 +285,30 @@ TABLE = [
     R("alerts.cancel", "POST", "ok", token=W.cancel_event_token),
     R("alerts.cancel", "POST", "400", token="forged.token", label="forged"),
     R("alerts.cancel", "POST", "400", token=W.unsubscribe_token, label="unsubscribe-token"),
+    # --- lotteries: facility F's period (windows open) and G's; group X's entry (its officer only; IDOR -> 404)
+    R("lotteries.index", "GET", "ok"),
+    R("lotteries.show", "GET", "ok", period_id=W.lottery_f),
+    R("lotteries.record", "GET", "404", period_id=W.lottery_f),  # not drawn yet: no seed to publish
+    R("lotteries.apply", "GET", "L    ok   ok   ok   ok   ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.apply", "POST", "L    ok   ok   ok   ok   ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("lotteries.entry", "GET", "L    404  404  ok   404  404  404  404", entry_id=W.entry_x),
+    R("lotteries.entry", "POST", "L    404  404  ok   404  404  404  404", entry_id=W.entry_x),
+    R("lotteries.confirm", "POST", "L    404  404  ok   404  404  404  404", entry_id=W.entry_x),
+    R("lotteries.decline", "POST", "L    404  404  ok   404  404  404  404", entry_id=W.entry_x),
+    R("lotteries.withdraw", "POST", "L    404  404  ok   404  404  404  404", entry_id=FRESH_ENTRY_X),
+    R("lotteries.staff_index", "GET", "L    403  403  403  403  ok   ok   ok"),
+    R("lotteries.staff_new", "GET", "L    403  403  403  403  ok   ok   ok", facility_id=W.facility_f),
+    R("lotteries.staff_new", "GET", "L    403  403  403  403  403  ok   ok", facility_id=W.facility_g, label="g"),
+    R("lotteries.staff_new", "POST", "L    403  403  403  403  ok   ok   ok", facility_id=W.facility_f),
+    R("lotteries.staff_new", "POST", "L    403  403  403  403  403  ok   ok", facility_id=W.facility_g, label="g"),
+    R("lotteries.staff_period", "GET", "L    403  403  403  403  ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.staff_period", "GET", "L    403  403  403  403  403  ok   ok", period_id=W.lottery_g, label="g"),
+    R("lotteries.staff_edit", "GET", "L    403  403  403  403  ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.staff_edit", "POST", "L    403  403  403  403  ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.staff_edit", "POST", "L    403  403  403  403  403  ok   ok", period_id=W.lottery_g, label="g"),
+    R("lotteries.staff_draw", "POST", "L    403  403  403  403  ok   ok   ok", period_id=W.lottery_f),
+    R("lotteries.staff_draw", "POST", "L    403  403  403  403  403  ok   ok", period_id=W.lottery_g, label="g"),
     # --- staff dashboards and indicators
     R("dashboards.overview", "GET", "L    403  403  403  403  ok   ok   ok"),
     R("dashboards.facility", "GET", "L    403  403  403  403  ok   ok   ok", facility_id=W.facility_f),
