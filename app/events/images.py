@@ -1,5 +1,5 @@
-"""Event images: type and size checked, re-encoded as JPEG (which drops EXIF, GPS included), stored by a random
-name under instance/uploads/events."""
+"""Uploaded images (event images, organization logos): type and size checked, re-encoded as JPEG (which drops
+EXIF, GPS included), stored by a random name under instance/uploads/<kind>."""
 
 from __future__ import annotations
 
@@ -16,20 +16,24 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 MAX_SIDE = 1600
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+KINDS = ("events", "logos")
+LOGO_SIDE = 400  # logos show small (cards: 32 px, organization page: up to 160 px)
 
 
 class InvalidImage(DomainError):
     status_code = 422
 
 
-def upload_dir() -> Path:
-    """Where event images live (created on first use)."""
-    path = Path(current_app.instance_path) / "uploads" / "events"
+def upload_dir(kind: str = "events") -> Path:
+    """Where images of KIND ('events' or 'logos') live (created on first use)."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    path = Path(current_app.instance_path) / "uploads" / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def reencode(data: bytes) -> bytes:
+def reencode(data: bytes, *, max_side: int = MAX_SIDE) -> bytes:
     """Check and re-encode an uploaded image; raises InvalidImage with a message for the user."""
     from PIL import Image, UnidentifiedImageError
 
@@ -45,7 +49,7 @@ def reencode(data: bytes) -> bytes:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
+            image.thumbnail((max_side, max_side))
             out = io.BytesIO()
             # A fresh encode carries no EXIF, XMP or ICC metadata from the upload.
             image.save(out, format="JPEG", quality=85, optimize=True)
@@ -56,17 +60,17 @@ def reencode(data: bytes) -> bytes:
         raise InvalidImage(_l("画像を読み込めませんでした。別の画像をお試しください。")) from None
 
 
-def store(data: bytes) -> str:
-    """Re-encode DATA and write it under a new random name; returns the name."""
-    encoded = reencode(data)
+def store(data: bytes, *, kind: str = "events", max_side: int = MAX_SIDE) -> str:
+    """Re-encode DATA and write it under a new random name in KIND's folder; returns the name."""
+    encoded = reencode(data, max_side=max_side)
     name = f"{secrets.token_hex(16)}.jpg"
-    (upload_dir() / name).write_bytes(encoded)
+    (upload_dir(kind) / name).write_bytes(encoded)
     return name
 
 
-def path_of(name: str) -> Path | None:
+def path_of(name: str, *, kind: str = "events") -> Path | None:
     """The file of a stored image name, or None for names that are not ours."""
     if not name or "/" in name or "\\" in name or not name.endswith(".jpg"):
         return None
-    path = upload_dir() / name
+    path = upload_dir(kind) / name
     return path if path.is_file() else None

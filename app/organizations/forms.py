@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -58,6 +59,9 @@ class OrganizationForm(BaseForm):
     member_count = _count(_l("会員数"))
     shop_count = _count(_l("店舗数(商店会のみ)"))
     in_shotengai_federation = BooleanField(_l("港区商店街連合会に加入している(商店会のみ)"))
+    logo = FileField(_l("ロゴ画像(JPEG・PNG・WebP・GIF、5MBまで)"),
+                     render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"})
+    remove_logo = BooleanField(_l("今のロゴを削除する"))
 
     def values(self) -> dict:
         """The submitted values as the service expects them."""

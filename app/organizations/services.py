@@ -105,6 +105,21 @@ def update_profile(organization: Organization, *, actor: User, values: dict) -> 
     record_audit("organization.updated", actor_id=actor.id, target_type="organization", target_id=organization.id)
 
 
+def set_logo(organization: Organization, *, actor: User, upload: bytes | None = None, remove: bool = False) -> None:
+    """Replace (UPLOAD: the file's bytes) or REMOVE the group's logo. The upload is checked and re-encoded (EXIF
+    and other metadata dropped) by app.events.images; InvalidImage carries the message for the user."""
+    from app.events import images
+
+    if upload:
+        organization.logo_name = images.store(upload, kind="logos", max_side=images.LOGO_SIDE)
+    elif remove:
+        organization.logo_name = None
+    else:
+        return
+    record_audit("organization.logo_changed", actor_id=actor.id, target_type="organization",
+                 target_id=organization.id, details={"removed": not upload})
+
+
 def verify_organization(organization: Organization, *, staff: User, until: date) -> None:
     """Staff confirm a group's registration for a term ending on UNTIL (inclusive)."""
     if until < today_tokyo():

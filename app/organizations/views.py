@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -14,6 +14,7 @@ from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
+from app.events import images
 from app.extensions import db
 from app.organizations import services
 from app.organizations.forms import (
@@ -95,6 +96,23 @@ def show(org_id: int):
                            lang=current_language().code)
 
 
+@bp.get("/<int:org_id>/logo.jpg")
+def logo(org_id: int):
+    """The group's logo (re-encoded JPEG), for whoever may see the group's page."""
+    organization = _get(org_id)
+    if organization.status not in PUBLIC_STATUSES and not services.can_manage(current_user, organization) \
+            and not services.membership_of(current_user, org_id):
+        abort(404)
+    path = images.path_of(organization.logo_name or "", kind="logos")
+    if path is None:
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="image/jpeg")
+    # The URL carries ?v=<name>: a new logo is a new URL, so the old one may be cached for a day.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 @bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(org_id: int):
@@ -104,8 +122,14 @@ def edit(org_id: int):
         form.kind.data = organization.kind.value
         form.district.data = organization.district.value
     if form.validate_on_submit():
+        upload = form.logo.data
         try:
             services.update_profile(organization, actor=current_user, values=form.values())
+            services.set_logo(organization, actor=current_user, remove=form.remove_logo.data,
+                              upload=upload.read() if upload and getattr(upload, "filename", "") else None)
+        except images.InvalidImage as exc:
+            db.session.rollback()
+            form.logo.errors = [*form.logo.errors, exc.message]
         except DomainError as exc:
             db.session.rollback()
             form.member_count.errors.append(exc.message)

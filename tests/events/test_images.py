@@ -18,8 +18,10 @@ from tests.organizations.factories import make_organization
 
 @pytest.fixture
 def uploads(tmp_path, monkeypatch):
-    monkeypatch.setattr(images, "upload_dir", lambda: tmp_path)
-    return tmp_path
+    for kind in images.KINDS:
+        (tmp_path / kind).mkdir()
+    monkeypatch.setattr(images, "upload_dir", lambda kind="events": tmp_path / kind)
+    return tmp_path / "events"
 
 
 def _jpeg_with_exif() -> bytes:
