@@ -56,6 +56,10 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Tsudoi <noreply@tsudoi.example.jp>")
     MAIL_SEND_AFTER_REQUEST = False
     MAIL_MAX_ATTEMPTS = 5
+    # Optional: with REDIS_URL set, MAIL_QUEUE=rq delivers mail through an RQ queue right after the request
+    # (app/core/mail_queue.py); the outbox and `flask jobs run-due` still guarantee delivery without it.
+    MAIL_QUEUE = os.environ.get("MAIL_QUEUE", "")
+    MAIL_RQ_QUEUE = os.environ.get("MAIL_RQ_QUEUE", "tsudoi-mail")
 
     # Security
     SESSION_COOKIE_NAME = "tsudoi_session"

@@ -117,9 +117,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_hooks(app: Flask) -> None:
-    from app.core import errors, filters, mail, security
+    from app.core import errors, filters, mail, mail_queue, security
 
     errors.init_app(app)
     filters.init_app(app)
     security.init_app(app)
     mail.init_app(app)
+    mail_queue.init_app(app)

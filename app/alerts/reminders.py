@@ -25,6 +25,7 @@ from app.core.mail import queue_mail
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.extensions import db
 
+
 class LinkUsed(InvalidAlertLink):
     """The cancel link was used already (single use): a conflict with what happened, not a bad link."""
 
