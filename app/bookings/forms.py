@@ -90,3 +90,27 @@ class StaffBookingForm(BookingForm):
 
     user_email = StringField(_l("利用者のメールアドレス"), validators=[
         DataRequired(REQUIRED), Length(max=320, message=_l("320文字以内で入力してください。"))])
+
+
+def _interval(value) -> int:
+    return 2 if str(value) == "2" else 1
+
+
+class SeriesForm(BookingForm):
+    """A weekly series: the first day's 時間区分 every week (or every 2 weeks), N times or until a day."""
+
+    interval_weeks = SelectField(_l("くり返し"), choices=[SelectChoice(1, _l("毎週")), SelectChoice(2, _l("2週ごと"))],
+                                 default=1, coerce=_interval, validate_choice=False)
+    count = IntegerField(_l("回数"), validators=[
+        Optional(), NumberRange(min=2, max=52, message=_l("回数は2回から52回までにしてください。"))],
+        render_kw={"inputmode": "numeric"}, invalid_value_message=_l("回数を数字で入力してください。"))
+    until = DateField(_l("最後の日(この日まで)"), validators=[Optional()],
+                      invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
+    mode = StringField()  # the button pressed on the plan: "all" or "free" (never rendered as a field)
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and self.count.data is None and self.until.data is None:
+            self.count.errors.append(_l("回数か最後の日のどちらかを入力してください。"))
+            ok = False
+        return ok

@@ -327,9 +327,11 @@ def book_slots(
     actor=None,
     now: datetime | None = None,
     lottery_award: bool = False,
+    series_id: int | None = None,
 ) -> Booking:
     """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
-    the caller must then roll back the transaction. LOTTERY_AWARD: see quote()."""
+    the caller must then roll back the transaction. LOTTERY_AWARD: see quote(). SERIES_ID: an occurrence of a
+    weekly series (app/bookings/series.py), which sends one e-mail for the whole series instead of one each."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
@@ -342,6 +344,7 @@ def book_slots(
         purpose=purpose, attendees=attendees, fee_gross_yen=q.gross, fee_reduction_yen=q.reduction,
         fee_net_yen=q.net, reduction_percent=q.reduction_percent, created_by_id=actor.id, created_at=now,
         hold_until=q.hold_until, confirmed_at=now if q.state == BookingState.CONFIRMED else None,
+        series_id=series_id,
     )
     booking.items = [
         BookingItem(slot_code=u.slot.code if not u.hourly else HOURLY_FEE_CODE, label_ja=u.slot.label,
@@ -365,12 +368,13 @@ def book_slots(
         # The caller rolls back (the booking row added above must not be kept).
         raise SlotTaken(
             _l("申し訳ありません。選んだ時間は、ほかの方が先に予約しました。"),
-            alternatives=find_alternatives(q.room, day, q.units, attendees),
+            alternatives=find_alternatives(q.room, day, q.units, attendees) if series_id is None else [],
         ) from None
-    _queue_confirmation(booking, user)
+    if series_id is None:
+        _queue_confirmation(booking, user)
     record_audit("booking.create", actor_id=actor.id, target_type="booking", target_id=booking.id,
                  details={"room_id": q.room.id, "day": day.isoformat(), "state": q.state.value,
-                          "on_behalf": on_behalf})
+                          "on_behalf": on_behalf, **({"series_id": series_id} if series_id else {})})
     return booking
 
 

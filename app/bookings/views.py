@@ -417,3 +417,6 @@ def desk_book(facility_id: int):
     db.session.commit()
     flash(_("利用者に代わって予約しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=booking.day.isoformat()), 303)
+
+
+from app.bookings import series_views  # noqa: E402, F401 - registers the series pages on this blueprint

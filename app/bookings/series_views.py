@@ -1,0 +1,147 @@
+"""Weekly booking series pages (on the bookings blueprint): plan then confirm, the series, cancel the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.accounts.forms import ActionForm
+from app.bookings import series as series_services
+from app.bookings.forms import SeriesForm
+from app.bookings.models import BookingSeries
+from app.bookings.views import (
+    _equipment_choices,
+    _hm,
+    _organization_choices,
+    _room_or_404,
+    _unit_choices,
+    bp,
+)
+from app.core.errors import DomainError
+from app.core.time import today_tokyo
+from app.extensions import db
+from app.facilities import queries as facility_queries
+
+
+def _fingerprint(form: SeriesForm, room_id: int) -> str:
+    """What the plan shown was computed from: a changed input after the plan means showing a new plan first."""
+    values = [room_id, form.day.data and form.day.data.isoformat(), sorted(form.units.data or []),
+              form.interval_weeks.data, form.count.data, form.until.data and form.until.data.isoformat(),
+              form.attendees.data, form.category.data, form.organization_id.data, sorted(form.equipment.data or [])]
+    return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:32]
+
+
+def _render(form: SeriesForm, room, status: int, *, plan=None, error=None):
+    return render_template("bookings/series_new.html", form=form, room=room, facility=room.facility, plan=plan,
+                           error=error, hm=_hm), status
+
+
+@bp.route("/series/new", methods=["GET", "POST"])
+@login_required
+def series_new():
+    """Book the same room and 時間区分 every week: first a plan of every date (free, taken, closed), then confirm."""
+    form = SeriesForm()
+    room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
+    if request.method == "GET":
+        form.room_id.data = str(room.id)
+        try:
+            form.day.data = date.fromisoformat(request.args.get("day", ""))
+        except ValueError:
+            form.day.data = today_tokyo()
+    form.units.choices = _unit_choices(room, form.day.data)
+    form.equipment.choices = _equipment_choices(room.facility_id)
+    form.organization_id.choices = _organization_choices()
+    if request.method == "GET":
+        return _render(form, room, 200)
+    if not form.validate_on_submit():
+        return _render(form, room, 422)
+    options = dict(
+        user=current_user, room_id=room.id, first_day=form.day.data, interval_weeks=form.interval_weeks.data,
+        count=form.count.data, until=form.until.data, unit_keys=form.units.data or [],
+        attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
+        equipment_ids=form.equipment.data or [],
+    )
+    fingerprint = _fingerprint(form, room.id)
+    mode = form.mode.data if form.mode.data in ("all", "free") else None
+    try:
+        if mode is None or form.confirm.data != fingerprint:
+            plan = series_services.plan_series(**options)
+            form.confirm.data = fingerprint
+            return _render(form, room, 200, plan=plan)
+        series, booked = series_services.book_series(purpose=form.purpose.data, skip_conflicts=mode == "free",
+                                                     **options)
+    except series_services.SeriesConflict as exc:
+        db.session.rollback()
+        plan = _plan_or_none(options)
+        form.confirm.data = fingerprint if plan else ""
+        return _render(form, room, 409, plan=plan, error=exc.message)
+    except DomainError as exc:
+        db.session.rollback()
+        form.confirm.data = ""
+        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
+        return _render(form, room, status, error=exc.message)
+    db.session.commit()
+    flash(_("くり返しの予約を受け付けました(%(n)s回)。", n=len(booked)), "success")
+    return redirect(url_for("bookings.series_show", series_id=series.id), 303)
+
+
+def _plan_or_none(options: dict):
+    try:
+        return series_services.plan_series(**options)
+    except DomainError:
+        db.session.rollback()
+        return None
+
+
+def _series_for_user(series_id: int) -> BookingSeries:
+    """The series, if the current user made it (it is theirs) or is staff of its facility; otherwise 404."""
+    series = db.session.get(BookingSeries, series_id)
+    if series is None:
+        abort(404)
+    if series.user_id != current_user.id and not facility_queries.is_facility_staff(current_user,
+                                                                                       series.facility_id):
+        abort(404)
+    return series
+
+
+@bp.get("/series/<int:series_id>")
+@login_required
+def series_show(series_id: int):
+    series = _series_for_user(series_id)
+    bookings = series_services.series_bookings(series.id)
+    return render_template("bookings/series_show.html", series=series, bookings=bookings, hm=_hm,
+                           today=today_tokyo(), remaining=series_services.remaining(series.id),
+                           net=sum(b.fee_net_yen for b in bookings if b.state.is_active))
+
+
+@bp.route("/series/<int:series_id>/cancel", methods=["GET", "POST"])
+@login_required
+def series_cancel(series_id: int):
+    """Cancel the rest of a series from a chosen date, after saying what would be lost."""
+    series = _series_for_user(series_id)
+    try:
+        from_day = date.fromisoformat(request.values.get("from", ""))
+    except ValueError:
+        from_day = None
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            cancelled = series_services.cancel_series(series, actor=current_user, from_day=from_day)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("bookings.series_show", series_id=series.id), 303)
+        db.session.commit()
+        flash(_("%(n)s件の予約を取り消しました。", n=len(cancelled)), "success")
+        return redirect(url_for("bookings.series_show", series_id=series.id), 303)
+    preview = series_services.cancellation_preview(series, actor=current_user, from_day=from_day)
+    if not preview.bookings:
+        flash(_("取り消せる予約が残っていません。"), "error")
+        return redirect(url_for("bookings.series_show", series_id=series.id), 303)
+    return render_template("bookings/series_cancel.html", series=series, preview=preview, form=form, hm=_hm,
+                           from_day=from_day), 400 if request.method == "POST" else 200
