@@ -1,4 +1,5 @@
-"""/api/v1/indicators: the plan's outcome indicators, printed and entered values (public, no personal data)."""
+"""/api/v1/indicators: the plan's outcome indicators, printed, computed, entered and frozen values (public, no
+personal data)."""
 
 from __future__ import annotations
 
@@ -30,12 +31,20 @@ class PlanValueSchema(Schema):
 
 
 class YearlyValueSchema(Schema):
-    """A value for one fiscal year, entered by ward staff from a survey or another source."""
+    """A value for one fiscal year: computed from Tsudoi's data, entered by ward staff, or frozen (確定)."""
 
     fiscal_year = fields.Integer()
-    value = fields.Decimal(as_string=True)
-    origin = fields.Constant("manual")
-    source_document = fields.String()
+    value = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "null: no data"})
+    origin = fields.String(metadata={"description": "computed, manual or snapshot (a frozen year's stored value)"})
+    partial = fields.Boolean(metadata={"description": "true while the fiscal year is not over (year to date)"})
+    frozen = fields.Boolean()
+    completeness = fields.Decimal(
+        as_string=True, allow_none=True,
+        metadata={"description": "approved reports / ended mapped occurrences (null when not applicable)"},
+    )
+    reported = fields.Integer(allow_none=True)
+    ended = fields.Integer(allow_none=True)
+    source_document = fields.String(allow_none=True)
     source_date = fields.Date(allow_none=True)
 
 
@@ -44,6 +53,9 @@ class SourceSchema(Schema):
 
     kind = fields.Enum(SourceKind, by_value=True)
     computed = fields.Boolean(metadata={"description": "true when computed from Tsudoi's own data"})
+    rules = fields.List(fields.Dict(), metadata={
+        "description": "mapping rules of event-based indicators: {match: category|organization_kind|series, value}"
+    })
 
 
 class LatestSchema(Schema):
@@ -51,6 +63,8 @@ class LatestSchema(Schema):
 
     fiscal_year = fields.Integer()
     value = fields.Decimal(as_string=True)
+    partial = fields.Boolean()
+    completeness = fields.Decimal(as_string=True, allow_none=True)
     progress_rate = fields.Decimal(
         as_string=True, allow_none=True,
         metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
@@ -92,6 +106,8 @@ def _document(summary: queries.Summary) -> dict:
         latest = {
             "fiscal_year": summary.latest.fiscal_year,
             "value": summary.latest.value,
+            "partial": summary.latest.partial,
+            "completeness": summary.latest.completeness,
             "progress_rate": summary.progress,
             "judgement": summary.judgement.value if summary.judgement else None,
         }
@@ -103,12 +119,18 @@ def _document(summary: queries.Summary) -> dict:
         "name": indicator.name,
         "unit": indicator.unit,
         "direction": indicator.direction,
-        "source": {"kind": indicator.source_kind, "computed": indicator.source_kind.is_computed},
+        "source": {"kind": indicator.source_kind, "computed": indicator.source_kind.is_computed,
+                   "rules": [{"match": r.match.value, "value": r.value} for r in indicator.rules]},
         "midterm_status": indicator.midterm_status,
         "footnotes": indicator.footnotes,
         "review_note": indicator.review_note,
         "plan_values": indicator.plan_values,
-        "yearly_values": indicator.manual_values,
+        "yearly_values": [
+            {"fiscal_year": v.fiscal_year, "value": v.value, "origin": v.origin, "partial": v.partial,
+             "frozen": v.frozen, "completeness": v.completeness, "reported": v.reported, "ended": v.ended,
+             "source_document": v.source_document, "source_date": v.source_date}
+            for _year, v in sorted((summary.years or {}).items())
+        ],
         "latest": latest,
     }
 
@@ -141,4 +163,4 @@ class IndicatorItem(MethodView):
         indicator = queries.get_by_code(code)
         if indicator is None:
             abort(404)
-        return _document(queries.summarize(indicator))
+        return _document(queries.summary_with_history(indicator))

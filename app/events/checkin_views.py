@@ -356,5 +356,5 @@ def staff_participants():
                                     .where(Indicator.code.in_(list(sums)))).all())
     return render_template("participation/staff_participants.html", year=year, current=current,
                            sums=sorted(sums.values(), key=lambda s: s.indicator_code), names=names,
-                           rows=participation.mapped_occurrences(year), indicators_of=participation.CATEGORY_INDICATORS,
+                           rows=participation.mapped_occurrences(year),
                            lang=current_language().code)

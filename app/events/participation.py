@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import User
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
-from app.core.time import FiscalYear, utcnow
+from app.core.time import utcnow
 from app.events.models import (
-    EventCategory,
     EventOccurrence,
     EventSeries,
     EventStatus,
@@ -480,16 +479,8 @@ def send_overdue_reminders(*, now: datetime | None = None) -> int:
 # ---------------------------------------------------------------- indicators
 
 
-# Mapping rule, first version: an event category feeds the participant-sum indicator of the plan it matches.
-# Codes are those of app/indicators/data/indicators.csv (source_kind = participant_sum).
-CATEGORY_INDICATORS: dict[EventCategory, tuple[str, ...]] = {
-    EventCategory.PARTICIPATION: ("P09-02-1",),  # 区民参画会議の参加者数
-    EventCategory.SAFETY: ("P09-02-2",),  # 安全で安心なまちづくりに向けた活動参加者数
-    EventCategory.KNOW_THE_AREA: ("P09-03-2",),  # 地域を知る事業の参加者数
-    EventCategory.COMMUNITY: ("P09-05-1",),  # 地域と連携・協働、支援しているイベントの参加者数
-    EventCategory.SOCIAL_BUSINESS: ("P11-03-1",),  # ソーシャルビジネスイベントの参加者数
-    EventCategory.TOURISM: ("P13-03-1",),  # 港区観光ボランティアガイドと連携した観光案内者数
-}
+# The mapping of events to the plan's indicators is the indicators domain's: staff-editable rules per indicator
+# (app.indicators.sources). These two read it for the events staff page.
 
 
 @dataclass(frozen=True)
@@ -508,54 +499,49 @@ class ParticipantSum:
         return self.approved_reports / self.ended_occurrences if self.ended_occurrences else None
 
 
-def participant_sums(fiscal_year: int, *, now: datetime | None = None) -> dict[str, ParticipantSum]:
-    """Per participant-sum indicator: approved participants of mapped occurrences starting in FISCAL_YEAR.
+def _participant_indicators():
+    from sqlalchemy.orm import selectinload
 
-    One SQL aggregate per category group; an occurrence counts in the fiscal year it starts (Asia/Tokyo), only
-    its latest revision counts, and only when approved.
+    from app.indicators.models import Indicator, SourceKind
+
+    return db.session.scalars(sa.select(Indicator).where(Indicator.source_kind == SourceKind.PARTICIPANT_SUM)
+                              .options(selectinload(Indicator.rules)).order_by(Indicator.code)).all()
+
+
+def participant_sums(fiscal_year: int, *, now: datetime | None = None) -> dict[str, ParticipantSum]:
+    """Per participant-sum indicator: approved participants of its mapped occurrences starting in FISCAL_YEAR.
+
+    Computed by app.indicators.sources.compute_year (the indicators' mapping rules): an occurrence counts in
+    the fiscal year it starts (Asia/Tokyo), only its latest revision counts, and only when approved.
     """
-    now = now or utcnow()
-    year = FiscalYear(fiscal_year)
-    approved = sa.and_(ParticipationReport.id.is_not(None), ParticipationReport.status == ReportStatus.APPROVED)
-    rows = db.session.execute(
-        sa.select(
-            EventSeries.category,
-            sa.func.coalesce(sa.func.sum(sa.case((approved, ParticipationReport.total), else_=0)), 0),
-            sa.func.count(EventOccurrence.id),
-            sa.func.count(sa.case((approved, EventOccurrence.id))),
-        )
-        .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
-        .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
-                                                ParticipationReport.is_latest.is_(True)))
-        .where(EventOccurrence.starts_at >= year.start_at, EventOccurrence.starts_at < year.end_at)
-        .where(_ended_clause(now), EventSeries.category.in_(list(CATEGORY_INDICATORS)))
-        .group_by(EventSeries.category)
-    ).all()
-    totals: dict[str, list[int]] = {code: [0, 0, 0] for codes in CATEGORY_INDICATORS.values() for code in codes}
-    for category, participants, ended, reported in rows:
-        # An event mapped to two indicators counts once in each.
-        for code in CATEGORY_INDICATORS[EventCategory(category)]:
-            totals[code][0] += int(participants)
-            totals[code][1] += int(ended)
-            totals[code][2] += int(reported)
-    return {code: ParticipantSum(code, fiscal_year, *values) for code, values in totals.items()}
+    from app.indicators.sources import compute_year
+
+    indicators = _participant_indicators()
+    values = compute_year(fiscal_year, indicators, now=now or utcnow())
+    result = {}
+    for indicator in indicators:
+        value = values.get(indicator.id)
+        result[indicator.code] = ParticipantSum(
+            indicator.code, fiscal_year, int(value.value or 0) if value else 0,
+            value.ended or 0 if value else 0, value.reported or 0 if value else 0)
+    return result
 
 
 def mapped_occurrences(fiscal_year: int, *, now: datetime | None = None, limit: int = 1000
-                       ) -> list[tuple[EventOccurrence, ParticipationReport | None]]:
-    """Provenance of participant_sums: the ended mapped occurrences of FISCAL_YEAR with their latest report."""
-    now = now or utcnow()
-    year = FiscalYear(fiscal_year)
-    rows = db.session.execute(
-        sa.select(EventOccurrence, ParticipationReport)
-        .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
-        .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
-                                                ParticipationReport.is_latest.is_(True)))
-        .where(EventOccurrence.starts_at >= year.start_at, EventOccurrence.starts_at < year.end_at)
-        .where(_ended_clause(now), EventSeries.category.in_(list(CATEGORY_INDICATORS)))
-        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)
-    ).all()
-    return [(occurrence, report) for occurrence, report in rows]
+                       ) -> list[tuple[EventOccurrence, ParticipationReport | None, list[str]]]:
+    """Provenance of participant_sums: the ended mapped occurrences of FISCAL_YEAR, their latest report and the
+    codes of the indicators they count in."""
+    from app.indicators.sources import preview_rules, rule_matches_series, saved_rules
+
+    indicators = _participant_indicators()
+    rules = {indicator.code: saved_rules(indicator) for indicator in indicators}
+    every = [rule for group in rules.values() for rule in group]
+    if not indicators:
+        return []
+    _value, rows = preview_rules(indicators[0], every, fiscal_year, now=now, limit=limit)
+    return [(occurrence, report, [code for code, group in rules.items()
+                                  if any(rule_matches_series(rule, occurrence.series) for rule in group)])
+            for occurrence, report in rows]
 
 
 def organization_occurrences(organization_id: int, *, now: datetime | None = None, limit: int = 200

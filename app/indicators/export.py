@@ -1,9 +1,13 @@
-"""CSV export of the indicator catalog laid out like the plan's tables (政策 / 施策 / 成果指標名 / 当初 / 中間 ...)."""
+"""CSV and XLSX exports of the indicators laid out like the plan's tables (政策 / 施策 / 成果指標名 / 当初 / 中間 /
+目標 / 実績 / 達成状況), with the latest value (computed, entered or frozen), 進捗率, judgement and completeness."""
 
 from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
+
+from openpyxl import Workbook
 
 from app.core.spreadsheet import neutralize
 from app.indicators.queries import POLICY_TITLES, Summary
@@ -12,12 +16,21 @@ HEADER = (
     "指標コード", "政策", "施策", "成果指標名", "単位",
     "当初 年度", "当初", "中間 年度", "中間 目標", "中間 実績", "達成状況",
     "計画目標値 中間(令和7年度)", "計画目標値 最終(令和8年度末)",
-    "最新の値 年度", "最新の値", "進捗率", "判定", "最新の値の出典", "データの出どころ", "注記", "読み取りの注意",
+    "実績 年度", "実績", "年度途中", "進捗率", "判定", "報告率", "実績の出典", "データの出どころ", "注記",
+    "読み取りの注意",
 )
+ORIGINS = {"computed": "つどいのデータから計算", "manual": "職員が入力", "snapshot": "確定値"}
 
 
 def _cell(value) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
     return neutralize("" if value is None else str(value))
+
+
+def _ratio(value: Decimal | None) -> Decimal | None:
+    """A ratio (進捗率, 報告率) to three decimals, without trailing zeros (0.5, 0.643)."""
+    return None if value is None else value.quantize(Decimal("0.001")).normalize()
 
 
 def _printed(plan_value) -> str:
@@ -46,11 +59,13 @@ def rows(policies: list[tuple[int, list[Summary]]]):
                 _printed(s.interim_target),
                 _printed(s.final_target),
                 latest.fiscal_year if latest else "",
-                format(latest.value, "f") if latest else "",
-                format(s.progress, "f") if s.progress is not None else "",
-                s.judgement.label if s.judgement else "",
-                latest.source_document if latest else "",
-                indicator.source_kind.label,
+                latest.value if latest else None,
+                ("年度途中" if latest.partial else "") if latest else "",
+                _ratio(s.progress),
+                str(s.judgement.label) if s.judgement else "",
+                _ratio(latest.completeness) if latest else None,
+                (latest.source_document or ORIGINS.get(latest.origin, "")) if latest else "",
+                str(indicator.source_kind.label),
                 indicator.footnotes or "",
                 indicator.review_note or "",
             )
@@ -63,3 +78,16 @@ def to_csv(policies: list[tuple[int, list[Summary]]]) -> str:
     for row in rows(policies):
         writer.writerow([_cell(value) for value in row])
     return "\ufeff" + buffer.getvalue()
+
+
+def to_xlsx(policies: list[tuple[int, list[Summary]]]) -> bytes:
+    """The same rows as an XLSX workbook: numbers stay numbers, text is never a formula."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "成果指標"
+    for row in rows(policies):
+        sheet.append([float(v) if isinstance(v, Decimal) else neutralize("" if v is None else v) for v in row])
+    sheet.freeze_panes = "E2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.core.filters import fiscal_year_label
@@ -40,3 +40,38 @@ class ManualValueForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fiscal_year.choices = fiscal_year_choices()
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several checkboxes; values not in the list are refused by the service with a clear message."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+    def pre_validate(self, form):
+        return None
+
+
+class RulesForm(BaseForm):
+    """The mapping rules of an event-based indicator: which events feed it. Previewed before saving."""
+
+    categories = CheckboxesField(_l("イベントの分類"), choices=[])
+    organization_kinds = CheckboxesField(_l("主催団体の種類"), choices=[])
+    series = StringField(
+        _l("個別のイベント(イベント番号をコンマで区切る)"),
+        validators=[Length(max=2000, message=_l("2000文字以内で入力してください。"))],
+    )
+    preview_year = SelectField(_l("プレビューする年度"), validators=[InputRequired(REQUIRED)])
+
+    def __init__(self, *args, **kwargs):
+        from app.events.models import EventCategory
+        from app.organizations.models import OrganizationKind
+
+        super().__init__(*args, **kwargs)
+        self.categories.choices = [(c.value, str(c.label)) for c in EventCategory]
+        self.organization_kinds.choices = [(k.value, str(k.label)) for k in OrganizationKind]
+        self.preview_year.choices = fiscal_year_choices()
+
+
+class YearActionForm(BaseForm):
+    """A button that freezes or reopens a fiscal year (CSRF only)."""

@@ -141,6 +141,8 @@ class Indicator(db.Model):
     footnotes: Mapped[str | None] = mapped_column(sa.Text)
     review_note: Mapped[str | None] = mapped_column(sa.Text)
     source_line: Mapped[int | None]  # line of the plan text (app/indicators/data) the row was read from
+    # Set when staff first save the mapping rules: from then on the catalog load no longer seeds defaults.
+    rules_edited_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -150,6 +152,9 @@ class Indicator(db.Model):
     manual_values: Mapped[list[ManualValue]] = relationship(
         back_populates="indicator", cascade="all, delete-orphan", passive_deletes=True,
         order_by="ManualValue.fiscal_year",
+    )
+    rules: Mapped[list[MappingRule]] = relationship(
+        back_populates="indicator", cascade="all, delete-orphan", passive_deletes=True, order_by="MappingRule.id",
     )
 
     def plan_value(self, kind: PlanValueKind) -> PlanValue | None:
@@ -200,3 +205,70 @@ class ManualValue(db.Model):
 
     indicator: Mapped[Indicator] = relationship(back_populates="manual_values")
     entered_by = relationship("User")
+
+
+class MatchKind(enum.StrEnum):
+    """What a mapping rule matches an event series on."""
+
+    CATEGORY = "category"  # the series' category (EventCategory value)
+    ORGANIZATION_KIND = "organization_kind"  # the organizing group's kind (OrganizationKind value)
+    SERIES = "series"  # one series, linked explicitly
+
+    @property
+    def label(self):
+        return MATCH_KIND_LABELS[self]
+
+
+MATCH_KIND_LABELS = {
+    MatchKind.CATEGORY: _l("イベントの分類"),
+    MatchKind.ORGANIZATION_KIND: _l("主催団体の種類"),
+    MatchKind.SERIES: _l("個別のイベント"),
+}
+
+
+class MappingRule(db.Model):
+    """Which events feed a computed indicator: an event matching ANY rule of the indicator counts, once."""
+
+    __tablename__ = "indicator_rules"
+    __table_args__ = (
+        sa.UniqueConstraint("indicator_id", "match", "value", name="uq_indicator_rules_indicator_match_value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
+    match: Mapped[MatchKind] = mapped_column(_enum(MatchKind))
+    # The category or organization kind value, or the series id as text (no FK: a deleted series matches nothing).
+    value: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    indicator: Mapped[Indicator] = relationship(back_populates="rules")
+
+
+class FrozenYear(db.Model):
+    """A closed fiscal year whose indicator values are frozen: pages read its snapshots, not live data."""
+
+    __tablename__ = "indicator_frozen_years"
+
+    fiscal_year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    frozen_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    frozen_by = relationship("User")
+
+
+class Snapshot(db.Model):
+    """An indicator's value for a frozen fiscal year, as computed at the freeze (with completeness and breakdowns)."""
+
+    __tablename__ = "indicator_snapshots"
+    __table_args__ = (sa.UniqueConstraint("indicator_id", "fiscal_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
+    fiscal_year: Mapped[int] = mapped_column(
+        sa.ForeignKey("indicator_frozen_years.fiscal_year", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[Decimal | None] = mapped_column(DecimalValue())  # NULL: nothing to compute from
+    ended: Mapped[int | None]  # ended mapped occurrences (completeness denominator)
+    reported: Mapped[int | None]  # of them with an approved report
+    details: Mapped[dict | None] = mapped_column(sa.JSON)  # origin, breakdowns by district and month

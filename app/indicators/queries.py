@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from app.core.time import fiscal_year, utcnow
 from app.extensions import db
-from app.indicators.judgement import Judgement, judge, progress_rate, rule_from_config
-from app.indicators.models import Indicator, ManualValue, PlanValue, PlanValueKind
+from app.indicators.judgement import Judgement, judge, pace_value, progress_rate, rule_from_config
+from app.indicators.models import FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
+from app.indicators.sources import YearValue, compute_year
 
 POLICY_TITLES = {
     9: "参画と協働により地域を支える多様なコミュニティをつくる",
@@ -26,7 +28,8 @@ POLICY_TITLES = {
 
 @dataclass(frozen=True)
 class Summary:
-    """An indicator with its printed values and its latest staff-entered value judged against the final target."""
+    """An indicator with its printed values, its yearly values (computed, entered or frozen) and the latest
+    one judged against the final target."""
 
     indicator: Indicator
     baseline: PlanValue | None
@@ -34,21 +37,76 @@ class Summary:
     midterm_actual: PlanValue | None
     interim_target: PlanValue | None
     final_target: PlanValue | None
-    latest: ManualValue | None
+    latest: YearValue | None
     progress: Decimal | None  # 進捗率 of the latest value toward the final target
     judgement: Judgement | None
+    years: dict[int, YearValue] = None  # fiscal year -> value, the years asked for
+    previous: YearValue | None = None  # the value of the year before the latest (for the trend)
+
+    @property
+    def trend(self) -> Decimal | None:
+        """Latest minus the year before (None when either is unknown)."""
+        if self.latest is None or self.previous is None or self.previous.value is None:
+            return None
+        return self.latest.value - self.previous.value
+
+    def pace(self, year: int) -> Decimal | None:
+        """The value expected in YEAR on the straight line from the baseline to the final target."""
+        if self.baseline is None or self.final_target is None:
+            return None
+        return pace_value(self.baseline.value, self.baseline.fiscal_year, self.final_target.value,
+                          self.final_target.fiscal_year, year)
 
 
 def _query():
     return sa.select(Indicator).options(
-        selectinload(Indicator.plan_values), selectinload(Indicator.manual_values)
+        selectinload(Indicator.plan_values), selectinload(Indicator.manual_values), selectinload(Indicator.rules)
     ).order_by(Indicator.policy, Indicator.sort_order, Indicator.code)
 
 
-def summarize(indicator: Indicator) -> Summary:
-    """The summary of one loaded indicator (its plan and manual values already loaded)."""
+def year_values(indicators: list[Indicator], years: list[int], *, now=None) -> dict[int, dict[int, YearValue]]:
+    """indicator id -> fiscal year -> value, for YEARS: frozen years from their snapshots, the others computed
+    live (computed indicators) or as entered (manual ones). A fixed number of statements per year."""
+    now = now or utcnow()
+    current = fiscal_year(now)
+    frozen = set(db.session.scalars(sa.select(FrozenYear.fiscal_year).where(FrozenYear.fiscal_year.in_(years))))
+    result: dict[int, dict[int, YearValue]] = {i.id: {} for i in indicators}
+    if frozen:
+        ids = [i.id for i in indicators]
+        for snap in db.session.scalars(sa.select(Snapshot).where(Snapshot.fiscal_year.in_(frozen),
+                                                                 Snapshot.indicator_id.in_(ids))):
+            details = snap.details or {}
+            result[snap.indicator_id][snap.fiscal_year] = YearValue(
+                snap.fiscal_year, snap.value, "snapshot", ended=snap.ended, reported=snap.reported, frozen=True,
+                source_document=details.get("source_document"), details=details)
+    computed = [i for i in indicators if i.source_kind != SourceKind.MANUAL]
+    for year in years:
+        if year in frozen or year > current:
+            continue
+        for indicator_id, value in compute_year(year, computed, now=now).items():
+            result[indicator_id][year] = value
+    for indicator in indicators:
+        if indicator.source_kind != SourceKind.MANUAL:
+            continue
+        # Every entered year, also outside YEARS: the latest survey is the latest value even if years old.
+        for manual in indicator.manual_values:
+            if manual.fiscal_year not in frozen:
+                result[indicator.id][manual.fiscal_year] = YearValue(
+                    manual.fiscal_year, manual.value, "manual", source_document=manual.source_document,
+                    source_date=manual.source_date)
+    return result
+
+
+def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -> Summary:
+    """The summary of one loaded indicator; YEARS (from year_values) default to its manual values."""
     values = {kind: indicator.plan_value(kind) for kind in PlanValueKind}
-    latest = indicator.manual_values[-1] if indicator.manual_values else None
+    if years is None:
+        years = {m.fiscal_year: YearValue(m.fiscal_year, m.value, "manual", source_document=m.source_document,
+                                          source_date=m.source_date)
+                 for m in indicator.manual_values}
+    known = [years[y] for y in sorted(years) if years[y].value is not None]
+    latest = known[-1] if known else None
+    previous = years.get(latest.fiscal_year - 1) if latest else None
     baseline, final = values[PlanValueKind.BASELINE], values[PlanValueKind.FINAL_TARGET]
     progress = judgement = None
     if latest is not None and final is not None:
@@ -66,13 +124,36 @@ def summarize(indicator: Indicator) -> Summary:
         latest=latest,
         progress=progress,
         judgement=judgement,
+        years=years,
+        previous=previous,
     )
 
 
-def summaries_by_policy() -> list[tuple[int, list[Summary]]]:
-    """Every indicator's summary, grouped by policy (9 to 14) in the plan's order."""
+def dashboard_years(now=None) -> list[int]:
+    """The years the dashboard shows: last fiscal year and this one (year to date)."""
+    current = fiscal_year(now or utcnow())
+    return [current - 1, current]
+
+
+def summaries_by_policy(years: list[int] | None = None, *, now=None) -> list[tuple[int, list[Summary]]]:
+    """Every indicator's summary with its values for YEARS (default: last year and this one), per policy."""
     indicators = db.session.scalars(_query()).all()
-    return [(policy, [summarize(i) for i in group]) for policy, group in groupby(indicators, key=lambda i: i.policy)]
+    values = year_values(list(indicators), years or dashboard_years(now), now=now)
+    return [(policy, [summarize(i, values[i.id]) for i in group])
+            for policy, group in groupby(indicators, key=lambda i: i.policy)]
+
+
+def chart_years(indicator: Indicator, now=None) -> list[int]:
+    """The years of an indicator's chart: from its baseline year to the later of its final target and today."""
+    current = fiscal_year(now or utcnow())
+    years = [v.fiscal_year for v in indicator.plan_values] + [current]
+    return list(range(min(years), max(years) + 1))
+
+
+def summary_with_history(indicator: Indicator, *, now=None) -> Summary:
+    """One indicator with a value for every year of its chart."""
+    years = chart_years(indicator, now)
+    return summarize(indicator, year_values([indicator], years, now=now)[indicator.id])
 
 
 def get_by_code(code: str) -> Indicator | None:

@@ -17,9 +17,32 @@ from app.core.time import fiscal_year as fiscal_year_of
 from app.core.time import today_tokyo, utcnow
 from app.extensions import db
 from app.indicators.catalog import IndicatorSpec, read_catalog
-from app.indicators.models import Indicator, ManualValue, PlanValue
+from app.indicators.models import (
+    FrozenYear,
+    Indicator,
+    ManualValue,
+    MappingRule,
+    MatchKind,
+    PlanValue,
+    Snapshot,
+    SourceKind,
+)
+from app.indicators.sources import EVENT_KINDS, Rule, breakdowns, compute_year
 
 FIRST_FISCAL_YEAR = 2019  # the plan's earliest baseline (令和元年度)
+
+# Mapping rules an event-based indicator starts with (staff change them on the indicator's rules page; once
+# saved there, loading the catalog no longer touches them). Values are EventCategory values.
+DEFAULT_RULES: dict[str, tuple[Rule, ...]] = {
+    "P09-02-1": (Rule(MatchKind.CATEGORY, "participation"),),  # 区民参画会議の参加者数
+    "P09-02-2": (Rule(MatchKind.CATEGORY, "safety"),),  # 安全で安心なまちづくりに向けた活動参加者数
+    "P09-03-2": (Rule(MatchKind.CATEGORY, "know_the_area"),),  # 地域を知る事業の参加者数
+    "P09-05-1": (Rule(MatchKind.CATEGORY, "community"),),  # 地域と連携・協働、支援しているイベントの参加者数
+    "P11-03-1": (Rule(MatchKind.CATEGORY, "social_business"),),  # ソーシャルビジネスイベントの参加者数
+    "P13-03-1": (Rule(MatchKind.CATEGORY, "tourism"),),  # 港区観光ボランティアガイドと連携した観光案内者数
+    "P10-03-2": (Rule(MatchKind.CATEGORY, "community"), Rule(MatchKind.CATEGORY, "international")),  # 連携数(延べ)
+    "P14-02-1": (Rule(MatchKind.CATEGORY, "culture_arts"),),  # 文化芸術ネットワーク会議の実参加団体数
+}
 
 _INDICATOR_FIELDS = (
     "sort_order", "policy", "measure", "measure_title", "name", "footnote_marker", "unit", "direction",
@@ -85,6 +108,9 @@ def load_catalog(specs: list[IndicatorSpec] | None = None) -> LoadResult:
             result.updated.append(spec.code)
         else:
             result.unchanged.append(spec.code)
+        if indicator.rules_edited_at is None and indicator.source_kind in EVENT_KINDS and not indicator.rules:
+            for rule in DEFAULT_RULES.get(spec.code, ()):
+                indicator.rules.append(MappingRule(match=rule.match, value=rule.value))
     db.session.flush()
     return result
 
@@ -139,6 +165,9 @@ def record_manual_value(
             _l("年度は%(first)s年度から%(last)s年度までで選んでください。", first=FIRST_FISCAL_YEAR, last=latest_year),
             "fiscal_year",
         )
+    if is_frozen(fiscal_year):
+        raise InvalidManualValue(_l("この年度は確定済みのため、値を変えられません。先に確定を取り消してください。"),
+                                 "fiscal_year")
     source_document = (source_document or "").strip()
     if not source_document:
         raise InvalidManualValue(_l("出典(調査名や資料名)を入力してください。"), "source_document")
@@ -168,3 +197,130 @@ def record_manual_value(
         details={"fiscal_year": fiscal_year, "value": str(value), "previous": previous},
     )
     return row
+
+
+# ---------------------------------------------------------------- mapping rules
+
+
+class InvalidRules(DomainError):
+    """Proposed mapping rules cannot be used."""
+
+    status_code = 422
+
+
+def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None) -> list[Rule]:
+    """Rules from the rules form: chosen categories and kinds, and event numbers typed as '12, 15'."""
+    from app.events.models import EventCategory, EventSeries
+    from app.organizations.models import OrganizationKind
+
+    try:
+        rules = [Rule(MatchKind.CATEGORY, EventCategory(v).value) for v in dict.fromkeys(categories)]
+        rules += [Rule(MatchKind.ORGANIZATION_KIND, OrganizationKind(v).value)
+                  for v in dict.fromkeys(organization_kinds)]
+    except ValueError:
+        raise InvalidRules(_l("分類と団体の種類は一覧から選んでください。")) from None
+    text = unicodedata.normalize("NFKC", series_text or "").replace("、", ",").replace(" ", ",")
+    numbers = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if not part.isdigit() or len(part) > 9:
+            raise InvalidRules(_l("イベント番号は数字をコンマで区切って入力してください(例: 12, 15)。"))
+        numbers.append(int(part))
+    numbers = list(dict.fromkeys(numbers))
+    if numbers:
+        found = set(db.session.scalars(sa.select(EventSeries.id).where(EventSeries.id.in_(numbers))))
+        missing = [n for n in numbers if n not in found]
+        if missing:
+            raise InvalidRules(_l("イベント番号 %(numbers)s は見つかりません。",
+                                  numbers=", ".join(str(n) for n in missing)))
+    rules += [Rule(MatchKind.SERIES, str(n)) for n in numbers]
+    return rules
+
+
+def save_rules(indicator: Indicator, rules: list[Rule], *, actor_id: int | None) -> bool:
+    """Replace INDICATOR's mapping rules with RULES (audited with before and after); False when nothing changed."""
+    if indicator.source_kind not in EVENT_KINDS:
+        raise InvalidRules(_l("この指標はイベントから計算しないため、対応づけのルールはありません。"))
+    before = [(r.match.value, r.value) for r in indicator.rules]
+    after = [(r.match.value, r.value) for r in rules]
+    indicator.rules_edited_at = utcnow()
+    if sorted(before) == sorted(after):
+        return False
+    keep = set(after)
+    for row in list(indicator.rules):
+        if (row.match.value, row.value) not in keep:
+            indicator.rules.remove(row)
+    db.session.flush()
+    present = {(r.match.value, r.value) for r in indicator.rules}
+    for match, value in after:
+        if (match, value) not in present:
+            indicator.rules.append(MappingRule(match=MatchKind(match), value=value, created_by_id=actor_id))
+    db.session.flush()
+    record_audit("indicator.rules", actor_id=actor_id, target_type="indicator", target_id=indicator.code,
+                 details={"before": before, "after": after})
+    return True
+
+
+# ---------------------------------------------------------------- freezing fiscal years
+
+
+class FreezeError(DomainError):
+    """A fiscal year cannot be frozen or reopened."""
+
+    status_code = 409
+
+
+def frozen_years() -> set[int]:
+    """Fiscal years whose values are frozen."""
+    return set(db.session.scalars(sa.select(FrozenYear.fiscal_year)))
+
+
+def is_frozen(year: int) -> bool:
+    return db.session.get(FrozenYear, year) is not None
+
+
+def freeze_year(year: int, *, actor_id: int | None, now=None) -> int:
+    """Freeze closed fiscal YEAR: snapshot every indicator's value (computed or entered). Returns the count."""
+    now = now or utcnow()
+    if year >= fiscal_year_of(now):
+        raise FreezeError(_l("終わった年度だけ確定できます。"))
+    if year < FIRST_FISCAL_YEAR:
+        raise FreezeError(_l("この年度は確定できません。"))
+    if is_frozen(year):
+        raise FreezeError(_l("この年度はすでに確定しています。"))
+    indicators = list(db.session.scalars(sa.select(Indicator).options(selectinload(Indicator.manual_values),
+                                                                      selectinload(Indicator.rules))))
+    db.session.add(FrozenYear(fiscal_year=year, frozen_at=now, frozen_by_id=actor_id))
+    db.session.flush()
+    computed = compute_year(year, [i for i in indicators if i.source_kind.is_computed], now=now, registry_now=True)
+    for indicator in indicators:
+        if indicator.source_kind == SourceKind.MANUAL:
+            manual = next((m for m in indicator.manual_values if m.fiscal_year == year), None)
+            db.session.add(Snapshot(
+                indicator_id=indicator.id, fiscal_year=year, value=manual.value if manual else None,
+                details={"origin": "manual", "source_document": manual.source_document if manual else None},
+            ))
+            continue
+        item = computed[indicator.id]
+        db.session.add(Snapshot(
+            indicator_id=indicator.id, fiscal_year=year, value=item.value, ended=item.ended, reported=item.reported,
+            details={"origin": "computed", **breakdowns(indicator, year, now=now)},
+        ))
+    db.session.flush()
+    record_audit("indicator.freeze_year", actor_id=actor_id, target_type="fiscal_year", target_id=year,
+                 details={"indicators": len(indicators)})
+    return len(indicators)
+
+
+def reopen_year(year: int, *, actor_id: int | None) -> None:
+    """Reopen frozen YEAR: its snapshots are dropped and values are computed from live data again (audited)."""
+    row = db.session.get(FrozenYear, year)
+    if row is None:
+        raise FreezeError(_l("この年度は確定していません。"))
+    snapshots = db.session.scalars(sa.select(Snapshot).where(Snapshot.fiscal_year == year)).all()
+    frozen_values = {s.indicator_id: None if s.value is None else str(s.value) for s in snapshots}
+    for snapshot in snapshots:
+        db.session.delete(snapshot)
+    db.session.delete(row)
+    db.session.flush()
+    record_audit("indicator.reopen_year", actor_id=actor_id, target_type="fiscal_year", target_id=year,
+                 details={"frozen_at": row.frozen_at.isoformat(), "values": frozen_values})

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
+from app.core.time import fiscal_year, utcnow
 from app.extensions import db
-from app.indicators import export, queries, services
-from app.indicators.forms import ManualValueForm
-from app.indicators.models import SourceKind
+from app.indicators import export, queries, services, sources
+from app.indicators.forms import ManualValueForm, RulesForm, YearActionForm
+from app.indicators.models import FrozenYear, MatchKind, SourceKind
 
 bp = Blueprint("indicators", __name__)
 
@@ -33,6 +36,31 @@ def progress_percent(rate: Decimal | None) -> str:
     return f"{(rate * 100).quantize(Decimal('0.1')):,f}%"
 
 
+@bp.app_template_filter("indicator_pace")
+def indicator_pace(year: int, summary) -> Decimal | None:
+    """The pace-line value of YEAR for SUMMARY (chart data)."""
+    return summary.pace(year)
+
+
+@bp.app_template_filter("indicator_pace_text")
+def indicator_pace_text(value: Decimal | None, unit: str | None = None) -> str:
+    """A pace value rounded to one decimal with its unit; '—' when there is no pace line."""
+    if value is None:
+        return "—"
+    return indicator_value(value.quantize(Decimal("0.1")), unit)
+
+
+@bp.app_template_filter("district_label")
+def district_label(value: str) -> str:
+    """The label of a district value ('shiba' -> 芝)."""
+    from app.core.districts import District
+
+    try:
+        return str(District(value).label)
+    except ValueError:
+        return value
+
+
 @bp.get("/indicators")
 def public_list():
     """Everyone: the plan's indicators with their printed values and the latest published survey values."""
@@ -51,12 +79,23 @@ def staff_list():
 @bp.get("/staff/indicators/export.csv")
 @role_required(Role.WARD_STAFF)
 def staff_export():
-    """Ward staff: the catalog with the latest values as CSV (UTF-8 with BOM) for the 政策評価."""
+    """Ward staff: the plan's table with the latest values as CSV (UTF-8 with BOM) for the 政策評価."""
     body = export.to_csv(queries.summaries_by_policy())
     return Response(
         body,
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=indicators.csv"},
+    )
+
+
+@bp.get("/staff/indicators/export.xlsx")
+@role_required(Role.WARD_STAFF)
+def staff_export_xlsx():
+    """Ward staff: the same table as an Excel workbook."""
+    return Response(
+        export.to_xlsx(queries.summaries_by_policy()),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=indicators.xlsx"},
     )
 
 
@@ -67,15 +106,38 @@ def _indicator_or_404(code: str):
     return indicator
 
 
+def _year_arg() -> int:
+    """The fiscal year of the breakdown and source list (?fy=2026): this year by default or when absurd."""
+    current = fiscal_year(utcnow())
+    value = request.args.get("fy", type=int)
+    return value if value is not None and services.FIRST_FISCAL_YEAR <= value <= current else current
+
+
 def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
     if form is None and indicator.source_kind == SourceKind.MANUAL:
         form = ManualValueForm()
+    summary = queries.summary_with_history(indicator)
+    year = _year_arg()
+    shown = summary.years.get(year)
+    if indicator.source_kind.is_computed:
+        if shown is not None and shown.frozen:
+            parts = {"district": shown.details.get("district", []), "month": shown.details.get("month", [])}
+        else:
+            parts = sources.breakdowns(indicator, year)
+        origin = sources.provenance(indicator, year)
+    else:
+        parts, origin = {"district": [], "month": []}, {}
     return render_template(
         "indicators/staff_detail.html",
-        summary=queries.summarize(indicator),
+        summary=summary,
         indicator=indicator,
         form=form,
         policy_titles=queries.POLICY_TITLES,
+        year=year,
+        shown=shown,
+        parts=parts,
+        origin=origin,
+        lang=current_language().code,
     ), status
 
 
@@ -113,3 +175,94 @@ def enter_value(code: str):
     db.session.commit()
     flash(_("値を保存しました。"), "success")
     return redirect(url_for("indicators.staff_detail", code=code))
+
+
+def _rules_page(indicator, form: RulesForm, *, preview=None, error: str | None = None, status: int = 200):
+    return render_template("indicators/staff_rules.html", indicator=indicator, form=form, preview=preview,
+                           error=error, MatchKind=MatchKind, lang=current_language().code), status
+
+
+def _event_indicator_or_404(code: str):
+    indicator = _indicator_or_404(code)
+    if indicator.source_kind not in sources.EVENT_KINDS:
+        abort(404)  # only event-based indicators have mapping rules
+    return indicator
+
+
+@bp.get("/staff/indicators/<code>/rules")
+@role_required(Role.WARD_STAFF)
+def rules(code: str):
+    """Ward staff: an event-based indicator's mapping rules, with a preview of what they match."""
+    indicator = _event_indicator_or_404(code)
+    saved = sources.saved_rules(indicator)
+    form = RulesForm(data={
+        "categories": [r.value for r in saved if r.match == MatchKind.CATEGORY],
+        "organization_kinds": [r.value for r in saved if r.match == MatchKind.ORGANIZATION_KIND],
+        "series": ", ".join(r.value for r in saved if r.match == MatchKind.SERIES),
+        "preview_year": str(fiscal_year(utcnow())),
+    })
+    year = fiscal_year(utcnow())
+    return _rules_page(indicator, form, preview=(year, *sources.preview_rules(indicator, saved, year)))
+
+
+@bp.post("/staff/indicators/<code>/rules")
+@role_required(Role.WARD_STAFF)
+def save_rules(code: str):
+    """Ward staff: preview proposed rules (button 'preview'), or save them (button 'save', audited)."""
+    indicator = _event_indicator_or_404(code)
+    form = RulesForm()
+    if not form.validate_on_submit():
+        return _rules_page(indicator, form, status=422)
+    try:
+        proposed = services.parse_rules(categories=form.categories.data or [],
+                                        organization_kinds=form.organization_kinds.data or [],
+                                        series_text=form.series.data)
+    except services.InvalidRules as error:
+        form.series.errors = [error.message]
+        return _rules_page(indicator, form, status=422)
+    if "save" not in request.form:
+        year = int(form.preview_year.data)
+        return _rules_page(indicator, form, preview=(year, *sources.preview_rules(indicator, proposed, year)))
+    changed = services.save_rules(indicator, proposed, actor_id=current_user.id)
+    db.session.commit()
+    flash(_("対応づけのルールを保存しました。") if changed else _("ルールは変わっていません。"), "success")
+    return redirect(url_for("indicators.staff_detail", code=code), 303)
+
+
+@bp.get("/staff/indicators/years")
+@role_required(Role.WARD_STAFF)
+def years():
+    """Ward staff: fiscal years, which are frozen (確定) and by whom, with freeze / reopen buttons."""
+    frozen = {row.fiscal_year: row for row in db.session.scalars(sa.select(FrozenYear))}
+    current = fiscal_year(utcnow())
+    return render_template("indicators/staff_years.html", frozen=frozen, current=current,
+                           years=list(range(current, services.FIRST_FISCAL_YEAR - 1, -1)), form=YearActionForm())
+
+
+def _year_action(year: int, action, done: str):
+    form = YearActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        action(year, actor_id=current_user.id)
+    except services.FreezeError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("indicators.years"), 303)
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("indicators.years"), 303)
+
+
+@bp.post("/staff/indicators/years/<int:year>/freeze")
+@role_required(Role.WARD_STAFF)
+def freeze_year(year: int):
+    """Ward staff: freeze a closed fiscal year (its values are stored and no longer change)."""
+    return _year_action(year, services.freeze_year, _("年度の値を確定しました。"))
+
+
+@bp.post("/staff/indicators/years/<int:year>/reopen")
+@role_required(Role.WARD_STAFF)
+def reopen_year(year: int):
+    """Ward staff: reopen a frozen fiscal year (values are computed from the current data again)."""
+    return _year_action(year, services.reopen_year, _("年度の確定を取り消しました。"))

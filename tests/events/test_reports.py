@@ -235,9 +235,19 @@ def _report(org, total, *, approve=True, amend_to=None):
         db.session.commit()
 
 
+def _catalog():
+    """The plan's indicators with their default mapping rules (safety -> P09-02-2, tourism -> P13-03-1 ...)."""
+    from app.indicators import services as indicator_services
+
+    with app_context():
+        indicator_services.load_catalog()
+        db.session.commit()
+
+
 def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
     from app.events import participation
 
+    _catalog()
     make_user(role=Role.WARD_STAFF)
     last_minute = make_organized(category="safety")
     move_occurrence(last_minute.occurrence_id, _jst(2026, 3, 31, 23, 59), hours=1)  # 令和7年度
@@ -273,6 +283,7 @@ def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
 
 
 def test_staff_page_of_participant_sums_with_provenance(client, app):
+    _catalog()
     make_user(role=Role.WARD_STAFF)
     start = utcnow() - timedelta(days=1)
     counted = make_organized(category="tourism", starts_at=start)
@@ -323,12 +334,18 @@ def test_participant_sum_indicators_link_to_the_computed_sums(client):
     assert "/participation/staff/participants" not in manual
 
 
-def test_an_event_mapped_to_two_indicators_counts_once_in_each(app, monkeypatch):
+def test_an_event_mapped_to_two_indicators_counts_once_in_each(app):
     from app.events import participation
-    from app.events.models import EventCategory
+    from app.indicators import services as indicator_services
+    from app.indicators.models import Indicator, MatchKind
+    from app.indicators.sources import Rule
 
-    monkeypatch.setattr(participation, "CATEGORY_INDICATORS",
-                        {EventCategory.SAFETY: ("P09-02-2", "P09-05-1"), EventCategory.COMMUNITY: ("P09-05-1",)})
+    _catalog()
+    with app_context():
+        community = db.session.scalar(sa.select(Indicator).where(Indicator.code == "P09-05-1"))
+        indicator_services.save_rules(community, [Rule(MatchKind.CATEGORY, "safety"),
+                                                  Rule(MatchKind.CATEGORY, "community")], actor_id=None)
+        db.session.commit()
     make_user(role=Role.WARD_STAFF)
     drill = make_organized(category="safety")
     move_occurrence(drill.occurrence_id, _jst(2026, 9, 1, 10, 0))

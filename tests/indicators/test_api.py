@@ -38,7 +38,8 @@ def test_list_is_public_and_complete(client, catalog):
 def test_detail_has_exact_values_and_unknowns(client, catalog):
     item = client.get("/api/v1/indicators/P09-02-2").get_json()
     assert item["name"] == "安全で安心なまちづくりに向けた活動参加者数"
-    assert item["source"] == {"kind": "participant_sum", "computed": True}
+    assert item["source"] == {"kind": "participant_sum", "computed": True,
+                              "rules": [{"match": "category", "value": "safety"}]}
     final = next(v for v in item["plan_values"] if v["kind"] == "final_target")
     assert final == {"kind": "final_target", "fiscal_year": 2026, "year_label": "令和8年度末", "value": "16128",
                      "printed": "16,128 人", "is_estimate": False}
@@ -49,7 +50,8 @@ def test_detail_has_exact_values_and_unknowns(client, catalog):
 
 def test_detail_with_a_manual_value_and_its_judgement(client, catalog):
     item = client.get("/api/v1/indicators/P09-01-1").get_json()
-    assert item["yearly_values"] == [{"fiscal_year": 2024, "value": "48.5", "origin": "manual",
+    assert item["yearly_values"] == [{"fiscal_year": 2024, "value": "48.5", "origin": "manual", "partial": False,
+                                      "frozen": False, "completeness": None, "reported": None, "ended": None,
                                       "source_document": "実態調査", "source_date": "2025-03-10"}]
     expected = (Decimal("48.5") - Decimal("45.8")) / (Decimal("50.0") - Decimal("45.8"))
     assert Decimal(item["latest"]["progress_rate"]) == expected

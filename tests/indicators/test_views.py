@@ -57,7 +57,7 @@ def test_staff_list_shows_every_policy_and_unknowns(client, staff):
     html = client.get("/staff/indicators").get_data(as_text=True)
     for policy in range(9, 15):
         assert f"政策({policy})" in html
-    assert html.count('href="/staff/indicators/P') == 40
+    assert html.count('href="/staff/indicators/P') == 80  # each indicator: its card and its row of the plan table
     assert "15,781 人" in html and "区民センター利用率" in html
     assert "令和元年度(2019年度)" in html  # fiscal years with the western year
     assert "不明" in html  # the garbled targets of policy 10
@@ -181,8 +181,8 @@ def test_csv_export_for_staff(client, staff, app):
     by_code = {row[0]: row for row in rows[1:]}
     assert by_code["P09-02-2"][8:13] == ["15,781 人", "15,800 人", "達成", "", "16,128 人"]
     assert by_code["P10-00-1"][12] == ""  # unknown stays empty
-    assert by_code[SURVEY][14] == "48.5"
-    assert by_code[SURVEY][17].startswith("'=")  # no formula reaches the spreadsheet
+    assert by_code[SURVEY][13:15] == ["2024", "48.5"]
+    assert by_code[SURVEY][19].startswith("'=")  # no formula reaches the spreadsheet
 
 
 def test_csv_export_needs_ward_staff(client, catalog):

@@ -1,0 +1,434 @@
+"""Computed indicator values: what Tsudoi's own data says per fiscal year, with completeness and provenance.
+
+Sources (Indicator.source_kind):
+- participant_sum: approved participants (latest report revision) of ended occurrences of events matched by
+  the indicator's mapping rules (category, organizing group's kind, or an explicit event); an occurrence
+  matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
+- partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
+  occurrence in the year; an indicator printed as 延べ counts each (event, group) pair.
+- booking_utilization / booking_count: app.dashboards.utilization (the one utilization function) over the
+  facilities of the plan's kind (区民センター, 伝統文化交流館), days of the year up to today.
+- registry_count: the organization registry (NPO活動助成制度 uses per year; 商店会 counts as registered now,
+  so only the current year is computed; earlier years come from frozen snapshots).
+An occurrence counts in the fiscal year it starts (Asia/Tokyo). Reporting completeness = approved reports
+÷ ended matched occurrences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
+from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
+from app.events.participation_models import ParticipationReport, ReportStatus
+from app.extensions import db
+from app.facilities.models import Facility, FacilityKind
+from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
+from app.organizations.models import NpoGrantUse, Organization, OrganizationKind, VerificationStatus
+
+EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
+BOOKING_FACILITY_KIND = {
+    SourceKind.BOOKING_UTILIZATION: FacilityKind.COMMUNITY_CENTER,  # 区民センター利用率
+    SourceKind.BOOKING_COUNT: FacilityKind.TRADITIONAL_CULTURE,  # 伝統文化交流館「交流の間」利用件数
+}
+# Registry metrics by indicator code (codes of app/indicators/data/indicators.csv).
+REGISTRY_METRICS = {
+    "P09-01-2": "npo_grants",  # NPO活動助成制度利用団体数: groups using the grant in the year
+    "P12-02-1": "federation_members",  # 港区商店街連合会に加入している商店会数
+    "P12-02-2": "member_shops",  # 商店会に加入している店舗数: sum of the verified 商店会' shop counts
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A mapping rule as plain data (saved or proposed in a preview)."""
+
+    match: MatchKind
+    value: str
+
+
+@dataclass
+class YearValue:
+    """An indicator's value for one fiscal year and where it came from."""
+
+    fiscal_year: int
+    value: Decimal | None
+    origin: str  # computed, manual, snapshot
+    ended: int | None = None  # completeness denominator (None: completeness does not apply)
+    reported: int | None = None
+    partial: bool = False  # the year is not over: a year-to-date value
+    frozen: bool = False
+    source_document: str | None = None
+    source_date: date | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def completeness(self) -> Decimal | None:
+        """Share of ended matched occurrences with an approved report; None when not applicable or none ended."""
+        if self.ended is None or self.reported is None or self.ended == 0:
+            return None
+        return (Decimal(self.reported) / Decimal(self.ended)).quantize(Decimal("0.0001")).normalize()
+
+
+# ---------------------------------------------------------------- events
+
+
+def _event_scope(year: int, now: datetime):
+    """Ended, held, published occurrences starting in fiscal YEAR (an occurrence counts where it starts)."""
+    fy = FiscalYear(year)
+    return (
+        EventOccurrence.starts_at >= fy.start_at, EventOccurrence.starts_at < fy.end_at,
+        EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
+        EventSeries.status == EventStatus.PUBLISHED,
+    )
+
+
+def _approved():
+    return sa.and_(ParticipationReport.id.is_not(None), ParticipationReport.status == ReportStatus.APPROVED)
+
+
+def _latest_report_join():
+    return sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id, ParticipationReport.is_latest.is_(True))
+
+
+def _rule_matches(year: int, now: datetime, indicator_ids: Sequence[int]):
+    """(indicator_id, occurrence_id, series_id) of every saved rule's matches, each pair once (UNION)."""
+    base = _event_scope(year, now)
+    rule = sa.orm.aliased(MappingRule)
+    cols = (rule.indicator_id.label("indicator_id"), EventOccurrence.id.label("occurrence_id"),
+            EventSeries.id.label("series_id"))
+    scoped = rule.indicator_id.in_(list(indicator_ids))
+    by_category = (sa.select(*cols).join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+                   .join(rule, sa.and_(rule.match == MatchKind.CATEGORY, rule.value == EventSeries.category))
+                   .where(*base, scoped))
+    by_kind = (sa.select(*cols).join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+               .join(Organization, Organization.id == EventSeries.organization_id)
+               .join(rule, sa.and_(rule.match == MatchKind.ORGANIZATION_KIND, rule.value == Organization.kind))
+               .where(*base, scoped))
+    by_series = (sa.select(*cols).join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+                 .join(rule, sa.and_(rule.match == MatchKind.SERIES,
+                                     EventSeries.id == sa.cast(rule.value, sa.Integer)))
+                 .where(*base, scoped))
+    return sa.union(by_category, by_kind, by_series).subquery("matches")
+
+
+def _rules_clause(rules: Iterable[Rule]):
+    """A WHERE clause matching any of RULES (for previews of unsaved rules); needs Organization joined."""
+    rules = list(rules)
+    categories = [EventCategory(r.value) for r in rules if r.match == MatchKind.CATEGORY]
+    kinds = [OrganizationKind(r.value) for r in rules if r.match == MatchKind.ORGANIZATION_KIND]
+    series = [int(r.value) for r in rules if r.match == MatchKind.SERIES and r.value.isdigit()]
+    clauses = []
+    if categories:
+        clauses.append(EventSeries.category.in_(categories))
+    if kinds:
+        clauses.append(Organization.kind.in_(kinds))
+    if series:
+        clauses.append(EventSeries.id.in_(series))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _event_values(year: int, now: datetime, indicators: Sequence[Indicator]) -> dict[int, YearValue]:
+    """Participant sums and partner counts of every event-based indicator in two SQL statements."""
+    ids = [i.id for i in indicators]
+    if not ids:
+        return {}
+    partial = fiscal_year(now) <= year
+    matches = _rule_matches(year, now, ids)
+    approved = _approved()
+    rows = db.session.execute(
+        sa.select(
+            matches.c.indicator_id,
+            sa.func.coalesce(sa.func.sum(sa.case((approved, ParticipationReport.total), else_=0)), 0),
+            sa.func.count(matches.c.occurrence_id),
+            sa.func.count(sa.case((approved, matches.c.occurrence_id))),
+        )
+        .select_from(matches)
+        .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == matches.c.occurrence_id,
+                                                ParticipationReport.is_latest.is_(True)))
+        .group_by(matches.c.indicator_id)
+    ).all()
+    sums = {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
+    partners: dict[int, tuple[int, int]] = {}
+    if any(i.source_kind == SourceKind.PARTNER_ORGANIZATIONS for i in indicators):
+        pairs = (sa.select(matches.c.indicator_id, matches.c.series_id, EventPartner.organization_id)
+                 .join(EventPartner, EventPartner.series_id == matches.c.series_id).distinct().subquery())
+        for indicator_id, pair_count, org_count in db.session.execute(
+            sa.select(pairs.c.indicator_id, sa.func.count(), sa.func.count(sa.distinct(pairs.c.organization_id)))
+            .group_by(pairs.c.indicator_id)
+        ):
+            partners[indicator_id] = (int(pair_count), int(org_count))
+    result = {}
+    for indicator in indicators:
+        participants, ended, reported = sums.get(indicator.id, (0, 0, 0))
+        if indicator.source_kind == SourceKind.PARTNER_ORGANIZATIONS:
+            pair_count, org_count = partners.get(indicator.id, (0, 0))
+            number = pair_count if is_cumulative(indicator) else org_count
+        else:
+            number = participants
+        # No ended matched occurrence: nothing to compute from (not a zero).
+        value = Decimal(number) if ended else None
+        result[indicator.id] = YearValue(year, value, "computed", ended=ended, reported=reported, partial=partial)
+    return result
+
+
+def is_cumulative(indicator: Indicator) -> bool:
+    """True for a partner count printed as 延べ (each event and partner pair counts)."""
+    return "延べ" in indicator.name
+
+
+def preview_rules(indicator: Indicator, rules: Iterable[Rule], year: int, *, now: datetime | None = None,
+                  limit: int = 200) -> tuple[YearValue, list[tuple[EventOccurrence, ParticipationReport | None]]]:
+    """What INDICATOR's value for YEAR would be under RULES (saved or not), and the matching occurrences."""
+    now = now or utcnow()
+    clause = _rules_clause(rules)
+
+    def scoped(stmt):
+        return (stmt.join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+                .join(Organization, Organization.id == EventSeries.organization_id)
+                .where(*_event_scope(year, now), clause))
+
+    approved = _approved()
+    total, ended, reported = db.session.execute(scoped(
+        sa.select(sa.func.coalesce(sa.func.sum(sa.case((approved, ParticipationReport.total), else_=0)), 0),
+                  sa.func.count(EventOccurrence.id), sa.func.count(sa.case((approved, EventOccurrence.id))))
+        .select_from(EventOccurrence).outerjoin(ParticipationReport, _latest_report_join())
+    )).one()
+    number = int(total)
+    if indicator.source_kind == SourceKind.PARTNER_ORGANIZATIONS:
+        pairs = scoped(sa.select(EventSeries.id, EventPartner.organization_id).select_from(EventOccurrence)
+                       .join(EventPartner, EventPartner.series_id == EventOccurrence.series_id)).distinct().subquery()
+        pair_count, org_count = db.session.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(pairs.c.organization_id)))).one()
+        number = int(pair_count) if is_cumulative(indicator) else int(org_count)
+    value = YearValue(year, Decimal(number) if ended else None, "computed", ended=int(ended),
+                      reported=int(reported), partial=fiscal_year(now) <= year)
+    rows = db.session.execute(scoped(
+        sa.select(EventOccurrence, ParticipationReport).select_from(EventOccurrence)
+        .outerjoin(ParticipationReport, _latest_report_join())
+    ).order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)).all()
+    return value, [(occurrence, report) for occurrence, report in rows]
+
+
+def rule_matches_series(rule: Rule, series: EventSeries) -> bool:
+    """Whether RULE matches SERIES (for labelling rows already loaded; the sums are computed in SQL)."""
+    if rule.match == MatchKind.CATEGORY:
+        return series.category == rule.value
+    if rule.match == MatchKind.ORGANIZATION_KIND:
+        return series.organization.kind == rule.value
+    return str(series.id) == rule.value
+
+
+def saved_rules(indicator: Indicator) -> list[Rule]:
+    """The indicator's saved rules as plain data."""
+    return [Rule(rule.match, rule.value) for rule in indicator.rules]
+
+
+# ---------------------------------------------------------------- bookings and registry
+
+
+def _year_days(year: int, now: datetime):
+    """[first day, end day) of the year, ending after today for the current year (a year-to-date value)."""
+    fy = FiscalYear(year)
+    today = to_tokyo(now).date()
+    return fy.first_day, min(fy.end_day, today + timedelta(days=1))
+
+
+def facility_ids_of(kind: FacilityKind) -> list[int]:
+    """Active facilities of KIND (the scope of a booking indicator)."""
+    return list(db.session.scalars(sa.select(Facility.id).where(Facility.kind == kind, Facility.active.is_(True))))
+
+
+def _booking_value(indicator: Indicator, year: int, now: datetime) -> YearValue:
+    from app.dashboards.utilization import booking_stats, compute_utilization
+
+    start, end = _year_days(year, now)
+    partial = fiscal_year(now) <= year
+    ids = facility_ids_of(BOOKING_FACILITY_KIND[indicator.source_kind])
+    if not ids or end <= start:
+        return YearValue(year, None, "computed", partial=partial)
+    total = compute_utilization(start=start, end=end, facility_ids=ids)[0]
+    if not total.bookable:
+        return YearValue(year, None, "computed", partial=partial)
+    if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
+        value = total.rate
+    else:
+        value = Decimal(booking_stats(start=start, end=end, facility_ids=ids)[0].bookings)
+    return YearValue(year, value, "computed", partial=partial)
+
+
+def _verified_shopping_streets():
+    return (Organization.kind == OrganizationKind.SHOPPING_STREET, Organization.status == VerificationStatus.VERIFIED)
+
+
+def _registry_value(indicator: Indicator, year: int, now: datetime, *, registry_now: bool = False) -> YearValue:
+    metric = REGISTRY_METRICS.get(indicator.code)
+    current = year if registry_now else fiscal_year(now)
+    partial = current <= year
+    if metric == "npo_grants":
+        if year > current:
+            return YearValue(year, None, "computed", partial=True)
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(NpoGrantUse).where(
+            NpoGrantUse.fiscal_year == year, NpoGrantUse.uses_grant.is_(True)))
+        return YearValue(year, Decimal(count), "computed", partial=partial)
+    if metric is None or year != current:
+        # The registry holds the groups as they are now: only the current year can be computed.
+        return YearValue(year, None, "computed", partial=partial)
+    streets, answered, members, shops, with_shops = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(Organization.in_shotengai_federation),
+            sa.func.count(sa.case((Organization.in_shotengai_federation.is_(True), Organization.id))),
+            sa.func.coalesce(sa.func.sum(Organization.shop_count), 0),
+            sa.func.count(Organization.shop_count),
+        ).where(*_verified_shopping_streets())
+    ).one()
+    if metric == "federation_members":
+        return YearValue(year, Decimal(members), "computed", ended=int(streets), reported=int(answered),
+                         partial=partial)
+    return YearValue(year, Decimal(int(shops)), "computed", ended=int(streets), reported=int(with_shops),
+                     partial=partial)
+
+
+# ---------------------------------------------------------------- one fiscal year, every indicator
+
+
+def compute_year(year: int, indicators: Sequence[Indicator], *, now: datetime | None = None,
+                 registry_now: bool = False) -> dict[int, YearValue]:
+    """Live computed values of the computed INDICATORS for YEAR (by indicator id); manual ones are skipped.
+
+    A fixed number of SQL statements whatever the data: two for every event-based indicator together, one or
+    two per booking indicator, one per registry indicator. REGISTRY_NOW: take the registry as it is now as
+    YEAR's value (when a closed year is frozen).
+    """
+    now = now or utcnow()
+    if year > fiscal_year(now):
+        return {}
+    result = _event_values(year, now, [i for i in indicators if i.source_kind in EVENT_KINDS])
+    for indicator in indicators:
+        if indicator.source_kind in BOOKING_FACILITY_KIND:
+            result[indicator.id] = _booking_value(indicator, year, now)
+        elif indicator.source_kind == SourceKind.REGISTRY_COUNT:
+            result[indicator.id] = _registry_value(indicator, year, now, registry_now=registry_now)
+    return result
+
+
+# ---------------------------------------------------------------- breakdowns and provenance (one indicator)
+
+
+def _month_key(expr):
+    """YYYYMM of an instant in Asia/Tokyo (no daylight saving: UTC+9 all year)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.cast(sa.func.strftime("%Y%m", expr, "+9 hours"), sa.Integer)
+    return sa.cast(sa.func.to_char(sa.func.timezone("Asia/Tokyo", expr), "YYYYMM"), sa.Integer)
+
+
+def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) -> dict[str, list]:
+    """{"district": [[district, value], ...], "month": [[yyyymm, value], ...]} of a computed indicator's year."""
+    now = now or utcnow()
+    kind = indicator.source_kind
+    if kind in EVENT_KINDS:
+        clause = _rules_clause(saved_rules(indicator))
+        approved = _approved()
+        if kind == SourceKind.PARTICIPANT_SUM:
+            measure = sa.func.coalesce(sa.func.sum(sa.case((approved, ParticipationReport.total), else_=0)), 0)
+        else:
+            measure = sa.func.count(sa.distinct(EventPartner.organization_id))
+        out = {}
+        for name, key in (("district", EventSeries.district), ("month", _month_key(EventOccurrence.starts_at))):
+            stmt = (sa.select(key, measure).select_from(EventOccurrence)
+                    .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+                    .join(Organization, Organization.id == EventSeries.organization_id)
+                    .where(*_event_scope(year, now), clause).group_by(key).order_by(key))
+            if kind == SourceKind.PARTICIPANT_SUM:
+                stmt = stmt.outerjoin(ParticipationReport, _latest_report_join())
+            else:
+                stmt = stmt.join(EventPartner, EventPartner.series_id == EventSeries.id)
+            out[name] = [[str(k), int(v)] for k, v in db.session.execute(stmt)]
+        return out
+    if kind in BOOKING_FACILITY_KIND:
+        from app.dashboards.utilization import booking_stats, compute_utilization
+
+        start, end = _year_days(year, now)
+        ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
+        if not ids or end <= start:
+            return {"district": [], "month": []}
+        districts = dict(db.session.execute(sa.select(Facility.id, Facility.district).where(Facility.id.in_(ids))))
+        if kind == SourceKind.BOOKING_UTILIZATION:
+            per_facility = compute_utilization(start=start, end=end, facility_ids=ids, group_by=("facility",))
+            grouped: dict[str, list[int]] = {}
+            for row in per_facility:
+                pair = grouped.setdefault(str(districts[row.key["facility"]]), [0, 0])
+                pair[0] += row.booked
+                pair[1] += row.bookable
+            months = compute_utilization(start=start, end=end, facility_ids=ids, group_by=("month",))
+            return {
+                "district": [[d, _pct(b, t)] for d, (b, t) in sorted(grouped.items())],
+                "month": [[str(row.key["month"]), _pct(row.booked, row.bookable)] for row in months],
+            }
+        per_facility = booking_stats(start=start, end=end, facility_ids=ids, group_by=("facility",))
+        counts: dict[str, int] = {}
+        for row in per_facility:
+            key = str(districts[row.key["facility"]])
+            counts[key] = counts.get(key, 0) + row.bookings
+        months = booking_stats(start=start, end=end, facility_ids=ids, group_by=("month",))
+        return {"district": sorted([k, v] for k, v in counts.items()),
+                "month": [[str(row.key["month"]), row.bookings] for row in months]}
+    if kind == SourceKind.REGISTRY_COUNT and year == fiscal_year(now):
+        metric = REGISTRY_METRICS.get(indicator.code)
+        stmt = _registry_rows_stmt(metric)
+        if stmt is None:
+            return {"district": [], "month": []}
+        measure = (sa.func.coalesce(sa.func.sum(Organization.shop_count), 0) if metric == "member_shops"
+                   else sa.func.count(Organization.id))
+        rows = db.session.execute(stmt.with_only_columns(Organization.district, measure)
+                                  .group_by(Organization.district).order_by(Organization.district))
+        return {"district": [[str(d), int(v)] for d, v in rows], "month": []}
+    return {"district": [], "month": []}
+
+
+def _pct(booked: int, bookable: int) -> str | None:
+    if not bookable:
+        return None
+    return str((Decimal(booked) * 100 / Decimal(bookable)).quantize(Decimal("0.1")))
+
+
+def _registry_rows_stmt(metric: str | None):
+    if metric == "npo_grants":
+        return None
+    stmt = sa.select(Organization).where(*_verified_shopping_streets())
+    if metric == "federation_members":
+        return stmt.where(Organization.in_shotengai_federation.is_(True))
+    if metric == "member_shops":
+        return stmt
+    return None
+
+
+def provenance(indicator: Indicator, year: int, *, now: datetime | None = None, limit: int = 500) -> dict:
+    """What a computed value came from: occurrences with their reports, facilities, or organizations."""
+    now = now or utcnow()
+    kind = indicator.source_kind
+    if kind in EVENT_KINDS:
+        _value, rows = preview_rules(indicator, saved_rules(indicator), year, now=now, limit=limit)
+        return {"occurrences": rows}
+    if kind in BOOKING_FACILITY_KIND:
+        ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
+        return {"facilities": list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))
+                                                      .order_by(Facility.district, Facility.name_ja)))}
+    if kind == SourceKind.REGISTRY_COUNT:
+        metric = REGISTRY_METRICS.get(indicator.code)
+        if metric == "npo_grants":
+            stmt = (sa.select(Organization).join(NpoGrantUse, NpoGrantUse.organization_id == Organization.id)
+                    .where(NpoGrantUse.fiscal_year == year, NpoGrantUse.uses_grant.is_(True)))
+        else:
+            stmt = _registry_rows_stmt(metric)
+        if stmt is None or (metric != "npo_grants" and year != fiscal_year(now)):
+            return {"organizations": []}
+        return {"organizations": list(db.session.scalars(stmt.order_by(Organization.district, Organization.name_ja)
+                                                         .limit(limit)))}
+    return {}
