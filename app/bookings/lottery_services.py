@@ -176,7 +176,8 @@ def lottery_slots(period: LotteryPeriod) -> list[SlotKey]:
 
 def _pure_entries(period_id: int) -> tuple[list[LotteryEntry], list[lottery.Entry]]:
     rows = list(db.session.scalars(
-        sa.select(LotteryEntry).where(LotteryEntry.period_id == period_id).order_by(LotteryEntry.id)))
+        sa.select(LotteryEntry).where(LotteryEntry.period_id == period_id).order_by(LotteryEntry.id)
+        .options(sa.orm.selectinload(LotteryEntry.preferences))))  # 2 queries, not one per entry
     pure = [lottery.Entry(entry_id=str(row.id), group=row.group_key, tier=row.tier,
                           preferences=tuple(SlotKey(p.room_id, p.day, p.slot_code) for p in row.preferences))
             for row in rows]

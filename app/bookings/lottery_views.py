@@ -72,7 +72,8 @@ def _context(period: LotteryPeriod) -> dict:
 
 @bp.get("/")
 def index():
-    periods = flow.upcoming_periods(since=today_tokyo())
+    facility_id = request.args.get("facility", type=int)
+    periods = flow.upcoming_periods(since=today_tokyo(), facility_id=facility_id)
     facilities = {f.id: f for f in db.session.scalars(
         sa.select(Facility).where(Facility.id.in_({p.facility_id for p in periods})))} if periods else {}
     rooms = {r.id: r for r in db.session.scalars(

@@ -243,13 +243,35 @@ def load_facilities(session, report: DemoReport) -> None:
         else:
             session.add(FacilityStaff(user_id=staff.id, facility_id=akasaka.id))
             report.add("facility staff")
-    if akasaka and not session.scalar(sa.select(LotteryPeriod.id).where(LotteryPeriod.facility_id == akasaka.id)):
-        hall = session.scalar(sa.select(Room).where(Room.facility_id == akasaka.id, Room.name_ja == "区民ホール"))
-        start = (today_tokyo().replace(day=1) + timedelta(days=70)).replace(day=1)
-        session.add(LotteryPeriod(facility_id=akasaka.id, room_id=hall.id, start_date=start,
-                                  end_date=(start + timedelta(days=32)).replace(day=1),
-                                  draw_date=start - timedelta(days=45)))
+    if akasaka and staff and not session.scalar(sa.select(LotteryPeriod.id)
+                                                .where(LotteryPeriod.facility_id == akasaka.id)):
+        _add_lottery(session, akasaka, staff)
         report.add("lottery periods")
+
+
+def _add_lottery(session, facility: Facility, staff: User) -> None:
+    """The 区民ホール's lottery for the month after next: open now for 町会・NPO, other groups and individuals
+    later, drawn three weeks before the month, confirmed within a week, leftovers first-come three days later."""
+    from datetime import time
+
+    from app.bookings import lottery_flow
+    from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL
+    from app.core.time import tokyo_to_utc
+    from app.organizations.models import OrganizationKind as Kind
+
+    hall = session.scalar(sa.select(Room).where(Room.facility_id == facility.id, Room.name_ja == "区民ホール"))
+    today = today_tokyo()
+    start = (today.replace(day=1) + timedelta(days=70)).replace(day=1)
+    draw = start - timedelta(days=21)
+    closes = draw - timedelta(days=1)
+    tiers = [lottery_flow.TierSpec([Kind.NEIGHBORHOOD_ASSOCIATION.value, Kind.NPO.value, Kind.VOLUNTEER_GROUP.value],
+                                   today - timedelta(days=7), closes),
+             lottery_flow.TierSpec([ANY_OTHER], today + timedelta(days=3), closes),
+             lottery_flow.TierSpec([INDIVIDUAL], today + timedelta(days=10), closes)]
+    lottery_flow.open_period(facility, lottery_flow.PeriodSpec(
+        room_id=hall.id if hall else None, month=start, draw_date=draw, confirm_until_on=draw + timedelta(days=7),
+        leftovers_open_at=tokyo_to_utc(draw + timedelta(days=10), time(9, 0)), entries_per_group=2,
+        max_preferences=3, allow_individuals=True, tiers=tiers), actor=staff)
 
 
 PURPOSES = ("町会の定例会", "子ども食堂の打合せ", "英会話サークル", "合唱の練習", "防災訓練の準備", "書道教室",

@@ -298,3 +298,50 @@ def test_the_staff_draw_button_waits_for_the_windows_and_mails_every_entrant(cli
 
 def test_window_helpers_are_in_tokyo_days():
     assert at(date(2027, 4, 1), 0) == datetime.fromisoformat("2027-03-31T15:00:00+00:00")
+
+
+def _statements(app, client, url: str) -> int:
+    from sqlalchemy import event
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def _add_entries(period_id: int, center, n: int) -> None:
+    from app.bookings.lottery_models import LotteryPreference
+
+    with app_context():
+        period = db.session.get(LotteryPeriod, period_id)
+        for _ in range(n):
+            user = make_user()
+            entry = LotteryEntry(period_id=period_id, user_id=user.id, group_key=f"user:{user.id}", tier=1)
+            entry.preferences = [LotteryPreference(rank=r, room_id=room, day=period.start_date + timedelta(days=r),
+                                                   slot_code="evening")
+                                 for r, room in enumerate((center.hall_id, center.meeting_id), start=1)]
+            db.session.add(entry)
+        db.session.commit()
+
+
+def test_result_and_staff_pages_do_not_grow_with_entries(client):
+    app = client.application
+    small_center, large_center = make_center(), make_center()
+    small, large = _open(small_center), _open(large_center)
+    _add_entries(small, small_center, 2)
+    _add_entries(large, large_center, 25)
+    _draw_now(small)
+    _draw_now(large)
+    ward = make_user(role=Role.WARD_STAFF)
+    login(client, ward.email)
+    for url in ("/lotteries/{}", "/lotteries/staff/periods/{}"):
+        assert _statements(app, client, url.format(small)) == _statements(app, client, url.format(large)), url
