@@ -17,7 +17,7 @@ from app.alerts.models import SlotWatch
 from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.time import today_tokyo
-from app.extensions import db
+from app.extensions import db, limiter
 from app.facilities import queries as facility_queries
 from app.facilities.models import Facility, Room, TimeSlot
 
@@ -69,6 +69,7 @@ def _facility_or_404(raw) -> Facility:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@limiter.limit("60 per hour", methods=["POST"])  # with ALERTS_MAX_WATCHES: no flood of watches or audit rows
 def new():
     """Watch a room / 時間区分 / day (from the availability grid) or a facility and day (from its page)."""
     if request.method == "GET":

@@ -213,9 +213,9 @@ def test_a_tentative_booking_is_reminded_before_its_payment_deadline_once(app, o
 # ---------------------------------------------------------------- runners racing
 
 
-def test_two_runners_at_once_send_each_reminder_exactly_once(app, outbox):
-    """Two `run-due` at once with different due keys (so the job claim does not keep them apart): the UNIQUE
-    reminder rows alone make each mail go once."""
+def _race(app, outbox):
+    """Reminders due for five registrants and two bookings; two `run_due` at once with different due keys (so the
+    job claim does not keep them apart). Returns (registrant e-mails, booker e-mails)."""
     organized, _starts_at, _remind_at = _event(capacity=10)
     registrants = [make_registration(organized.occurrence_id)[2] for _ in range(5)]
     bookings = [_book(days_ahead=3) for _ in range(2)]
@@ -248,8 +248,26 @@ def test_two_runners_at_once_send_each_reminder_exactly_once(app, outbox):
     assert sorted(o.status for run in results for o in run) == ["succeeded"] * 4  # both runners ran both jobs
     with app.app_context():
         send_pending()
+    return registrants, [b[1].email for b in bookings]
+
+
+def test_two_runners_at_once_send_each_reminder_exactly_once(app, outbox):
+    """The UNIQUE reminder rows alone make each mail go once when two runners both run the reminder jobs."""
+    registrants, bookers = _race(app, outbox)
     assert sorted(m["To"] for m in _mails(outbox, EVENT_SUBJECT)) == sorted(registrants)
-    assert sorted(m["To"] for m in _mails(outbox, USE_SUBJECT)) == sorted(b[1].email for b in bookings)
+    assert sorted(m["To"] for m in _mails(outbox, USE_SUBJECT)) == sorted(bookers)
+
+
+def test_control_without_the_reminder_record_both_runners_send(app, outbox, monkeypatch):
+    """Shows the race test can see a double send: with the record not written, both runners remind everyone."""
+
+    def unrecorded(kind, *, registration_id=None, booking_id=None, now):
+        return SentReminder(id=0, kind=kind, registration_id=registration_id, booking_id=booking_id, sent_at=now)
+
+    monkeypatch.setattr(reminders, "_claim", unrecorded)
+    registrants, bookers = _race(app, outbox)
+    assert sorted(m["To"] for m in _mails(outbox, EVENT_SUBJECT)) == sorted(registrants * 2)
+    assert sorted(m["To"] for m in _mails(outbox, USE_SUBJECT)) == sorted(bookers * 2)
 
 
 def test_run_due_runs_every_reminder_before_the_mail_sender():
