@@ -358,7 +358,7 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
         ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
         if not ids or end <= start:
             return {"district": [], "month": []}
-        districts = dict(db.session.execute(sa.select(Facility.id, Facility.district).where(Facility.id.in_(ids))))
+        districts = dict(db.session.execute(sa.select(Facility.id, Facility.district).where(Facility.id.in_(ids))).all())
         if kind == SourceKind.BOOKING_UTILIZATION:
             per_facility = compute_utilization(start=start, end=end, facility_ids=ids, group_by=("facility",))
             grouped: dict[str, list[int]] = {}

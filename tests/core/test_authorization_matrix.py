@@ -106,6 +106,8 @@ FRESH_ENTRY_X = lambda w: add_lottery_entry(w)  # noqa: E731 - likewise an allow
 _EMAILS = itertools.count(1)
 NEW_EMAIL = lambda w: f"authz-new{next(_EMAILS)}@example.jp"  # noqa: E731 - mail limits are per address
 MANUAL = "P13-01-2"  # an indicator with hand-entered values
+EVENT_BASED = "P13-03-1"  # an indicator computed from events matched by mapping rules
+FROZEN_YEAR = 2024  # a closed fiscal year staff may freeze and reopen
 BOOKING_DAY = lambda w: (date.today() + timedelta(days=21)).isoformat()  # noqa: E731
 PERIOD = {"from": "2026-04-01", "to": "2026-05-01"}
 
@@ -326,6 +328,13 @@ TABLE = [
     R("indicators.staff_export", "GET", "L    403  403  403  403  403  ok   ok"),
     R("indicators.staff_detail", "GET", "L    403  403  403  403  403  ok   ok", code=MANUAL),
     R("indicators.enter_value", "POST", "L    403  403  403  403  403  ok   ok", code=MANUAL),
+    R("indicators.staff_export_xlsx", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.rules", "GET", "L    403  403  403  403  403  ok   ok", code=EVENT_BASED),
+    R("indicators.rules", "GET", "L    403  403  403  403  403  404  404", code=MANUAL, label="manual"),
+    R("indicators.save_rules", "POST", "L    403  403  403  403  403  ok   ok", code=EVENT_BASED),
+    R("indicators.years", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.freeze_year", "POST", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
+    R("indicators.reopen_year", "POST", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
     # --- JSON API (bearer tokens; the session cookie never authenticates it)
     R("api-docs.openapi_json", "GET", "ok"),
     R("api_docs.docs", "GET", "ok"),

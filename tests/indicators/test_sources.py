@@ -22,7 +22,7 @@ from app.extensions import db
 from app.facilities.models import Facility, FacilityKind
 from app.indicators import services
 from app.indicators.models import FrozenYear, Indicator, MappingRule, MatchKind, Snapshot
-from app.indicators.sources import Rule, compute_year, preview_rules
+from app.indicators.sources import Rule, breakdowns, compute_year, preview_rules
 from app.organizations.models import NpoGrantUse, OrganizationKind
 from tests.dashboards.factories import add_booking
 from tests.events.participation_factories import ended, make_organized, move_occurrence
@@ -195,6 +195,11 @@ def test_booking_indicators_come_from_the_utilization_function(staff_user):
     assert values["P09-04-1"].value == Decimal("5.3")  # 2 / 38 = 5.26 %
     assert values["P09-04-2"].value == 2
     assert values["P09-04-1"].completeness is None  # completeness applies to reports only
+    with app_context():
+        rate = db.session.scalar(sa.select(Indicator).where(Indicator.code == "P09-04-1"))
+        count = db.session.scalar(sa.select(Indicator).where(Indicator.code == "P09-04-2"))
+        assert breakdowns(rate, 2025, now=NOW) == {"district": [["akasaka", "5.3"]], "month": [["202603", "5.3"]]}
+        assert breakdowns(count, 2025, now=NOW) == {"district": [["akasaka", 2]], "month": [["202603", 2]]}
 
 
 def test_rules_page_previews_without_saving_then_saves_with_an_audit_row(client, staff_user):
