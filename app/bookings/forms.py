@@ -86,10 +86,18 @@ class ClosureForm(BaseForm):
 
 
 class StaffBookingForm(BookingForm):
-    """The desk books for a resident who phones or comes in, found by the e-mail of their account."""
+    """The desk books for a resident who phones or comes in, found by the e-mail of their account, or for a
+    registered group (then the e-mail, optional, names the group's contact; else its first officer)."""
 
     user_email = StringField(_l("利用者のメールアドレス"), validators=[
-        DataRequired(REQUIRED), Length(max=320, message=_l("320文字以内で入力してください。"))])
+        Optional(), Length(max=320, message=_l("320文字以内で入力してください。"))])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not self.user_email.data and self.organization_id.data is None:
+            self.user_email.errors.append(_l("利用者のメールアドレスを入力するか、団体を選んでください。"))
+            ok = False
+        return ok
 
 
 def _interval(value) -> int:

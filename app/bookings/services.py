@@ -374,7 +374,8 @@ def book_slots(
         _queue_confirmation(booking, user)
     record_audit("booking.create", actor_id=actor.id, target_type="booking", target_id=booking.id,
                  details={"room_id": q.room.id, "day": day.isoformat(), "state": q.state.value,
-                          "on_behalf": on_behalf, **({"series_id": series_id} if series_id else {})})
+                          "on_behalf": on_behalf, "organization_id": booking.organization_id,
+                          **({"series_id": series_id} if series_id else {})})
     return booking
 
 

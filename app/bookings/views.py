@@ -255,12 +255,16 @@ def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | No
 
     user_ids = {b.user_id for b in bookings if b.user_id}
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    organization_ids = {b.organization_id for b in bookings if b.organization_id}
+    organizations = {o.id: o for o in db.session.scalars(
+        sa.select(Organization).where(Organization.id.in_(organization_ids)))} if organization_ids else {}
     by_room: dict[int, list[Booking]] = {}
     for booking in bookings:
         by_room.setdefault(booking.room_id, []).append(booking)
     exempt_form = exempt_form or ExemptDayForm(formdata=None, day=day)
     return render_template("bookings/desk.html", facility=facility, day=day, rooms=rooms, by_room=by_room,
-                           users=users, hm=_hm, form=ActionForm(), BookingState=BookingState, today=today_tokyo(),
+                           users=users, organizations=organizations, hm=_hm,
+                           form=ActionForm(), BookingState=BookingState, today=today_tokyo(),
                            previous=day - timedelta(days=1), following=day + timedelta(days=1),
                            exempt_form=exempt_form), status
 
@@ -364,6 +368,14 @@ def delete_closure(closure_id: int):
     return redirect(url_for("bookings.closures", facility_id=facility.id), 303)
 
 
+def _registered_organizations() -> list[Organization]:
+    """Groups the desk may book for: registered (verified by staff), by name."""
+    from app.organizations.models import VerificationStatus
+
+    return list(db.session.scalars(sa.select(Organization).where(
+        Organization.status == VerificationStatus.VERIFIED).order_by(Organization.name_ja)))
+
+
 @bp.route("/desk/<int:facility_id>/book", methods=["GET", "POST"])
 @role_required(Role.FACILITY_STAFF)
 def desk_book(facility_id: int):
@@ -386,17 +398,33 @@ def desk_book(facility_id: int):
             form.day.data = today_tokyo()
     form.units.choices = _unit_choices(room, form.day.data)
     form.equipment.choices = _equipment_choices(room.facility_id)
-    form.organization_id.choices = [SelectChoice("", _("個人として予約する"))]
+    form.organization_id.choices = [SelectChoice("", _("個人として予約する"))] + [
+        SelectChoice(str(o.id), f"{o.name_ja}({o.kind.label})") for o in _registered_organizations()]
     if request.method == "GET":
         return _render_form(form, room, 200, **urls)
     if not form.validate_on_submit():
         return _render_form(form, room, 422, **urls)
-    resident = db.session.scalar(sa.select(User).where(User.email == normalize_email(form.user_email.data)))
+    organization = None
+    if form.organization_id.data is not None:
+        organization = db.session.get(Organization, form.organization_id.data)
+        if organization is None or not organization.is_verified:
+            form.organization_id.errors.append(_("登録済みの団体を選んでください。"))
+            return _render_form(form, room, 422, **urls)
+    if form.user_email.data:
+        resident = db.session.scalar(sa.select(User).where(User.email == normalize_email(form.user_email.data)))
+    else:  # a group's booking without a named contact goes to (and is mailed to) its first officer
+        resident = db.session.scalar(
+            sa.select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization.id, Membership.role == MembershipRole.OFFICER)
+            .order_by(Membership.id).limit(1))
     if resident is None or not resident.is_active:
-        form.user_email.errors.append(_("このメールアドレスの利用者は登録されていません。"))
+        form.user_email.errors.append(
+            _("このメールアドレスの利用者は登録されていません。") if form.user_email.data
+            else _("この団体には連絡先になる役員がいません。メールアドレスを入力してください。"))
         return _render_form(form, room, 422, **urls)
     options = dict(user=resident, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
-                   attendees=form.attendees.data, category=form.category_value, organization_id=None,
+                   attendees=form.attendees.data, category=form.category_value,
+                   organization_id=organization.id if organization else None,
                    equipment_ids=form.equipment.data or [])
     try:
         if form.confirm.data != "1":
@@ -415,7 +443,7 @@ def desk_book(facility_id: int):
         status = exc.status_code if exc.status_code in (403, 404, 409) else 422
         return _render_form(form, room, status, error=exc.message, **urls)
     db.session.commit()
-    flash(_("利用者に代わって予約しました。"), "success")
+    flash(_("団体に代わって予約しました。") if organization else _("利用者に代わって予約しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=booking.day.isoformat()), 303)
 
 

@@ -25,6 +25,7 @@ from app.facilities.models import (
     Closure,
     ClosureKind,
     Equipment,
+    EquipmentKind,
     Facility,
     FacilityKind,
     FacilityStaff,
@@ -144,8 +145,9 @@ FACILITIES: tuple[FacilitySpec, ...] = (
     ),
 )
 
-EQUIPMENT = (("プロジェクター", "Projector", 500), ("ワイヤレスマイク", "Wireless microphone", 200),
-             ("グランドピアノ", "Grand piano", 1500))
+EQUIPMENT = (("プロジェクター", "Projector", 500, EquipmentKind.PROJECTOR),
+             ("ワイヤレスマイク", "Wireless microphone", 200, EquipmentKind.MICROPHONE),
+             ("グランドピアノ", "Grand piano", 1500, EquipmentKind.PIANO))
 REDUCTIONS = ((OrganizationKind.NEIGHBORHOOD_ASSOCIATION, 100), (OrganizationKind.WARD_SECTION, 100),
               (OrganizationKind.NPO, 50), (OrganizationKind.VOLUNTEER_GROUP, 50))
 SLOT_FACTOR = {"morning": 1.0, "afternoon": 1.3, "evening": 1.5}
@@ -193,8 +195,8 @@ def _add_facility(session, spec: FacilitySpec, report: DemoReport) -> None:
         session.add(TimeSlot(facility_id=facility.id, code=code, label_ja=label_ja, label_en=label_en,
                              start_time=start, end_time=end, weekday=weekday))
     if spec.kind == FacilityKind.COMMUNITY_CENTER:
-        session.add_all([Equipment(facility_id=facility.id, name_ja=name, name_en=name_en, fee_yen=fee)
-                         for name, name_en, fee in EQUIPMENT])
+        session.add_all([Equipment(facility_id=facility.id, name_ja=name, name_en=name_en, fee_yen=fee, kind=kind)
+                         for name, name_en, fee, kind in EQUIPMENT])
     _add_closures(session, facility)
     report.add("facilities")
     report.add("rooms", len(spec.rooms))

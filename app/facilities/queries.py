@@ -152,10 +152,13 @@ class FacilityGrid:
 
 def facility_grid(facility: Facility, start: date, end: date, *, now: datetime | None = None) -> FacilityGrid:
     """The 空き状況 of FACILITY for [start, end): rooms, slots, spans and claims = 4 queries whatever the data."""
-    rooms = facility_rooms(facility.id)
+    # Every room, active or not, for the claims (a booking of a room since retired still holds its halves).
+    every_room = list(db.session.scalars(
+        sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id)))
+    rooms = [r for r in every_room if r.active]
     slots = facility_slots(facility.id)
     closures, lotteries = facility_spans(facility.id, start, end, now=now)
-    claims = claims_between([r.id for r in rooms], start, end)
+    claims = claims_of_rooms(every_room, start, end)
     holidays = holidays_between(start, end)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
     grid = compute_grid(
@@ -211,10 +214,23 @@ class FreeRoom:
     free: list[UnitState]
 
 
+def rooms_with_equipment(kind, room_ids: list[int]) -> set[int]:
+    """Which of ROOM_IDS can use active 付帯設備 of KIND (their own, or the facility's for any room); one query."""
+    from app.facilities.models import Equipment
+
+    if not room_ids:
+        return set()
+    return set(db.session.scalars(
+        sa.select(Room.id).join(Equipment, sa.and_(
+            Equipment.facility_id == Room.facility_id,
+            sa.or_(Equipment.room_id.is_(None), Equipment.room_id == Room.id)))
+        .where(Room.id.in_(room_ids), Equipment.kind == kind, Equipment.active.is_(True)).distinct()))
+
+
 def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 0,
-                    start_minute: int | None = None) -> list[FreeRoom]:
-    """Every room of every facility with something free on DAY (optionally a slot starting at START_MINUTE),
-    in a fixed number of queries whatever the number of facilities or bookings."""
+                    start_minute: int | None = None, equipment=None) -> list[FreeRoom]:
+    """Every room of every facility with something free on DAY (optionally a slot starting at START_MINUTE, or
+    with 付帯設備 of kind EQUIPMENT), in a fixed number of queries whatever the number of facilities or bookings."""
     end = day + timedelta(days=1)
     facility_stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.district, Facility.name_ja)
     if district:
@@ -240,6 +256,7 @@ def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 
     by_facility: dict[int, list[Room]] = {}
     for room in rooms:
         by_facility.setdefault(room.facility_id, []).append(room)
+    equipped = rooms_with_equipment(equipment, [r.id for r in rooms]) if equipment else None
     found = []
     for facility_id, facility in facilities.items():
         facility_rooms_ = by_facility.get(facility_id, [])
@@ -252,7 +269,8 @@ def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 
         )
         data = FacilityGrid(facility, facility_rooms_, grid, holidays, claims)
         for room in facility_rooms_:
-            if room.capacity < min_capacity or (kind and room.kind != kind):
+            if room.capacity < min_capacity or (kind and room.kind != kind) or (
+                    equipped is not None and room.id not in equipped):
                 continue
             open_slots = {c.slot.id for c in grid.row(room.id, day) if c.status in (Status.FREE, Status.FEW)
                           and (start_minute is None or c.slot.start == start_minute)}

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from app.core.districts import District
 from app.core.filters import date_long
@@ -15,7 +16,7 @@ from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities import queries
 from app.facilities.availability import SYMBOLS, Status
-from app.facilities.models import Facility, FacilityKind, RoomKind
+from app.facilities.models import EquipmentKind, Facility, FacilityKind, RoomKind
 
 bp = Blueprint("facilities", __name__, url_prefix="/facilities")
 
@@ -64,7 +65,15 @@ def show(facility_id: int):
 
     equipment = list(db.session.scalars(sa.select(Equipment).where(
         Equipment.facility_id == facility.id, Equipment.active.is_(True)).order_by(Equipment.id)))
-    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots, equipment=equipment)
+    from app.facilities.photos import photos_of
+
+    photos = photos_of(facility.id)
+    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots, equipment=equipment,
+                           facility_photos=[p for p in photos if p.room_id is None],
+                           room_photos=[p for p in photos if p.room_id is not None],
+                           room_names={r.id: r.name for r in rooms},
+                           is_staff=current_user.is_authenticated and queries.is_facility_staff(current_user,
+                                                                                                facility.id))
 
 
 def _parse_start(view: str) -> tuple[date, str | None]:
@@ -109,13 +118,17 @@ def availability(facility_id: int):
         capacity = max(0, int(request.args.get("capacity") or 0))
     except ValueError:
         capacity = 0
+    equipment = _enum_arg("equipment", EquipmentKind)
     shown = [r for r in data.rooms if r.capacity >= capacity and (room_kind is None or r.kind == room_kind)]
+    if equipment:  # one more query, only when the filter is used
+        equipped = queries.rooms_with_equipment(equipment, [r.id for r in shown])
+        shown = [r for r in shown if r.id in equipped]
     return render_template(
         "facilities/availability.html", facility=facility, data=data, view=view, start=start, end=end,
         previous=previous, following=following, problem=problem, symbols=SYMBOLS, texts=texts,
         Status=Status, today=today_tokyo(), last_day=end - timedelta(days=1), slot_labels=slot_labels,
         day_labels=day_labels, book_url=url_for("bookings.new"), shown_rooms=shown, room_kinds=list(RoomKind),
-        room_kind=room_kind, capacity=capacity or "",
+        room_kind=room_kind, capacity=capacity or "", equipment_kinds=list(EquipmentKind), equipment=equipment,
     )
 
 
@@ -148,11 +161,13 @@ def search():
         start_minute = None
     district = _enum_arg("district", District)
     kind = _enum_arg("kind", RoomKind)
+    equipment = _enum_arg("equipment", EquipmentKind)
     results = queries.find_free_rooms(day, district=district, kind=kind, min_capacity=capacity,
-                                      start_minute=start_minute)
+                                      start_minute=start_minute, equipment=equipment)
     return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
                            start_minute=start_minute, district=district, kind=kind, districts=list(District),
-                           room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems)
+                           room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems,
+                           equipment_kinds=list(EquipmentKind), equipment=equipment)
 
 
 @bp.get("/rooms/<int:room_id>/busy.ics")
@@ -179,3 +194,6 @@ def room_busy(room_id: int):
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+from app.facilities import photo_views  # noqa: E402, F401 - registers the photo pages on this blueprint

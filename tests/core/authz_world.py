@@ -33,6 +33,19 @@ def add_closure(facility_id: int) -> int:
         return closure.id
 
 
+def add_photo_row(facility_id: int) -> int:
+    """A committed photo row of FACILITY_ID without a file; returns its id (a throwaway target for deletion)."""
+    import secrets
+
+    from app.facilities.models import FacilityPhoto
+
+    with app_context():
+        photo = FacilityPhoto(facility_id=facility_id, file_name=f"{secrets.token_hex(16)}.jpg", alt_ja="外観")
+        db.session.add(photo)
+        db.session.commit()
+        return photo.id
+
+
 def _add_images(app, w, series_ids) -> None:
     """Give the series an image (a tiny JPEG) so that the image route answers by visibility, not by absence."""
     import io
@@ -50,6 +63,28 @@ def _add_images(app, w, series_ids) -> None:
             db.session.get(EventSeries, series_id).image_name = name
             w.image_files.append(images.path_of(name))
         db.session.commit()
+
+
+def _add_facility_photos(app, w) -> tuple[int, int]:
+    """A photo of facility F and one of G (tiny JPEGs), removed with the other images after the test."""
+    import io
+
+    from PIL import Image
+
+    from app.facilities import photos
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, "JPEG")
+    made = []
+    with app.test_request_context():
+        for facility_id in (w.facility_f, w.facility_g):
+            facility = db.session.get(photos.Facility, facility_id)
+            photo = photos.add_photo(facility=facility, room_id=None, data=buffer.getvalue(), alt_ja="外観",
+                                     actor=db.session.get(User, w.users["admin"].id))
+            w.image_files.append(photos.path_of(photo.file_name))
+            made.append(photo.id)
+        db.session.commit()
+    return made[0], made[1]
 
 
 def _add_report(app, occurrence_id: int, officer_id: int) -> int:
@@ -126,6 +161,24 @@ def remove_images(w) -> None:
         path.unlink(missing_ok=True)
 
 
+def _add_series(w, day) -> tuple[int, int]:
+    """A weekly series of resident A at facility F (booking A is its first date) and one of group Y at G."""
+    from app.bookings.models import Booking, BookingSeries
+    from app.facilities.models import Room, UserCategory
+
+    made = []
+    for user, organization, room_id in ((w.users["res_a"], None, w.room_f), (w.users["off_y"], w.org_y, w.room_g)):
+        series = BookingSeries(user_id=user.id, organization_id=organization, room_id=room_id,
+                               facility_id=db.session.get(Room, room_id).facility_id, first_day=day, interval_weeks=1,
+                               count=4, unit_keys=["x"], purpose="毎週の体操", attendees=5,
+                               category=UserCategory.RESIDENT, created_by_id=user.id)
+        db.session.add(series)
+        db.session.flush()
+        made.append(series.id)
+    db.session.get(Booking, w.booking_a).series_id = made[0]
+    return made[0], made[1]
+
+
 def build_world(app) -> SimpleNamespace:
     """Users, groups X and Y with officers, facilities F (with staff) and G, resident A's booking, registration,
     feed tokens and guest links, events of group X in three states, and one signed-in test client per persona."""
@@ -182,6 +235,7 @@ def build_world(app) -> SimpleNamespace:
 
         for booking_id in (w.booking_a, w.booking_g):
             db.session.get(Booking, booking_id).user_id = w.users["res_a"].id
+        w.series_a, w.series_y = _add_series(w, day)
         user_a = db.session.get(User, w.users["res_a"].id)
         w.registration_a = event_services.register(occurrence_id=w.occ_x, user=user_a).id
         guest = event_services.register_guest(occurrence_id=w.occ_x, email="authz-guest@example.jp",
@@ -196,6 +250,7 @@ def build_world(app) -> SimpleNamespace:
     w.report_x = _add_report(app, w.occ_x, w.users["off_x"].id)
     add_alerts(app, w)
     w.image_files = []
+    w.photo_f, w.photo_g = _add_facility_photos(app, w)
     if "events.image" in app.view_functions:
         _add_images(app, w, (w.event_x, w.draft_x))
 

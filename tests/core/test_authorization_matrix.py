@@ -32,6 +32,7 @@ from tests.core.authz_world import (
     PRIVATE_EMAIL,
     add_closure,
     add_lottery_entry,
+    add_photo_row,
     build_world,
     remove_images,
 )
@@ -103,6 +104,7 @@ def _token_a2_alive(w) -> bool:
 
 FRESH_CLOSURE_F = lambda w: add_closure(w.facility_f)  # noqa: E731 - an allowed delete needs its own target
 FRESH_ENTRY_X = lambda w: add_lottery_entry(w)  # noqa: E731 - likewise an allowed withdrawal
+FRESH_PHOTO_F = lambda w: add_photo_row(w.facility_f)  # noqa: E731 - likewise an allowed photo deletion
 _EMAILS = itertools.count(1)
 NEW_EMAIL = lambda w: f"authz-new{next(_EMAILS)}@example.jp"  # noqa: E731 - mail limits are per address
 MANUAL = "P13-01-2"  # an indicator with hand-entered values
@@ -248,6 +250,21 @@ TABLE = [
     R("bookings.show", "GET", "L    ok   404  404  404  404  404  ok", booking_id=W.booking_g, label="g"),
     R("bookings.cancel", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
     R("bookings.cancel", "POST", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("facilities.photo", "GET", "ok", photo_id=W.photo_f),
+    R("facilities.photos_manage", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("facilities.photos_manage", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g,
+      label="g"),
+    R("facilities.photos_manage", "POST", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
+    R("facilities.photo_delete", "POST", "L    403  403  403  403  403  403  ok", photo_id=W.photo_g, label="g"),
+    R("facilities.photo_delete", "POST", "L    403  403  403  403  ok   403  ok", photo_id=FRESH_PHOTO_F),
+    R("bookings.series_new", "GET", "L    ok   ok   ok   ok   ok   ok   ok", query={"room": W.room_f}),
+    R("bookings.series_new", "POST", "L    ok   ok   ok   ok   ok   ok   ok", data={"room_id": W.room_f}),
+    R("bookings.series_show", "GET", "L    ok   404  404  404  ok   404  ok", series_id=W.series_a),
+    R("bookings.series_show", "GET", "L    404  404  404  ok   404  404  ok", series_id=W.series_y, label="y"),
+    R("bookings.series_cancel", "GET", "L    ok   404  404  404  ok   404  ok", series_id=W.series_a),
+    R("bookings.series_cancel", "GET", "L    404  404  404  ok   404  404  ok", series_id=W.series_y, label="y"),
+    R("bookings.series_cancel", "POST", "L    ok   404  404  404  ok   404  ok", series_id=W.series_a),
+    R("bookings.series_cancel", "POST", "L    404  404  404  ok   404  404  ok", series_id=W.series_y, label="y"),
     R("bookings.feed", "GET", "ok", token=W.booking_feed_a, label="a"),
     R("bookings.feed", "GET", "404", token="forged.token", label="forged"),
     R("bookings.feed", "GET", "404", token=W.events_feed_a, label="events-feed-token"),

@@ -129,12 +129,14 @@ def make_organization(*, kind=OrganizationKind.NEIGHBORHOOD_ASSOCIATION, verifie
         return organization.id
 
 
-def add_equipment(facility_id: int, name: str = "プロジェクター", fee: int = 500) -> int:
-    """A committed 付帯設備; returns its id."""
-    from app.facilities.models import Equipment
+def add_equipment(facility_id: int, name: str = "プロジェクター", fee: int = 500, *, kind=None,
+                  room_id: int | None = None) -> int:
+    """A committed 付帯設備 (of the whole facility, or of ROOM_ID); returns its id."""
+    from app.facilities.models import Equipment, EquipmentKind
 
     with app_context():
-        item = Equipment(facility_id=facility_id, name_ja=name, fee_yen=fee)
+        item = Equipment(facility_id=facility_id, name_ja=name, fee_yen=fee, kind=kind or EquipmentKind.OTHER,
+                         room_id=room_id)
         db.session.add(item)
         db.session.commit()
         return item.id

@@ -1,0 +1,91 @@
+"""Facility photos (on the facilities blueprint): the public image, and the staff page to upload and delete."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app.accounts.forms import ActionForm
+from app.core.errors import DomainError
+from app.core.permissions import Role, role_required
+from app.extensions import db
+from app.facilities import photos, queries
+from app.facilities.forms import PhotoForm
+from app.facilities.models import Facility, FacilityPhoto
+from app.facilities.views import bp
+
+
+@bp.get("/photos/<int:photo_id>.jpg")
+def photo(photo_id: int):
+    """A photo of an active facility (public, like the facility page)."""
+    item = db.session.get(FacilityPhoto, photo_id)
+    facility = db.session.get(Facility, item.facility_id) if item else None
+    if item is None or facility is None or not facility.active:
+        abort(404)
+    path = photos.path_of(item.file_name)
+    if path is None:
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _staff_facility(facility_id: int) -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        abort(404)
+    if not queries.is_facility_staff(current_user, facility.id):
+        abort(403)
+    return facility
+
+
+def _page(facility: Facility, form: PhotoForm, status: int = 200):
+    return render_template("facilities/photos.html", facility=facility, form=form, action_form=ActionForm(),
+                           photos=photos.photos_of(facility.id),
+                           rooms={r.id: r for r in queries.facility_rooms(facility.id)}), status
+
+
+@bp.route("/<int:facility_id>/photos", methods=["GET", "POST"])
+@role_required(Role.FACILITY_STAFF)
+def photos_manage(facility_id: int):
+    """Staff of the facility upload photos of it or of its rooms, with alt text per language."""
+    facility = _staff_facility(facility_id)
+    form = PhotoForm()
+    form.room_id.choices = [SelectChoice("", _("施設全体"))] + [
+        SelectChoice(str(r.id), r.name) for r in queries.facility_rooms(facility.id)]
+    if request.method == "GET":
+        return _page(facility, form)
+    if not form.validate_on_submit():
+        return _page(facility, form, 422)
+    try:
+        photos.add_photo(facility=facility, room_id=form.room_id.data, data=form.photo.data.read(),
+                         alt_ja=form.alt_ja.data, alt_en=form.alt_en.data, alt_easy=form.alt_easy.data,
+                         actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        form.photo.errors = [*form.photo.errors, exc.message]
+        return _page(facility, form, 422)
+    db.session.commit()
+    flash(_("写真を登録しました。"), "success")
+    return redirect(url_for("facilities.photos_manage", facility_id=facility.id), 303)
+
+
+@bp.post("/photos/<int:photo_id>/delete")
+@role_required(Role.FACILITY_STAFF)
+def photo_delete(photo_id: int):
+    item = db.session.get(FacilityPhoto, photo_id)
+    if item is None:
+        abort(404)
+    facility = _staff_facility(item.facility_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    name = photos.remove_photo(item, actor=current_user)
+    db.session.commit()
+    path = photos.path_of(name)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    flash(_("写真を削除しました。"), "success")
+    return redirect(url_for("facilities.photos_manage", facility_id=facility.id), 303)
