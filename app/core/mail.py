@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import sys
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
     language: Mapped[str] = mapped_column(sa.String(16))
-    # Attachments are small (an .ics file): kept as (filename, mime type, text content).
+    # Attachments are small (an .ics file, a QR code image): kept as (filename, mime type, text content), or
+    # (filename, mime type, base64 text, "base64", content id) for binary ones.
     attachments: Mapped[list | None] = mapped_column(sa.JSON)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
@@ -39,11 +41,19 @@ class OutboxMessage(db.Model):
 
 @dataclass(frozen=True)
 class Attachment:
-    """A text attachment for an e-mail, such as an .ics file."""
+    """An attachment for an e-mail: text (an .ics file) or bytes (a PNG); CONTENT_ID makes it an inline part."""
 
     filename: str
     mimetype: str
-    content: str
+    content: str | bytes
+    content_id: str | None = None
+
+    def stored(self) -> list:
+        """The JSON form kept in the outbox row."""
+        if isinstance(self.content, bytes):
+            return [self.filename, self.mimetype, base64.b64encode(self.content).decode("ascii"), "base64",
+                    self.content_id]
+        return [self.filename, self.mimetype, self.content]
 
 
 def queue_mail(
@@ -68,7 +78,7 @@ def queue_mail(
         subject=subject_text[:300],
         body_text=body,
         language=lang.code,
-        attachments=[[a.filename, a.mimetype, a.content] for a in attachments] or None,
+        attachments=[a.stored() for a in attachments] or None,
     )
     db.session.add(message)
     g.mail_queued = True
@@ -82,8 +92,14 @@ def _build(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(domain="tsudoi.local")
     email.set_content(message.body_text)
-    for filename, mimetype, content in message.attachments or ():
+    for filename, mimetype, content, *binary in message.attachments or ():
         maintype, subtype = mimetype.split("/", 1)
+        if binary and binary[0] == "base64":
+            cid = binary[1] if len(binary) > 1 else None
+            # Inline (shown in the message by mail readers) when it has a content id, else a plain attachment.
+            email.add_attachment(base64.b64decode(content), maintype=maintype, subtype=subtype, filename=filename,
+                                 disposition="inline" if cid else "attachment", cid=f"<{cid}>" if cid else None)
+            continue
         # Text attachments (.ics) are UTF-8: say so, or readers decode Japanese as Latin-1.
         params = {"charset": "utf-8"} if maintype == "text" else None
         email.add_attachment(content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=filename,

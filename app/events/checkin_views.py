@@ -115,6 +115,13 @@ def ticket_qr_by_token(token: str):
     return _qr_response(registration)
 
 
+@bp.app_template_global("checkin_code")
+def checkin_code_of(registration) -> str:
+    """For e-mail templates: the registration's check-in code as shown to people ('' when it has none)."""
+    code = participation.code_of(registration.id) if registration is not None else None
+    return participation.format_code(code) if code else ""
+
+
 @bp.app_template_global("checkin_ticket_url")
 def checkin_ticket_url(registration) -> str:
     """For e-mail templates: the absolute ticket link of a confirmed registration ('' otherwise)."""

@@ -3,6 +3,7 @@ overdue reminders, and the participant sums of the plan's indicators per fiscal 
 
 from __future__ import annotations
 
+import io
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
@@ -117,6 +118,24 @@ def ensure_code(registration: Registration) -> str:
             continue  # another registration of this occurrence has that code, or a parallel request won
         return code
     raise Conflict(_l("受付番号を作れませんでした。もう一度お試しください。"))
+
+
+def qr_png(registration: Registration) -> bytes:
+    """The registration's QR code (occurrence and code, no personal data) as a PNG for e-mails."""
+    import segno
+
+    code = ensure_code(registration)
+    buffer = io.BytesIO()
+    segno.make(qr_payload(registration.occurrence_id, code), error="m").save(buffer, kind="png", scale=6, border=4)
+    return buffer.getvalue()
+
+
+def qr_attachment(registration: Registration):
+    """The QR code as an inline image part of the confirmation e-mail (the text link stays in the body)."""
+    from app.core.mail import Attachment
+
+    return Attachment(filename=f"checkin-{format_code(ensure_code(registration))}.png", mimetype="image/png",
+                      content=qr_png(registration), content_id=f"checkin-qr-{registration.id}@tsudoi")
 
 
 def ticket_token(registration_id: int) -> str:

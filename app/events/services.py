@@ -605,7 +605,7 @@ def _place(occurrence_id: int, *, user_id: int | None = None, guest_email: str |
         registration.user = db.session.get(User, user_id)
     _mail_registrant(registration, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
                      else _l("キャンセル待ちで受け付けました"), template="events/registered",
-                     ics=status == RegistrationStatus.CONFIRMED)
+                     ics=status == RegistrationStatus.CONFIRMED, qr=True)
     return registration
 
 
@@ -649,8 +649,14 @@ def request_guest_registration(*, occurrence_id: int, email: str, name: str, lan
                url=current_app.config["BASE_URL"] + url_for("events.guest_confirm", token=token))
 
 
-def _mail_registrant(registration: Registration, *, subject, template: str, ics: bool = False, **context) -> None:
+def _mail_registrant(registration: Registration, *, subject, template: str, ics: bool = False, qr: bool = False,
+                     **context) -> None:
     occurrence = registration.occurrence
+    attachments = _ics_attachment(occurrence, registration.language) if ics else []
+    if qr and registration.status == RegistrationStatus.CONFIRMED:
+        from app.events import participation  # late: participation builds on this module
+
+        attachments = [*attachments, participation.qr_attachment(registration)]  # the check-in QR, inline
     cancel_url = None
     if registration.is_guest:
         cancel_url = current_app.config["BASE_URL"] + url_for("events.guest_cancel",
@@ -658,7 +664,7 @@ def _mail_registrant(registration: Registration, *, subject, template: str, ics:
     queue_mail(to=registration.email, subject=subject, template=template, language=registration.language,
                name=registration.name, registration=registration, occurrence=occurrence, series=occurrence.series,
                url=_event_url(occurrence.series), cancel_url=cancel_url,
-               attachments=_ics_attachment(occurrence, registration.language) if ics else (), **context)
+               attachments=attachments, **context)
 
 
 def cancel_registration(*, registration_id: int, user: User | None, by_organizer: bool = False,
@@ -706,7 +712,7 @@ def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
         registration.status = RegistrationStatus.CONFIRMED
         registration.promoted_at = utcnow()
         _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-                         ics=True)
+                         ics=True, qr=True)
     return promoted
 
 
@@ -723,7 +729,7 @@ def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
     registration.status = RegistrationStatus.CONFIRMED
     registration.promoted_at = utcnow()
     _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-                     ics=True)
+                     ics=True, qr=True)
     record_audit("registration.promoted", actor_id=actor.id, target_type="registration", target_id=registration.id)
     return registration
 

@@ -281,3 +281,36 @@ def test_confirmation_mail_links_a_ticket_that_works_without_an_account(client, 
         db.session.scalar(sa.select(Registration)).status = RegistrationStatus.CANCELLED
         db.session.commit()
     assert anonymous.get(f"/participation/tickets/{token}").status_code == 404
+
+
+def test_confirmation_mail_carries_the_qr_code_as_an_inline_png_and_my_events_shows_it(client, app, outbox):
+    import segno  # noqa: F401 - the mail's image is made by segno
+
+    from app.events import participation
+    from app.events.participation_models import CheckinCode
+
+    org = make_organized()
+    resident = make_user()
+    login(client, resident.email)
+    post_form(client, f"/events/occurrences/{org.occurrence_id}/register", {}, page=f"/events/{org.series_id}")
+    mail = [m for m in outbox if m["To"] == resident.email][0]
+    images = [part for part in mail.iter_attachments() if part.get_content_type() == "image/png"]
+    assert len(images) == 1
+    image = images[0]
+    assert image.get_content_disposition() == "inline" and image["Content-ID"].startswith("<checkin-qr-")
+    png = image.get_content()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "/participation/tickets/" in body  # the text link stays
+    with app_context():
+        code = db.session.scalar(sa.select(CheckinCode.code))
+        assert participation.format_code(code) in body
+        # The image holds exactly what the door scanner reads: the occurrence and the code, no personal data.
+        from app.events.models import Registration
+
+        registration = db.session.scalar(sa.select(Registration))
+        assert png == participation.qr_png(registration)
+    html = client.get("/events/mine").get_data(as_text=True)
+    assert re.search(rf'<img src="/participation/registrations/{registration.id}/qr.svg"', html)
+    waitlisted = [m for m in outbox if m["To"] != resident.email]
+    assert all(not any(p.get_content_type() == "image/png" for p in m.iter_attachments()) for m in waitlisted)
