@@ -235,3 +235,5 @@ class OccurrenceForm(BaseForm):
     end_time = TimeField(_l("終了時刻"), validators=[InputRequired(REQUIRED)])
     capacity = IntegerField(_l("定員(制限なしは空欄)"), validators=[Optional(), NumberRange(
         min=1, max=100_000, message=_l("1から100,000までの数で入力してください。"))])
+    room_booking_id = BookingSelectField(_l("この回の会場にする施設の予約(この回だけ)"), coerce=_int_or_none,
+                                         choices=[])

@@ -102,7 +102,9 @@ def _count(status: RegistrationStatus):
 
 def _matching_series(filters: Filters, now: datetime):
     """Ids of public series matching the series-level FILTERS (a subquery)."""
-    query = sa.select(EventSeries.id).join(EventSeries.organization).where(EventSeries.public_clause(now))
+    query = sa.select(EventSeries.id).where(EventSeries.public_clause(now))
+    if filters.keyword:  # the organizer's name is searched too
+        query = query.join(EventSeries.organization)
     if filters.district:
         query = query.where(EventSeries.district == filters.district)
     if filters.category:
@@ -186,9 +188,19 @@ class CardRow(NamedTuple):
 def _page_ids(filters: Filters, *, now, limit, offset, include_past: bool, day_before=None):
     """The ids of one page of public occurrences, in start order (a subquery). NOW, LIMIT, OFFSET (and
     DAY_BEFORE, now - 1 day) may be values or bind parameters."""
+    broad = not (filters.keyword or filters.organization_id) and sum(
+        bool(v) for v in (filters.district, filters.category, filters.audience, filters.accessibility, filters.free,
+                          filters.language)) <= 1
+    if broad:
+        # Most series match: walk occurrences in start order and look each series up by its key (EXISTS), which
+        # stops after one page (SQLite: 0.5 ms instead of 5 ms at 50,000 occurrences).
+        series_match = _matching_series(filters, now).where(EventSeries.id == EventOccurrence.series_id).exists()
+    else:
+        # Narrow filters: the matching series first (a short list), then occurrences of those in start order.
+        series_match = (EventOccurrence.series_id + 0).in_(_matching_series(filters, now))
     page = (
         sa.select(EventOccurrence.id)
-        .where((EventOccurrence.series_id + 0).in_(_matching_series(filters, now)))
+        .where(series_match)
         .order_by(EventOccurrence.starts_at, EventOccurrence.id)
         .limit(limit)
         .offset(offset)
@@ -205,7 +217,7 @@ def _page_ids(filters: Filters, *, now, limit, offset, include_past: bool, day_b
     return page
 
 
-def _card_statement(filters: Filters, include_past: bool):
+def _card_statement(filters: Filters, include_past: bool, counts: bool = True):
     cancelled = sa.or_(EventOccurrence.status == OccurrenceStatus.CANCELLED,
                        EventSeries.status == EventStatus.CANCELLED)
     page = _page_ids(filters, now=sa.bindparam("now"), day_before=sa.bindparam("day_before"),
@@ -217,7 +229,8 @@ def _card_statement(filters: Filters, include_past: bool):
                   EventSeries.category, EventSeries.district, EventSeries.fee_yen, EventSeries.registration_required,
                   Organization.id, Organization.name_ja, Organization.name_en, Organization.name_easy,
                   Organization.logo_name,
-                  _count(RegistrationStatus.CONFIRMED), _count(RegistrationStatus.WAITLISTED))
+                  *((_count(RegistrationStatus.CONFIRMED), _count(RegistrationStatus.WAITLISTED)) if counts
+                    else (sa.literal(0), sa.literal(0))))
         .join(EventOccurrence.series)
         .join(EventSeries.organization)
         .where(EventOccurrence.id.in_(page))
@@ -230,14 +243,16 @@ def _card_statement(filters: Filters, include_past: bool):
 _CARD_STATEMENTS = LRU(max_entries=256)
 
 
-def card_rows(filters: Filters, *, limit: int = 50, offset: int = 0, include_past: bool = False) -> list[CardRow]:
+def card_rows(filters: Filters, *, limit: int = 50, offset: int = 0, include_past: bool = False,
+              counts: bool = True) -> list[CardRow]:
     """Public occurrences matching FILTERS as CardRows: one SQL statement and no ORM objects whatever the data.
 
     Same page choice as occurrence_cards; the list, the calendar and organization pages use it (rendering
-    plain tuples, each card cached by its row, is what makes those pages fast).
+    plain tuples, each card cached by its row, is what makes those pages fast). COUNTS=False leaves the
+    registration counts out (0), for pages that do not show them (the month calendar).
     """
-    key = (*(tuple(v) if isinstance(v, list) else v for v in vars(filters).values()), include_past)
-    statement = _CARD_STATEMENTS.get_or_make(key, lambda: _card_statement(filters, include_past))
+    key = (*(tuple(v) if isinstance(v, list) else v for v in vars(filters).values()), include_past, counts)
+    statement = _CARD_STATEMENTS.get_or_make(key, lambda: _card_statement(filters, include_past, counts))
     now = utcnow()
     params = {"now": now, "day_before": now - timedelta(days=1), "limit": limit, "offset": offset}
     return [CardRow(*row[:17], int(row[17]), int(row[18])) for row in db.session.execute(statement, params)]

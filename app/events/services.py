@@ -392,10 +392,16 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
     return told
 
 
+_UNCHANGED = object()
+
+
 def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: bool, day: date | None,
-                     start_time: dtime, end_time: dtime, capacity: int | None) -> list[EventOccurrence]:
+                     start_time: dtime, end_time: dtime, capacity: int | None,
+                     venue_booking_id=_UNCHANGED) -> list[EventOccurrence]:
     """Change the time (and, for one occurrence, the day) and capacity of this occurrence, or of this one and the
     ones after it. Registrants of a moved occurrence are e-mailed; a raised capacity promotes from the waitlist.
+    VENUE_BOOKING_ID (when given) links this one occurrence's own room booking, or None for the series' venue;
+    every linked booking is checked against the new times once all of them are set.
 
     Editing the whole series later re-applies the series' own times to every occurrence.
     """
@@ -428,12 +434,18 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
         target.starts_at, target.ends_at, target.capacity = starts_at, ends_at, capacity
         target.sequence += 1
         db.session.flush()
-        _recheck_venue(series)
+        if venue_booking_id is _UNCHANGED:
+            _recheck_venue(series)
         if moved:
             for registration in db.session.scalars(sa.select(Registration).where(
                     Registration.occurrence_id == target.id, Registration.status != RegistrationStatus.CANCELLED)):
                 _mail_registrant(registration, subject=_l("日時が変わりました"), template="events/moved", ics=True)
         _fill_from_waitlist(target)
+    if venue_booking_id is not _UNCHANGED:
+        from app.events import venue  # late: venue builds on this module
+
+        venue.set_occurrence_booking(occurrence, venue_booking_id, actor=actor)
+        _recheck_venue(series)
     record_audit("occurrence.edited", actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,
                  details={"following": following, "count": len(targets)})
     return targets

@@ -3,7 +3,8 @@
 Choice for series: one booking is one room on one day, so a series links ONE booking and EVERY scheduled
 occurrence must fall inside that booking's booked time (its slots, adjacent slots joined) on the booking's day.
 In practice that means a one-off event (or a series whose other dates were cancelled); a recurring series
-keeps a free address. Per-occurrence links are not built. Never commits.
+keeps a free address, and each of its dates may link its OWN booking (event_occurrences.room_booking_id), which
+then wins over the series' venue on the event page, in JSON-LD and in ICS LOCATION. Never commits.
 """
 
 from __future__ import annotations
@@ -69,9 +70,15 @@ def check_booking(series: EventSeries, booking: Booking | None, actor, *, check_
     if booking.state not in VENUE_STATES:
         raise InvalidEvent(_l("確定または仮予約の予約だけを会場にできます(この予約は「%(state)s」です)。",
                               state=booking.state.label), FIELD)
-    occurrences = [o for o in series.occurrences if o.status == OccurrenceStatus.SCHEDULED]
+    # Dates with their own booking are checked against that one (check_occurrence_booking).
+    occurrences = [o for o in series.occurrences
+                   if o.status == OccurrenceStatus.SCHEDULED and o.room_booking_id is None]
     if not occurrences:
         raise InvalidEvent(_l("開催予定の回がないため、予約を会場にできません。"), FIELD)
+    _check_times_and_capacity(occurrences, booking)
+
+
+def _check_times_and_capacity(occurrences, booking: Booking) -> None:
     ranges = booked_ranges(booking)
     for occurrence in occurrences:
         start, end = to_tokyo(occurrence.starts_at), to_tokyo(occurrence.ends_at)
@@ -87,6 +94,41 @@ def check_booking(series: EventSeries, booking: Booking | None, actor, *, check_
         if occurrence.capacity is None or occurrence.capacity > capacity:
             raise InvalidEvent(_l("定員を部屋の定員(%(capacity)d人)以下にしてください。", capacity=capacity),
                                "capacity")
+
+
+def check_occurrence_booking(occurrence: EventOccurrence, booking: Booking | None, actor, *,
+                             check_owner: bool = True) -> None:
+    """Raise InvalidEvent unless BOOKING may be OCCURRENCE's own venue (owner, state, day and times, capacity)."""
+    series = occurrence.series
+    if booking is None or (check_owner and booking.organization_id != series.organization_id
+                           and booking.user_id != actor.id):
+        raise InvalidEvent(_l("その予約は見つかりません。"), FIELD)
+    if booking.state not in VENUE_STATES:
+        raise InvalidEvent(_l("確定または仮予約の予約だけを会場にできます(この予約は「%(state)s」です)。",
+                              state=booking.state.label), FIELD)
+    if occurrence.status != OccurrenceStatus.SCHEDULED:
+        raise InvalidEvent(_l("中止した回には会場を設定できません。"), FIELD)
+    _check_times_and_capacity([occurrence], booking)
+
+
+def set_occurrence_booking(occurrence: EventOccurrence, booking_id: int | None, *, actor) -> bool:
+    """Link BOOKING_ID as OCCURRENCE's own venue (None: back to the series' venue); True when it changed.
+
+    A changed venue raises the occurrence's SEQUENCE so calendar apps take the new LOCATION."""
+    if booking_id == occurrence.room_booking_id:
+        if booking_id is not None:  # kept: still valid for the (maybe changed) times? Owner aside.
+            check_occurrence_booking(occurrence, db.session.get(Booking, booking_id), actor, check_owner=False)
+        return False
+    if booking_id is not None:
+        check_occurrence_booking(occurrence, db.session.get(Booking, booking_id), actor)
+    record_audit("event.occurrence_venue_linked" if booking_id else "event.occurrence_venue_unlinked",
+                 actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,
+                 details={"booking_id": booking_id or occurrence.room_booking_id})
+    occurrence.room_booking_id = booking_id
+    occurrence.room_booking = db.session.get(Booking, booking_id) if booking_id else None
+    occurrence.sequence += 1
+    db.session.flush()
+    return True
 
 
 def set_venue_booking(series: EventSeries, booking_id: int | None, *, actor) -> None:
@@ -111,9 +153,13 @@ def set_venue_booking(series: EventSeries, booking_id: int | None, *, actor) -> 
 
 
 def recheck(series: EventSeries) -> None:
-    """After SERIES' times or capacity changed: its linked booking (if any) must still hold them."""
+    """After SERIES' times or capacity changed: its linked bookings (series' and dates' own) must still hold them."""
     if series.room_booking_id is not None:
         check_booking(series, db.session.get(Booking, series.room_booking_id), None, check_owner=False)
+    for occurrence in series.occurrences:
+        if occurrence.room_booking_id is not None and occurrence.status == OccurrenceStatus.SCHEDULED:
+            check_occurrence_booking(occurrence, db.session.get(Booking, occurrence.room_booking_id), None,
+                                     check_owner=False)
 
 
 def events_using(booking_id: int) -> list[EventSeries]:
@@ -127,11 +173,24 @@ def booking_released(booking: Booking) -> None:
 
     The events keep their free-text venue (if any); the organizer sees the venue is gone on the event pages.
     """
+    told: set[int] = set()
     for series in events_using(booking.id):
+        told.add(series.id)
         series.room_booking_id = None
         series.room_booking = None
         _tell_organizer(series, booking)
         record_audit("event.venue_released", target_type="event_series", target_id=series.id,
+                     details={"booking_id": booking.id, "state": booking.state.value})
+    for occurrence in db.session.scalars(
+            sa.select(EventOccurrence).where(EventOccurrence.room_booking_id == booking.id)
+            .order_by(EventOccurrence.id)):
+        occurrence.room_booking_id = None
+        occurrence.room_booking = None
+        occurrence.sequence += 1
+        if occurrence.series_id not in told:
+            told.add(occurrence.series_id)
+            _tell_organizer(occurrence.series, booking)
+        record_audit("event.occurrence_venue_released", target_type="event_occurrence", target_id=occurrence.id,
                      details={"booking_id": booking.id, "state": booking.state.value})
 
 

@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
@@ -204,19 +204,21 @@ def calendar():
     last = first.replace(day=calendar_module.monthrange(first.year, first.month)[1])
     filters = queries.Filters.from_args(request.args)
     filters.date_from, filters.date_to = first, last
-    cards = queries.card_rows(filters, limit=1000, include_past=True)
+    lang = current_language().code
+    base = url_for("events.index")  # events.show is "/events/<id>": one url_for, not one per link
     by_day: dict = {}
-    for card in cards:
-        by_day.setdefault(to_tokyo(card.starts_at).date(), []).append(card)
+    # Up to 1,000 links, built directly rather than by a Jinja loop; the title (organizer text) is escaped.
+    for card in queries.card_rows(filters, limit=1000, include_past=True, counts=False):
+        css = "calendar-event is-cancelled" if card.cancelled else "calendar-event"
+        by_day.setdefault(to_tokyo(card.starts_at).date(), []).append(
+            f'<a class="{css}" href="{base}{card.series_id}">{escape(card.title(lang)[0])}</a>')
+    by_day = {day: Markup("".join(links)) for day, links in by_day.items()}  # noqa: S704 - escaped above
     weeks = calendar_module.Calendar(firstweekday=6).monthdatescalendar(first.year, first.month)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = last + timedelta(days=1)
     args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "month"}
-    # Up to 1,000 links: "/events/" + id rather than 1,000 url_for calls (events.show is "/events/<id>").
     return render_template("events/calendar.html", weeks=weeks, by_day=by_day, first=first,
-                           event_base=url_for("events.index"),
-                           previous=previous, following=following, args=args, lang=current_language().code,
-                           today=today_tokyo())
+                           previous=previous, following=following, args=args, lang=lang, today=today_tokyo())
 
 
 def _accessibility_labels():
@@ -239,7 +241,7 @@ def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
             "endDate": to_tokyo(occurrence.ends_at).isoformat(),
             "eventStatus": "https://schema.org/EventCancelled" if cancelled else "https://schema.org/EventScheduled",
             "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode" if series.online_url
-            and not venue.venue_of(series, language)[1] else "https://schema.org/OfflineEventAttendanceMode",
+            and not venue.venue_of_occurrence(occurrence, language)[1] else "https://schema.org/OfflineEventAttendanceMode",
             "organizer": {"@type": "Organization", "name": series.organization.name_in(language),
                           "url": f"{base}/organizations/{series.organization_id}"},
             "url": f"{base}/events/{series.id}",
@@ -251,7 +253,7 @@ def _json_ld(series: EventSeries, occurrences, counts, language: str) -> Markup:
             item["description"] = summary
         if series.image_name:
             item["image"] = f"{base}/events/{series.id}/image.jpg"
-        venue_name, venue_address = venue.venue_of(series, language)
+        venue_name, venue_address = venue.venue_of_occurrence(occurrence, language)
         if venue_name or venue_address:
             item["location"] = {"@type": "Place", "name": venue_name or venue_address,
                                 "address": venue_address or venue_name}
@@ -294,6 +296,7 @@ def show(series_id: int):
         action_form=ActionForm(), submit_form=SubmitForm(formdata=None), now=utcnow(),
         accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
         partners=[row.organization for row in series.partner_rows], venue=venue.venue_of(series, language),
+        occurrence_venues={o.id: venue.venue_of_occurrence(o, language) for o in shown if o.room_booking_id},
     )
 
 
@@ -493,6 +496,17 @@ def _save(form, organization, series):
     return saved
 
 
+def _occurrence_booking_choices(form, occurrence: EventOccurrence) -> None:
+    """The user's and the group's bookings for this date's day, and the one already linked."""
+    day = to_tokyo(occurrence.starts_at).date()
+    bookings = [b for b in venue.eligible_bookings(current_user, occurrence.series.organization_id) if b.day == day]
+    linked = occurrence.room_booking if occurrence.room_booking_id else None
+    if linked is not None and linked.id not in {b.id for b in bookings}:
+        bookings.insert(0, linked)
+    form.room_booking_id.choices = [SelectChoice("", _("使わない(イベント全体の会場を使う)"))] + [
+        SelectChoice(b.id, venue.booking_label(b)) for b in bookings]
+
+
 def _prefill_from_booking(form, booking_id: int | None) -> None:
     """Coming from a booking page: choose that booking and its day and times (only if it is offered)."""
     if booking_id is None or booking_id not in {c.value for c in form.room_booking_id.choices}:
@@ -593,16 +607,19 @@ def edit_occurrence(occurrence_id: int):
     occurrence = _organizer_occurrence(occurrence_id)
     series = occurrence.series
     form = OccurrenceForm()
+    _occurrence_booking_choices(form, occurrence)
     if request.method == "GET":
         local_start, local_end = to_tokyo(occurrence.starts_at), to_tokyo(occurrence.ends_at)
         form.day.data, form.start_time.data = local_start.date(), local_start.time().replace(tzinfo=None)
         form.end_time.data, form.capacity.data = local_end.time().replace(tzinfo=None), occurrence.capacity
+        form.room_booking_id.data = occurrence.room_booking_id
     elif form.validate_on_submit():
         following = form.scope.data == "following"
         try:
             changed = services.edit_occurrences(occurrence, actor=current_user, following=following,
                                                 day=form.day.data, start_time=form.start_time.data,
-                                                end_time=form.end_time.data, capacity=form.capacity.data)
+                                                end_time=form.end_time.data, capacity=form.capacity.data,
+                                                venue_booking_id=form.room_booking_id.data)
         except services.InvalidEvent as exc:
             db.session.rollback()
             target = form._fields.get(exc.field, form.start_time)

@@ -152,3 +152,24 @@ def test_calendar_and_organization_page_use_the_lean_rows(client):
     assert "Bon dance" in client.get(f"/organizations/{org.id}").get_data(as_text=True)
     with app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(EventOccurrence)) == 1
+
+
+def test_broad_and_narrow_filters_choose_the_same_rows(client):
+    # One filter walks occurrences by start (EXISTS per series); several take the matching series first (IN).
+    editor, org = _setup()
+    make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "芝の無料体操"}, district="shiba",
+                category="sports_health", fee_yen=0)
+    make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "芝の有料講座"}, district="shiba",
+                category="sports_health", fee_yen=500)
+    make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "麻布の無料体操"}, district="azabu",
+                category="sports_health", fee_yen=0)
+
+    def titles(query):
+        page = client.get(f"/events/?{query}").get_data(as_text=True)
+        return {t for t in ("芝の無料体操", "芝の有料講座", "麻布の無料体操") if t in page}
+
+    assert titles("district=shiba") == {"芝の無料体操", "芝の有料講座"}
+    assert titles("free=1") == {"芝の無料体操", "麻布の無料体操"}
+    assert titles("district=shiba&free=1") == {"芝の無料体操"}
+    assert titles("district=shiba&category=sports_health&free=1") == {"芝の無料体操"}
+    assert titles("q=体操&district=azabu") == {"麻布の無料体操"}

@@ -269,3 +269,98 @@ def test_the_registration_mail_names_the_booked_room(client, world, outbox):
     assert response.status_code == 303
     mail = [m for m in outbox if m["To"] == "venue-mail@example.jp"][0]
     assert "赤坂区民センター 会議室1 港区赤坂4-18-13" in mail.get_body(("plain",)).get_content()
+
+
+def _weekly(world) -> tuple[int, list[int]]:
+    series = make_series(organization_id=world["organization"].id, actor_id=world["editor"].id, first_date=DAY,
+                         frequency="weekly", until_date=DAY + timedelta(days=14), start_time=time(10, 0),
+                         end_time=time(12, 0), capacity=10, venue_name="芝浦公園", venue_address="港区芝浦1-1",
+                         texts={"title_ja": "毎週の体操"})
+    from tests.events.factories import occurrence_ids
+
+    return series.id, occurrence_ids(series.id)
+
+
+def _edit_occurrence(client, occurrence_id: int, booking_id, day=DAY, **extra):
+    data = {"scope": "one", "day": day.isoformat(), "start_time": "10:00", "end_time": "12:00", "capacity": "10",
+            "room_booking_id": "" if booking_id is None else str(booking_id), **extra}
+    return post_form(client, f"/events/occurrences/{occurrence_id}/edit", data,
+                     page=f"/events/occurrences/{occurrence_id}/edit")
+
+
+def test_each_occurrence_may_have_its_own_booked_room(client, world, outbox):
+    from app.events.models import EventOccurrence
+
+    series_id, (first, second, third) = _weekly(world)
+    own = _book(world["center"], user_id=world["editor"].id)
+    next_week = _book(world["center"], user_id=world["editor"].id, day=DAY + timedelta(days=7))
+    foreign = _book(world["center"], user_id=make_user().id)
+    login(client, world["editor"].email)
+
+    # The occurrence form offers only own bookings of that very day.
+    page = client.get(f"/events/occurrences/{first}/edit").get_data(as_text=True)
+    select = re.search(r'<select[^>]*id="room_booking_id".*?</select>', page, re.S).group(0)
+    assert f'value="{own}"' in select and f'value="{next_week}"' not in select and f'value="{foreign}"' not in select
+
+    refused = _edit_occurrence(client, first, foreign)
+    assert refused.status_code == 422 and "その予約は見つかりません" in refused.get_data(as_text=True)
+    wrong_day = _edit_occurrence(client, first, next_week)
+    assert wrong_day.status_code == 422 and "予約の日時" in wrong_day.get_data(as_text=True)
+    too_many = _edit_occurrence(client, first, own, capacity="30")
+    assert too_many.status_code == 422 and "部屋の定員(20人)以下" in too_many.get_data(as_text=True)
+    with app_context():
+        assert db.session.get(EventOccurrence, first).room_booking_id is None  # nothing half-saved
+
+    assert _edit_occurrence(client, first, own).status_code == 303
+    with app_context():
+        occurrence = db.session.get(EventOccurrence, first)
+        assert occurrence.room_booking_id == own and occurrence.sequence >= 1
+
+    page = client.get(f"/events/{series_id}").get_data(as_text=True)
+    assert "この回の会場: 赤坂区民センター 会議室1 港区赤坂4-18-13" in page
+    ld = json.loads(re.search(r'<script type="application/ld\+json"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert ld[0]["location"] == {"@type": "Place", "name": "赤坂区民センター 会議室1", "address": "港区赤坂4-18-13"}
+    assert ld[1]["location"] == {"@type": "Place", "name": "芝浦公園", "address": "港区芝浦1-1"}
+    client.set_cookie("tsudoi_lang", "en")
+    page = client.get(f"/events/{series_id}").get_data(as_text=True)
+    assert "Akasaka Community Center Meeting Room 1" in page
+    client.set_cookie("tsudoi_lang", "ja")
+    from icalendar import Calendar
+
+    feed = Calendar.from_ical(app_feed(world["organization"].id))
+    locations = [str(e["LOCATION"]) for e in feed.walk("VEVENT") if str(e["SUMMARY"]) == "毎週の体操"]
+    assert locations == ["赤坂区民センター 会議室1, 港区赤坂4-18-13", "芝浦公園, 港区芝浦1-1", "芝浦公園, 港区芝浦1-1"]
+
+    # Moving that date off the booked day without choosing another room is refused (the room is not booked then).
+    moved = _edit_occurrence(client, first, own, day=DAY + timedelta(days=1))
+    assert moved.status_code == 422
+    # "None" goes back to the series' venue.
+    assert _edit_occurrence(client, first, None).status_code == 303
+    with app_context():
+        assert db.session.get(EventOccurrence, first).room_booking_id is None
+    assert second and third
+
+
+def test_releasing_an_occurrences_booking_unlinks_it_and_tells_the_organizer(client, world):
+    from app.core.mail import OutboxMessage
+    from app.events.models import EventOccurrence
+
+    _series_id, (first, _second, _third) = _weekly(world)
+    own = _book(world["center"], user_id=world["editor"].id)
+    login(client, world["editor"].email)
+    assert _edit_occurrence(client, first, own).status_code == 303
+    with app_context():
+        before = db.session.get(EventOccurrence, first).sequence
+        editor = db.session.get(User, world["editor"].id)
+        booking_services.cancel_booking(db.session.get(Booking, own), actor=editor)
+        db.session.commit()
+        occurrence = db.session.get(EventOccurrence, first)
+        assert occurrence.room_booking_id is None and occurrence.sequence == before + 1
+        told = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.recipient == editor.email)).all()
+        assert any("赤坂区民センター 会議室1" in m.body_text for m in told)
+
+
+def app_feed(org_id: int) -> bytes:
+    from tests.factories import APP
+
+    return APP.test_client().get(f"/events/organizations/{org_id}/feed.ics").get_data()
