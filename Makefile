@@ -9,9 +9,10 @@ PG_SERVER_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 PORT ?= 5000
+BROWSER_DIR := tests/browser
 TRANSLATIONS := app/translations
 
-.PHONY: install run test test-sqlite test-postgres lint i18n i18n-compile migrate demo bench clean
+.PHONY: install run test test-sqlite test-postgres test-browser browser-deps screenshots lint i18n i18n-compile migrate demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -44,7 +45,7 @@ demo: migrate
 run: demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install lint test-sqlite test-postgres
+test: install lint test-sqlite test-postgres test-browser
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -63,6 +64,31 @@ test-postgres: install
 		echo "!! PostgreSQL does not answer at $(PG_SERVER_URL): the PostgreSQL half of the tests is SKIPPED."; \
 		echo "!! Start PostgreSQL (or set PG_SERVER_URL) to run it."; \
 	fi
+
+## Debian's chromium and Japanese fonts (apt, only when missing; sudo when not root) and the pinned axe-core (npm ci).
+browser-deps: $(BROWSER_DIR)/node_modules/.installed
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing chromium and fonts-noto-cjk with apt"; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends chromium fonts-noto-cjk; \
+	fi
+
+$(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends nodejs npm; \
+	fi
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Journeys, accessibility (axe-core) and the 375 px layout in headless chromium against a live gunicorn (SQLite).
+test-browser: install browser-deps
+	@echo "== browser tests (chromium, SQLite) =="
+	$(PY) -m pytest -m browser $(BROWSER_DIR) $(PYTEST_ARGS)
+
+## Screenshots of the main pages (1280 px and 375 px wide) into docs/screenshots/.
+screenshots: install browser-deps
+	TSUDOI_SCREENSHOTS=1 $(PY) -m pytest -m browser $(BROWSER_DIR)/test_screenshots.py -q
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

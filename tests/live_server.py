@@ -80,7 +80,7 @@ def create_residents(app, count: int, *, name: str = "競争者") -> list[str]:
 class Gunicorn:
     """gunicorn (gthread) on a free loopback port, production settings, with the given extra environment."""
 
-    def __init__(self, database_url: str, workdir: Path, **extra_env):
+    def __init__(self, database_url: str, workdir: Path, *, workers: int = 4, threads: int = 8, **extra_env):
         env = dict(os.environ)
         env.pop("REDIS_URL", None)
         env.update(TSUDOI_ENV="production", DATABASE_URL=database_url, SECRET_KEY="race-test-secret-key-0123456789",
@@ -91,8 +91,8 @@ class Gunicorn:
         # A generous worker timeout: on a loaded CI machine a slow worker must not be killed mid-race
         # (a killed worker resets its connections, which would read as a server failure).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "4", "--threads", "8",
-             "--bind", f"{HOST}:0", "--no-control-socket", "--timeout", "180", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", str(workers),
+             "--threads", str(threads), "--bind", f"{HOST}:0", "--no-control-socket", "--timeout", "180", "wsgi:app"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.port = self._wait_ready()

@@ -1,0 +1,335 @@
+"""The journeys of issue 8 in a real browser, each once in English and once in やさしい日本語.
+
+Fields and buttons are found by name or form action (labels differ per language); each step checks the page
+is in the chosen language by its title, read from the catalogs (furigana removed, as browsers show titles).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from app.accounts import services as account_services
+from app.bookings.models import Booking, BookingState
+from app.core.permissions import Role
+from app.core.time import today_tokyo, utcnow
+from app.demo.accounts import DEMO_ACCOUNTS
+from app.events.models import EventOccurrence, EventSeries
+from app.extensions import db
+from app.facilities.models import FacilityStaff
+from app.organizations.models import Organization
+from tests.browser.conftest import LANGS, PHONE, expect_message, run_axe, sign_in, with_axe
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Browser-Minato-Journey-2026"  # noqa: S105
+WARD = DEMO_ACCOUNTS["ward_staff"]
+CONFIRM_LINK = re.compile(r"https?://[^\s/]+(/account/confirm/[^\s]+)")
+
+
+def _slug(lang: str) -> str:
+    return lang.replace("-", "")
+
+
+def _account(live, email: str, lang: str, name: str) -> None:
+    """A confirmed resident made directly in the database (journeys that are not about signing up)."""
+    def create():
+        user = account_services.create_user(email=email, password=PASSWORD, display_name=name, role=Role.RESIDENT)
+        user.preferred_language = lang
+
+    live.run(create)
+
+
+def _facility_id(live) -> int:
+    return live.run(lambda: db.session.scalar(sa.select(FacilityStaff.facility_id).order_by(FacilityStaff.id)))
+
+
+def _booking(live, booking_id: int) -> tuple[BookingState, bool]:
+    return live.run(lambda: (lambda b: (b.state, bool(b.late_cancellation)))(db.session.get(Booking, booking_id)))
+
+
+def _free_cell_href(page) -> str:
+    """The first free (○) slot link of the grid."""
+    link = page.locator("li.avail-free a").first
+    expect(link).to_be_visible()
+    return link.get_attribute("href")
+
+
+# ---------------------------------------------------------------- resident: sign up, book, .ics, undo
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_resident_signs_up_books_a_room_downloads_the_ics_and_undoes(live, open_context, lang):
+    email = f"booker-{_slug(lang)}@example.jp"
+    page = with_axe(open_context(lang)).new_page()
+
+    page.goto("/account/signup")
+    expect(page).to_have_title(live.title_re(lang, "新規登録"))
+    page.fill("input[name=email]", email)
+    page.fill("input[name=display_name]", f"Booker {lang}")
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password_confirm]", PASSWORD)
+    page.select_option("select[name=language]", lang)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/account/signup/sent$"))
+
+    # The confirmation e-mail, written by the live server to its outbox, in the chosen language.
+    mails = live.mails_to(email)
+    assert len(mails) == 1
+    subject, body = mails[0]
+    assert subject == live.t(lang, "【つどい】メールアドレスの確認")
+    path = CONFIRM_LINK.search(body).group(1)
+    page.goto(path)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/account/login"))
+    expect_message(live, lang, page.locator(".flash-success"), "メールアドレスを確認しました。ログインしてください。")
+
+    sign_in(page, email, PASSWORD)
+
+    # A free room in the availability grid, a week ahead (the grid is public; the link leads to the form).
+    facility_id = _facility_id(live)
+    start = today_tokyo() + timedelta(days=7)
+    page.goto(f"/facilities/{facility_id}/availability?start={start.isoformat()}")
+    expect(page).to_have_title(live.title_re(lang, "空き状況"))
+    page.locator("li.avail-free a").first.click()
+    expect(page).to_have_title(live.title_re(lang, "部屋の予約"))
+    page.locator("input[name=units]").first.check()
+    page.fill("input[name=purpose]", "Browser test meeting")
+    page.fill("input[name=attendees]", "5")
+    page.locator("main form[method=post] button[type=submit]").click()  # the fee and the rules first
+    expect(page.locator("#quote-heading")).to_be_visible()
+    assert run_axe(page) == []
+    page.locator("main form[method=post] button[type=submit]").click()  # then book
+    expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
+    expect(page).to_have_title(live.title_re(lang, "予約の内容"))
+    booking_id = int(page.url.rsplit("/", 1)[1])
+    assert _booking(live, booking_id)[0] in (BookingState.CONFIRMED, BookingState.TENTATIVE)
+
+    # The private calendar feed (.ics) from "my bookings".
+    page.goto("/bookings/mine")
+    with page.expect_download() as download_info:
+        page.locator("a[download][href*='/bookings/feed/']").click()
+    ics = Path(download_info.value.path()).read_text(encoding="utf-8")
+    assert ics.startswith("BEGIN:VCALENDAR")
+    assert ics.count("BEGIN:VEVENT") == 1
+    assert "Browser test meeting" in ics or f"booking-{booking_id}" in ics
+
+    # Undo within 15 minutes: no penalty.
+    page.goto(f"/bookings/{booking_id}")
+    page.locator(f"a[href$='/bookings/{booking_id}/cancel']").click()
+    expect(page).to_have_title(live.title_re(lang, "予約の取消し"))
+    expect_message(live, lang, page.locator("main [role=status]"),
+                   "予約してから%(n)s分以内なので、影響なく取り消せます。", n=15)
+    page.locator(f"form[action$='/bookings/{booking_id}/cancel'] button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/bookings/mine$"))
+    expect_message(live, lang, page.locator(".flash-success"), "予約を取り消しました。")
+    assert _booking(live, booking_id) == (BookingState.CANCELLED, False)
+
+
+# ---------------------------------------------------------------- the same booking by keyboard only
+
+
+def _tab_to(page, selector: str, *, limit: int = 400) -> None:
+    """Press Tab until the focused element matches SELECTOR (as a keyboard user moves through the page)."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector} on {page.url}")
+
+
+def test_booking_by_keyboard_only(live, open_context):
+    lang = "ja"
+    email = "keyboard@example.jp"
+    _account(live, email, lang, "キーボード利用者")
+    page = open_context(lang).new_page()
+
+    page.goto("/account/login")
+    _tab_to(page, "input[name=email]")
+    page.keyboard.type(email)
+    _tab_to(page, "input[name=password]")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).not_to_have_url(re.compile(r"/account/login"))
+
+    # From the home page to the grid by links: the skip link first, then the facilities link in the header.
+    start = today_tokyo() + timedelta(days=14)
+    page.goto(f"/facilities/{_facility_id(live)}/availability?start={start.isoformat()}")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")  # skip to the main content
+    href = _free_cell_href(page)
+    _tab_to(page, f"li.avail-free a[href='{href}']")
+    page.keyboard.press("Enter")
+    expect(page).to_have_title(live.title_re(lang, "部屋の予約"))
+
+    _tab_to(page, "input[name=units]")
+    page.keyboard.press("Space")
+    expect(page.locator("input[name=units]").first).to_be_checked()
+    _tab_to(page, "input[name=purpose]")
+    page.keyboard.type("キーボードだけで予約")
+    _tab_to(page, "input[name=attendees]")
+    page.keyboard.type("3")
+    _tab_to(page, "main form[method=post] button[type=submit]")
+    page.keyboard.press("Enter")
+    expect(page.locator("#quote-heading")).to_be_visible()
+    _tab_to(page, "main form[method=post] button[type=submit]")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
+    booking_id = int(page.url.rsplit("/", 1)[1])
+    expect_message(live, lang, page.locator(".flash-success"), "予約を受け付けました。")
+
+    _tab_to(page, f"a[href$='/bookings/{booking_id}/cancel']")
+    page.keyboard.press("Enter")
+    expect(page).to_have_title(live.title_re(lang, "予約の取消し"))
+    _tab_to(page, f"form[action$='/bookings/{booking_id}/cancel'] button[type=submit]")
+    page.keyboard.press("Space")
+    expect(page).to_have_url(re.compile(r"/bookings/mine$"))
+    assert _booking(live, booking_id) == (BookingState.CANCELLED, False)
+
+
+# ---------------------------------------------------------------- group, event, door, report, indicator
+
+
+def _participants(page, code: str) -> int:
+    """The participant sum shown for indicator CODE on the staff page (0 when the row is absent)."""
+    page.goto("/participation/staff/participants")
+    row = page.locator("table").first.locator("tbody tr", has_text=code)
+    if not row.count():
+        return 0
+    return int(row.first.locator("td").nth(1).inner_text().replace(",", "").strip())
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_group_event_checkin_report_and_indicator(live, open_context, lang):
+    slug = _slug(lang)
+    officer_email, resident_email = f"officer-{slug}@example.jp", f"attendee-{slug}@example.jp"
+    _account(live, officer_email, lang, f"Officer {lang}")
+    _account(live, resident_email, lang, f"Attendee {lang}")
+    group_name = f"ブラウザ防災会 {slug}"
+    title = f"防災まち歩き {slug}"
+
+    # An officer registers the group.
+    officer = with_axe(open_context(lang)).new_page()
+    sign_in(officer, officer_email, PASSWORD)
+    officer.goto("/organizations/new")
+    expect(officer).to_have_title(live.title_re(lang, "団体を登録する"))
+    officer.select_option("select[name=kind]", "neighborhood_association")
+    officer.select_option("select[name=district]", "akasaka")
+    officer.fill("input[name=name_ja]", group_name)
+    officer.fill("input[name=contact_name]", "担当 太郎")
+    officer.fill("input[name=member_count]", "40")
+    officer.locator("main form button[type=submit]").click()
+    expect(officer).to_have_url(re.compile(r"/organizations/\d+$"))
+    org_id = int(officer.url.rsplit("/", 1)[1])
+
+    # Ward staff verify it.
+    staff = open_context(lang).new_page()
+    sign_in(staff, WARD.email, WARD.password, lang)
+    staff.goto("/organizations/review")
+    expect(staff).to_have_title(live.title_re(lang, "団体登録の確認"))
+    card = staff.locator("section.card", has_text=group_name)
+    card.locator("input[name=verified_until]").fill((today_tokyo() + timedelta(days=365)).isoformat())
+    card.locator(f"form[action$='/organizations/{org_id}/verify'] button[type=submit]").click()
+    expect_message(live, lang, staff.locator(".flash-success"), "団体を確認済みにしました。")
+    assert live.run(lambda: db.session.get(Organization, org_id).is_verified)
+
+    # The officer publishes a weekly event (a verified group publishes at once).
+    first = today_tokyo() + timedelta(days=2)
+    officer.goto(f"/events/new?org={org_id}")
+    expect(officer).to_have_title(live.title_re(lang, "イベントを作る"))
+    officer.fill("input[name=title_ja]", title)
+    officer.select_option("select[name=category]", "safety")
+    officer.select_option("select[name=frequency]", "weekly")
+    officer.fill("input[name=first_date]", first.isoformat())
+    officer.fill("input[name=until_date]", (first + timedelta(days=21)).isoformat())
+    officer.fill("input[name=start_time]", "10:00")
+    officer.fill("input[name=end_time]", "12:00")
+    officer.select_option("select[name=district]", "akasaka")
+    officer.fill("input[name=venue_name]", "赤坂区民センター")
+    officer.fill("input[name=capacity]", "20")
+    officer.locator("main form[enctype] button[type=submit]").click()
+    expect(officer).to_have_url(re.compile(r"/events/\d+$"))
+    series_id = int(officer.url.rsplit("/", 1)[1])
+    officer.locator(f"form[action$='/events/{series_id}/submit'] button[type=submit]").click()
+    expect_message(live, lang, officer.locator(".flash-success"), "公開しました。")
+    occurrences = live.run(lambda: list(db.session.scalars(
+        sa.select(EventOccurrence.id).where(EventOccurrence.series_id == series_id)
+        .order_by(EventOccurrence.starts_at))))
+    assert len(occurrences) == 4  # weekly, three weeks after the first
+    first_occurrence = occurrences[0]
+
+    # A resident registers for the first date and opens the ticket with the door code.
+    resident = open_context(lang).new_page()
+    sign_in(resident, resident_email, PASSWORD)
+    resident.goto(f"/events/{series_id}")
+    resident.locator(f"form[action$='/events/occurrences/{first_occurrence}/register'] button").click()
+    resident.goto("/events/mine")
+    resident.locator("a[href*='/participation/registrations/'][href$='/ticket']").first.click()
+    expect(resident).to_have_title(live.title_re(lang, "受付用のQRコード"))
+    code = resident.locator(".ticket-code strong").inner_text().strip()
+    assert re.fullmatch(r"[A-Z0-9-]{4,12}", code), code
+
+    # The organizer checks them in on a phone by the typed code (not the camera).
+    door = with_axe(open_context(lang, viewport=PHONE)).new_page()
+    sign_in(door, officer_email, PASSWORD)
+    door.goto(f"/events/{series_id}")
+    door.locator(f"a[href$='/participation/occurrences/{first_occurrence}/checkin']").click()
+    expect(door).to_have_title(live.title_re(lang, "受付"))
+    door.fill("input[name=code]", code.replace("-", "").lower())
+    door.locator("#checkin-form button[type=submit]").click()
+    expect(door.locator("#count-checked-in")).to_have_text("1")
+    with door.expect_navigation():
+        door.locator("#walkins form:has(input[value='1']) button").click()  # one walk-in at the door
+    expect(door.locator("#walkins h2")).to_contain_text(": 1")
+    assert run_axe(door) == []
+    assert door.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing wider than the phone
+
+    # Time passes: the first date ends. Then the organizer files the report (prefilled: 1 + 1 walk-in).
+    def end_first():
+        occurrence = db.session.get(EventOccurrence, first_occurrence)
+        occurrence.starts_at = utcnow() - timedelta(hours=3)
+        occurrence.ends_at = utcnow() - timedelta(hours=1)
+
+    live.run(end_first)
+    door.goto(f"/participation/occurrences/{first_occurrence}/report")
+    expect(door).to_have_title(live.title_re(lang, "参加報告"))
+    expect(door.locator("input[name=total]")).to_have_value("2")
+    door.locator("main form[action$='/report'] button[type=submit]").click()
+    expect_message(live, lang, door.locator(".flash-success"), "参加報告を送りました。")
+
+    # Ward staff approve it and see the indicator (安全で安心なまちづくりに向けた活動参加者数) move by 2.
+    before = _participants(staff, "P09-02-2")
+    staff.goto("/participation/staff/reports")
+    expect(staff).to_have_title(live.title_re(lang, "参加報告の確認"))
+    row = staff.locator("tbody tr", has_text=title)
+    row.locator("form[action*='/approve'] button").click()
+    expect_message(live, lang, staff.locator(".flash-success"), "参加報告を承認しました。")
+    assert _participants(staff, "P09-02-2") == before + 2
+    assert live.run(lambda: db.session.get(EventSeries, series_id).organization_id) == org_id
+
+
+# ---------------------------------------------------------------- staff read the utilization dashboard
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_staff_read_the_utilization_dashboard(live, open_context, lang):
+    page = with_axe(open_context(lang)).new_page()
+    sign_in(page, WARD.email, WARD.password, lang)
+    page.locator(".account-nav a[href$='/staff/utilization']").click()
+    expect(page).to_have_title(live.title_re(lang, "施設の利用率"))
+    expect(page.locator("main table").first).to_be_visible()
+    assert "%" in page.locator("main").inner_text()
+    facility_id = _facility_id(live)
+    page.locator(f"main a[href*='/staff/utilization/facilities/{facility_id}']").first.click()
+    expect(page).to_have_url(re.compile(rf"/staff/utilization/facilities/{facility_id}"))
+    expect(page.locator("main table").first).to_be_visible()
+    with page.expect_download() as download_info:
+        page.goto("/staff/utilization")
+        page.locator("main a[href*='/staff/utilization/export.csv']").first.click()
+    assert download_info.value.suggested_filename.endswith(".csv")

@@ -1,0 +1,88 @@
+"""The main pages at 375 px (a phone) and 1280 px: nothing wider than the screen; screenshots on request.
+
+`make screenshots` (TSUDOI_SCREENSHOTS=1) saves each page at both widths into docs/screenshots/ (palette PNG,
+optimised) for the README; without the flag the test only checks the layout.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.demo.accounts import DEMO_ACCOUNTS
+from app.events.models import EventOccurrence, EventSeries, EventStatus
+from app.extensions import db
+from app.facilities.models import FacilityStaff, Room
+from tests.browser.conftest import DESKTOP, PHONE, sign_in
+
+pytestmark = pytest.mark.browser
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SAVE = os.environ.get("TSUDOI_SCREENSHOTS") == "1"
+
+
+def _ids(live) -> dict:
+    def read():
+        facility = db.session.scalar(sa.select(FacilityStaff.facility_id).order_by(FacilityStaff.id).limit(1))
+        series = db.session.scalar(sa.select(EventSeries.id).where(EventSeries.status == EventStatus.PUBLISHED)
+                                   .where(EventSeries.image_name.is_not(None)).order_by(EventSeries.id).limit(1))
+        series = series or db.session.scalar(sa.select(EventSeries.id).where(
+            EventSeries.status == EventStatus.PUBLISHED).order_by(EventSeries.id).limit(1))
+        room = db.session.scalar(sa.select(Room.id).where(Room.facility_id == facility, Room.parent_id.is_(None))
+                                 .order_by(Room.sort_order, Room.id).limit(1))
+        occurrence = db.session.scalar(sa.select(EventOccurrence.id).where(EventOccurrence.series_id == series)
+                                       .order_by(EventOccurrence.starts_at.desc()).limit(1))
+        return {"facility": facility, "series": series, "room": room, "occurrence": occurrence}
+
+    return live.run(read)
+
+
+# (file name, path, who signs in: None, a DEMO_ACCOUNTS key)
+def _pages(ids: dict) -> list[tuple[str, str, str | None]]:
+    return [
+        ("home", "/", None),
+        ("events", "/events/", None),
+        ("event", f"/events/{ids['series']}", None),
+        ("availability", f"/facilities/{ids['facility']}/availability", None),
+        ("indicators", "/indicators", None),
+        ("booking-form", f"/bookings/new?room={ids['room']}", "resident"),
+        ("my-bookings", "/bookings/mine", "resident"),
+        ("utilization", "/staff/utilization", "ward_staff"),
+        ("staff-indicators", "/staff/indicators", "ward_staff"),
+    ]
+
+
+def _save(png: bytes, path: Path) -> None:
+    """A palette PNG (256 colours, optimised): a tenth of chromium's size, text still crisp."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_main_pages_fit_the_screen(live, open_context, width):
+    viewport = PHONE if width == "phone" else DESKTOP
+    ids = _ids(live)
+    pages: dict[str | None, object] = {}
+    too_wide = {}
+    if SAVE:
+        OUT.mkdir(parents=True, exist_ok=True)
+    for name, path, who in _pages(ids):
+        if who not in pages:
+            pages[who] = open_context("ja", viewport=viewport).new_page()
+            if who:
+                sign_in(pages[who], DEMO_ACCOUNTS[who].email, DEMO_ACCOUNTS[who].password, "ja")
+        page = pages[who]
+        response = page.goto(path)
+        assert response.status == 200, (path, response.status)
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        if scroll_width > viewport["width"]:
+            too_wide[path] = scroll_width
+        if SAVE:
+            _save(page.screenshot(full_page=False), OUT / f"{name}-{width}.png")
+    assert too_wide == {}
