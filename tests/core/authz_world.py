@@ -65,6 +65,25 @@ def _add_images(app, w, series_ids) -> None:
         db.session.commit()
 
 
+def _add_logos(app, w, org_ids) -> None:
+    """Give the groups a logo (a tiny JPEG) so that the logo route answers by visibility, not by absence."""
+    import io
+
+    from PIL import Image
+
+    from app.events import images
+    from app.organizations.models import Organization
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, "JPEG")
+    with app.app_context():
+        for org_id in org_ids:
+            name = images.store(buffer.getvalue(), kind="logos")
+            db.session.get(Organization, org_id).logo_name = name
+            w.image_files.append(images.path_of(name, kind="logos"))
+        db.session.commit()
+
+
 def _add_facility_photos(app, w) -> tuple[int, int]:
     """A photo of facility F and one of G (tiny JPEGs), removed with the other images after the test."""
     import io
@@ -253,6 +272,8 @@ def build_world(app) -> SimpleNamespace:
     w.photo_f, w.photo_g = _add_facility_photos(app, w)
     if "events.image" in app.view_functions:
         _add_images(app, w, (w.event_x, w.draft_x))
+    if "organizations.logo" in app.view_functions:
+        _add_logos(app, w, (w.org_x, w.org_pending))
 
     # API: one bearer token per signed-in persona, and a second token of A as the target of revocation.
     w.bearer = {name: make_token(user)[1] for name, user in w.users.items()}

@@ -147,6 +147,8 @@ TABLE = [
     R("organizations.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok"),
     R("organizations.show", "GET", "ok", org_id=W.org_x),
     R("organizations.show", "GET", "404  404  404  404  404  404  ok   ok", org_id=W.org_pending, label="pending"),
+    R("organizations.logo", "GET", "ok", org_id=W.org_x),
+    R("organizations.logo", "GET", "404  404  404  404  404  404  ok   ok", org_id=W.org_pending, label="pending"),
     R("organizations.edit", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
     R("organizations.edit", "POST", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
     R("organizations.members", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
