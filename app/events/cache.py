@@ -23,6 +23,7 @@ class LRU:
         self.ttl_s = ttl_s
         self._data: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}
 
     def get(self, key: Hashable) -> Any | None:
         """The value stored under KEY, or None (missing or expired)."""
@@ -45,12 +46,27 @@ class LRU:
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The cached value of KEY, made (outside the lock) and stored when missing."""
+    def get_or_make(self, key: Hashable, make: Callable[[], Any], *, single_flight: bool = False) -> Any:
+        """The cached value of KEY, made (outside the main lock) and stored when missing.
+
+        SINGLE_FLIGHT: threads missing the same key at once wait for one of them to make it (a feed that takes
+        a second to build is built once, not once per waiting request)."""
         value = self.get(key)
-        if value is None:
+        if value is not None:
+            return value
+        if not single_flight:
             value = make()
             self.put(key, value)
+            return value
+        with self._lock:
+            key_lock = self._making.setdefault(key, threading.Lock())
+        with key_lock:
+            value = self.get(key)
+            if value is None:
+                value = make()
+                self.put(key, value)
+        with self._lock:
+            self._making.pop(key, None)
         return value
 
     def clear(self) -> None:

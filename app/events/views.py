@@ -876,7 +876,7 @@ def _public_feed(name: str, *, days_before: int, days_after: int, **where):
         return ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
                                    language=language)
 
-    return _ics_body(event_cache.feeds.get_or_make(key, build), headers)
+    return _ics_body(event_cache.feeds.get_or_make(key, build, single_flight=True), headers)
 
 
 @bp.get("/feed.ics")
