@@ -100,6 +100,14 @@ def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[in
     # Only a request awaiting staff approval shows as 申込中 (△); a 仮予約 holds its slot like a confirmed one.
     # The flag is computed in SQL: thousands of rows per month grid, no enum conversion per row.
     pending = sa.case((Booking.state == BookingState.REQUESTED.value, 1), else_=0)
+    if end - start == timedelta(days=1):
+        # One day (the search, the booking form): the day is known, so it is not read back and converted for
+        # each of the hundreds of rows (a date is text in SQLite, parsed per row).
+        rows = db.session.execute(
+            sa.select(BookingClaim.room_id, BookingClaim.cell, pending)
+            .join(Booking, Booking.id == BookingClaim.booking_id)
+            .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day == start))
+        return {(room_id, start, cell): bool(flag) for room_id, cell, flag in rows}
     rows = db.session.execute(
         sa.select(BookingClaim.room_id, BookingClaim.day, BookingClaim.cell, pending)
         .join(Booking, Booking.id == BookingClaim.booking_id)

@@ -167,7 +167,17 @@ def search():
     return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
                            start_minute=start_minute, district=district, kind=kind, districts=list(District),
                            room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems,
-                           equipment_kinds=list(EquipmentKind), equipment=equipment)
+                           equipment_kinds=list(EquipmentKind), equipment=equipment, hm=_hm, times=_times,
+                           free_label=_("空いている時間"))
+
+
+def _hm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _times(units) -> str:
+    """'09:00–12:00, 13:00–17:00': formatted in Python, not by a template macro per unit (a page has hundreds)."""
+    return ", ".join(f"{_hm(u.start)}–{_hm(u.end)}" for u in units)
 
 
 @bp.get("/rooms/<int:room_id>/busy.ics")

@@ -26,7 +26,7 @@ def _minutes(value: time) -> int:
 def generate_rooms(size: int, *, facilities: int, rooms_per_facility: int, fill: float, weekly_share: float,
                    years_back: int | None = None) -> None:
     """Facilities, rooms, 時間区分, 年末年始 closures, bookings with items and claims (core inserts)."""
-    from app.bookings.models import Booking, BookingClaim, BookingItem, BookingState
+    from app.bookings.models import Booking, BookingClaim, BookingItem, BookingSeries, BookingState
     from app.core.districts import District
     from app.core.time import today_tokyo
     from app.extensions import db
@@ -71,11 +71,11 @@ def generate_rooms(size: int, *, facilities: int, rooms_per_facility: int, fill:
         if room["parent_id"]:
             leaves[room["parent_id"]] = [x for x in leaves[room["parent_id"]] if x != room["parent_id"]] + [room["id"]]
     claimed: set[tuple[int, date, int]] = set()
-    bookings, items, claims = [], [], []
+    bookings, items, claims, series = [], [], [], []
     booking_id = 0
     days = (end - start).days
 
-    def book(room_id: int, facility_id: int, day: date, slot) -> None:
+    def book(room_id: int, facility_id: int, day: date, slot, series_id: int | None = None) -> None:
         nonlocal booking_id
         code, label, s, e = slot
         wanted = [(leaf, day, c) for leaf in leaves[room_id] for c in cells(_minutes(s), _minutes(e))]
@@ -85,31 +85,44 @@ def generate_rooms(size: int, *, facilities: int, rooms_per_facility: int, fill:
         claimed.update(wanted)
         bookings.append({"id": booking_id, "facility_id": facility_id, "room_id": room_id, "day": day,
                          "state": BookingState.CONFIRMED, "category": UserCategory.RESIDENT, "purpose": "会議",
-                         "attendees": 10, "fee_gross_yen": 1000, "fee_reduction_yen": 0, "fee_net_yen": 1000})
+                         "attendees": 10, "fee_gross_yen": 1000, "fee_reduction_yen": 0, "fee_net_yen": 1000,
+                         "series_id": series_id})
         items.append({"booking_id": booking_id, "slot_code": code, "label_ja": label, "start_minute": _minutes(s),
                       "end_minute": _minutes(e), "fee_yen": 1000})
         claims.extend({"booking_id": booking_id, "room_id": leaf, "day": d, "cell": c} for leaf, d, c in wanted)
 
+    # Series first (weekly, 8 dates, the free ones as "book the free dates only" would): started on a
+    # WEEKLY_SHARE x FILL / 8 share of the cells, so that about WEEKLY_SHARE of all bookings belong to a series.
     for room in rooms:
         for d in range(days):
             day = start + timedelta(days=d)
             for slot in SLOTS:
-                if rng.random() >= fill:
-                    continue
-                if rng.random() < weekly_share:
-                    for week in range(0, 8):  # a weekly series of up to 8 occurrences
+                if weekly_share and rng.random() < weekly_share * fill / 8:
+                    series.append({"id": len(series) + 1, "facility_id": room["facility_id"], "room_id": room["id"],
+                                   "first_day": day, "interval_weeks": 1, "count": 8, "unit_keys": [slot[0]],
+                                   "purpose": "定例会", "attendees": 10, "category": UserCategory.RESIDENT,
+                                   "skip_conflicts": True})
+                    for week in range(0, 8):
                         if d + 7 * week < days:
-                            book(room["id"], room["facility_id"], day + timedelta(days=7 * week), slot)
-                else:
+                            book(room["id"], room["facility_id"], day + timedelta(days=7 * week), slot,
+                                 series[-1]["id"])
+    # Then single bookings at FILL on what is left.
+    for room in rooms:
+        for d in range(days):
+            day = start + timedelta(days=d)
+            for slot in SLOTS:
+                if rng.random() < fill:
                     book(room["id"], room["facility_id"], day, slot)
-    for table, rows in ((Booking, bookings), (BookingItem, items), (BookingClaim, claims)):
+    for table, rows in ((BookingSeries, series), (Booking, bookings), (BookingItem, items), (BookingClaim, claims)):
         for batch in chunks(rows, 20000):
             db.session.execute(sa.insert(table), batch)
     if db.session.get_bind().dialect.name == "postgresql":
         # Rows were inserted with explicit ids: move the sequences past them for the app's own inserts.
-        for table in ("facilities", "rooms", "bookings"):
+        for table in ("facilities", "rooms", "bookings", "booking_series"):
             db.session.execute(sa.text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))  # noqa: S608 - fixed names
+    # Planner statistics, as a database that has lived a while has them (autovacuum); allowed in a transaction.
+    db.session.execute(sa.text("ANALYZE"))
 
 
 def generate(app, size: int) -> None:
