@@ -240,6 +240,9 @@ def test_grid_links_a_taken_slot_to_the_watch_form(client):
     assert f"/alerts/new?room={c.meeting_id}&amp;day={day.isoformat()}&amp;slot={c.slot_ids['morning']}" in html
     assert f"/alerts/new?room={c.meeting_id}&amp;day={day.isoformat()}&amp;slot={c.slot_ids['afternoon']}" \
         not in html  # a free slot is booked, not watched
+    login(client, make_user().email)
+    form = client.get(f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}").get_data(as_text=True)
+    assert f"/alerts/new?room={c.meeting_id}&amp;day={day.isoformat()}" in form  # from the booking form too
 
 
 def test_subscribe_list_and_unsubscribe_from_the_pages(client, app):
