@@ -337,3 +337,47 @@ def load_bookings(session, report: DemoReport) -> None:
                                  for leaf, d, c in sorted(wanted)])
                 taken |= wanted
                 report.add("bookings")
+
+
+SERIES = (  # (facility index, room kind, slot code, purpose, every N weeks, dates, organization kind)
+    (0, RoomKind.MEETING, "morning", "高齢者の体操教室(毎週)", 1, 8, OrganizationKind.NEIGHBORHOOD_ASSOCIATION),
+    (1, RoomKind.MEETING, "evening", "NPOの勉強会(2週ごと)", 2, 6, OrganizationKind.NPO),
+)
+
+
+@demo_loader("booking_series", order=ORDER_BOOKINGS + 10)
+def load_booking_series(session, report: DemoReport) -> None:
+    """Weekly series booked at the desk for demo groups (their free dates), with the first resident as contact."""
+    from app.bookings import series as series_services
+    from app.bookings.models import BookingSeries
+    from app.organizations.models import Organization, VerificationStatus
+
+    contact = session.scalar(sa.select(User).where(User.email == DEMO_ACCOUNTS["resident"].email))
+    staff = session.scalar(sa.select(User).where(User.email == DEMO_ACCOUNTS["facility_staff"].email))
+    facilities = list(session.scalars(sa.select(Facility).where(Facility.kind == FacilityKind.COMMUNITY_CENTER)
+                                      .order_by(Facility.id)))
+    if contact is None or staff is None or not facilities:
+        return
+    for index, room_kind, code, purpose, interval, count, kind in SERIES:
+        if session.scalar(sa.select(BookingSeries.id).where(BookingSeries.purpose == purpose)):
+            report.exists("booking series")
+            continue
+        facility = facilities[index % len(facilities)]
+        room = session.scalar(sa.select(Room).where(Room.facility_id == facility.id, Room.hourly.is_(False),
+                                                    Room.kind == room_kind).order_by(Room.id))
+        slot = session.scalar(sa.select(TimeSlot).where(TimeSlot.facility_id == facility.id, TimeSlot.code == code,
+                                                        TimeSlot.weekday.is_(None), TimeSlot.on_date.is_(None)))
+        group = session.scalar(sa.select(Organization).where(
+            Organization.kind == kind, Organization.status == VerificationStatus.VERIFIED).order_by(Organization.id))
+        if room is None or slot is None or group is None:
+            continue
+        first = today_tokyo() + timedelta(days=14)
+        try:
+            with session.begin_nested():
+                series_services.book_series(
+                    user=contact, actor=staff, room_id=room.id, first_day=first, interval_weeks=interval, count=count,
+                    unit_keys=[f"s{slot.id}"], purpose=purpose, attendees=min(10, room.capacity),
+                    category=UserCategory.RESIDENT, organization_id=group.id, skip_conflicts=True)
+        except series_services.SeriesConflict:
+            continue  # nothing free (a crowded demo database): no series rather than a failed load
+        report.add("booking series")

@@ -26,6 +26,12 @@ def test_demo_facilities_load_once_with_bookings_and_a_working_grid(app, client)
         claims = db.session.scalar(sa.select(sa.func.count(BookingClaim.id)))
         assert bookings > 50 and claims >= bookings
         assert db.session.scalar(sa.select(sa.func.count(FacilityStaff.id))) == 1
+        # Weekly series booked for demo groups (once, however many runs), each date an ordinary booking.
+        from app.bookings.models import BookingSeries
+
+        series = db.session.scalars(sa.select(BookingSeries)).all()
+        assert len(series) == 2 and all(s.organization_id for s in series)
+        assert db.session.scalar(sa.select(sa.func.count(Booking.id)).where(Booking.series_id == series[0].id)) >= 4
         akasaka = db.session.scalar(sa.select(Facility.id).where(Facility.name_ja == "赤坂区民センター"))
     page = client.get(f"/facilities/{akasaka}/availability?view=month")
     assert page.status_code == 200 and "×" in page.get_data(as_text=True)
