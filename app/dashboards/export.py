@@ -10,8 +10,10 @@ from openpyxl import Workbook
 
 from app.core.spreadsheet import neutralize
 
-HEADER = ("年度", "施設", "部屋", "月", "予約できた枠数", "予約された枠数", "利用率(%)")
+HEADER = ("年度", "施設", "部屋", "月", "予約できた枠数", "予約された枠数", "利用率(%)", "実際に使われた枠数",
+          "実利用率(%)")
 FORMULA_NOTE = "利用率 = 予約された枠数 ÷ 予約できた枠数(時間区分の枠 − 休館日・臨時休館・行政使用)"
+USED_NOTE = "実利用率 = 実際に使われた枠数 ÷ 予約できた枠数(無断キャンセルと記録された予約の枠を除く)"
 
 
 def to_csv(rows: Iterable[Sequence]) -> bytes:
@@ -23,6 +25,7 @@ def to_csv(rows: Iterable[Sequence]) -> bytes:
         writer.writerow(["" if v is None else neutralize(v) for v in row])
     writer.writerow([])
     writer.writerow([FORMULA_NOTE])
+    writer.writerow([USED_NOTE])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -42,6 +45,7 @@ def to_xlsx(rows: Iterable[Sequence]) -> bytes:
         sheet.append(cells)
     sheet.append([])
     sheet.append([FORMULA_NOTE])
+    sheet.append([USED_NOTE])
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -154,6 +154,17 @@ class FacilityReport:
     lottery: LotteryDemand
 
 
+def _regroup(rows: list[UtilizationRow], keys: tuple[str, ...]) -> list[UtilizationRow]:
+    """ROWS summed by KEYS (a coarser grouping of the same units)."""
+    sums: dict[tuple, list[int]] = {}
+    for row in rows:
+        total = sums.setdefault(tuple(row.key[k] for k in keys), [0, 0, 0])
+        total[0] += row.bookable
+        total[1] += row.booked
+        total[2] += row.used
+    return [UtilizationRow(dict(zip(keys, values, strict=True)), *sums[values]) for values in sorted(sums)]
+
+
 def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
     """時間区分 codes in start order with a label each (the default row's label when there is one)."""
     rows = db.session.execute(
@@ -172,16 +183,18 @@ def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
 
 
 def facility_report(facility: Facility, year: int, *, room: Room | None = None) -> FacilityReport:
-    """The facility page's figures: 7 queries (rooms, slots, 2 utilization groupings, stats, purposes, lottery)."""
+    """The facility page's figures: 7 queries (rooms, slots, rollup coverage, utilization, stats, purposes,
+    lottery) whatever the data size."""
     rooms = {r.id: r for r in db.session.scalars(
         sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id))}  # 1
     codes, labels = _slot_labels(facility.id)  # 2
     previous, current = FiscalYear(year - 1), FiscalYear(year)
     scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
-    two_years = compute_utilization(start=previous.first_day, end=current.end_day,
-                                    group_by=("fiscal_year", "room", "month"), **scope)  # 3
-    detail = compute_utilization(start=current.first_day, end=current.end_day,
-                                 group_by=("room", "slot", "weekday"), **scope)  # 4
+    # One grouping finer than every table of the page (a few thousand rows at most); the tables are its sums.
+    fine = compute_utilization(start=previous.first_day, end=current.end_day,
+                               group_by=("fiscal_year", "room", "month", "slot", "weekday"), **scope)  # 3, 4
+    two_years = _regroup(fine, ("fiscal_year", "room", "month"))
+    detail = _regroup([r for r in fine if r.key["fiscal_year"] == year], ("room", "slot", "weekday"))
     stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 5
     purposes = top_purposes(start=current.first_day, end=current.end_day, **scope)  # 6
     lottery = lottery_demand(start=current.first_day, end=current.end_day, **scope)  # 7
@@ -219,7 +232,8 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
 
 
 def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
-    """Rows for CSV/XLSX: facility, room, month with bookable, booked and 利用率, one utilization query."""
+    """Rows for CSV/XLSX: facility, room, month with bookable, booked, 利用率, used and 実利用率 (one utilization
+    query, plus the rollup coverage)."""
     ids = visible_facility_ids(user)
     if facility_id is not None:
         ids = [facility_id] if ids is None or facility_id in ids else []
@@ -234,7 +248,7 @@ def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
         result.append((
             year, facilities[r.key["facility"]].name_ja, rooms[r.key["room"]].name_ja,
             f"{month // 100:04d}-{month % 100:02d}", r.bookable, r.booked,
-            "" if r.rate is None else f"{r.rate}",
+            "" if r.rate is None else f"{r.rate}", r.used, "" if r.used_rate is None else f"{r.used_rate}",
         ))
     return result
 

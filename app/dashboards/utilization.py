@@ -190,17 +190,95 @@ def compute_utilization(
     group_by: Iterable[str] = (),
     states: Sequence[BookingState] = BOOKED_STATES,
 ) -> list[UtilizationRow]:
-    """Bookable and booked units in [start, end) per group (GROUP_KEYS), in ONE SQL statement.
+    """Bookable, booked and used units in [start, end) per group (GROUP_KEYS).
 
     FACILITY_IDS / ROOM_IDS narrow the scope (None = every active facility / room; a parent room means its
     leaves). Keys in the rows: facility (id), room (leaf room id), slot (時間区分 code), weekday (0 = Monday),
     month (year * 100 + month), fiscal_year (年度 by its starting year). Groups without bookable units are
     absent. No group_by gives one total row (also when nothing is bookable).
+
+    Whole months the rollup covers are read from it (one GROUP BY over a few rows per room and month); the
+    days around them, or everything when there is no rollup, are computed from the bookings in SQL. Both give
+    the same counts (tests/dashboards/test_rollup.py): 1 query for the coverage, 1 for the rollup, 1 per
+    stretch of days outside it.
     """
     keys = _check_keys(group_by, GROUP_KEYS)
     if end <= start:
         return [UtilizationRow({}, 0, 0, 0)] if not keys else []
-    d = _dialect()
+    session = db.session
+    parts: list[tuple[dict, int, int, int]] = []
+    if set(states) == set(BOOKED_STATES):
+        inside, outside = _split(session, start, end)
+    else:  # the rollup holds BOOKED_STATES only
+        inside, outside = None, [(start, end)]
+    if inside is not None:
+        parts += _rollup_utilization(session, *inside, facility_ids=facility_ids, room_ids=room_ids, keys=keys)
+    for first, last in outside:
+        parts += _live_utilization(session, start=first, end=last, facility_ids=facility_ids, room_ids=room_ids,
+                                   keys=keys, states=states)
+    merged = _merge(parts, keys, width=3)
+    if not keys and not merged:
+        merged = [({}, (0, 0, 0))]
+    return [UtilizationRow(key, *counts) for key, counts in merged]
+
+
+def _merge(parts, keys: tuple[str, ...], *, width: int) -> list[tuple[dict, tuple]]:
+    """Sum the counts of rows with the same key (rows of disjoint days add up); sorted by the keys."""
+    sums: dict[tuple, list[int]] = {}
+    for key, *counts in parts:
+        total = sums.setdefault(tuple(key[k] for k in keys), [0] * width)
+        for i, value in enumerate(counts):
+            total[i] += int(value or 0)
+    return [(dict(zip(keys, values, strict=True)), tuple(sums[values])) for values in sorted(sums)]
+
+
+def _split(session, start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """[start, end) as the whole months the rollup covers (or None) and the stretches of days outside them."""
+    from app.dashboards.rollup import coverage, month_ceiling, month_floor, settle
+
+    covered = coverage(session)
+    if covered is not None:
+        settle(session)  # this transaction's own changes first
+    if covered is None:
+        return None, [(start, end)]
+    first = max(month_ceiling(start), covered[0])
+    last = min(month_floor(end), covered[1])
+    if first >= last:
+        return None, [(start, end)]
+    outside = [(a, b) for a, b in ((start, first), (last, end)) if a < b]
+    return (first, last), outside
+
+
+def _month_key(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def _rollup_utilization(session, first: date, last: date, *, facility_ids, room_ids, keys):
+    """Rows (key, bookable, booked, used) of the whole months [first, last) from the rollup, ONE statement."""
+    from app.dashboards.models import UtilizationUnitRollup as R
+
+    key_columns = {"facility": R.facility_id, "room": R.room_id, "slot": R.slot_code, "weekday": R.weekday,
+                   "month": R.month, "fiscal_year": R.fiscal_year}
+    stmt = sa.select(
+        *[key_columns[k].label(k) for k in keys],
+        sa.func.sum(R.bookable).label("bookable"), sa.func.sum(R.booked).label("booked"),
+        sa.func.sum(R.used).label("used"),
+    ).where(R.month >= _month_key(first), R.month < _month_key(last))
+    if facility_ids is not None:
+        stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:
+        anc = _ancestors()
+        stmt = stmt.where(R.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    if keys:
+        stmt = stmt.group_by(*[key_columns[k] for k in keys])
+    return [({k: getattr(row, k) for k in keys}, row.bookable, row.booked, row.used)
+            for row in session.execute(stmt) if row.bookable]
+
+
+def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids, keys, states=BOOKED_STATES):
+    """Rows (key, bookable, booked, used) of [start, end) computed from templates, closures and bookings in ONE
+    SQL statement (the definition of the numbers; the rollup stores what this returns)."""
+    d = _Dialect(session.get_bind().dialect.name)
     holidays = sorted(holidays_between(start, end))
     anc = _ancestors()
     cal = _calendar(d, start, end)
@@ -323,13 +401,9 @@ def compute_utilization(
         sa.func.coalesce(sa.func.sum(u.c.is_used), 0).label("used"),
     ).select_from(u)
     if keys:
-        stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
-    rows = db.session.execute(stmt).all()
-    return [
-        UtilizationRow({k: getattr(row, k) for k in keys}, int(row.bookable or 0), int(row.booked or 0),
-                       int(row.used or 0))
-        for row in rows
-    ]
+        stmt = stmt.group_by(*[key_columns[k] for k in keys])
+    return [({k: getattr(row, k) for k in keys}, row.bookable, row.booked, row.used)
+            for row in session.execute(stmt) if row.bookable]
 
 
 @dataclass
@@ -384,12 +458,60 @@ def booking_stats(
     room_ids: Sequence[int] | None = None,
     group_by: Iterable[str] = (),
 ) -> list[BookingStats]:
-    """Counts, cancellations (early / late), user mix and fees of bookings whose day is in [start, end), ONE query.
+    """Counts, cancellations (early / late), user mix and fees of bookings whose day is in [start, end).
 
     Keys as in compute_utilization except `slot` (a booking spans several 時間区分); `room` is the booked room.
+    Whole months the rollup covers come from it, the other days from the bookings (as compute_utilization).
     """
     keys = _check_keys(group_by, BOOKING_GROUP_KEYS)
-    d = _dialect()
+    session = db.session
+    parts: list = []
+    inside, outside = _split(session, start, end) if end > start else (None, [])
+    if inside is not None:
+        parts += _rollup_booking_stats(session, *inside, facility_ids=facility_ids, room_ids=room_ids, keys=keys)
+    for first, last in outside:
+        parts += _live_booking_stats(session, start=first, end=last, facility_ids=facility_ids, room_ids=room_ids,
+                                     keys=keys)
+    result = [_stats_of(key, counts) for key, counts in _merge(parts, keys, width=len(STAT_FIELDS))]
+    if not keys and not result:
+        result.append(BookingStats(key={}, mix=dict.fromkeys(MIX_KEYS, 0)))
+    return result
+
+
+STAT_FIELDS = ("bookings", "cancelled", "cancelled_late", "requested", "no_show", "checked_in", *MIX_KEYS,
+               "fee_gross", "fee_reduction", "fee_net")
+
+
+def _stats_of(key: dict, counts: Sequence[int]) -> BookingStats:
+    values = dict(zip(STAT_FIELDS, counts, strict=True))
+    return BookingStats(
+        key=key, mix={k: values.pop(k) for k in MIX_KEYS}, **values,
+    )
+
+
+def _rollup_booking_stats(session, first: date, last: date, *, facility_ids, room_ids, keys):
+    """Rows (key, *STAT_FIELDS) of the whole months [first, last) from the rollup, ONE statement."""
+    from app.dashboards.models import UtilizationBookingRollup as R
+
+    key_columns = {"facility": R.facility_id, "room": R.room_id, "weekday": R.weekday, "month": R.month,
+                   "fiscal_year": R.fiscal_year}
+    stmt = sa.select(
+        *[key_columns[k].label(k) for k in keys], *[sa.func.sum(getattr(R, f)).label(f) for f in STAT_FIELDS],
+    ).where(R.month >= _month_key(first), R.month < _month_key(last))
+    if facility_ids is not None:
+        stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:
+        anc = _ancestors()
+        stmt = stmt.where(R.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    if keys:
+        stmt = stmt.group_by(*[key_columns[k] for k in keys])
+    return [({k: getattr(row, k) for k in keys}, *[getattr(row, f) for f in STAT_FIELDS])
+            for row in session.execute(stmt) if row.bookings is not None]
+
+
+def _live_booking_stats(session, *, start: date, end: date, facility_ids, room_ids, keys):
+    """Rows (key, *STAT_FIELDS) of bookings whose day is in [start, end), from the bookings in ONE statement."""
+    d = _Dialect(session.get_bind().dialect.name)
     anc = _ancestors()
     held = Booking.state.in_(list(BOOKED_STATES))
     confirmed = Booking.state == BookingState.CONFIRMED
@@ -426,19 +548,11 @@ def booking_stats(
         sum_if(confirmed, Booking.fee_net_yen).label("fee_net"),
     ).where(*_booking_scope(anc, facility_ids, room_ids, start, end))
     if keys:
-        stmt = stmt.group_by(*[key_columns[k] for k in keys]).order_by(*[key_columns[k] for k in keys])
-    result = []
-    for row in db.session.execute(stmt):
-        result.append(BookingStats(
-            key={k: getattr(row, k) for k in keys},
-            bookings=int(row.bookings), cancelled=int(row.cancelled), cancelled_late=int(row.cancelled_late),
-            requested=int(row.requested), no_show=int(row.no_show), checked_in=int(row.checked_in),
-            mix={k: int(getattr(row, k)) for k in MIX_KEYS},
-            fee_gross=int(row.fee_gross), fee_reduction=int(row.fee_reduction), fee_net=int(row.fee_net),
-        ))
-    if not keys and not result:
-        result.append(BookingStats(key={}, mix=dict.fromkeys(MIX_KEYS, 0)))
-    return result
+        stmt = stmt.group_by(*[key_columns[k] for k in keys])
+    rows = session.execute(stmt).all()
+    if not keys:  # one aggregate row even without bookings: drop it when it counts nothing
+        rows = [row for row in rows if any(getattr(row, f) for f in STAT_FIELDS)]
+    return [({k: getattr(row, k) for k in keys}, *[getattr(row, f) for f in STAT_FIELDS]) for row in rows]
 
 
 def top_purposes(

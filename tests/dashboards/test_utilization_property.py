@@ -1,4 +1,4 @@
-"""Property test: compute_utilization (SQL) equals a brute-force count in Python on random data."""
+"""Property test: compute_utilization (SQL, live and through the rollup) equals a brute-force count in Python."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from app.bookings.models import Booking, BookingItem, BookingState
 from app.core.districts import District
 from app.core.time import utcnow
+from app.dashboards import rollup
 from app.dashboards.utilization import BOOKED_STATES, compute_utilization
 from app.extensions import db
 from app.facilities.availability import RoomNode, SlotDef, slots_for_day, units_for
@@ -21,6 +22,7 @@ from app.facilities.queries import holidays_between
 START = date(2026, 4, 27)  # a week with 昭和の日 and the Golden Week holidays, across a month and no fiscal year end
 DAYS = 12
 END = START + timedelta(days=DAYS)
+ROLLUP_FIRST, ROLLUP_END = date(2026, 4, 1), date(2026, 6, 1)  # the whole months around START .. END
 _n = itertools.count(1)
 
 slot_st = st.tuples(
@@ -83,9 +85,9 @@ def _make(slots, closures, bookings, closed_on_holidays):
     return facility, rooms
 
 
-def _brute_force(facility, rooms) -> Counter:
+def _brute_force(facility, rooms, start: date = START, end: date = END) -> Counter:
     """Counters (weekday, slot code) -> bookable, booked and used units, counted one unit at a time."""
-    holidays = holidays_between(START, END)
+    holidays = holidays_between(start, end)
     slots = [SlotDef(s.id, s.code, s.code, s.start_time.hour * 60 + s.start_time.minute,
                      s.end_time.hour * 60 + s.end_time.minute, s.weekday, s.on_date)
              for s in db.session.scalars(db.select(TimeSlot).where(TimeSlot.facility_id == facility.id))]
@@ -94,8 +96,8 @@ def _brute_force(facility, rooms) -> Counter:
     active = [r for r in rooms.values() if r.active]
     leaves = [r for r in active if not any(c.parent_id == r.id for c in active)]
     bookable, booked, used = Counter(), Counter(), Counter()
-    for i in range(DAYS):
-        day = START + timedelta(days=i)
+    for i in range((end - start).days):
+        day = start + timedelta(days=i)
         if facility.closed_on_holidays and day in holidays:
             continue
         day_slots = slots_for_day(slots, day, holidays)
@@ -135,5 +137,15 @@ def test_sql_matches_brute_force(app_ctx, slots, closures, bookings, closed_on_h
         total = compute_utilization(start=START, end=END, facility_ids=[facility.id])[0]
         assert (total.bookable, total.booked, total.used) == (
             expected_bookable.total(), expected_booked.total(), expected_used.total())
+
+        # The same through the rollup: April and May from it (whole months), the days before START live.
+        rollup.rebuild(db.session, first=ROLLUP_FIRST, end=ROLLUP_END)
+        for start in (ROLLUP_FIRST, START - timedelta(days=3)):
+            bookable, booked, used = _brute_force(facility, rooms, start, ROLLUP_END)
+            rows = compute_utilization(start=start, end=ROLLUP_END, facility_ids=[facility.id],
+                                       group_by=("weekday", "slot"))
+            assert Counter({(r.key["weekday"], r.key["slot"]): r.bookable for r in rows}) == bookable
+            assert Counter({(r.key["weekday"], r.key["slot"]): r.booked for r in rows if r.booked}) == booked
+            assert Counter({(r.key["weekday"], r.key["slot"]): r.used for r in rows if r.used}) == used
     finally:
         db.session.rollback()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -136,6 +137,8 @@ def test_xlsx_export(client):
     march = [r for r in rows[1:] if r and r[3] == "2027-03"]
     assert sum(r[4] for r in march) == 3 * UNITS_PER_DAY
     assert sum(r[5] for r in march) == 2
+    assert sum(r[7] for r in march) == 2  # used: no booking marked as a no-show
+    assert rows[0][7:9] == ("実際に使われた枠数", "実利用率(%)")
     assert all(r[1] == "'=1+1センター" for r in march)
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
@@ -150,6 +153,28 @@ def test_no_shows_lower_the_used_rate(client):
     assert 'id="rate-1">3.5%' in html  # 2 / 57 booked
     assert 'id="used-rate-1">1.8%' in html  # 1 / 57 used: the afternoon was a no-show
     assert 'id="no-show-rate">50.0%' in html
+    overview = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert f'id="used-rate-{center.facility_id}">1.8%' in overview
+
+
+def test_pages_read_the_same_numbers_from_the_rollup(app, client):
+    center = _small_year()
+    login(client, _staff().email)
+    pages = [f"/staff/utilization?fy={FY}", f"/staff/utilization/facilities/{center.facility_id}?fy={FY}",
+             f"/staff/utilization/export.csv?fy={FY}"]
+
+    def read():  # the pages without their CSRF tokens (a new signature per request)
+        return [re.sub(r'name="csrf_token" value="[^"]*"', "", client.get(url).get_data(as_text=True))
+                for url in pages]
+
+    live = read()
+    result = app.test_cli_runner().invoke(args=["utilization", "rebuild", "--from", f"{FY - 1}-04-01",
+                                                "--to", f"{FY + 1}-04-01"])
+    assert result.exit_code == 0, result.output
+    assert read() == live
+    assert 'id="center-rate">3.5%' in live[0]
+    add_booking(center.meeting_id, OPEN_FROM, [(13 * 60, 17 * 60)])  # kept current: 3 / 57
+    assert '<p class="dash-big" id="center-rate">5.3%</p>' in client.get(pages[0]).get_data(as_text=True)
 
 
 def test_user_mix_and_cancellations(app_ctx):

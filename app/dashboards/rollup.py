@@ -1,0 +1,371 @@
+"""Keeps the utilization rollup current: rebuilt by `flask utilization rebuild`, maintained in every transaction.
+
+The rollup (app.dashboards.models) holds, for the whole months it covers, what the SQL of
+app.dashboards.utilization computes from templates, closures and bookings, summed per leaf room x month x
+weekday x 時間区分 (units) and per booked room x month x weekday (booking figures). Reading a month from it is a
+GROUP BY over a few hundred rows instead of a calendar x rooms x bookings join.
+
+How it stays correct, whatever path writes (booking creation, weekly series, cancellation by a page or a
+one-click link, approval and rejection, 仮予約 expiry, check-in and no-show, lottery allocation, closures,
+templates, rooms) - no service has to remember to call anything:
+
+- An `after_flush` listener on every SQLAlchemy Session notes each Booking, BookingItem, Closure, TimeSlot,
+  Room and Facility row a flush inserted, changed or deleted (old and new facility and day). Before the
+  transaction commits (`before_commit`), and before a reader in the same transaction reads the rollup,
+  settle() recomputes the rollup rows of those facilities and months from the database - in the same
+  transaction, so a rollback takes them back too. It recomputes rather than adds deltas: the same code as the
+  rebuild, so the two cannot drift apart. On PostgreSQL an advisory lock per facility serialises the writers
+  of the same rows (SQLite writers are serialised already).
+- A bulk INSERT / UPDATE / DELETE on those tables through the session (which the ORM cannot see row by row)
+  drops the coverage: reads fall back to the live SQL until the next rebuild. Never wrong, only slower.
+- Months outside the coverage are always computed live, so the rollup is an optimisation, never a source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.bookings.models import Booking, BookingItem
+from app.core.time import fiscal_year, today_tokyo, utcnow
+from app.dashboards.models import UtilizationBookingRollup, UtilizationRollupCoverage, UtilizationUnitRollup
+from app.facilities.models import Closure, Facility, Room, TimeSlot
+
+COVERAGE_ID = 1
+ALL = "all"
+# Changes to these columns alter bookable units (rooms, templates, facilities) or counted bookings.
+ROOM_COLUMNS = ("active", "parent_id", "hourly", "facility_id")
+FACILITY_COLUMNS = ("active", "closed_on_holidays")
+WATCHED_TABLES = frozenset(m.__tablename__ for m in (Booking, BookingItem, Closure, TimeSlot, Room, Facility))
+
+
+class _Unknown(Exception):
+    """A deleted row whose values were never loaded: which months it touched cannot be known."""
+
+
+def month_floor(day: date) -> date:
+    """The first day of DAY's month."""
+    return day.replace(day=1)
+
+
+def month_ceiling(day: date) -> date:
+    """DAY if it is the first of a month, else the first day of the next month."""
+    return day if day.day == 1 else add_months(month_floor(day), 1)
+
+
+def add_months(first: date, n: int) -> date:
+    """The first day of the month N months after FIRST's month."""
+    index = first.year * 12 + first.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+CACHE_KEY = "utilization_rollup_coverage"
+
+
+def coverage(session: Session) -> tuple[date, date] | None:
+    """The whole months [first_day, end_day) the rollup covers, or None when it was never built (or dropped).
+
+    Read once per transaction (a page asks several times; the cache goes with the commit or rollback)."""
+    if CACHE_KEY in session.info:
+        return session.info[CACHE_KEY]
+    table = UtilizationRollupCoverage.__table__
+    row = session.execute(
+        sa.select(table.c.first_day, table.c.end_day).where(table.c.id == COVERAGE_ID)
+    ).first()
+    session.info[CACHE_KEY] = (row.first_day, row.end_day) if row else None
+    return session.info[CACHE_KEY]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_coverage(session: Session, *_args) -> None:
+    session.info.pop(CACHE_KEY, None)  # a savepoint rolled back may have held a rebuild
+
+
+def _fiscal_year_of_month(month: int) -> int:
+    return month // 100 - (1 if month % 100 < 4 else 0)
+
+
+def recompute(session: Session, *, first: date, end: date, facility_ids: Iterable[int] | None = None) -> int:
+    """Replace the rollup rows of the whole months [first, end) (of FACILITY_IDS, None = all) with what the live
+    SQL computes now. Idempotent. Returns the number of unit rows written."""
+    from app.dashboards.utilization import STAT_FIELDS, _live_booking_stats, _live_utilization
+
+    if end <= first:
+        return 0
+    ids = None if facility_ids is None else sorted(set(facility_ids))
+    units = UtilizationUnitRollup.__table__
+    stats = UtilizationBookingRollup.__table__
+    months = (first.year * 100 + first.month, end.year * 100 + end.month)
+    for table in (units, stats):
+        stmt = sa.delete(table).where(table.c.month >= months[0], table.c.month < months[1])
+        if ids is not None:
+            stmt = stmt.where(table.c.facility_id.in_(ids))
+        session.execute(stmt)
+    unit_rows = [
+        {"room_id": key["room"], "month": key["month"], "weekday": key["weekday"], "slot_code": key["slot"],
+         "facility_id": key["facility"], "fiscal_year": _fiscal_year_of_month(key["month"]),
+         "bookable": int(bookable), "booked": int(booked or 0), "used": int(used or 0)}
+        for key, bookable, booked, used in _live_utilization(
+            session, start=first, end=end, facility_ids=ids, room_ids=None,
+            keys=("facility", "room", "month", "weekday", "slot"))
+    ]
+    stat_rows = [
+        {"room_id": key["room"], "month": key["month"], "weekday": key["weekday"], "facility_id": key["facility"],
+         "fiscal_year": _fiscal_year_of_month(key["month"]),
+         **{name: int(value or 0) for name, value in zip(STAT_FIELDS, values, strict=True)}}
+        for key, *values in _live_booking_stats(session, start=first, end=end, facility_ids=ids, room_ids=None,
+                                                keys=("facility", "room", "month", "weekday"))
+    ]
+    if unit_rows:
+        session.execute(sa.insert(units), unit_rows)
+    if stat_rows:
+        session.execute(sa.insert(stats), stat_rows)
+    return len(unit_rows)
+
+
+def default_range(session: Session, *, today: date | None = None) -> tuple[date, date]:
+    """From the fiscal year of the first booking (or the previous one) to the end of next fiscal year."""
+    today = today or today_tokyo()
+    this_year = fiscal_year(today)
+    first_day = session.execute(sa.select(sa.func.min(Booking.__table__.c.day))).scalar()
+    first_year = min(fiscal_year(first_day), this_year - 1) if first_day else this_year - 1
+    return date(first_year, 4, 1), date(this_year + 2, 4, 1)
+
+
+def rebuild(session: Session, *, first: date | None = None, end: date | None = None,
+            now: datetime | None = None) -> tuple[date, date, int]:
+    """Recompute the whole rollup for the months [first, end) (default_range when not given) and make that the
+    coverage. Idempotent: run it after a bulk import, from a job, or whenever in doubt. Returns the range and
+    the number of unit rows."""
+    default_first, default_end = default_range(session)
+    first = month_floor(first or default_first)
+    end = month_ceiling(end or default_end)
+    if end <= first:
+        raise ValueError("the rollup range is empty")
+    session.flush()
+    _lock(session)
+    session.info.pop(PENDING_KEY, None)  # everything is recomputed below
+    units, stats = UtilizationUnitRollup.__table__, UtilizationBookingRollup.__table__
+    session.execute(sa.delete(units))
+    session.execute(sa.delete(stats))
+    written = 0
+    cursor = first
+    while cursor < end:  # a fiscal year or less per statement keeps each one modest
+        step = min(add_months(cursor, 12), end)
+        written += recompute(session, first=cursor, end=step)
+        cursor = step
+    _set_coverage(session, first, end, now=now)
+    return first, end, written
+
+
+def extend(session: Session, *, today: date | None = None, now: datetime | None = None) -> int:
+    """Grow the coverage to default_range (new months only; a rollup never built is built). For the daily job."""
+    covered = coverage(session)
+    if covered is None:
+        return rebuild(session, now=now)[2]
+    settle(session)
+    _lock(session)
+    wanted_first, wanted_end = default_range(session, today=today)
+    written = 0
+    if wanted_first < covered[0]:
+        written += recompute(session, first=wanted_first, end=covered[0])
+    if wanted_end > covered[1]:
+        written += recompute(session, first=covered[1], end=wanted_end)
+    _set_coverage(session, min(wanted_first, covered[0]), max(wanted_end, covered[1]), now=now)
+    return written
+
+
+def _set_coverage(session: Session, first: date, end: date, *, now: datetime | None) -> None:
+    table = UtilizationRollupCoverage.__table__
+    session.execute(sa.delete(table))
+    session.execute(sa.insert(table).values(id=COVERAGE_ID, first_day=first, end_day=end,
+                                            rebuilt_at=now or utcnow()))
+    session.info[CACHE_KEY] = (first, end)
+
+
+def drop_coverage(session: Session) -> None:
+    """Forget the coverage: every read computes live until the next rebuild."""
+    session.execute(sa.delete(UtilizationRollupCoverage.__table__))
+    session.info[CACHE_KEY] = None
+
+
+# --- maintenance on flush ---------------------------------------------------------------------------------
+
+def _values(obj, name: str) -> set:
+    """The attribute's current value and, when it changed in this flush, its previous ones (never loads)."""
+    state = sa.inspect(obj)
+    history = state.attrs[name].history
+    values = {state.dict.get(name), *history.added, *history.deleted, *history.unchanged}
+    values.discard(None)
+    if not values and name in state.mapper.columns and not state.mapper.columns[name].nullable:
+        raise _Unknown(name)
+    return values
+
+
+def _changed(obj, names: Iterable[str]) -> bool:
+    state = sa.inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _touched(session: Session) -> tuple[dict, set[int]]:
+    """What this flush changed: facility id -> set of days (or ALL), and booking ids of changed items."""
+    touched: dict[int, set | str] = {}
+    item_bookings: set[int] = set()
+
+    def add(facility_id, days):
+        if facility_id is None or touched.get(facility_id) == ALL:
+            return
+        if days == ALL:
+            touched[facility_id] = ALL
+        else:
+            touched.setdefault(facility_id, set()).update(days)
+
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        is_dirty = obj in session.dirty and obj not in session.new and obj not in session.deleted
+        if isinstance(obj, Booking):
+            if is_dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            for facility_id in _values(obj, "facility_id"):
+                add(facility_id, _values(obj, "day"))
+        elif isinstance(obj, BookingItem):
+            if is_dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            item_bookings |= _values(obj, "booking_id")
+            booking = obj.__dict__.get("booking")
+            if booking is not None and booking.facility_id is not None:
+                add(booking.facility_id, {booking.day})
+        elif isinstance(obj, Closure):
+            if is_dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            starts, ends = _values(obj, "start_date"), _values(obj, "end_date")
+            if starts and ends:
+                for facility_id in _values(obj, "facility_id"):
+                    add(facility_id, {(min(starts), max(ends))})
+        elif isinstance(obj, TimeSlot):
+            if is_dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            for facility_id in _values(obj, "facility_id"):
+                add(facility_id, ALL)
+        elif isinstance(obj, Room):
+            if is_dirty and not _changed(obj, ROOM_COLUMNS):
+                continue
+            for facility_id in _values(obj, "facility_id"):
+                add(facility_id, ALL)
+        elif isinstance(obj, Facility):
+            if is_dirty and not _changed(obj, FACILITY_COLUMNS):
+                continue
+            add(obj.id, ALL)
+    return touched, item_bookings
+
+
+def _months(days: set) -> tuple[date, date]:
+    """The whole months spanning DAYS (dates, or (start, end) date ranges with END exclusive)."""
+    firsts, lasts = [], []
+    for value in days:
+        if isinstance(value, tuple):
+            firsts.append(value[0])
+            lasts.append(value[1])
+        else:
+            firsts.append(value)
+            lasts.append(value)
+    return month_floor(min(firsts)), add_months(month_floor(max(lasts)), 1)
+
+
+PENDING_KEY = "utilization_rollup_pending"
+LOCK_CLASS = 6006  # PostgreSQL advisory locks (LOCK_CLASS, 0) = the whole rollup, (LOCK_CLASS, facility id)
+
+
+def _lock(session: Session, facility_id: int | None = None) -> None:
+    """Serialise rollup writers on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): a facility's recompute
+    holds its facility's lock and shares the global one; a rebuild holds the global one alone. Taken at commit
+    time, so a writer waits only for the other writers' last statements. In READ COMMITTED, the statements after
+    the lock see what the previous holder committed (its bookings and its rollup rows)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if facility_id is None:
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": LOCK_CLASS})
+    else:
+        session.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:c, 0)"), {"c": LOCK_CLASS})
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :f)"), {"c": LOCK_CLASS, "f": facility_id})
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush_context) -> None:
+    """Note the facilities and days this flush changed; settle() recomputes them before the commit."""
+    try:
+        touched, item_bookings = _touched(session)
+    except _Unknown:
+        if coverage(session) is not None:
+            drop_coverage(session)
+        return
+    if (not touched and not item_bookings) or coverage(session) is None:
+        return
+    if item_bookings:
+        table = Booking.__table__
+        for facility_id, day in session.execute(
+            sa.select(table.c.facility_id, table.c.day).where(table.c.id.in_(sorted(item_bookings)))
+        ):
+            if touched.get(facility_id) != ALL:
+                touched.setdefault(facility_id, set()).add(day)
+    pending = session.info.setdefault(PENDING_KEY, {})
+    for facility_id, days in touched.items():
+        if days == ALL or pending.get(facility_id) == ALL:
+            pending[facility_id] = ALL
+        else:
+            pending.setdefault(facility_id, set()).update(days)
+
+
+def settle(session: Session) -> None:
+    """Recompute the rollup of what this transaction's flushes changed. Runs before every commit, and before
+    the rollup is read (a transaction reads its own writes)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # changes not flushed yet are noted by the flush
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending:
+        return
+    covered = coverage(session)
+    if covered is None:
+        return
+    for facility_id, days in sorted(pending.items(), key=lambda item: item[0]):
+        if days == ALL:
+            first, end = covered
+        elif days:
+            first, end = _months(days)
+            first, end = max(first, covered[0]), min(end, covered[1])
+        else:
+            continue
+        if first < end:
+            _lock(session, facility_id)
+            recompute(session, first=first, end=end, facility_ids=[facility_id])
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the rollup is settled once, when the whole transaction commits (locks held briefly)
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit would flush after this hook: its changes must be noted first
+    settle(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the whole transaction is over (committed, rolled back or closed)
+        session.info.pop(PENDING_KEY, None)
+        session.info.pop(CACHE_KEY, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state) -> None:
+    """A bulk write to a table the rollup depends on: drop the coverage (reads go live until a rebuild)."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) not in WATCHED_TABLES:
+        return
+    if coverage(state.session) is not None:
+        drop_coverage(state.session)

@@ -1,0 +1,383 @@
+"""The utilization rollup: kept current on every flush (equal to a rebuild after any operations), used by the
+readers only for the whole months it covers, dropped on bulk writes, rebuilt by the CLI and the daily job."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
+
+from app.bookings import services
+from app.bookings.models import Booking, BookingItem, BookingState
+from app.core.time import fiscal_year, today_tokyo, utcnow
+from app.dashboards import rollup
+from app.dashboards.models import UtilizationBookingRollup, UtilizationUnitRollup
+from app.dashboards.utilization import booking_stats, compute_utilization
+from app.facilities import services as facility_services
+from app.facilities.models import Closure, ClosureKind, Room, TimeSlot, UserCategory
+from tests.dashboards.test_utilization_property import DAYS, START, _make, booking_st, closure_st, slot_st
+from tests.facilities.factories import make_center
+from tests.factories import make_user
+
+FIRST, END = date(2026, 4, 1), date(2026, 7, 1)  # the rollup's months in the random test
+
+
+def _snapshot(db) -> list:
+    rollup.settle(db.session)  # what this transaction changed (a commit would do it)
+    rows = []
+    for model in (UtilizationUnitRollup, UtilizationBookingRollup):
+        table = model.__table__
+        rows.append(sorted(tuple(row) for row in db.session.execute(sa.select(table))))
+    return rows
+
+
+def _assert_equals_rebuild(db) -> None:
+    """The rollup as maintained so far equals a rebuild of the same months (and the coverage was kept)."""
+    covered = rollup.coverage(db.session)
+    assert covered is not None
+    maintained = _snapshot(db)
+    rollup.rebuild(db.session, first=covered[0], end=covered[1])
+    assert _snapshot(db) == maintained
+
+
+op_st = st.one_of(
+    st.tuples(st.just("book"), booking_st, st.sampled_from(list(UserCategory))),
+    st.tuples(st.just("state"), st.integers(0, 30), st.sampled_from(list(BookingState))),
+    st.tuples(st.just("attendance"), st.integers(0, 30), st.sampled_from([None, "came", "no_show"])),
+    st.tuples(st.just("move"), st.integers(0, 30), st.integers(-40, DAYS + 60)),  # also out of the rollup
+    st.tuples(st.just("resize"), st.integers(0, 30), st.integers(14, 44), st.integers(1, 6)),
+    st.tuples(st.just("delete"), st.integers(0, 30)),
+    st.tuples(st.just("fee"), st.integers(0, 30), st.integers(0, 5000), st.booleans()),
+    st.tuples(st.just("close"), closure_st),
+    st.tuples(st.just("move_closure"), st.integers(0, 5), st.integers(-10, 50)),
+    st.tuples(st.just("reopen"), st.integers(0, 5)),
+    st.tuples(st.just("slot"), slot_st),
+    st.tuples(st.just("drop_slot"), st.integers(0, 5)),
+    st.tuples(st.just("room"), st.sampled_from(["hall", "half_a", "half_b", "meeting", "studio", "gone"]),
+              st.booleans()),
+    st.tuples(st.just("hourly"), st.sampled_from(["meeting", "studio"]), st.booleans()),
+    st.tuples(st.just("facility"), st.booleans()),
+)
+
+
+def _apply(db, facility, rooms, op) -> None:
+    kind, *args = op
+    bookings = list(db.session.scalars(sa.select(Booking).where(Booking.facility_id == facility.id)
+                                       .order_by(Booking.id)))
+    closures = list(db.session.scalars(sa.select(Closure).where(Closure.facility_id == facility.id)
+                                       .order_by(Closure.id)))
+    slots = list(db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id == facility.id)
+                                    .order_by(TimeSlot.id)))
+    on_booking = kind in ("state", "attendance", "move", "resize", "delete", "fee")
+    booking = bookings[args[0] % len(bookings)] if bookings and on_booking else None
+    if kind == "book":
+        (room, offset, first, length, state, no_show), category = args
+        new = Booking(facility_id=facility.id, room_id=rooms[room].id, day=START + timedelta(days=offset),
+                      state=state, category=category, purpose="会議", attendees=1, fee_gross_yen=1000,
+                      fee_net_yen=1000, no_show_at=utcnow() if no_show else None)
+        new.items = [BookingItem(slot_code="x", label_ja="x", start_minute=first * 30,
+                                 end_minute=(first + length) * 30)]
+        db.session.add(new)
+    elif kind == "state" and booking:
+        booking.state = args[1]
+        booking.late_cancellation = args[1] == BookingState.CANCELLED and args[0] % 2 == 0
+    elif kind == "attendance" and booking:
+        booking.checked_in_at = utcnow() if args[1] == "came" else None
+        booking.no_show_at = utcnow() if args[1] == "no_show" else None
+    elif kind == "move" and booking:
+        booking.day = START + timedelta(days=args[1])
+    elif kind == "resize" and booking:
+        item = booking.items[0]
+        item.start_minute, item.end_minute = args[1] * 30, (args[1] + args[2]) * 30
+    elif kind == "delete" and booking:
+        db.session.delete(booking)
+    elif kind == "fee" and booking:
+        booking.fee_gross_yen, booking.fee_reduction_yen, booking.fee_net_yen = args[1], 0, args[1]
+        booking.organization_id = None
+        booking.category = UserCategory.OUTSIDE if args[2] else UserCategory.RESIDENT
+    elif kind == "close":
+        offset, length, room = args[0]
+        db.session.add(Closure(facility_id=facility.id, room_id=rooms[room].id if room else None,
+                               kind=ClosureKind.TEMPORARY, start_date=START + timedelta(days=offset),
+                               end_date=START + timedelta(days=offset + length), reason_ja="点検"))
+    elif kind == "move_closure" and closures:
+        closure = closures[args[0] % len(closures)]
+        length = closure.end_date - closure.start_date
+        closure.start_date = START + timedelta(days=args[1])
+        closure.end_date = closure.start_date + length
+    elif kind == "reopen" and closures:
+        db.session.delete(closures[args[0] % len(closures)])
+    elif kind == "slot":
+        weekday, offset, first, length = args[0]
+        end = min(first + length, 47)
+        from datetime import time
+
+        db.session.add(TimeSlot(
+            facility_id=facility.id, code=f"c{len(slots) % 3}", label_ja="枠",
+            weekday=None if weekday == "date" else weekday,
+            on_date=START + timedelta(days=offset) if weekday == "date" else None,
+            start_time=time(first // 2, 30 * (first % 2)), end_time=time(end // 2, 30 * (end % 2))))
+    elif kind == "drop_slot" and slots:
+        db.session.delete(slots[args[0] % len(slots)])
+    elif kind == "room":
+        rooms[args[0]].active = args[1]
+    elif kind == "hourly":
+        rooms[args[0]].hourly = args[1]
+    elif kind == "facility":
+        facility.closed_on_holidays = args[0]
+    db.session.flush()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    slots=st.lists(slot_st, min_size=1, max_size=4),
+    closures=st.lists(closure_st, max_size=2),
+    bookings=st.lists(booking_st, max_size=8),
+    ops=st.lists(op_st, min_size=1, max_size=12),
+)
+def test_maintained_rollup_equals_a_rebuild_after_random_operations(app_ctx, slots, closures, bookings, ops):
+    db = app_ctx
+    facility, rooms = _make(slots, closures, bookings, closed_on_holidays=False)
+    try:
+        rollup.rebuild(db.session, first=FIRST, end=END)
+        before = compute_utilization(start=FIRST, end=END, facility_ids=[facility.id])[0]
+        for op in ops:
+            _apply(db, facility, rooms, op)
+        maintained = compute_utilization(start=FIRST, end=END, facility_ids=[facility.id], group_by=("month",))
+        stats = booking_stats(start=FIRST, end=END, facility_ids=[facility.id], group_by=("room", "weekday"))
+        _assert_equals_rebuild(db)
+        # ... and what readers get from it equals the live SQL (the definition)
+        rollup.drop_coverage(db.session)
+        assert compute_utilization(start=FIRST, end=END, facility_ids=[facility.id], group_by=("month",)) \
+            == maintained
+        assert [(s.key, s.bookings, s.cancelled_late, s.no_show, s.mix, s.fee_net) for s in stats] == [
+            (s.key, s.bookings, s.cancelled_late, s.no_show, s.mix, s.fee_net)
+            for s in booking_stats(start=FIRST, end=END, facility_ids=[facility.id], group_by=("room", "weekday"))]
+        assert before.bookable >= 0
+    finally:
+        db.session.rollback()
+
+
+def _user(db, user_id):
+    from app.accounts.models import User
+
+    return db.session.get(User, user_id)
+
+
+def test_every_booking_service_keeps_the_rollup_current(app_ctx):
+    from app.facilities.models import Facility
+
+    db = app_ctx
+    center = make_center(tentative_hold_days=3)
+    user, staff = _user(db, make_user().id), _user(db, make_user().id)
+    year = fiscal_year(today_tokyo())
+    rollup.rebuild(db.session, first=date(year, 4, 1), end=date(year + 2, 4, 1))
+    db.session.commit()
+    day = today_tokyo() + timedelta(days=10)
+    morning, evening = f"s{center.slot_ids['morning']}", f"s{center.slot_ids['evening']}"
+
+    def book(room_id, keys):
+        booking = services.book_slots(user=user, room_id=room_id, day=day, unit_keys=keys, attendees=5,
+                                      category=UserCategory.RESIDENT, purpose="町会の会議")
+        db.session.commit()
+        return booking
+
+    def month_of(on):
+        first = on.replace(day=1)
+        return compute_utilization(start=first, end=rollup.add_months(first, 1),
+                                   facility_ids=[center.facility_id])[0]
+
+    empty = month_of(day)
+    hall = book(center.hall_id, [morning])  # 仮予約 (a fee): both halves booked
+    assert hall.state == BookingState.TENTATIVE
+    assert month_of(day).booked == empty.booked + 2
+    _assert_equals_rebuild(db)
+    services.record_payment(hall, actor=staff)
+    meeting = book(center.meeting_id, [morning, evening])
+    services.cancel_booking(meeting, actor=user)
+    db.session.commit()
+    assert month_of(day).booked == empty.booked + 2
+    _assert_equals_rebuild(db)
+    book(center.meeting_id, [evening])
+    assert month_of(day).booked == empty.booked + 3
+    assert services.expire_tentative(now=utcnow() + timedelta(days=4)) == 1
+    db.session.commit()
+    assert month_of(day).booked == empty.booked + 2
+    _assert_equals_rebuild(db)
+    db.session.get(Room, center.meeting_id).requires_approval = True
+    db.session.commit()
+    rejected = book(center.meeting_id, [morning])
+    assert (rejected.state, month_of(day).booked) == (BookingState.REQUESTED, empty.booked + 2)  # not counted
+    services.decide_booking(rejected, actor=staff, approve=False)
+    db.session.commit()
+    approved = book(center.meeting_id, [morning])
+    services.decide_booking(approved, actor=staff, approve=True)
+    db.session.commit()
+    assert month_of(day).booked == empty.booked + 3
+    _assert_equals_rebuild(db)
+    services.mark_attendance(hall, actor=staff, came=False, now=utcnow() + timedelta(days=11))
+    db.session.commit()
+    assert month_of(day).used == empty.used + 1  # the meeting room's morning; the hall's halves were no-shows
+    _assert_equals_rebuild(db)
+    later = day + timedelta(days=40)
+    closure = facility_services.add_closure(
+        facility=db.session.get(Facility, center.facility_id), room_id=None, kind=ClosureKind.TEMPORARY,
+        first_day=later, last_day=later + timedelta(days=2), reason="点検", actor=staff)
+    db.session.commit()
+    closed = month_of(later)
+    _assert_equals_rebuild(db)
+    facility_services.remove_closure(closure, actor=staff)
+    db.session.commit()
+    assert month_of(later).bookable > closed.bookable  # 3 days x 19 units, less any 祝日 the centre closes on
+    _assert_equals_rebuild(db)
+    db.session.commit()
+
+
+def test_a_bulk_write_drops_the_coverage_and_readers_go_live(app_ctx):
+    db = app_ctx
+    center = make_center()
+    rollup.rebuild(db.session, first=date(2026, 4, 1), end=date(2026, 6, 1))
+    db.session.commit()
+    add = Booking(facility_id=center.facility_id, room_id=center.meeting_id, day=date(2026, 5, 11),
+                  state=BookingState.CONFIRMED, category=UserCategory.RESIDENT, purpose="会議", attendees=1)
+    add.items = [BookingItem(slot_code="x", label_ja="x", start_minute=9 * 60, end_minute=12 * 60)]
+    db.session.add(add)
+    db.session.commit()
+    assert rollup.coverage(db.session) is not None
+    db.session.execute(sa.update(Booking).where(Booking.id == add.id).values(state=BookingState.CANCELLED))
+    assert rollup.coverage(db.session) is None  # the rollup cannot know which rows changed
+    db.session.commit()
+    total = compute_utilization(start=date(2026, 5, 1), end=date(2026, 6, 1), facility_ids=[center.facility_id])
+    assert total[0].booked == 0
+    rollup.rebuild(db.session, first=date(2026, 4, 1), end=date(2026, 6, 1))
+    db.session.commit()
+    assert compute_utilization(start=date(2026, 5, 1), end=date(2026, 6, 1),
+                               facility_ids=[center.facility_id])[0] == total[0]
+
+
+def test_readers_use_the_rollup_for_whole_months_only(app_ctx):
+    db = app_ctx
+    center = make_center()
+    rollup.rebuild(db.session, first=date(2026, 4, 1), end=date(2026, 6, 1))
+    db.session.commit()
+    # Tamper with the rollup (never done by the app) to see which days come from it.
+    db.session.execute(sa.update(UtilizationUnitRollup).where(UtilizationUnitRollup.month == 202605)
+                       .values(booked=UtilizationUnitRollup.bookable))
+    whole = compute_utilization(start=date(2026, 5, 1), end=date(2026, 6, 1), facility_ids=[center.facility_id])[0]
+    assert whole.booked == whole.bookable > 0  # May: from the rollup
+    part = compute_utilization(start=date(2026, 5, 2), end=date(2026, 6, 1), facility_ids=[center.facility_id])[0]
+    assert part.booked == 0  # not a whole month: live
+    wider = compute_utilization(start=date(2026, 4, 30), end=date(2026, 6, 2), facility_ids=[center.facility_id])[0]
+    assert wider.booked == whole.booked  # May from the rollup, April 30 and June 1 live
+    assert wider.bookable == whole.bookable + 2 * 19
+    db.session.rollback()
+
+
+def test_cli_rebuild_is_idempotent_and_checks_its_dates(app):
+    center = make_center()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["utilization", "rebuild", "--from", "2026-04-15", "--to", "2026-06-01"])
+    assert result.exit_code == 0, result.output
+    assert "2026-04-01 .. 2026-06-01" in result.output
+    with app.app_context():
+        first = _snapshot(rollup_db())
+        assert any(row[0] == center.meeting_id for row in first[0])
+    again = runner.invoke(args=["utilization", "rebuild", "--from", "2026-04-01", "--to", "2026-06-01"])
+    assert again.exit_code == 0
+    with app.app_context():
+        assert _snapshot(rollup_db()) == first
+        assert rollup.coverage(rollup_db().session) == (date(2026, 4, 1), date(2026, 6, 1))
+    bad = runner.invoke(args=["utilization", "rebuild", "--from", "2026-13-01"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
+
+
+def rollup_db():
+    from app.extensions import db
+
+    return db
+
+
+def test_the_daily_job_builds_then_extends(app_ctx):
+    db = app_ctx
+    make_center()
+    assert rollup.coverage(db.session) is None
+    today = today_tokyo()
+    assert rollup.extend(db.session) > 0
+    first, end = rollup.coverage(db.session)
+    assert first <= date(fiscal_year(today) - 1, 4, 1) and end == date(fiscal_year(today) + 2, 4, 1)
+    assert rollup.extend(db.session, today=date(fiscal_year(today) + 1, 4, 1)) > 0  # a year later: one more year
+    assert rollup.coverage(db.session) == (first, date(fiscal_year(today) + 3, 4, 1))
+    db.session.commit()
+
+
+def test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact(app):
+    """8 threads book the same facility in the same month at once, each in its own transaction: none fails
+    (PostgreSQL: the advisory lock orders the recomputes; SQLite: writers are serialised) and the rollup
+    equals a rebuild."""
+    errors = _simultaneous_bookings(app)
+    assert errors == []
+
+
+def test_control_without_the_lock_postgresql_loses_the_race(app, monkeypatch):
+    """The same without the advisory lock: on PostgreSQL the recomputes collide (duplicate rollup keys), which
+    shows the test above would catch a missing lock."""
+    from app.extensions import db
+
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect != "postgresql":
+        pytest.skip("SQLite serialises writers: no race to lose")
+    monkeypatch.setattr(rollup, "_lock", lambda *args, **kwargs: None)
+    errors = _simultaneous_bookings(app, check=False)
+    assert any(isinstance(error, IntegrityError) for error in errors)
+
+
+def _simultaneous_bookings(app, *, check: bool = True) -> list[BaseException]:
+    import threading
+
+    from app.extensions import db
+
+    center = make_center(max_active_per_month=50)
+    users = [make_user().id for _ in range(8)]
+    first = rollup.add_months(today_tokyo().replace(day=1), 1)
+    with app.app_context():
+        rollup.rebuild(db.session, first=first, end=rollup.add_months(first, 1))
+        db.session.commit()
+        db.session.remove()
+    barrier = threading.Barrier(len(users))
+    errors: list[BaseException] = []
+
+    def book(index: int, user_id: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                services.book_slots(user=_user(db, user_id), room_id=center.meeting_id,
+                                    day=first + timedelta(days=index), unit_keys=[f"s{center.slot_ids['morning']}"],
+                                    attendees=5, category=UserCategory.RESIDENT, purpose="同時")
+                db.session.commit()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=book, args=(i, u)) for i, u in enumerate(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if check and not errors:
+        with app.app_context():
+            try:
+                month = compute_utilization(start=first, end=rollup.add_months(first, 1),
+                                            facility_ids=[center.facility_id])[0]
+                assert month.booked == 8
+                _assert_equals_rebuild(db)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+    return errors
