@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
+    from app.dashboards import commands as dashboard_commands
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
     from app.events import checkin_views
@@ -109,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(indicator_commands.bp)
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(dashboard_commands.bp)
     app.register_blueprint(opendata_views.bp)
     init_api(app)
     from app.api import init_docs

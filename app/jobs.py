@@ -86,6 +86,14 @@ def _send_pending_mail(*, now: datetime) -> int:
     return send_pending()
 
 
+def _extend_utilization_rollup(*, now: datetime) -> int:
+    """Build the utilization rollup if nobody did, and extend it to the end of next fiscal year."""
+    from app.dashboards import rollup
+    from app.extensions import db
+
+    return rollup.extend(db.session, now=now)
+
+
 def _prune_job_runs(*, now: datetime) -> int:
     """Delete records of job runs older than 30 days."""
     return prune_runs(now=now)
@@ -109,4 +117,6 @@ registry.add(Job("alerts.remind-bookings", Every(timedelta(minutes=15)), _remind
 registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
                  _send_pending_mail.__doc__ or ""))
 registry.add(Job("alerts.prune", DailyAt(time(3, 45)), _prune_alerts, _prune_alerts.__doc__ or ""))
+registry.add(Job("utilization.extend-rollup", DailyAt(time(2, 30)), _extend_utilization_rollup,
+                 _extend_utilization_rollup.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

@@ -7,6 +7,7 @@ from app.bookings.models import Booking, BookingClaim, BookingEquipment, Booking
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.jobs import JobRun  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
+from app.dashboards import rollup  # noqa: F401 - the rollup tables and the flush listener that keeps them current
 from app.events.models import (  # noqa: F401
     EventAudience,
     EventOccurrence,
