@@ -79,7 +79,7 @@ class Overview:
 
     year: int
     lines: list[FacilityLine]
-    months: list[UtilizationRow]
+    months: list[tuple[int, UtilizationRow | None, UtilizationRow | None]]  # month of year, this year, last year
     center_rate: Decimal | None
     center_rate_previous: Decimal | None
     koryu_count: int
@@ -109,8 +109,13 @@ def overview(user, year: int) -> Overview:
                         fiscal_year=fy)
         for fid, fy in {(r.key["facility"], r.key["fiscal_year"]) for r in util}
     }
-    month_keys = sorted({r.key["month"] for r in util if r.key["fiscal_year"] == year})
-    months = [_sum([r for r in util if r.key["month"] == m], month=m) for m in month_keys]
+    by_month = {m: _sum([r for r in util if r.key["month"] == m], month=m) for m in {r.key["month"] for r in util}}
+    months = []
+    for offset in range(12):  # April .. March, this fiscal year beside the last
+        month = (3 + offset) % 12 + 1
+        calendar_year = year + (1 if month < 4 else 0)
+        months.append((month, by_month.get(calendar_year * 100 + month),
+                       by_month.get((calendar_year - 1) * 100 + month)))
     stats_by = {(s.key["facility"], s.key["fiscal_year"]): s for s in stats}
 
     def util_of(fid, fy):

@@ -25,8 +25,9 @@ def _years(size: int) -> tuple[date, date, int]:
     return date(last - size + 1, 4, 1), date(last + 1, 4, 1), last
 
 
-def generate(app, size: int, *, facilities: int = FACILITIES) -> None:
-    """Facilities, rooms, 3 時間区分 each, 年末年始 closures and ~65 % of the slots booked (core inserts)."""
+def generate(app, size: int, *, facilities: int = FACILITIES, rollup: bool = True) -> None:
+    """Facilities, rooms, 3 時間区分 each, 年末年始 closures and ~65 % of the slots booked (core inserts), then the
+    utilization rollup built as `flask utilization rebuild` does (the bulk inserts bypass its upkeep)."""
     from app.bookings.models import Booking, BookingItem, BookingState
     from app.core.districts import District
     from app.extensions import db
@@ -80,6 +81,10 @@ def generate(app, size: int, *, facilities: int = FACILITIES) -> None:
         db.session.execute(sa.insert(Booking), batch)
     for batch in chunks(items, 10000):
         db.session.execute(sa.insert(BookingItem), batch)
+    if rollup:
+        from app.dashboards import rollup as utilization_rollup
+
+        utilization_rollup.rebuild(db.session)
     _ = app
 
 

@@ -61,6 +61,8 @@ def test_overview_shows_rates_and_targets(client):
     assert "集計テストセンター" in html
     assert "82.9%" in html  # the plan's target beside the rate
     assert '<p class="dash-big" id="center-rate">3.5%</p>' in html  # 2 / 57
+    months = html[html.index('id="overview-months"'):]
+    assert '3.5% <span class="dash-sub">2/57</span>' in months  # March, beside last year's March (no data)
     assert "chart-facilities-data" in html and 'type="application/json"' in html
     assert "<script>" not in html  # no inline script (CSP)
     assert 'href="/staff/utilization">' in html  # the staff link in the header
