@@ -351,3 +351,32 @@ def test_staff_list_query_count_does_not_grow_with_events(client, staff_user, ap
     for n in range(4):
         _event(["tourism", "safety", "community", "culture_arts"][n], ended(), n + 1)
     assert measure() == small
+
+
+def test_catalog_load_seeds_default_rules_once_and_keeps_staff_edits(staff_user):
+    with app_context():
+        services.load_catalog()  # a second load adds nothing
+        db.session.commit()
+        counts = dict(db.session.execute(sa.select(Indicator.code, sa.func.count(MappingRule.id))
+                                         .join(MappingRule).group_by(Indicator.code)).all())
+        assert counts["P09-02-2"] == 1 and counts["P10-03-2"] == 2 and "P09-00-1" not in counts
+    _set_rules("P09-02-2", [])  # staff removed every rule on purpose
+    with app_context():
+        services.load_catalog()
+        db.session.commit()
+        indicator = db.session.scalar(sa.select(Indicator).where(Indicator.code == "P09-02-2"))
+        assert indicator.rules == [] and indicator.rules_edited_at is not None
+    _event("safety", _jst(2026, 5, 1, 10, 0), 10)
+    assert _values(2026, "P09-02-2")["P09-02-2"].value is None  # no rules: nothing counts
+
+
+def test_unknown_plan_baseline_leaves_the_progress_unknown_but_judges_against_the_target(staff_user):
+    from app.indicators import queries
+
+    _event("social_business", _jst(2026, 5, 1, 10, 0), 2500)  # P11-03-1: baseline garbled in the plan
+    with app_context():
+        indicator = queries.get_by_code("P11-03-1")
+        summary = queries.summarize(indicator, queries.year_values([indicator], [2025, 2026], now=NOW)[indicator.id])
+        assert summary.baseline.value is None and summary.final_target.value == 2000
+        assert summary.latest.value == 2500 and summary.progress is None
+        assert summary.judgement.value == "achieved" and summary.pace(2026) is None
