@@ -275,7 +275,8 @@ class EventOccurrence(db.Model):
         sa.ForeignKey("bookings.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Indexed: the feed cache's change signature reads max(updated_at) (app.events.queries.feed_signature).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     series: Mapped[EventSeries] = relationship(back_populates="occurrences")
     room_booking = relationship("Booking")
