@@ -355,3 +355,43 @@ def test_changing_a_period_after_entries_keeps_what_was_announced(app_ctx):
     db.session.commit()
     assert _period(period_id).draw_date == DRAW + timedelta(days=2)
     assert db.session.scalar(sa.select(sa.func.count(LotteryTier.id))) == 3
+
+
+def test_two_officers_confirming_at_once_make_one_booking(app_ctx, app):
+    import threading
+
+    from app.organizations.models import Membership, MembershipRole
+
+    center, period, officer, org, winner, losers, wanted = _drawn(app_ctx)
+    colleague = make_user()
+    db.session.add(Membership(organization_id=org, user_id=colleague.id, role=MembershipRole.OFFICER))
+    db.session.commit()
+    entry_id, user_ids = winner.id, [officer.id, colleague.id]
+    db.session.remove()  # the threads get their own sessions; this one holds nothing
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def confirm(user_id: int) -> None:
+        barrier.wait(timeout=30)  # before any statement: on SQLite the first one takes the write lock
+        with app.app_context():
+            try:
+                user = db.session.get(User, user_id)
+                entry = db.session.get(LotteryEntry, entry_id)
+                flow.confirm_award(entry, user=user, purpose="総会", attendees=40, category=UserCategory.RESIDENT,
+                                   now=at(CONFIRM))
+                db.session.commit()
+                outcomes.append("booked")
+            except (Conflict, booking_services.SlotTaken):
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["booked", "refused"]
+    assert db.session.scalar(sa.select(sa.func.count(Booking.id))) == 1
+    assert db.session.get(LotteryEntry, entry_id).booking_id is not None
