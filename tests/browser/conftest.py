@@ -143,6 +143,35 @@ def open_context(browser, live):
         context.close()
 
 
+@pytest.fixture(scope="session")
+def _signed_in_states(browser, live):
+    return {}
+
+
+@pytest.fixture
+def demo_user(_signed_in_states, open_context, live):
+    """demo_user(key, lang, viewport=None): a new page of a context signed in as DEMO_ACCOUNTS[key], in LANG.
+
+    Each account signs in through the form once per session; later contexts reuse its cookies (a password
+    hash per sign-in is the slowest thing these tests do). The language cookie is left out, so LANG wins.
+    """
+    from app.demo.accounts import DEMO_ACCOUNTS
+
+    def _page(key: str, lang: str, *, viewport: dict | None = None, axe: bool = False):
+        if key not in _signed_in_states:
+            context = open_context(lang)
+            sign_in(context.new_page(), DEMO_ACCOUNTS[key].email, DEMO_ACCOUNTS[key].password)
+            _signed_in_states[key] = context.storage_state()
+        state = dict(_signed_in_states[key])
+        state["cookies"] = [c for c in state["cookies"] if c["name"] != "tsudoi_lang"]
+        context = open_context(lang, viewport=viewport, storage_state=state)
+        if axe:
+            with_axe(context)
+        return context.new_page()
+
+    return _page
+
+
 def sign_in(page, email: str, password: str, lang: str | None = None) -> None:
     """Sign in through the login form (fields by name: the labels differ per language).
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventSeries, EventStatus
 from app.extensions import db
 from app.facilities.models import Facility, FacilityStaff, Room
 from app.organizations.models import Organization
-from tests.browser.conftest import run_axe, sign_in, with_axe
+from tests.browser.conftest import run_axe, with_axe
 
 pytestmark = pytest.mark.browser
 
@@ -72,20 +71,11 @@ def test_public_pages_have_no_serious_violations(live, open_context, lang):
 
 
 @pytest.mark.parametrize("lang", ["ja", "en", "ja-easy"])
-def test_signed_in_pages_have_no_serious_violations(live, open_context, lang):
+def test_signed_in_pages_have_no_serious_violations(live, demo_user, lang):
     ids = _ids(live)
-    resident = DEMO_ACCOUNTS["resident"]
-    page = with_axe(open_context(lang)).new_page()
-    sign_in(page, resident.email, resident.password, lang)
-    found = _audit(page, resident_pages(ids), "resident")
-
-    staff = DEMO_ACCOUNTS["facility_staff"]
-    page = with_axe(open_context(lang)).new_page()
-    sign_in(page, staff.email, staff.password, lang)
-    found |= _audit(page, [p for p in staff_pages(ids) if "utilization" in p or "desk" in p], "facility staff")
-
-    ward = DEMO_ACCOUNTS["ward_staff"]
-    page = with_axe(open_context(lang)).new_page()
-    sign_in(page, ward.email, ward.password, lang)
-    found |= _audit(page, [p for p in staff_pages(ids) if "desk" not in p], "ward staff")
+    found = _audit(demo_user("resident", lang, axe=True), resident_pages(ids), "resident")
+    found |= _audit(demo_user("facility_staff", lang, axe=True),
+                    [p for p in staff_pages(ids) if "desk" in p], "facility staff")
+    found |= _audit(demo_user("ward_staff", lang, axe=True),
+                    [p for p in staff_pages(ids) if "desk" not in p], "ward staff")
     assert found == {}

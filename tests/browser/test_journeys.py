@@ -18,7 +18,6 @@ from app.accounts import services as account_services
 from app.bookings.models import Booking, BookingState
 from app.core.permissions import Role
 from app.core.time import today_tokyo, utcnow
-from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventOccurrence, EventSeries
 from app.extensions import db
 from app.facilities.models import FacilityStaff
@@ -28,7 +27,6 @@ from tests.browser.conftest import LANGS, PHONE, expect_message, run_axe, sign_i
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Browser-Minato-Journey-2026"  # noqa: S105
-WARD = DEMO_ACCOUNTS["ward_staff"]
 CONFIRM_LINK = re.compile(r"https?://[^\s/]+(/account/confirm/[^\s]+)")
 
 
@@ -206,7 +204,7 @@ def _participants(page, code: str) -> int:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_group_event_checkin_report_and_indicator(live, open_context, lang):
+def test_group_event_checkin_report_and_indicator(live, open_context, demo_user, lang):
     slug = _slug(lang)
     officer_email, resident_email = f"officer-{slug}@example.jp", f"attendee-{slug}@example.jp"
     _account(live, officer_email, lang, f"Officer {lang}")
@@ -229,8 +227,7 @@ def test_group_event_checkin_report_and_indicator(live, open_context, lang):
     org_id = int(officer.url.rsplit("/", 1)[1])
 
     # Ward staff verify it.
-    staff = open_context(lang).new_page()
-    sign_in(staff, WARD.email, WARD.password, lang)
+    staff = demo_user("ward_staff", lang)
     staff.goto("/organizations/review")
     expect(staff).to_have_title(live.title_re(lang, "団体登録の確認"))
     card = staff.locator("section.card", has_text=group_name)
@@ -318,9 +315,9 @@ def test_group_event_checkin_report_and_indicator(live, open_context, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_staff_read_the_utilization_dashboard(live, open_context, lang):
-    page = with_axe(open_context(lang)).new_page()
-    sign_in(page, WARD.email, WARD.password, lang)
+def test_staff_read_the_utilization_dashboard(live, demo_user, lang):
+    page = demo_user("ward_staff", lang)
+    page.goto("/")
     page.locator(".account-nav a[href$='/staff/utilization']").click()
     expect(page).to_have_title(live.title_re(lang, "施設の利用率"))
     expect(page.locator("main table").first).to_be_visible()

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventOccurrence, EventSeries, EventStatus
 from app.extensions import db
 from app.facilities.models import FacilityStaff, Room
-from tests.browser.conftest import DESKTOP, PHONE, sign_in
+from tests.browser.conftest import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +64,7 @@ def _save(png: bytes, path: Path) -> None:
 
 
 @pytest.mark.parametrize("width", ["phone", "desktop"])
-def test_main_pages_fit_the_screen(live, open_context, width):
+def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
     viewport = PHONE if width == "phone" else DESKTOP
     ids = _ids(live)
     pages: dict[str | None, object] = {}
@@ -74,9 +73,8 @@ def test_main_pages_fit_the_screen(live, open_context, width):
         OUT.mkdir(parents=True, exist_ok=True)
     for name, path, who in _pages(ids):
         if who not in pages:
-            pages[who] = open_context("ja", viewport=viewport).new_page()
-            if who:
-                sign_in(pages[who], DEMO_ACCOUNTS[who].email, DEMO_ACCOUNTS[who].password, "ja")
+            pages[who] = demo_user(who, "ja", viewport=viewport) if who else open_context(
+                "ja", viewport=viewport).new_page()
         page = pages[who]
         response = page.goto(path)
         assert response.status == 200, (path, response.status)
