@@ -27,6 +27,7 @@ def test_grid_and_search_filter_rooms_by_equipment(client, app):
     add_equipment(with_projector.facility_id, "プロジェクター", 500, kind=EquipmentKind.PROJECTOR)
     grid = client.get(f"/facilities/{with_piano.facility_id}/availability?equipment=piano").get_data(as_text=True)
     assert ">ホール <span" in grid and "会議室1" not in grid and "ホールA" not in grid
+    assert "equipment=piano" in grid.split('class="grid-nav"')[1].split("</nav>")[0]  # kept when paging
     # A facility-wide item serves every room.
     every = client.get(f"/facilities/{with_projector.facility_id}/availability?equipment=projector")
     assert "会議室1" in every.get_data(as_text=True) and "音楽スタジオ" in every.get_data(as_text=True)
