@@ -225,6 +225,8 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     officer.locator("main form button[type=submit]").click()
     expect(officer).to_have_url(re.compile(r"/organizations/\d+$"))
     org_id = int(officer.url.rsplit("/", 1)[1])
+    officer.goto(f"/organizations/{org_id}/members")
+    assert run_axe(officer) == []
 
     # Ward staff verify it.
     staff = demo_user("ward_staff", lang)
@@ -240,6 +242,7 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     first = today_tokyo() + timedelta(days=2)
     officer.goto(f"/events/new?org={org_id}")
     expect(officer).to_have_title(live.title_re(lang, "イベントを作る"))
+    assert run_axe(officer) == []
     officer.fill("input[name=title_ja]", title)
     officer.select_option("select[name=category]", "safety")
     officer.select_option("select[name=frequency]", "weekly")
@@ -255,6 +258,7 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     series_id = int(officer.url.rsplit("/", 1)[1])
     officer.locator(f"form[action$='/events/{series_id}/submit'] button[type=submit]").click()
     expect_message(live, lang, officer.locator(".flash-success"), "公開しました。")
+    assert run_axe(officer) == []  # the event page with the organizer's menu
     occurrences = live.run(lambda: list(db.session.scalars(
         sa.select(EventOccurrence.id).where(EventOccurrence.series_id == series_id)
         .order_by(EventOccurrence.starts_at))))
@@ -297,6 +301,7 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     door.goto(f"/participation/occurrences/{first_occurrence}/report")
     expect(door).to_have_title(live.title_re(lang, "参加報告"))
     expect(door.locator("input[name=total]")).to_have_value("2")
+    assert run_axe(door) == []
     door.locator("main form[action$='/report'] button[type=submit]").click()
     expect_message(live, lang, door.locator(".flash-success"), "参加報告を送りました。")
 
