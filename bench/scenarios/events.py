@@ -1,8 +1,9 @@
 """Public events: SIZE occurrences (default 50,000) in SIZE/25 series, 4 registrations per occurrence on average.
 
-Routes: the public list, this month's calendar and the ward-wide ICS feed (the feed's own window: from 30 days
-ago, at most 2,000 occurrences, which the next 90 days fill). Occurrences run from 180 days ago to a year
-ahead; registrations are guests (no user rows needed), mostly confirmed, some waitlisted or cancelled.
+Routes: the public list, this month's calendar and the ward-wide ICS feed (its window: 7 days back to 90 days
+ahead, at most 2,000 occurrences, the earliest first; served from the feed cache once built). Occurrences run
+from 180 days ago to a year ahead; registrations are guests (no user rows needed), mostly confirmed, some
+waitlisted or cancelled.
 """
 
 from __future__ import annotations
