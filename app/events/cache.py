@@ -76,5 +76,7 @@ class LRU:
 
 # Rendered event cards (about 600 bytes each): the list, the calendar and organization pages share them.
 cards = LRU(max_entries=5000)
+# Month calendars' links per day (up to 1,000 links), keyed by month, filters, language and change signature.
+pages = LRU(max_entries=64, ttl_s=600)
 # ICS bodies (up to about 1 MB for 2,000 events), keyed by feed, language and the data's change signature.
 feeds = LRU(max_entries=24, ttl_s=600)

@@ -209,13 +209,23 @@ def calendar():
     filters.date_from, filters.date_to = first, last
     lang = current_language().code
     base = url_for("events.index")  # events.show is "/events/<id>": one url_for, not one per link
-    by_day: dict = {}
-    # Up to 1,000 links, built directly rather than by a Jinja loop; the title (organizer text) is escaped.
-    for card in queries.card_rows(filters, limit=1000, include_past=True, counts=False):
-        css = "calendar-event is-cancelled" if card.cancelled else "calendar-event"
-        by_day.setdefault(to_tokyo(card.starts_at).date(), []).append(
-            f'<a class="{css}" href="{base}{card.series_id}">{escape(card.title(lang)[0])}</a>')
-    by_day = {day: Markup("".join(links)) for day, links in by_day.items()}  # noqa: S704 - escaped above
+
+    def build() -> dict:
+        days: dict = {}
+        # Up to 1,000 links, built directly rather than by a Jinja loop; the title (organizer text) is escaped.
+        for card in queries.card_rows(filters, limit=1000, include_past=True, counts=False):
+            css = "calendar-event is-cancelled" if card.cancelled else "calendar-event"
+            days.setdefault(to_tokyo(card.starts_at).date(), []).append(
+                f'<a class="{css}" href="{base}{card.series_id}">{escape(card.title(lang)[0])}</a>')
+        return {day: Markup("".join(links)) for day, links in days.items()}  # noqa: S704 - escaped above
+
+    # The month shows no counts, so its links depend only on what the feeds' change signature covers: cached
+    # per (month, filters, language) under that signature (one cheap query), built again after any change.
+    signature = queries.feed_signature(since=tokyo_to_utc(first, dtime()),
+                                       until=tokyo_to_utc(last + timedelta(days=1), dtime()))
+    key = ("calendar", base, lang, *(tuple(v) if isinstance(v, list) else v for v in vars(filters).values()),
+           signature)
+    by_day = event_cache.pages.get_or_make(key, build, single_flight=True)
     weeks = calendar_module.Calendar(firstweekday=6).monthdatescalendar(first.year, first.month)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = last + timedelta(days=1)

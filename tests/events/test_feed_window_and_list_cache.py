@@ -173,3 +173,27 @@ def test_broad_and_narrow_filters_choose_the_same_rows(client):
     assert titles("district=shiba&free=1") == {"芝の無料体操"}
     assert titles("district=shiba&category=sports_health&free=1") == {"芝の無料体操"}
     assert titles("q=体操&district=azabu") == {"麻布の無料体操"}
+
+
+def test_month_calendar_is_cached_until_the_data_changes(client, app):
+    editor, org = _setup()
+    make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "月例会"},
+                first_date=date.today() + timedelta(days=10))
+    month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
+    url = f"/events/calendar?month={month}"
+    first, _n = _statements(app, client, url)
+    again, statements = _statements(app, client, url)
+    assert again.get_data() == first.get_data() and "月例会" in first.get_data(as_text=True)
+    assert statements <= 2  # BEGIN + the change signature: the month's links come from the cache
+    # A new event that month changes the signature: it shows at once.
+    make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "臨時の集まり"},
+                first_date=date.today() + timedelta(days=10))
+    assert "臨時の集まり" in client.get(url).get_data(as_text=True)
+    # So does a new title.
+    series_id = int(re.search(r'href="/events/(\d+)">月例会<', first.get_data(as_text=True)).group(1))
+    with app_context():
+        from app.events.models import EventSeries
+
+        db.session.get(EventSeries, series_id).title_ja = "月例会(会場変更)"
+        db.session.commit()
+    assert "月例会(会場変更)" in client.get(url).get_data(as_text=True)
