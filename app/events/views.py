@@ -69,8 +69,11 @@ PAGE_SIZE = 30
 
 
 @bp.app_template_global("event_venue")
-def event_venue(series: EventSeries) -> tuple[str | None, str | None]:
-    """(name, address) of an event's venue in the current language (the booked room, else the free text)."""
+def event_venue(series: EventSeries, occurrence: EventOccurrence | None = None) -> tuple[str | None, str | None]:
+    """(name, address) of an event's venue in the current language: OCCURRENCE's own booked room when given and
+    linked, else the series' booked room, else its free text."""
+    if occurrence is not None:
+        return venue.venue_of_occurrence(occurrence, current_language().code)
     return venue.venue_of(series, current_language().code)
 
 

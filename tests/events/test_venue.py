@@ -331,6 +331,16 @@ def test_each_occurrence_may_have_its_own_booked_room(client, world, outbox):
     locations = [str(e["LOCATION"]) for e in feed.walk("VEVENT") if str(e["SUMMARY"]) == "毎週の体操"]
     assert locations == ["赤坂区民センター 会議室1, 港区赤坂4-18-13", "芝浦公園, 港区芝浦1-1", "芝浦公園, 港区芝浦1-1"]
 
+    # The registration e-mail names that date's room; another date's names the series' venue.
+    resident = make_user(email="occurrence-venue@example.jp")
+    other = _app_client()
+    login(other, resident.email)
+    for occurrence_id in (first, second):
+        post_form(other, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series_id}")
+    bodies = [m.get_body(("plain",)).get_content() for m in outbox if m["To"] == "occurrence-venue@example.jp"]
+    assert len(bodies) == 2
+    assert "赤坂区民センター 会議室1 港区赤坂4-18-13" in bodies[0] and "芝浦公園 港区芝浦1-1" in bodies[1]
+
     # Moving that date off the booked day without choosing another room is refused (the room is not booked then).
     moved = _edit_occurrence(client, first, own, day=DAY + timedelta(days=1))
     assert moved.status_code == 422
@@ -358,6 +368,12 @@ def test_releasing_an_occurrences_booking_unlinks_it_and_tells_the_organizer(cli
         assert occurrence.room_booking_id is None and occurrence.sequence == before + 1
         told = db.session.scalars(db.select(OutboxMessage).where(OutboxMessage.recipient == editor.email)).all()
         assert any("赤坂区民センター 会議室1" in m.body_text for m in told)
+
+
+def _app_client():
+    from tests.factories import APP
+
+    return APP.test_client()
 
 
 def app_feed(org_id: int) -> bytes:
