@@ -255,7 +255,9 @@ def card_rows(filters: Filters, *, limit: int = 50, offset: int = 0, include_pas
     statement = _CARD_STATEMENTS.get_or_make(key, lambda: _card_statement(filters, include_past, counts))
     now = utcnow()
     params = {"now": now, "day_before": now - timedelta(days=1), "limit": limit, "offset": offset}
-    return [CardRow(*row[:17], int(row[17]), int(row[18])) for row in db.session.execute(statement, params)]
+    # Plain columns: run on the session's connection (same transaction), skipping the ORM execution layer.
+    rows = db.session.connection().execute(statement, params)
+    return [CardRow(*row[:17], int(row[17]), int(row[18])) for row in rows]
 
 
 def _feed_where(query, *, now: datetime, organization_id: int | None, since: datetime | None,
@@ -321,7 +323,7 @@ def feed_signature(*, since: datetime, until: datetime, **_narrowing) -> tuple[i
         sa.select(sa.func.max(EventSeries.publish_at)).where(EventSeries.publish_at <= now).scalar_subquery(),
         sa.select(sa.func.max(Organization.updated_at)).scalar_subquery(),
     )
-    count, *stamps = db.session.execute(query).one()
+    count, *stamps = db.session.connection().execute(query).one()
     stamps = [stamp for stamp in stamps if stamp is not None]
     return int(count), (max(stamps) if stamps else None)
 
