@@ -155,7 +155,7 @@ def test_booking_by_keyboard_only(live, open_context):
     page.keyboard.press("Enter")
     expect(page).not_to_have_url(re.compile(r"/account/login"))
 
-    # From the home page to the grid by links: the skip link first, then the facilities link in the header.
+    # The grid (its address typed in), the skip link first, then Tab to a free slot a fortnight ahead.
     start = today_tokyo() + timedelta(days=14)
     page.goto(f"/facilities/{_facility_id(live)}/availability?start={start.isoformat()}")
     page.keyboard.press("Tab")
@@ -269,7 +269,9 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     resident = open_context(lang).new_page()
     sign_in(resident, resident_email, PASSWORD)
     resident.goto(f"/events/{series_id}")
-    resident.locator(f"form[action$='/events/occurrences/{first_occurrence}/register'] button").click()
+    with resident.expect_navigation():
+        resident.locator(f"form[action$='/events/occurrences/{first_occurrence}/register'] button").click()
+    expect(resident.locator(".flash-success")).to_be_visible()
     resident.goto("/events/mine")
     resident.locator("a[href*='/participation/registrations/'][href$='/ticket']").first.click()
     expect(resident).to_have_title(live.title_re(lang, "受付用のQRコード"))
