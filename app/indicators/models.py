@@ -244,6 +244,21 @@ class MappingRule(db.Model):
 
     indicator: Mapped[Indicator] = relationship(back_populates="rules")
 
+    @property
+    def value_label(self) -> str:
+        """What the rule matches, as people read it (a category's or a group kind's name, an event number)."""
+        from app.events.models import EventCategory
+        from app.organizations.models import OrganizationKind
+
+        try:
+            if self.match == MatchKind.CATEGORY:
+                return str(EventCategory(self.value).label)
+            if self.match == MatchKind.ORGANIZATION_KIND:
+                return str(OrganizationKind(self.value).label)
+        except ValueError:
+            return self.value
+        return str(_l("イベント番号 %(number)s", number=self.value))
+
 
 class FrozenYear(db.Model):
     """A closed fiscal year whose indicator values are frozen: pages read its snapshots, not live data."""

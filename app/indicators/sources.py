@@ -294,9 +294,11 @@ def _registry_value(indicator: Indicator, year: int, now: datetime, *, registry_
     if metric == "npo_grants":
         if year > current:
             return YearValue(year, None, "computed", partial=True)
-        count = db.session.scalar(sa.select(sa.func.count()).select_from(NpoGrantUse).where(
-            NpoGrantUse.fiscal_year == year, NpoGrantUse.uses_grant.is_(True)))
-        return YearValue(year, Decimal(count), "computed", partial=partial)
+        recorded, count = db.session.execute(sa.select(
+            sa.func.count(), sa.func.count(sa.case((NpoGrantUse.uses_grant.is_(True), NpoGrantUse.id))),
+        ).where(NpoGrantUse.fiscal_year == year)).one()
+        # No group recorded for the year at all: not known yet (not a zero).
+        return YearValue(year, Decimal(count) if recorded else None, "computed", partial=partial)
     if metric is None or year != current:
         # The registry holds the groups as they are now: only the current year can be computed.
         return YearValue(year, None, "computed", partial=partial)
@@ -309,6 +311,8 @@ def _registry_value(indicator: Indicator, year: int, now: datetime, *, registry_
             sa.func.count(Organization.shop_count),
         ).where(*_verified_shopping_streets())
     ).one()
+    if not streets:  # no verified 商店会 registered: nothing to count from
+        return YearValue(year, None, "computed", ended=0, reported=0, partial=partial)
     if metric == "federation_members":
         return YearValue(year, Decimal(members), "computed", ended=int(streets), reported=int(answered),
                          partial=partial)

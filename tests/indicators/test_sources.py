@@ -178,6 +178,7 @@ def test_registry_counts(staff_user):
     past = _values(2025, "P09-01-2", "P12-02-1")
     assert past["P09-01-2"].value == 1
     assert past["P12-02-1"].value is None  # the registry holds groups as they are now
+    assert _values(2024, "P09-01-2")["P09-01-2"].value is None  # nothing recorded for the year: unknown, not 0
 
 
 def test_booking_indicators_come_from_the_utilization_function(staff_user):
