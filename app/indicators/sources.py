@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
 from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
@@ -42,6 +43,34 @@ REGISTRY_METRICS = {
     "P12-02-1": "federation_members",  # 港区商店街連合会に加入している商店会数
     "P12-02-2": "member_shops",  # 商店会に加入している店舗数: sum of the verified 商店会' shop counts
 }
+
+
+REGISTRY_FORMULAS = {
+    "npo_grants": _l("NPO活動助成制度利用団体数 = その年度に助成制度を利用したと登録された団体の数"),
+    "federation_members": _l("商店会数 = 確認済みの商店会のうち、港区商店街連合会に加入している数(今の登録情報)"),
+    "member_shops": _l(
+        "店舗数 = 確認済みの商店会が登録した店舗数の合計(今の登録情報)。報告率 = 店舗数を登録した商店会の割合"
+    ),
+}
+
+
+def formula_of(indicator: Indicator):
+    """How a computed indicator's value is calculated, to show next to the number (None for manual ones)."""
+    from app.dashboards.utilization import FORMULAS
+
+    if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
+        return FORMULAS["rate"]
+    if indicator.source_kind == SourceKind.BOOKING_COUNT:
+        return FORMULAS["count"]
+    if indicator.source_kind == SourceKind.REGISTRY_COUNT:
+        return REGISTRY_FORMULAS.get(REGISTRY_METRICS.get(indicator.code, ""))
+    if indicator.source_kind == SourceKind.PARTNER_ORGANIZATIONS:
+        if is_cumulative(indicator):
+            return _l("連携数(延べ) = 対象のイベントと共催団体の組み合わせの数(その年度に開催回が終わったイベント)")
+        return _l("団体数 = 対象のイベントの共催団体の数(同じ団体は1回だけ数えます)")
+    if indicator.source_kind == SourceKind.PARTICIPANT_SUM:
+        return _l("参加者数 = 対象のイベントの終わった開催回のうち、区が承認した参加報告(最新の版)の参加者数の合計")
+    return None
 
 
 @dataclass(frozen=True)

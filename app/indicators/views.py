@@ -137,6 +137,7 @@ def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
         shown=shown,
         parts=parts,
         origin=origin,
+        formula=sources.formula_of(indicator),
         lang=current_language().code,
     ), status
 

@@ -323,7 +323,8 @@ def test_detail_page_chart_breakdown_and_sources(client, staff_user):
     assert '<th scope="row">芝地区</th><td>42</td>' in html  # the district of the event
     assert "/staff/indicators/P13-03-1/rules" in html
     center = client.get("/staff/indicators/P09-04-1").get_data(as_text=True)
-    assert "対象の施設" in center
+    assert "対象の施設" in center and "利用率 = 予約された枠数" in center  # the formula beside the number
+    assert "参加者数 = 対象のイベント" in html
     assert client.get("/staff/indicators/P09-04-1?fy=abc").status_code == 200
 
 
