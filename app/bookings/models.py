@@ -90,6 +90,8 @@ class Booking(db.Model):
         sa.CheckConstraint("fee_net_yen = fee_gross_yen - fee_reduction_yen", name="fee_sum"),
         # Grids and the day search read a room's bookings over a range of days.
         sa.Index("ix_bookings_room_id_day", "room_id", "day"),
+        # The utilization rollup recomputes a facility's month at each booking commit (migration 0014).
+        sa.Index("ix_bookings_facility_id_day", "facility_id", "day"),
     )
 
 

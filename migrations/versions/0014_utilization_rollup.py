@@ -1,4 +1,5 @@
-"""utilization rollup (issue 6): unit and booking rollups per room x month x weekday, and their coverage
+"""utilization rollup (issue 6): unit and booking rollups per room x month x weekday, their coverage, and an
+index on bookings (facility_id, day)
 
 Revision ID: 0014_utilization_rollup
 Revises: 0013_event_venue_booking
@@ -33,6 +34,8 @@ def _refs(name):
 
 
 def upgrade():
+    # The rollup recomputes one facility's month of bookings at each commit that changes one.
+    op.create_index("ix_bookings_facility_id_day", "bookings", ["facility_id", "day"])
     name = "utilization_unit_rollups"
     op.create_table(
         name,
@@ -77,3 +80,4 @@ def downgrade():
     op.drop_table("utilization_booking_rollups")
     op.drop_index("ix_utilization_unit_rollups_facility_month", table_name="utilization_unit_rollups")
     op.drop_table("utilization_unit_rollups")
+    op.drop_index("ix_bookings_facility_id_day", table_name="bookings")
