@@ -183,7 +183,7 @@ def quote(
     the fees and 減免 are those of any booking."""
     now = now or utcnow()
     today = to_tokyo(now).date()
-    room = db.session.get(Room, room_id)
+    room = db.session.get(Room, room_id, options=[sa.orm.joinedload(Room.facility)])  # one query for both
     if room is None or not room.active:
         raise RoomNotFound(_l("その部屋は見つかりません。"))
     facility = room.facility

@@ -106,12 +106,15 @@ def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[in
         rows = db.session.execute(
             sa.select(BookingClaim.room_id, BookingClaim.cell, pending)
             .join(Booking, Booking.id == BookingClaim.booking_id)
-            .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day == start))
+            # Booking.day too (a claim's day is its booking's): PostgreSQL then reads the day's bookings by index
+            # instead of hashing every booking ever made (21 ms -> 1 ms on the Indico-shaped bench data).
+            .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day == start, Booking.day == start))
         return {(room_id, start, cell): bool(flag) for room_id, cell, flag in rows}
     rows = db.session.execute(
         sa.select(BookingClaim.room_id, BookingClaim.day, BookingClaim.cell, pending)
         .join(Booking, Booking.id == BookingClaim.booking_id)
-        .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day >= start, BookingClaim.day < end)
+        .where(BookingClaim.room_id.in_(room_ids), BookingClaim.day >= start, BookingClaim.day < end,
+               Booking.day >= start, Booking.day < end)
     )
     return {(room_id, day, cell): bool(flag) for room_id, day, cell, flag in rows}
 
