@@ -40,18 +40,20 @@ def _ids(live) -> dict:
     return live.run(read)
 
 
-# (file name, path, who signs in: None, a DEMO_ACCOUNTS key)
-def _pages(ids: dict) -> list[tuple[str, str, str | None]]:
+# (file name, path, who signs in: None or a DEMO_ACCOUNTS key, language)
+def _pages(ids: dict) -> list[tuple[str, str, str | None, str]]:
     return [
-        ("home", "/", None),
-        ("events", "/events/", None),
-        ("event", f"/events/{ids['series']}", None),
-        ("availability", f"/facilities/{ids['facility']}/availability", None),
-        ("indicators", "/indicators", None),
-        ("booking-form", f"/bookings/new?room={ids['room']}", "resident"),
-        ("my-bookings", "/bookings/mine", "resident"),
-        ("utilization", "/staff/utilization", "ward_staff"),
-        ("staff-indicators", "/staff/indicators", "ward_staff"),
+        ("home", "/", None, "ja"),
+        ("home-en", "/", None, "en"),
+        ("events", "/events/", None, "ja"),
+        ("events-easy", "/events/", None, "ja-easy"),
+        ("event", f"/events/{ids['series']}", None, "ja"),
+        ("availability", f"/facilities/{ids['facility']}/availability", None, "ja"),
+        ("indicators", "/indicators", None, "ja"),
+        ("booking-form", f"/bookings/new?room={ids['room']}", "resident", "ja"),
+        ("my-bookings", "/bookings/mine", "resident", "ja"),
+        ("utilization", "/staff/utilization", "ward_staff", "ja"),
+        ("staff-indicators", "/staff/indicators", "ward_staff", "ja"),
     ]
 
 
@@ -67,15 +69,15 @@ def _save(png: bytes, path: Path) -> None:
 def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
     viewport = PHONE if width == "phone" else DESKTOP
     ids = _ids(live)
-    pages: dict[str | None, object] = {}
+    pages: dict[tuple[str | None, str], object] = {}
     too_wide = {}
     if SAVE:
         OUT.mkdir(parents=True, exist_ok=True)
-    for name, path, who in _pages(ids):
-        if who not in pages:
-            pages[who] = demo_user(who, "ja", viewport=viewport) if who else open_context(
-                "ja", viewport=viewport).new_page()
-        page = pages[who]
+    for name, path, who, lang in _pages(ids):
+        if (who, lang) not in pages:
+            pages[who, lang] = demo_user(who, lang, viewport=viewport) if who else open_context(
+                lang, viewport=viewport).new_page()
+        page = pages[who, lang]
         response = page.goto(path)
         assert response.status == 200, (path, response.status)
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
