@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings import lottery_flow as flow
-from app.bookings import lottery_services
+from app.bookings import lottery_models, lottery_periods, lottery_services
 from app.bookings.lottery_forms import (
     ApplyForm,
     ConfirmAwardForm,
@@ -57,12 +57,12 @@ def _context(period: LotteryPeriod) -> dict:
                                    .order_by(TimeSlot.start_time, TimeSlot.id)):
         if slot.code not in labels or (slot.weekday is None and slot.on_date is None):
             labels[slot.code] = slot.label
-    tiers = flow.tiers_of(period.id)
+    tiers = lottery_periods.tiers_of(period.id)
     draw = db.session.scalar(sa.select(LotteryDraw).where(LotteryDraw.period_id == period.id))
-    phase = flow.phase(period, tiers, draw, utcnow())
-    scope = flow.related_rooms(period, list(rooms.values()))
+    phase = lottery_periods.phase(period, tiers, draw, utcnow())
+    scope = lottery_periods.related_rooms(period, list(rooms.values()))
     return dict(period=period, facility=facility, rooms=rooms, slot_labels=labels, tiers=tiers, draw=draw,
-                phase=phase, phase_label=_phase_label(phase), kind_label=flow.kind_label, to_tokyo=to_tokyo,
+                phase=phase, phase_label=_phase_label(phase), kind_label=lottery_periods.kind_label, to_tokyo=to_tokyo,
                 lottery_rooms=[r for r in rooms.values() if r.id in scope and not r.hourly and r.active],
                 timedelta=timedelta)
 
@@ -73,7 +73,7 @@ def _context(period: LotteryPeriod) -> dict:
 @bp.get("/")
 def index():
     facility_id = request.args.get("facility", type=int)
-    periods = flow.upcoming_periods(since=today_tokyo(), facility_id=facility_id)
+    periods = lottery_periods.upcoming_periods(since=today_tokyo(), facility_id=facility_id)
     facilities = {f.id: f for f in db.session.scalars(
         sa.select(Facility).where(Facility.id.in_({p.facility_id for p in periods})))} if periods else {}
     rooms = {r.id: r for r in db.session.scalars(
@@ -85,7 +85,7 @@ def index():
 def show(period_id: int):
     ctx = _context(_period_or_404(period_id))
     draw = ctx["draw"]
-    results = flow.public_results(ctx["period"], draw) if draw is not None and draw.is_drawn else []
+    results = lottery_periods.public_results(ctx["period"], draw) if draw is not None and draw.is_drawn else []
     mine = flow.entries_for(current_user, period_id=period_id) if current_user.is_authenticated else []
     return render_template("lotteries/show.html", results=results, mine=mine, **ctx)
 
@@ -288,7 +288,7 @@ def _managed_facility(facility_id: int) -> Facility:
     facility = db.session.get(Facility, facility_id)
     if facility is None:
         abort(404)
-    if not flow.can_manage(current_user, facility.id):
+    if not lottery_periods.can_manage(current_user, facility.id):
         abort(403)
     return facility
 
@@ -302,9 +302,9 @@ def _managed_period(period_id: int) -> LotteryPeriod:
 @bp.get("/staff")
 @role_required(*STAFF_ROLES)
 def staff_index():
-    facilities = [f for f in facility_queries.list_facilities() if flow.can_manage(current_user, f.id)]
+    facilities = [f for f in facility_queries.list_facilities() if lottery_periods.can_manage(current_user, f.id)]
     periods: dict[int, list[LotteryPeriod]] = {}
-    for p in flow.upcoming_periods(since=today_tokyo() - timedelta(days=62)):
+    for p in lottery_periods.upcoming_periods(since=today_tokyo() - timedelta(days=62)):
         periods.setdefault(p.facility_id, []).append(p)
     return render_template("lotteries/staff_index.html", facilities=facilities, periods=periods)
 
@@ -313,17 +313,17 @@ def _period_form(facility: Facility, formdata=None, **data) -> PeriodForm:
     form = PeriodForm(formdata=formdata, **data) if formdata is not None else PeriodForm(**data)
     form.room_id.choices = [SelectChoice("", _("施設全体"))] + [
         SelectChoice(str(r.id), r.name) for r in facility_queries.facility_rooms(facility.id) if not r.hourly]
-    choices = kind_choices((k, flow.kind_label(k)) for k in flow.APPLICANT_KINDS)
+    choices = kind_choices((k, lottery_periods.kind_label(k)) for k in lottery_periods.APPLICANT_KINDS)
     for tier in form.tiers:
         tier.kinds.choices = choices
     return form
 
 
-def _spec(form: PeriodForm) -> flow.PeriodSpec:
-    tiers = [flow.TierSpec(list(t.kinds.data), t.opens_on.data, t.closes_on.data) for t in form.tiers
+def _spec(form: PeriodForm) -> lottery_periods.PeriodSpec:
+    tiers = [lottery_periods.TierSpec(list(t.kinds.data), t.opens_on.data, t.closes_on.data) for t in form.tiers
              if not t.is_blank]
     local = form.leftovers_open_at.data
-    return flow.PeriodSpec(
+    return lottery_periods.PeriodSpec(
         room_id=form.room_id.data, month=form.month.data, draw_date=form.draw_date.data,
         confirm_until_on=form.confirm_until_on.data,
         leftovers_open_at=tokyo_to_utc(local.date(), local.time()), entries_per_group=form.entries_per_group.data,
@@ -342,8 +342,8 @@ def _default_tiers(month) -> list[dict]:
     return [
         {"kinds": [K.NEIGHBORHOOD_ASSOCIATION.value, K.NPO.value, K.VOLUNTEER_GROUP.value],
          "opens_on": months_before(4), "closes_on": closes},
-        {"kinds": [flow.ANY_OTHER], "opens_on": months_before(3), "closes_on": closes},
-        {"kinds": [flow.INDIVIDUAL], "opens_on": months_before(2), "closes_on": closes},
+        {"kinds": [lottery_models.ANY_OTHER], "opens_on": months_before(3), "closes_on": closes},
+        {"kinds": [lottery_models.INDIVIDUAL], "opens_on": months_before(2), "closes_on": closes},
     ]
 
 
@@ -369,7 +369,7 @@ def staff_new(facility_id: int):
     if not form.validate_on_submit():
         return _form_page(facility, form, 422)
     try:
-        period = flow.open_period(facility, _spec(form), actor=current_user)
+        period = lottery_periods.open_period(facility, _spec(form), actor=current_user)
     except DomainError as exc:
         db.session.rollback()
         return _form_page(facility, form, _status(exc), error=exc.message)
@@ -405,7 +405,8 @@ def staff_edit(period_id: int):
     if request.method == "GET":
         draw = db.session.scalar(sa.select(LotteryDraw).where(LotteryDraw.period_id == period.id))
         tiers = [{"kinds": t.kinds, "opens_on": to_tokyo(t.opens_at).date(),
-                  "closes_on": to_tokyo(t.closes_at).date() - timedelta(days=1)} for t in flow.tiers_of(period.id)]
+                  "closes_on": to_tokyo(t.closes_at).date() - timedelta(days=1)}
+                 for t in lottery_periods.tiers_of(period.id)]
         data = dict(room_id=period.room_id, month=period.start_date, tiers=tiers, draw_date=period.draw_date,
                     allow_individuals=period.allow_individuals,
                     entries_per_group=draw.entries_per_group if draw else 1,
@@ -421,7 +422,7 @@ def staff_edit(period_id: int):
     if not form.validate_on_submit():
         return _form_page(facility, form, 422, period=period)
     try:
-        flow.update_period(period, _spec(form), actor=current_user)
+        lottery_periods.update_period(period, _spec(form), actor=current_user)
     except DomainError as exc:
         db.session.rollback()
         return _form_page(facility, form, _status(exc), period=db.session.get(LotteryPeriod, period_id),
@@ -438,7 +439,7 @@ def staff_draw(period_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        result = flow.staff_draw(period, actor=current_user)
+        result = lottery_periods.staff_draw(period, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

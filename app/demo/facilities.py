@@ -256,7 +256,7 @@ def _add_lottery(session, facility: Facility, staff: User) -> None:
     later, drawn three weeks before the month, confirmed within a week, leftovers first-come three days later."""
     from datetime import time
 
-    from app.bookings import lottery_flow
+    from app.bookings import lottery_periods
     from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL
     from app.core.time import tokyo_to_utc
     from app.organizations.models import OrganizationKind as Kind
@@ -266,11 +266,11 @@ def _add_lottery(session, facility: Facility, staff: User) -> None:
     start = (today.replace(day=1) + timedelta(days=70)).replace(day=1)
     draw = start - timedelta(days=21)
     closes = draw - timedelta(days=1)
-    tiers = [lottery_flow.TierSpec([Kind.NEIGHBORHOOD_ASSOCIATION.value, Kind.NPO.value, Kind.VOLUNTEER_GROUP.value],
+    tiers = [lottery_periods.TierSpec([Kind.NEIGHBORHOOD_ASSOCIATION.value, Kind.NPO.value, Kind.VOLUNTEER_GROUP.value],
                                    today - timedelta(days=7), closes),
-             lottery_flow.TierSpec([ANY_OTHER], today + timedelta(days=3), closes),
-             lottery_flow.TierSpec([INDIVIDUAL], today + timedelta(days=10), closes)]
-    lottery_flow.open_period(facility, lottery_flow.PeriodSpec(
+             lottery_periods.TierSpec([ANY_OTHER], today + timedelta(days=3), closes),
+             lottery_periods.TierSpec([INDIVIDUAL], today + timedelta(days=10), closes)]
+    lottery_periods.open_period(facility, lottery_periods.PeriodSpec(
         room_id=hall.id if hall else None, month=start, draw_date=draw, confirm_until_on=draw + timedelta(days=7),
         leftovers_open_at=tokyo_to_utc(draw + timedelta(days=10), time(9, 0)), entries_per_group=2,
         max_preferences=3, allow_individuals=True, tiers=tiers), actor=staff)

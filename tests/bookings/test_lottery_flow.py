@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.bookings import lottery_flow as flow
+from app.bookings import lottery_periods as periods
 from app.bookings import lottery_services
 from app.bookings import services as booking_services
 from app.bookings.lottery import SlotKey
@@ -65,11 +66,11 @@ def test_opening_a_period_stores_tiers_windows_and_commits_a_seed(app_ctx):
     center, period_id = _world()
     period = _period(period_id)
     assert (period.start_date, period.end_date) == (MONTH, date(2027, 9, 1))
-    tiers = flow.tiers_of(period_id)
+    tiers = periods.tiers_of(period_id)
     assert [t.rank for t in tiers] == [1, 2, 3]
     assert tiers[0].opens_at == at(TIER1_OPENS, 0) and tiers[0].closes_at == at(CLOSES + timedelta(days=1), 0)
     assert period.confirm_until == at(CONFIRM + timedelta(days=1), 0) and period.leftovers_open_at == LEFTOVERS
-    draw = flow._draw(period_id)
+    draw = periods.draw_of(period_id)
     assert len(draw.seed_commitment) == 64 and draw.max_preferences == 3 and not draw.is_drawn
 
 
@@ -85,7 +86,7 @@ def test_bad_period_configurations_are_refused_with_a_message(app_ctx, change, m
     staff = make_user()
     facility = db.session.get(Facility, center.facility_id)
     with pytest.raises(flow.LotteryError) as caught:
-        flow.open_period(facility, _spec(**change), actor=db.session.get(User, staff.id))
+        periods.open_period(facility, _spec(**change), actor=db.session.get(User, staff.id))
     assert message in str(caught.value.message)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(LotteryPeriod.id))) == 0
@@ -96,11 +97,11 @@ def test_the_same_kind_in_two_tiers_and_overlapping_periods_are_refused(app_ctx)
     facility = db.session.get(Facility, center.facility_id)
     staff = db.session.get(User, make_user().id)
     with pytest.raises(Conflict):
-        flow.open_period(facility, _spec(room_id=center.hall_a_id), actor=staff)  # the hall's half, same month
+        periods.open_period(facility, _spec(room_id=center.hall_a_id), actor=staff)  # the hall's half, same month
     db.session.rollback()
-    tiers = [flow.TierSpec(["npo"], TIER1_OPENS, CLOSES), flow.TierSpec(["npo"], TIER1_OPENS, CLOSES)]
+    tiers = [periods.TierSpec(["npo"], TIER1_OPENS, CLOSES), periods.TierSpec(["npo"], TIER1_OPENS, CLOSES)]
     with pytest.raises(flow.LotteryError):
-        flow.open_period(facility, spec_for(date(2027, 10, 1), tiers_from=TIER1_OPENS, closes=CLOSES, draw=DRAW,
+        periods.open_period(facility, spec_for(date(2027, 10, 1), tiers_from=TIER1_OPENS, closes=CLOSES, draw=DRAW,
                                             confirm=CONFIRM, leftovers=LEFTOVERS, tiers=tiers), actor=staff)
 
 
@@ -132,7 +133,7 @@ def test_each_tier_applies_only_inside_its_own_window(app_ctx):
 
 def test_only_officers_of_verified_groups_and_allowed_individuals_apply(app_ctx):
     center, period_id = _world(individuals=False, tiers=[
-        flow.TierSpec(["neighborhood_association"], TIER1_OPENS, CLOSES)])
+        periods.TierSpec(["neighborhood_association"], TIER1_OPENS, CLOSES)])
     period = _period(period_id)
     now = at(TIER1_OPENS + timedelta(days=1))
     pending, pending_org = _officer(verified=False)
@@ -219,8 +220,10 @@ def _drawn(app_ctx, *, reduction_percent=None, n_losers=1):
     db.session.commit()
     staff = db.session.get(User, make_user().id)
     with pytest.raises(lottery_services.NotOpen):  # the staff button waits for every window to close
-        flow.staff_draw(period, actor=staff, now=at(CLOSES))
-    flow.staff_draw(period, actor=staff, now=at(DRAW, 10))
+        periods.staff_draw(period, actor=staff, now=at(CLOSES))
+    with pytest.raises(lottery_services.NotOpen):  # ... and refuses once the slots went first-come
+        periods.staff_draw(period, actor=staff, now=LEFTOVERS)
+    periods.staff_draw(period, actor=staff, now=at(DRAW, 10))
     db.session.commit()
     return center, period, officer, org, winner, losers, wanted
 
@@ -349,9 +352,9 @@ def test_changing_a_period_after_entries_keeps_what_was_announced(app_ctx):
     db.session.commit()
     staff = db.session.get(User, make_user().id)
     with pytest.raises(Conflict):
-        flow.update_period(period, _spec(k=5), actor=staff)
+        periods.update_period(period, _spec(k=5), actor=staff)
     db.session.rollback()
-    flow.update_period(_period(period_id), _spec(draw=DRAW + timedelta(days=2)), actor=staff)
+    periods.update_period(_period(period_id), _spec(draw=DRAW + timedelta(days=2)), actor=staff)
     db.session.commit()
     assert _period(period_id).draw_date == DRAW + timedelta(days=2)
     assert db.session.scalar(sa.select(sa.func.count(LotteryTier.id))) == 3

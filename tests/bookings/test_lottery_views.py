@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from app.bookings import lottery_flow as flow
+from app.bookings import lottery_periods as periods
 from app.bookings import lottery_services
 from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryTier
 from app.bookings.models import Booking
@@ -30,9 +30,9 @@ def _month() -> date:
 
 def _open(center, **over) -> int:
     today = today_tokyo()
-    tiers = [flow.TierSpec([NEIGHBORHOOD], today - timedelta(days=1), today + timedelta(days=20)),
-             flow.TierSpec([ANY_OTHER], today + timedelta(days=5), today + timedelta(days=20)),
-             flow.TierSpec([INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
+    tiers = [periods.TierSpec([NEIGHBORHOOD], today - timedelta(days=1), today + timedelta(days=20)),
+             periods.TierSpec([ANY_OTHER], today + timedelta(days=5), today + timedelta(days=20)),
+             periods.TierSpec([INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
     options = dict(tiers_from=today, closes=today + timedelta(days=20), draw=today + timedelta(days=30),
                    confirm=today + timedelta(days=40), leftovers=at(today + timedelta(days=45), 9), tiers=tiers, k=2)
     options.update(over)

@@ -121,14 +121,14 @@ def _add_report(app, occurrence_id: int, officer_id: int) -> int:
 
 def add_lottery_period(facility_id: int) -> int:
     """A lottery period of the facility 5 months ahead whose 町会 and individual windows are open now."""
-    from app.bookings import lottery_flow as flow
+    from app.bookings import lottery_periods as periods
     from app.bookings.lottery_models import INDIVIDUAL
     from app.core.time import today_tokyo
     from tests.bookings.lottery_factories import NEIGHBORHOOD, at, open_period, spec_for
 
     today = today_tokyo()
     year, month = divmod(today.year * 12 + today.month - 1 + 5, 12)
-    tiers = [flow.TierSpec([NEIGHBORHOOD, INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
+    tiers = [periods.TierSpec([NEIGHBORHOOD, INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
     return open_period(facility_id, spec_for(
         date(year, month + 1, 1), tiers_from=today, closes=today + timedelta(days=20), draw=today + timedelta(days=30),
         confirm=today + timedelta(days=40), leftovers=at(today + timedelta(days=45), 9), tiers=tiers))
