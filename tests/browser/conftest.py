@@ -49,7 +49,7 @@ def _clean_state():
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory):
-    """(base URL, app bound to the live database): gunicorn on loopback over a migrated, demo-filled database."""
+    """The LiveSite: gunicorn on loopback over a fresh database, migrated and filled by the demo loaders."""
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _missing(f"chromium is not installed at {CHROMIUM}")
     workdir = tmp_path_factory.mktemp("browser")
