@@ -327,7 +327,7 @@ def validate_report(data: ReportInput) -> None:
         value = data.breakdown.get(name)
         if value is not None and value > data.total:
             raise InvalidReport(_l("内訳の人数(%(value)s人)が参加者数(%(total)s人)を超えています。",
-                                   value=f"{value:,}", total=f"{data.total:,}"), name)
+                                   value=format(value, ","), total=format(data.total, ",")), name)
 
 
 def _format(message, group_sum: int, total: int) -> str:
