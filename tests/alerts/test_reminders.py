@@ -101,6 +101,23 @@ def test_registrants_are_reminded_once_the_day_before_from_the_set_hour(app, out
     assert _remind_events(app, starts_at + timedelta(minutes=1)) == 0  # nothing after the start
 
 
+def test_the_reminder_names_the_occurrences_own_booked_room(app, outbox):
+    from app.facilities.models import Room
+
+    organized, _starts_at, remind_at = _event()
+    booking_id, *_ = _book(days_ahead=30)
+    with app_context():
+        occurrence = db.session.get(EventOccurrence, organized.occurrence_id)
+        occurrence.room_booking_id = booking_id  # the form's checks are tested in tests/events/test_venue.py
+        room = db.session.get(Room, db.session.get(Booking, booking_id).room_id)
+        room_name = room.name_ja
+        db.session.commit()
+    make_registration(organized.occurrence_id)
+    outbox.clear()
+    assert _remind_events(app, remind_at + timedelta(minutes=1)) == 1
+    assert room_name in _mails(outbox, EVENT_SUBJECT)[0].get_content()
+
+
 def test_late_registrants_are_not_reminded_but_an_outage_is_caught_up(app, outbox):
     organized, starts_at, remind_at = _event()
     early = make_registration(organized.occurrence_id)
