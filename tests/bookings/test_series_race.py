@@ -1,5 +1,6 @@
 """Two weekly series that overlap, posted at the same instant by many browsers through gunicorn: never a double
-booking. All-or-nothing requests: exactly one wins; "free dates only" requests: every date is booked once."""
+booking. All-or-nothing requests: exactly one wins; "free dates only" requests: every date is booked once; and a
+control server with the claims guard off lets several overlapping series through."""
 
 from __future__ import annotations
 
@@ -95,5 +96,23 @@ def test_overlapping_series_race_never_double_books(tmp_path):
             assert hall or half
             assert set(hall.values()) | set(half.values()) <= {1}
             assert not set(hall) & set(half), (hall, half)  # a day held by the whole hall is never held by a half
+            for browser in browsers:  # the sessions live in the database: the control server accepts them
+                browser.port = None
         finally:
             server.stop()
+
+        # 3. Control: without the claims guard the same all-or-nothing race lets several series through, which shows
+        # the test above would catch a missing guard.
+        control = Gunicorn(url, tmp_path, workers=2, threads=4, BOOKING_CLAIMS_GUARD="0")
+        try:
+            for browser in browsers:
+                browser.port = control.port
+            later = first + timedelta(days=35)  # the meeting room is free from here, inside the window
+            pairs = [(b, _prepare(b, center.meeting_id, later + timedelta(days=7 * (i % 2)), morning, "all"))
+                     for i, b in enumerate(browsers)]
+            statuses = _fire(pairs)
+            assert all(status < 500 for status in statuses), statuses
+            per_day = {d: n for d, n in _active_per_day(app, center.meeting_id).items() if d >= later}
+            assert statuses.count(303) > 1 and max(per_day.values()) > 1, (statuses, per_day)
+        finally:
+            control.stop()
