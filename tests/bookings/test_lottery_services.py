@@ -142,11 +142,17 @@ def test_cli_verify_reproduces_the_draw_and_catches_tampering(app, app_ctx):
     # Staff quietly give a losing entry the slot of a winner: verify names both entries.
     loser_id = int(result.losers()[0])
     winner_id, slot = next(iter(result.awards.items()))
+    # The seed is random, so the loser may already list that slot: then only its won_rank is forged (rewriting
+    # its first preference would repeat a (room, day, 時間区分) the entry has, which the UNIQUE refuses).
     loser = db.session.get(LotteryEntry, loser_id)
     winner = db.session.get(LotteryEntry, int(winner_id))
     winner.won_rank = None
-    loser.preferences[0].room_id, loser.preferences[0].day, loser.preferences[0].slot_code = slot
-    loser.won_rank = 1
+    listed = [p.rank for p in loser.preferences if (p.room_id, p.day, p.slot_code) == tuple(slot)]
+    if listed:
+        loser.won_rank = listed[0]
+    else:
+        loser.preferences[0].room_id, loser.preferences[0].day, loser.preferences[0].slot_code = slot
+        loser.won_rank = 1
     db.session.commit()
     tampered = _cli(app, period_id)
     assert tampered.exit_code == 1
