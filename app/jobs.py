@@ -94,6 +94,14 @@ def _extend_utilization_rollup(*, now: datetime) -> int:
     return rollup.extend(db.session, now=now)
 
 
+def _expire_organization_verifications(*, now: datetime) -> int:
+    """Mark groups whose verification term ended before today (Tokyo) as expired."""
+    from app.core.time import to_tokyo
+    from app.organizations import services as organization_services
+
+    return organization_services.expire_verifications(today=to_tokyo(now).date())
+
+
 def _prune_job_runs(*, now: datetime) -> int:
     """Delete records of job runs older than 30 days."""
     return prune_runs(now=now)
@@ -119,4 +127,6 @@ registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending
 registry.add(Job("alerts.prune", DailyAt(time(3, 45)), _prune_alerts, _prune_alerts.__doc__ or ""))
 registry.add(Job("utilization.extend-rollup", DailyAt(time(2, 30)), _extend_utilization_rollup,
                  _extend_utilization_rollup.__doc__ or ""))
+registry.add(Job("organizations.expire-verifications", DailyAt(time(0, 10)), _expire_organization_verifications,
+                 _expire_organization_verifications.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

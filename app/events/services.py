@@ -20,7 +20,7 @@ from app.core.districts import District
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import Attachment, queue_mail
 from app.core.permissions import Role, has_role
-from app.core.time import tokyo_to_utc, utcnow
+from app.core.time import today_tokyo, tokyo_to_utc, utcnow
 from app.events import recurrence
 from app.events.models import (
     FOREIGN_LANGUAGES,
@@ -40,6 +40,7 @@ from app.extensions import db
 from app.organizations import services as organization_services
 from app.organizations.models import Organization
 
+FIRST_EVENT_DAY = date(2000, 1, 1)
 TEXT_LIMITS = {"title": 200, "summary": 500, "description": 20000}
 LANG_SUFFIXES = ("ja", "en", "easy")
 
@@ -155,6 +156,11 @@ def _validate(data: SeriesInput) -> tuple[list[date], EventCategory, District, l
         raise InvalidEvent(_l("定員は1人以上にしてください(制限しない場合は空欄)。"), "capacity")
     if data.registration_deadline_days is not None and not 0 <= data.registration_deadline_days <= 365:
         raise InvalidEvent(_l("締切は0日から365日前までで入力してください。"), "registration_deadline_days")
+    given = [d for d in (data.first_date, data.until_date, *data.dates) if d is not None]
+    if any(not FIRST_EVENT_DAY <= d <= FIRST_EVENT_DAY.replace(year=today_tokyo().year + 10) for d in given):
+        # A year-1 or year-9999 day would overflow the UTC conversion (a 500) and is never meant.
+        raise InvalidEvent(_l("開催日は2000年から10年先までの日付にしてください。"),
+                           "dates" if data.frequency == Frequency.DATES.value else "first_date")
     try:
         frequency = Frequency(data.frequency)
         rule = _rule(data, frequency)
@@ -202,6 +208,8 @@ def save_series(
     """
     days, category, district, audiences, languages = _validate(data)
     partner_ids = sorted({int(i) for i in data.partner_ids} - {organization.id})
+    if any(not 0 < i < 2**31 for i in partner_ids):  # beyond an id column's range: unknown, not a 500
+        raise InvalidEvent(_l("共催団体が見つかりません。"), "partner_ids")
     if partner_ids:
         found = set(db.session.scalars(sa.select(Organization.id).where(Organization.id.in_(partner_ids))))
         if found != set(partner_ids):
@@ -344,6 +352,7 @@ def approve(series: EventSeries, *, staff: User) -> None:
         raise Conflict(_l("承認待ちのイベントではありません。"))
     _publish(series)
     record_audit("event.approved", actor_id=staff.id, target_type="event_series", target_id=series.id)
+    _mail_review_outcome(series, approved=True)
 
 
 def return_to_draft(series: EventSeries, *, staff: User, comment: str) -> None:
@@ -355,6 +364,20 @@ def return_to_draft(series: EventSeries, *, staff: User, comment: str) -> None:
     series.status = EventStatus.DRAFT
     series.review_comment = comment.strip()
     record_audit("event.returned", actor_id=staff.id, target_type="event_series", target_id=series.id)
+    _mail_review_outcome(series, approved=False)
+
+
+def _mail_review_outcome(series: EventSeries, *, approved: bool) -> None:
+    """Tell the group's officers and the event's author what staff decided (the comment says what to fix)."""
+    people = {u.id: u for u in organization_services.officers(series.organization)}
+    if series.created_by_id is not None and series.created_by_id not in people:
+        author = db.session.get(User, series.created_by_id)
+        if author is not None:
+            people[author.id] = author
+    subject = _l("イベントが公開されました") if approved else _l("イベントが区の職員から戻されました")
+    for person in people.values():
+        queue_mail(to=person.email, subject=subject, template="events/reviewed", language=person.preferred_language,
+                   user=person, series=series, approved=approved, url=_event_url(series))
 
 
 def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
@@ -425,6 +448,8 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
     taken = {_tokyo_day(o.starts_at) for o in series.occurrences if o.id != occurrence.id}
     if day is not None and not following and day in taken:
         raise InvalidEvent(_l("この日にはすでに回があります。"), "day")
+    if day is not None and not FIRST_EVENT_DAY <= day <= FIRST_EVENT_DAY.replace(year=today_tokyo().year + 10):
+        raise InvalidEvent(_l("開催日は2000年から10年先までの日付にしてください。"), "day")
     for target in targets:
         target_day = day if (day is not None and not following) else _tokyo_day(target.starts_at)
         starts_at, ends_at = tokyo_to_utc(target_day, start_time), tokyo_to_utc(target_day, end_time)

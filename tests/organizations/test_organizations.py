@@ -183,3 +183,20 @@ def test_bad_input_keeps_what_was_typed(client):
     assert "説明はそのまま残る" in html and "入力してください" in html
     with app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == 0
+
+
+def test_the_daily_job_expires_verifications_by_the_tokyo_day(app_ctx):
+    from datetime import UTC, datetime
+
+    from app.core.jobs import run_due
+
+    org = make_organization()
+    with app_context():
+        db.session.get(Organization, org.id).verified_until = date(2026, 3, 31)
+        db.session.commit()
+        # 2026-04-01 00:30 in Tokyo is still March 31 in UTC: the Tokyo day decides.
+        outcomes = run_due(now=datetime(2026, 3, 31, 15, 30, tzinfo=UTC),
+                           only={"organizations.expire-verifications"})
+        assert [(o.status, o.result) for o in outcomes] == [("succeeded", "1")]
+        db.session.expire_all()
+        assert db.session.get(Organization, org.id).status == VerificationStatus.EXPIRED
