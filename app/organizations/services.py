@@ -102,6 +102,8 @@ def register_organization(*, officer: User, values: dict, verified_until: date |
 def update_profile(organization: Organization, *, actor: User, values: dict) -> None:
     """Change the public profile and private contact."""
     _apply_profile(organization, values)
+    if organization.status == VerificationStatus.REJECTED:
+        organization.status = VerificationStatus.PENDING  # corrected after a rejection: back in staff's queue
     record_audit("organization.updated", actor_id=actor.id, target_type="organization", target_id=organization.id)
 
 

@@ -286,7 +286,10 @@ def accept_invitation(token: str):
 @role_required(Role.WARD_STAFF)
 def review():
     pending = db.session.scalars(
-        sa.select(Organization).where(Organization.status == VerificationStatus.PENDING).order_by(Organization.id)
+        # Expired groups wait here too: staff renew them with a new term end (or decline).
+        sa.select(Organization)
+        .where(Organization.status.in_((VerificationStatus.PENDING, VerificationStatus.EXPIRED)))
+        .order_by(Organization.id)
     ).all()
     return render_template("organizations/review.html", pending=pending, verify_form=VerifyForm(formdata=None),
                            reject_form=RejectForm(formdata=None), lang=current_language().code)

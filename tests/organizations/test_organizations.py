@@ -200,3 +200,37 @@ def test_the_daily_job_expires_verifications_by_the_tokyo_day(app_ctx):
         assert [(o.status, o.result) for o in outcomes] == [("succeeded", "1")]
         db.session.expire_all()
         assert db.session.get(Organization, org.id).status == VerificationStatus.EXPIRED
+
+
+def test_expired_groups_wait_in_the_review_queue_for_renewal(client, app):
+    org = make_organization(name="期限切れ町会")
+    with app_context():
+        db.session.get(Organization, org.id).status = VerificationStatus.EXPIRED
+        db.session.commit()
+    staff = make_user(role=Role.WARD_STAFF)
+    login(client, staff.email)
+    html = client.get("/organizations/review").get_data(as_text=True)
+    assert "期限切れ町会" in html and "登録期限切れ" in html
+    until = date.today() + timedelta(days=365)
+    post_form(client, f"/organizations/{org.id}/verify", {"verified_until": until.isoformat()},
+              page="/organizations/review")
+    renewed = _org(org.id)
+    assert renewed.status == VerificationStatus.VERIFIED and renewed.verified_until == until
+    assert "期限切れ町会" not in client.get("/organizations/review").get_data(as_text=True)
+
+
+def test_a_rejected_group_corrected_by_its_officer_goes_back_to_review(client, app):
+    officer = make_user()
+    org = make_organization(name="却下された会", verified=False, officer_id=officer.id)
+    with app_context():
+        row = db.session.get(Organization, org.id)
+        row.status, row.rejection_reason = VerificationStatus.REJECTED, "会員数が不明です"
+        db.session.commit()
+    login(client, officer.email)
+    response = post_form(client, f"/organizations/{org.id}/edit", {
+        "kind": "neighborhood_association", "district": "shiba", "name_ja": "却下された会", "member_count": "35"})
+    assert response.status_code == 302
+    assert _org(org.id).status == VerificationStatus.PENDING
+    staff_client = app.test_client()
+    login(staff_client, make_user(role=Role.WARD_STAFF).email)
+    assert "却下された会" in staff_client.get("/organizations/review").get_data(as_text=True)
