@@ -28,6 +28,12 @@ blp = Blueprint(
 
 MAX_DAYS = 3660  # ten years: the statement grows with days x rooms x slots
 GROUPS = ("room", "slot", "weekday", "month", "fiscal_year")
+MAX_ID = 2**31 - 1  # beyond an id column's range: a clear 422, not the database's overflow (a 500)
+
+
+def _id_field(**metadata) -> fields.Integer:
+    return fields.Integer(metadata=metadata, validate=validate.Range(
+        min=1, max=MAX_ID, error=_l("IDは1以上の整数で指定してください。")))
 
 
 class NotFound(DomainError):
@@ -36,11 +42,13 @@ class NotFound(DomainError):
 
 
 class UtilizationQuerySchema(Schema):
-    facility_id = fields.Integer()
-    room_id = fields.Integer(metadata={"description": "a parent room (分割利用) means its parts"})
+    facility_id = _id_field()
+    room_id = _id_field(description="a parent room (分割利用) means its parts")
     from_ = fields.Date(data_key="from", required=True)
     to = fields.Date(required=True, metadata={"description": "exclusive; at most 3660 days after from"})
-    group_by = fields.String(validate=validate.OneOf(GROUPS), metadata={"description": "omit for one total row"})
+    group_by = fields.String(validate=validate.OneOf(GROUPS, error=_l(
+        "group_by は room、slot、weekday、month、fiscal_year のどれかで指定してください。")),
+        metadata={"description": "omit for one total row"})
 
     @validates_schema
     def _range(self, data, **kwargs):

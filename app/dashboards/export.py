@@ -11,9 +11,13 @@ from openpyxl import Workbook
 from app.core.spreadsheet import neutralize
 
 HEADER = ("年度", "施設", "部屋", "月", "予約できた枠数", "予約された枠数", "利用率(%)", "実際に使われた枠数",
-          "実利用率(%)")
+          "実利用率(%)", "利用件数", "無断キャンセル件数", "無断キャンセル率(%)")
 FORMULA_NOTE = "利用率 = 予約された枠数 ÷ 予約できた枠数(時間区分の枠 − 休館日・臨時休館・行政使用)"
 USED_NOTE = "実利用率 = 実際に使われた枠数 ÷ 予約できた枠数(無断キャンセルと記録された予約の枠を除く)"
+NO_SHOW_NOTE = "無断キャンセル率 = 無断キャンセルと記録された予約の件数 ÷ 利用件数(予約確定または仮予約の予約の件数)"
+ROOM_NOTE = ("枠は分割した部屋ごとに数えます。部屋全体の予約は、その部屋の行に件数だけを示します"
+             "(枠数は分割した部屋の行にあります)。")
+NOTES = (FORMULA_NOTE, USED_NOTE, NO_SHOW_NOTE, ROOM_NOTE)
 
 
 def to_csv(rows: Iterable[Sequence]) -> bytes:
@@ -24,8 +28,8 @@ def to_csv(rows: Iterable[Sequence]) -> bytes:
     for row in rows:
         writer.writerow(["" if v is None else neutralize(v) for v in row])
     writer.writerow([])
-    writer.writerow([FORMULA_NOTE])
-    writer.writerow([USED_NOTE])
+    for note in NOTES:
+        writer.writerow([note])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -44,8 +48,8 @@ def to_xlsx(rows: Iterable[Sequence]) -> bytes:
                 cells.append(neutralize(value))  # openpyxl would store "=..." as a formula
         sheet.append(cells)
     sheet.append([])
-    sheet.append([FORMULA_NOTE])
-    sheet.append([USED_NOTE])
+    for note in NOTES:
+        sheet.append([note])
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)

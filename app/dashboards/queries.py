@@ -237,23 +237,37 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
 
 
 def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
-    """Rows for CSV/XLSX: facility, room, month with bookable, booked, 利用率, used and 実利用率 (one utilization
-    query, plus the rollup coverage)."""
+    """Rows for CSV/XLSX: facility, room, month with bookable, booked, 利用率, used, 実利用率, bookings, no-shows
+    and the no-show rate (one utilization query and one booking-stats query, plus the rollup coverage).
+
+    Units are counted on leaf rooms, bookings on the room booked: a booking of a whole (parent) room gives that
+    room a row of its own with the booking columns only, so every column adds up to the facility's total."""
     ids = visible_facility_ids(user)
     if facility_id is not None:
         ids = [facility_id] if ids is None or facility_id in ids else []
     facilities = {f.id: f for f in _facilities(ids)}
     rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities))))}
     fy = FiscalYear(year)
-    rows = compute_utilization(start=fy.first_day, end=fy.end_day, facility_ids=list(facilities),
-                               group_by=("facility", "room", "month"))
+    scope = {"start": fy.first_day, "end": fy.end_day, "facility_ids": list(facilities)}
+    keys = ("facility", "room", "month")
+    util = {tuple(r.key[k] for k in keys): r for r in compute_utilization(group_by=keys, **scope)}
+    stats = {tuple(s.key[k] for k in keys): s for s in booking_stats(group_by=keys, **scope)
+             if s.bookings or s.no_show}
+    facility_order = {fid: n for n, fid in enumerate(facilities)}
+
+    def order(key):
+        room = rooms[key[1]]
+        return facility_order[key[0]], room.sort_order, room.id, key[2]
+
     result = []
-    for r in rows:
-        month = r.key["month"]
+    for key in sorted(util.keys() | stats.keys(), key=order):
+        fid, room_id, month = key
+        r, s = util.get(key), stats.get(key)
         result.append((
-            year, facilities[r.key["facility"]].name_ja, rooms[r.key["room"]].name_ja,
-            f"{month // 100:04d}-{month % 100:02d}", r.bookable, r.booked,
-            "" if r.rate is None else f"{r.rate}", r.used, "" if r.used_rate is None else f"{r.used_rate}",
+            year, facilities[fid].name_ja, rooms[room_id].name_ja, f"{month // 100:04d}-{month % 100:02d}",
+            *((r.bookable, r.booked, "" if r.rate is None else f"{r.rate}", r.used,
+               "" if r.used_rate is None else f"{r.used_rate}") if r else (None,) * 5),
+            s.bookings if s else 0, s.no_show if s else 0,
+            "" if s is None or s.no_show_rate is None else f"{s.no_show_rate}",
         ))
     return result
-

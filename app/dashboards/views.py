@@ -17,6 +17,17 @@ bp = Blueprint("dashboards", __name__)
 
 STAFF = (Role.FACILITY_STAFF, Role.WARD_STAFF)
 MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_ID = 2**31 - 1  # an id beyond the column's range is unknown (404), never the database's overflow (500)
+
+
+def _id_arg(name: str) -> int | None:
+    """?NAME= as an id: None when absent; 404 when it is not a whole number an id column can hold."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        abort(404)
+    return int(raw)
 
 
 def _year() -> int:
@@ -49,11 +60,13 @@ def overview():
 @role_required(*STAFF)
 def facility(facility_id: int):
     """One facility (or one of its rooms with ?room_id=): heatmap, months, rooms, two years, least-used slots."""
+    if facility_id > MAX_ID:
+        abort(404)
     if not queries.can_see(current_user, facility_id):
         abort(403)
     item = db.session.get(Facility, facility_id) or abort(404)
     room = None
-    room_id = request.args.get("room_id", type=int)
+    room_id = _id_arg("room_id")
     if room_id is not None:
         room = db.session.get(Room, room_id)
         if room is None or room.facility_id != facility_id:
@@ -64,7 +77,7 @@ def facility(facility_id: int):
 
 
 def _export_rows():
-    facility_id = request.args.get("facility_id", type=int)
+    facility_id = _id_arg("facility_id")
     if facility_id is not None and not queries.can_see(current_user, facility_id):
         abort(403)
     year = _year()

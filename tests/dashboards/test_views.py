@@ -137,10 +137,14 @@ def test_xlsx_export(client):
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("年度", "施設", "部屋")
     march = [r for r in rows[1:] if r and r[3] == "2027-03"]
-    assert sum(r[4] for r in march) == 3 * UNITS_PER_DAY
-    assert sum(r[5] for r in march) == 2
-    assert sum(r[7] for r in march) == 2  # used: no booking marked as a no-show
+    assert sum(r[4] or 0 for r in march) == 3 * UNITS_PER_DAY
+    assert sum(r[5] or 0 for r in march) == 2
+    assert sum(r[7] or 0 for r in march) == 2  # used: no booking marked as a no-show
     assert rows[0][7:9] == ("実際に使われた枠数", "実利用率(%)")
+    # The whole hall's booking: a row of the hall with its booking count; its units are on the halves' rows.
+    (hall,) = [r for r in march if r[2] == "ホール"]
+    assert hall[4:9] == (None, None, None, None, None) and hall[9:12] == (1, 0, 0)
+    assert sum(r[9] for r in march) == 1  # the request and the cancellation are not bookings
     assert all(r[1] == "'=1+1センター" for r in march)
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
@@ -157,6 +161,71 @@ def test_no_shows_lower_the_used_rate(client):
     assert 'id="no-show-rate">50.0%' in html
     overview = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
     assert f'id="used-rate-{center.facility_id}">1.8%' in overview
+    assert re.search(rf'id="no-show-rate-{center.facility_id}">50.0%\s*<span class="dash-sub">1/2</span>', overview)
+    assert "無断キャンセル率 = 無断キャンセルと記録された予約の件数 ÷ 利用件数" in overview  # its formula
+    for kind in ("csv", "xlsx"):
+        response = client.get(f"/staff/utilization/export.{kind}?fy={FY}&facility_id={center.facility_id}")
+        if kind == "csv":
+            rows = [line.split(",") for line in response.get_data().decode("utf-8-sig").splitlines()]
+            rows = [tuple(int(v) if v.isdigit() else v for v in row) for row in rows]
+        else:
+            rows = list(load_workbook(io.BytesIO(response.get_data())).active.iter_rows(values_only=True))
+        assert rows[0][9:12] == ("利用件数", "無断キャンセル件数", "無断キャンセル率(%)"), kind
+        (meeting,) = [r for r in rows[1:] if len(r) > 3 and r[3] == "2027-03" and r[9]]
+        assert (meeting[9], meeting[10], float(meeting[11])) == (2, 1, 50.0), kind
+        assert any(r and str(r[0]).startswith("無断キャンセル率 = ") for r in rows), kind
+
+
+def test_overview_no_show_rate_per_facility_and_year(client):
+    """The overview's no-show rate is each facility's own, of the year shown (not the year before)."""
+    first, second = make_center(name="一つ目センター"), make_center(name="二つ目センター")
+    add_booking(first.meeting_id, date(FY, 6, 1), [MORNING], no_show=True)
+    add_booking(first.meeting_id, date(FY, 6, 2), [MORNING])
+    add_booking(first.meeting_id, date(FY, 6, 3), [MORNING])
+    add_booking(first.meeting_id, date(FY, 6, 4), [MORNING])
+    add_booking(second.meeting_id, date(FY - 1, 6, 1), [MORNING], no_show=True)  # last year only
+    add_booking(second.meeting_id, date(FY, 6, 1), [MORNING])
+    login(client, _staff().email)
+    html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert f'id="no-show-rate-{first.facility_id}">25.0%' in html
+    assert f'id="no-show-rate-{second.facility_id}">0.0%' in html
+    third = make_center()
+    html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert re.search(rf'id="no-show-rate-{third.facility_id}"><span class="dash-unknown">', html)  # no bookings
+
+
+def test_bad_page_input_is_a_4xx_never_a_500(client):
+    center = make_center()
+    login(client, _staff().email)
+    base = f"/staff/utilization/facilities/{center.facility_id}"
+    assert client.get("/staff/utilization?fy=abc").status_code == 200  # this fiscal year
+    assert client.get("/staff/utilization?fy=99999").status_code == 200
+    assert client.get(f"{base}?fy=-1").status_code == 200
+    for url in (f"/staff/utilization/facilities/{2**63}", f"/staff/utilization/facilities/{2**31}",
+                f"{base}?room_id=abc", f"{base}?room_id={2**63}", f"{base}?room_id=-3",
+                f"/staff/utilization/export.csv?facility_id={2**63}", "/staff/utilization/export.xlsx?facility_id=x"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+    english = make_user(role=Role.WARD_STAFF, language="en")
+    client.post("/account/logout", data={"csrf_token": csrf_token(client)})
+    login(client, english.email)
+    response = client.get(f"{base}?room_id={2**63}")
+    assert response.status_code == 404
+    assert re.search(r"[Nn]ot found", response.get_data(as_text=True))
+
+
+def test_print_stylesheet_makes_an_a4_report(client):
+    """The pages print on A4 without the site's header, footer and forms (the print button is on the page)."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "app.css").read_text()
+    prints = css[css.index("@media print {\n  @page { size: A4"):]
+    assert ".no-print" in prints.split("}\n}", 1)[0] and ".site-header" in prints.split("}\n}", 1)[0]
+    center = make_center()
+    login(client, _staff().email)
+    for url in (f"/staff/utilization?fy={FY}", f"/staff/utilization/facilities/{center.facility_id}?fy={FY}"):
+        html = client.get(url).get_data(as_text=True)
+        assert "data-print" in html and 'class="dash-year-form no-print"' in html, url
 
 
 def test_pages_read_the_same_numbers_from_the_rollup(app, client):
