@@ -197,3 +197,23 @@ def test_cancel_and_patch_check_permission_before_the_body(client):
     assert client.post(f"/api/v1/events/{series.id}/cancel", json={}, headers=bearer(secret)).status_code == 422
     assert client.patch(f"/api/v1/events/{series.id}", json={"capacity": "many"},
                         headers=bearer(secret)).status_code == 422
+
+
+def test_list_is_paginated_and_bad_days_or_partner_ids_are_a_clear_422(client):
+    first = date.today() + timedelta(days=3)
+    series, org = _published(frequency="weekly", first_date=first, until_date=first + timedelta(days=28))
+    pages = [client.get(f"/api/v1/events?per_page=2&page={n}").get_json() for n in (1, 2, 3, 4)]
+    assert [len(p) for p in pages] == [2, 2, 1, 0]
+    ids = [i["occurrence_id"] for p in pages for i in p]
+    assert ids == occurrence_ids(series.id) and len(set(ids)) == 5
+    assert client.get("/api/v1/events?per_page=101").status_code == 422
+
+    editor = make_user()
+    org = make_organization(editor_id=editor.id, name="別の会")
+    _tid, secret = make_token(editor)
+    far = _event_body(org.id, recurrence={"frequency": "once", "first_date": "0001-01-01"},
+                      start_time="01:00", end_time="02:00")
+    response = client.post("/api/v1/events", json=far, headers=bearer(secret))
+    assert response.status_code == 422 and response.get_json()["error"]["field"] == "first_date"
+    huge = client.post("/api/v1/events", json=_event_body(org.id, partner_ids=[2**40]), headers=bearer(secret))
+    assert huge.status_code == 422 and huge.get_json()["error"]["field"] == "partner_ids"
