@@ -65,12 +65,13 @@ test-postgres: install
 		echo "!! Start PostgreSQL (or set PG_SERVER_URL) to run it."; \
 	fi
 
-## Debian's chromium and Japanese fonts (apt, only when missing; sudo when not root) and the pinned axe-core (npm ci).
+## Debian's chromium, its Japanese UI (chromium-l10n) and Japanese fonts (apt, only when missing; sudo when not root) and the pinned axe-core (npm ci).
 browser-deps: $(BROWSER_DIR)/node_modules/.installed
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
+			|| ! ls /usr/lib/chromium/locales/ja.pak >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		echo "installing chromium and fonts-noto-cjk with apt"; \
-		$$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends chromium fonts-noto-cjk; \
+		echo "installing chromium, chromium-l10n (Japanese date inputs) and fonts-noto-cjk with apt"; \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends chromium chromium-l10n fonts-noto-cjk; \
 	fi
 
 $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json

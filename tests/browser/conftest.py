@@ -117,7 +117,10 @@ def browser(live):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        # Date and time inputs follow the browser's own UI locale, not the context's `locale`: without a
+        # Japanese UI (LANGUAGE/LANG here, and Debian's chromium-l10n for its ja.pak) they read 11/29/2026.
+        env = {**os.environ, "LANG": "ja_JP.UTF-8", "LANGUAGE": "ja"}
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--lang=ja"], env=env)
         yield chromium
         chromium.close()
 
