@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app.events.models import EventOccurrence, EventSeries, EventStatus
 from app.extensions import db
 from app.facilities.models import FacilityStaff, Room
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -86,3 +86,13 @@ def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
         if SAVE:
             _save(page.screenshot(full_page=False), OUT / f"{name}-{width}.png")
     assert too_wide == {}
+
+
+def test_chromium_has_its_japanese_ui():
+    """Date inputs follow chromium's UI language: without chromium-l10n's ja.pak they read 11/29/2026 in the
+    Japanese pages and screenshots, whatever the context's locale (the browser fixture asks for Japanese)."""
+    candidates = [Path(os.path.realpath(CHROMIUM)).parent / "locales", Path("/usr/lib/chromium/locales")]
+    folders = [c for c in candidates if c.is_dir()]
+    if not folders:
+        pytest.skip(f"no locales folder beside {CHROMIUM} (not Debian's chromium)")
+    assert any((folder / "ja.pak").exists() for folder in folders), "run `make browser-deps` (chromium-l10n)"
