@@ -222,12 +222,17 @@ def award_state(entry: LotteryEntry, period: LotteryPeriod, now: datetime) -> st
     return "open"
 
 
+def _lock_entry(entry: LotteryEntry) -> None:
+    """Lock and re-read the entry: two officers confirming at once, or the release job, wait for each other
+    (FOR UPDATE on PostgreSQL; SQLite serialises writers) and the second sees the first one's outcome.
+    (tests/bookings/test_lottery_flow.py switches this off in a control run to show its race test bites.)"""
+    db.session.refresh(entry, with_for_update=True)
+
+
 def _check_award_open(entry: LotteryEntry, user, now: datetime) -> tuple[LotteryPeriod, SlotKey]:
     if not can_act_for(user, entry):
         raise NotAllowed(_l("この申込を確定する権限がありません。"))
-    # Lock and re-read the entry: two officers confirming at once, or the release job, wait for each other
-    # (FOR UPDATE on PostgreSQL; SQLite serialises writers) and the second sees the first one's outcome.
-    db.session.refresh(entry, with_for_update=True)
+    _lock_entry(entry)
     period = db.session.get(LotteryPeriod, entry.period_id)
     state = award_state(entry, period, now)
     if state == "none":

@@ -398,3 +398,78 @@ def test_two_officers_confirming_at_once_make_one_booking(app_ctx, app):
     assert sorted(outcomes) == ["booked", "refused"]
     assert db.session.scalar(sa.select(sa.func.count(Booking.id))) == 1
     assert db.session.get(LotteryEntry, entry_id).booking_id is not None
+
+
+def _confirm_while_the_release_job_holds_the_entry(app, winner_id: int, officer_id: int) -> tuple[str, str]:
+    """The release job (deadline just passed) has locked the unconfirmed award and not committed yet when the
+    winner's confirmation (sent a moment before the deadline) arrives. Returns (job outcome, confirm outcome)."""
+    import threading
+    import time
+
+    locked = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def release() -> None:
+        with app.app_context():
+            try:
+                outcomes["job"] = f"released {flow.release_expired_awards(now=at(CONFIRM + timedelta(days=1), 0))}"
+                locked.set()
+                if db.engine.dialect.name == "postgresql":  # commit only once the confirmation waits on a lock
+                    with db.engine.connect() as probe:
+                        for _ in range(200):
+                            if probe.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE "
+                                                    "wait_event_type = 'Lock' AND datname = current_database()")):
+                                break
+                            time.sleep(0.05)
+                else:  # SQLite: the confirmation's BEGIN IMMEDIATE waits for this commit
+                    time.sleep(0.3)
+                db.session.commit()
+            finally:
+                locked.set()
+                db.session.remove()
+
+    def confirm() -> None:
+        locked.wait(timeout=30)
+        with app.app_context():
+            try:
+                flow.confirm_award(db.session.get(LotteryEntry, winner_id), user=db.session.get(User, officer_id),
+                                   purpose="総会", attendees=40, category=UserCategory.RESIDENT,
+                                   now=at(CONFIRM, 23))
+                db.session.commit()
+                outcomes["confirm"] = "booked"
+            except Conflict:
+                db.session.rollback()
+                outcomes["confirm"] = "refused"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=release), threading.Thread(target=confirm)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes.get("job", "?"), outcomes.get("confirm", "?")
+
+
+def test_a_confirmation_racing_the_release_job_never_leaves_a_released_award_booked(app_ctx, app, monkeypatch):
+    """The entry lock makes the confirmation wait for the job and see the release. Control run (PostgreSQL,
+    where rows are locked one by one): without the lock the confirmation books the slot AND the job releases
+    it, the slot being announced first-come while it is booked; the same test catches that."""
+    center, period, officer, org, winner, losers, wanted = _drawn(app_ctx)
+    winner_id, officer_id = winner.id, officer.id
+    db.session.remove()
+    assert _confirm_while_the_release_job_holds_the_entry(app, winner_id, officer_id) == ("released 1", "refused")
+    entry = db.session.get(LotteryEntry, winner_id)
+    assert entry.release_reason == "expired" and entry.confirmed_at is None and entry.booking_id is None
+    assert db.session.scalar(sa.select(sa.func.count(Booking.id))) == 0
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite serialises whole write transactions: the lock is not what protects it there
+
+    db.session.remove()
+    center, period, officer, org, winner, losers, wanted = _drawn(app_ctx)
+    winner_id, officer_id = winner.id, officer.id
+    db.session.remove()
+    monkeypatch.setattr(flow, "_lock_entry", lambda entry: None)
+    assert _confirm_while_the_release_job_holds_the_entry(app, winner_id, officer_id) == ("released 1", "booked")
+    entry = db.session.get(LotteryEntry, winner_id)
+    assert entry.released_at is not None and entry.confirmed_at is not None  # the race the lock prevents
