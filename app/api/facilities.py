@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.security import current_api_user, token_required
+from app.bookings import access
 from app.bookings import services as booking_services
 from app.bookings.models import Booking, BookingState
 from app.core.errors import json_error
@@ -200,9 +201,9 @@ class BookingList(MethodView):
     @token_required
     @blp.response(200, BookingSchema(many=True))
     def get(self):
-        """The caller's bookings, newest day first"""
+        """The caller's bookings and those of the groups the caller is an officer of, newest day first"""
         user = current_api_user()
-        return list(db.session.scalars(sa.select(Booking).where(Booking.user_id == user.id)
+        return list(db.session.scalars(sa.select(Booking).where(access.visible(Booking, user.id))
                                        .order_by(Booking.day.desc(), Booking.id.desc())
                                        .options(sa.orm.selectinload(Booking.items))))
 
@@ -235,10 +236,11 @@ class BookingCancel(MethodView):
     @blp.response(200, BookingSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, booking_id):
-        """Cancel one of the caller's bookings (free within the undo window; late cancellation may bar)"""
+        """Cancel one of the caller's bookings or of their group's (free within the undo window; late cancellation
+        may bar)"""
         user = current_api_user()
         booking = db.session.get(Booking, booking_id)
-        if booking is None or booking.user_id != user.id:
+        if booking is None or not access.is_booking_side(user, booking):
             abort(404)
         booking_services.cancel_booking(booking, actor=user)
         db.session.commit()

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.bookings import services
+from app.bookings.access import is_booking_side
 from app.bookings.models import ACTIVE_STATES, Booking, BookingSeries
 from app.core.audit import record_audit
 from app.core.time import to_tokyo, utcnow
@@ -299,7 +300,7 @@ def cancellation_preview(series: BookingSeries, *, actor, from_day: date | None 
     ban = 0
     for booking in bookings:
         preview = services.cancellation_preview(booking, now=now)
-        if preview.late and actor.id == booking.user_id:
+        if preview.late and is_booking_side(actor, booking):
             late.append(booking)
             ban = max(ban, preview.ban_days)
     return SeriesCancellation(bookings, late, ban)
@@ -315,6 +316,8 @@ def cancel_series(series: BookingSeries, *, actor, from_day: date | None = None,
     for booking in bookings:
         services.cancel_booking(booking, actor=actor, now=now)
     record_audit("booking.series.cancel", actor_id=actor.id, target_type="booking_series", target_id=series.id,
-                 details={"cancelled": [b.day.isoformat() for b in bookings]})
+                 details={"cancelled": [b.day.isoformat() for b in bookings],
+                          **({"for_user_id": series.user_id, "organization_id": series.organization_id}
+                             if actor.id != series.user_id else {})})
     return bookings
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.accounts.forms import ActionForm
+from app.bookings import access
 from app.bookings import series as series_services
 from app.bookings.forms import SeriesForm
 from app.bookings.models import BookingSeries
@@ -25,7 +26,6 @@ from app.bookings.views import (
 from app.core.errors import DomainError
 from app.core.time import today_tokyo
 from app.extensions import db
-from app.facilities import queries as facility_queries
 
 
 def _fingerprint(form: SeriesForm, room_id: int) -> str:
@@ -99,12 +99,9 @@ def _plan_or_none(options: dict):
 
 
 def _series_for_user(series_id: int) -> BookingSeries:
-    """The series, if the current user made it (it is theirs) or is staff of its facility; otherwise 404."""
+    """The series, if the current user made it, is an officer of its group or staff of its facility; else 404."""
     series = db.session.get(BookingSeries, series_id)
-    if series is None:
-        abort(404)
-    if series.user_id != current_user.id and not facility_queries.is_facility_staff(current_user,
-                                                                                       series.facility_id):
+    if series is None or not access.can_manage(current_user, series):
         abort(404)
     return series
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from app.bookings.access import is_booking_side
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
@@ -488,11 +489,14 @@ def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> C
     preview = cancellation_preview(booking, now=now)
     booking.state = BookingState.CANCELLED
     booking.cancelled_at = now
-    # Staff cancelling for the user (a phone call, a heat alert) never bans them.
-    booking.late_cancellation = preview.late and actor.id == booking.user_id
+    # Staff cancelling for the user (a phone call, a heat alert) never bans them; another officer of the group the
+    # booking is for cancels as the group (the booking's contact carries the ban, as if they had cancelled).
+    booking.late_cancellation = preview.late and is_booking_side(actor, booking)
     _release(booking)
     record_audit("booking.cancel", actor_id=actor.id, target_type="booking", target_id=booking.id,
-                 details={"undo": preview.undo, "late": booking.late_cancellation})
+                 details={"undo": preview.undo, "late": booking.late_cancellation,
+                          **({"for_user_id": booking.user_id, "organization_id": booking.organization_id}
+                             if actor.id != booking.user_id else {})})
     return preview
 
 

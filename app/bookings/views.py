@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
-from app.bookings import ical, services
+from app.bookings import access, ical, services
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
@@ -132,7 +132,8 @@ def new():
 
 
 def _own_bookings(user_id: int, *, since: date | None = None) -> list[Booking]:
-    stmt = (sa.select(Booking).where(Booking.user_id == user_id).order_by(Booking.day.desc(), Booking.id.desc())
+    """The user's bookings and those of the groups they are an officer of (any officer may manage them)."""
+    stmt = (sa.select(Booking).where(access.visible(Booking, user_id)).order_by(Booking.day.desc(), Booking.id.desc())
             .options(sa.orm.selectinload(Booking.items), sa.orm.joinedload(Booking.room).joinedload(Room.facility)))
     if since:
         stmt = stmt.where(Booking.day >= since)
@@ -143,8 +144,12 @@ def _own_bookings(user_id: int, *, since: date | None = None) -> list[Booking]:
 @login_required
 def mine():
     feed_url = url_for("bookings.feed", token=ical.feed_token(current_user), _external=True)
-    return render_template("bookings/mine.html", bookings=_own_bookings(current_user.id), today=today_tokyo(),
-                           hm=_hm, feed_url=feed_url)
+    bookings = _own_bookings(current_user.id)
+    organization_ids = {b.organization_id for b in bookings if b.organization_id}
+    organizations = {o.id: o for o in db.session.scalars(
+        sa.select(Organization).where(Organization.id.in_(organization_ids)))} if organization_ids else {}
+    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=_hm, feed_url=feed_url,
+                           organizations=organizations)
 
 
 @bp.get("/feed/<token>.ics")
@@ -165,12 +170,10 @@ def feed(token: str):
 
 
 def _booking_for_user(booking_id: int) -> Booking:
-    """The booking, if the current user booked it or is staff of its facility; otherwise 404 (no leak)."""
+    """The booking, if the current user booked it, is an officer of its group or staff of its facility; otherwise
+    404 (no leak)."""
     booking = db.session.get(Booking, booking_id)
-    if booking is None:
-        abort(404)
-    if booking.user_id != current_user.id and not facility_queries.is_facility_staff(current_user,
-                                                                                        booking.facility_id):
+    if booking is None or not access.can_manage(current_user, booking):
         abort(404)
     return booking
 

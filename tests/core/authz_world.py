@@ -186,11 +186,12 @@ def _add_series(w, day) -> tuple[int, int]:
     from app.facilities.models import Room, UserCategory
 
     made = []
-    for user, organization, room_id in ((w.users["res_a"], None, w.room_f), (w.users["off_y"], w.org_y, w.room_g)):
-        series = BookingSeries(user_id=user.id, organization_id=organization, room_id=room_id,
+    # The group's series was made by its other officer: officer Y sees and cancels it as an officer of the group.
+    for user_id, organization, room_id in ((w.users["res_a"].id, None, w.room_f), (w.off_y2, w.org_y, w.room_g)):
+        series = BookingSeries(user_id=user_id, organization_id=organization, room_id=room_id,
                                facility_id=db.session.get(Room, room_id).facility_id, first_day=day, interval_weeks=1,
                                count=4, unit_keys=["x"], purpose="毎週の体操", attendees=5,
-                               category=UserCategory.RESIDENT, created_by_id=user.id)
+                               category=UserCategory.RESIDENT, created_by_id=user_id)
         db.session.add(series)
         db.session.flush()
         made.append(series.id)
@@ -219,9 +220,11 @@ def build_world(app) -> SimpleNamespace:
                                 contact_email=PRIVATE_EMAIL).id
     w.org_y = make_organization(name="港区テスト町会Y", officer_id=w.users["off_y"].id).id
     w.org_pending = make_organization(name="確認待ちの会", verified=False).id
+    w.off_y2 = make_user(email="authz-offy2@example.jp").id  # group Y's other officer (its booking and series)
     with app.test_request_context():  # services build URLs for their e-mails
         membership = Membership(organization_id=w.org_x, user_id=member.id, role=MembershipRole.MEMBER)
         db.session.add(membership)
+        db.session.add(Membership(organization_id=w.org_y, user_id=w.off_y2, role=MembershipRole.OFFICER))
         db.session.flush()
         w.member_x = membership.id
         w.invitation = organization_services.invite(
@@ -237,6 +240,7 @@ def build_world(app) -> SimpleNamespace:
     day = date.today() + timedelta(days=20)
     w.booking_a = add_booking(w.room_f, day, [(540, 720)])
     w.booking_g = add_booking(w.room_g, day, [(540, 720)])
+    w.booking_y = add_booking(w.room_g, day, [(780, 1020)], organization_id=w.org_y)  # by group Y's other officer
     w.closure_f, w.closure_g = add_closure(w.facility_f), add_closure(w.facility_g)
     w.lottery_f, w.lottery_g = add_lottery_period(w.facility_f), add_lottery_period(w.facility_g)
     w.entry_x = add_lottery_entry(w)
@@ -254,6 +258,7 @@ def build_world(app) -> SimpleNamespace:
 
         for booking_id in (w.booking_a, w.booking_g):
             db.session.get(Booking, booking_id).user_id = w.users["res_a"].id
+        db.session.get(Booking, w.booking_y).user_id = w.off_y2
         w.series_a, w.series_y = _add_series(w, day)
         user_a = db.session.get(User, w.users["res_a"].id)
         w.registration_a = event_services.register(occurrence_id=w.occ_x, user=user_a).id

@@ -252,6 +252,10 @@ TABLE = [
     R("bookings.show", "GET", "L    ok   404  404  404  404  404  ok", booking_id=W.booking_g, label="g"),
     R("bookings.cancel", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
     R("bookings.cancel", "POST", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    # group Y's booking, made by its other officer: officer Y manages it too; officer X (another group) gets 404
+    R("bookings.show", "GET", "L    404  404  404  ok   404  404  ok", booking_id=W.booking_y, label="y"),
+    R("bookings.cancel", "GET", "L    404  404  404  ok   404  404  ok", booking_id=W.booking_y, label="y"),
+    R("bookings.cancel", "POST", "L    404  404  404  ok   404  404  ok", booking_id=W.booking_y, label="y"),
     R("facilities.photo", "GET", "ok", photo_id=W.photo_f),
     R("facilities.photos_manage", "GET", "L    403  403  403  403  ok   403  ok", facility_id=W.facility_f),
     R("facilities.photos_manage", "GET", "L    403  403  403  403  403  403  ok", facility_id=W.facility_g,
@@ -352,6 +356,7 @@ TABLE = [
     R("indicators.rules", "GET", "L    403  403  403  403  403  404  404", code=MANUAL, label="manual"),
     R("indicators.save_rules", "POST", "L    403  403  403  403  403  ok   ok", code=EVENT_BASED),
     R("indicators.years", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.confirm_freeze", "GET", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
     R("indicators.freeze_year", "POST", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
     R("indicators.reopen_year", "POST", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
     # --- JSON API (bearer tokens; the session cookie never authenticates it)
@@ -380,6 +385,8 @@ TABLE = [
       data={"room_id": W.room_f, "day": BOOKING_DAY, "units": ["morning"], "purpose": "会議", "attendees": 5,
             "organization_id": W.org_x}),
     R("api_facilities.BookingCancel", "POST", "401  ok   404  404  404  404  404  404", booking_id=W.booking_a),
+    R("api_facilities.BookingCancel", "POST", "401  404  404  404  ok   404  404  404", booking_id=W.booking_y,
+      label="y"),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  ok   ok   ok", query=PERIOD),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
       query={**PERIOD, "facility_id": W.facility_g}, label="g"),
