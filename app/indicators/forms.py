@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import (
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.core.filters import fiscal_year_label
@@ -75,3 +84,9 @@ class RulesForm(BaseForm):
 
 class YearActionForm(BaseForm):
     """A button that freezes or reopens a fiscal year (CSRF only)."""
+
+
+class FreezeYearForm(BaseForm):
+    """The button of the freeze confirmation page: `confirmed` tells a POST that the person saw the values."""
+
+    confirmed = HiddenField()

@@ -27,7 +27,7 @@ from app.indicators.models import (
     Snapshot,
     SourceKind,
 )
-from app.indicators.sources import EVENT_KINDS, Rule, breakdowns, compute_year
+from app.indicators.sources import EVENT_KINDS, Rule, YearValue, breakdowns, compute_year
 
 FIRST_FISCAL_YEAR = 2019  # the plan's earliest baseline (令和元年度)
 
@@ -278,37 +278,64 @@ def is_frozen(year: int) -> bool:
     return db.session.get(FrozenYear, year) is not None
 
 
-def freeze_year(year: int, *, actor_id: int | None, now=None) -> int:
-    """Freeze closed fiscal YEAR: snapshot every indicator's value (computed or entered). Returns the count."""
-    now = now or utcnow()
+def _check_freezable(year: int, now) -> None:
     if year >= fiscal_year_of(now):
         raise FreezeError(_l("終わった年度だけ確定できます。"))
     if year < FIRST_FISCAL_YEAR:
         raise FreezeError(_l("この年度は確定できません。"))
     if is_frozen(year):
         raise FreezeError(_l("この年度はすでに確定しています。"))
-    indicators = list(db.session.scalars(sa.select(Indicator).options(selectinload(Indicator.manual_values),
-                                                                      selectinload(Indicator.rules))))
-    db.session.add(FrozenYear(fiscal_year=year, frozen_at=now, frozen_by_id=actor_id))
-    db.session.flush()
+
+
+def _values_to_freeze(year: int, now) -> list[tuple[Indicator, YearValue]]:
+    """Every indicator (catalog order) with the value freezing YEAR would store: computed from the data now
+    (the registry as it is now), or the entered value (None when nothing was entered)."""
+    indicators = list(db.session.scalars(
+        sa.select(Indicator).options(selectinload(Indicator.manual_values), selectinload(Indicator.rules))
+        .order_by(Indicator.policy, Indicator.sort_order, Indicator.code)))
     computed = compute_year(year, [i for i in indicators if i.source_kind.is_computed], now=now, registry_now=True)
+    result = []
     for indicator in indicators:
         if indicator.source_kind == SourceKind.MANUAL:
             manual = next((m for m in indicator.manual_values if m.fiscal_year == year), None)
+            result.append((indicator, YearValue(year, manual.value if manual else None, "manual",
+                                                source_document=manual.source_document if manual else None,
+                                                source_date=manual.source_date if manual else None)))
+        else:
+            result.append((indicator, computed[indicator.id]))
+    return result
+
+
+def preview_freeze(year: int, *, now=None) -> list[tuple[Indicator, YearValue]]:
+    """What freezing closed fiscal YEAR would store, for the confirmation page (raises FreezeError as freezing
+    would). Writes nothing."""
+    now = now or utcnow()
+    _check_freezable(year, now)
+    return _values_to_freeze(year, now)
+
+
+def freeze_year(year: int, *, actor_id: int | None, now=None) -> int:
+    """Freeze closed fiscal YEAR: snapshot every indicator's value (computed or entered). Returns the count."""
+    now = now or utcnow()
+    _check_freezable(year, now)
+    values = _values_to_freeze(year, now)
+    db.session.add(FrozenYear(fiscal_year=year, frozen_at=now, frozen_by_id=actor_id))
+    db.session.flush()
+    for indicator, item in values:
+        if indicator.source_kind == SourceKind.MANUAL:
             db.session.add(Snapshot(
-                indicator_id=indicator.id, fiscal_year=year, value=manual.value if manual else None,
-                details={"origin": "manual", "source_document": manual.source_document if manual else None},
+                indicator_id=indicator.id, fiscal_year=year, value=item.value,
+                details={"origin": "manual", "source_document": item.source_document},
             ))
             continue
-        item = computed[indicator.id]
         db.session.add(Snapshot(
             indicator_id=indicator.id, fiscal_year=year, value=item.value, ended=item.ended, reported=item.reported,
             details={"origin": "computed", **breakdowns(indicator, year, now=now)},
         ))
     db.session.flush()
     record_audit("indicator.freeze_year", actor_id=actor_id, target_type="fiscal_year", target_id=year,
-                 details={"indicators": len(indicators)})
-    return len(indicators)
+                 details={"indicators": len(values)})
+    return len(values)
 
 
 def reopen_year(year: int, *, actor_id: int | None) -> None:

@@ -14,7 +14,7 @@ from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
 from app.extensions import db
 from app.indicators import export, queries, services, sources
-from app.indicators.forms import ManualValueForm, RulesForm, YearActionForm
+from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, YearActionForm
 from app.indicators.models import FrozenYear, MatchKind, SourceKind
 
 bp = Blueprint("indicators", __name__)
@@ -255,10 +255,31 @@ def _year_action(year: int, action, done: str):
     return redirect(url_for("indicators.years"), 303)
 
 
+@bp.get("/staff/indicators/years/<int:year>/freeze")
+@role_required(Role.WARD_STAFF)
+def confirm_freeze(year: int):
+    """Ward staff: what freezing a closed fiscal year would store (every indicator's value now), with the
+    button that freezes it."""
+    try:
+        values = services.preview_freeze(year)
+    except services.FreezeError as error:
+        flash(error.message, "error")
+        return redirect(url_for("indicators.years"), 303)
+    form = FreezeYearForm()
+    form.confirmed.data = "1"  # rendered by hidden_tag: the POST knows it comes from this page
+    return render_template("indicators/staff_freeze.html", year=year, values=values, form=form)
+
+
 @bp.post("/staff/indicators/years/<int:year>/freeze")
 @role_required(Role.WARD_STAFF)
 def freeze_year(year: int):
-    """Ward staff: freeze a closed fiscal year (its values are stored and no longer change)."""
+    """Ward staff: freeze a closed fiscal year (its values are stored and no longer change). Only from the
+    confirmation page: a POST without its `confirmed` field is sent there first."""
+    form = FreezeYearForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if form.confirmed.data != "1":
+        return redirect(url_for("indicators.confirm_freeze", year=year), 303)
     return _year_action(year, services.freeze_year, _("年度の値を確定しました。"))
 
 

@@ -251,7 +251,8 @@ def test_freeze_keeps_values_and_reopen_recomputes(client, staff_user):
     _event("tourism", _jst(last, 6, 1, 10, 0), 10)
     login(client, staff_user.email)
     years_page = "/staff/indicators/years"
-    assert post_form(client, f"/staff/indicators/years/{last}/freeze", {}, page=years_page).status_code == 303
+    confirm_page = f"/staff/indicators/years/{last}/freeze"
+    assert post_form(client, confirm_page, {"confirmed": "1"}, page=confirm_page).status_code == 303
     _event("tourism", _jst(last, 7, 1, 10, 0), 5)  # arrives after the freeze
     item = client.get("/api/v1/indicators/P13-03-1").get_json()
     frozen = next(v for v in item["yearly_values"] if v["fiscal_year"] == last)
@@ -263,8 +264,9 @@ def test_freeze_keeps_values_and_reopen_recomputes(client, staff_user):
                                                       "source_document": "調査"}, page=survey)
     assert response.status_code == 422 and "確定済み" in response.get_data(as_text=True)
     # The current year cannot be frozen; freezing twice is refused.
-    client.post(f"/staff/indicators/years/{current}/freeze", data={"csrf_token": _csrf(client, years_page)})
-    client.post(f"/staff/indicators/years/{last}/freeze", data={"csrf_token": _csrf(client, years_page)})
+    for year in (current, last):
+        client.post(f"/staff/indicators/years/{year}/freeze",
+                    data={"csrf_token": _csrf(client, years_page), "confirmed": "1"})
     with app_context():
         assert db.session.scalars(sa.select(FrozenYear.fiscal_year)).all() == [last]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Snapshot)) == 40
