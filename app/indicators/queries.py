@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core.time import fiscal_year, utcnow
 from app.extensions import db
+from app.indicators import cache
 from app.indicators.judgement import Judgement, judge, pace_value, progress_rate, rule_from_config
 from app.indicators.models import FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
 from app.indicators.sources import YearValue, compute_year
@@ -64,9 +65,12 @@ def _query():
     ).order_by(Indicator.policy, Indicator.sort_order, Indicator.code)
 
 
-def year_values(indicators: list[Indicator], years: list[int], *, now=None) -> dict[int, dict[int, YearValue]]:
+def year_values(indicators: list[Indicator], years: list[int], *, now=None,
+                cached: bool = True) -> dict[int, dict[int, YearValue]]:
     """indicator id -> fiscal year -> value, for YEARS: frozen years from their snapshots, the others computed
-    live (computed indicators) or as entered (manual ones). A fixed number of statements per year."""
+    (computed indicators) or as entered (manual ones). Computed values come from app.indicators.cache while
+    their sources have not changed (one signature statement), else a fixed number of statements per year.
+    CACHED=False always recomputes (benchmarks)."""
     now = now or utcnow()
     current = fiscal_year(now)
     frozen = set(db.session.scalars(sa.select(FrozenYear.fiscal_year).where(FrozenYear.fiscal_year.in_(years))))
@@ -80,10 +84,16 @@ def year_values(indicators: list[Indicator], years: list[int], *, now=None) -> d
                 snap.fiscal_year, snap.value, "snapshot", ended=snap.ended, reported=snap.reported, frozen=True,
                 source_document=details.get("source_document"), details=details)
     computed = [i for i in indicators if i.source_kind != SourceKind.MANUAL]
-    for year in years:
-        if year in frozen or year > current:
-            continue
-        for indicator_id, value in compute_year(year, computed, now=now).items():
+    live_years = [y for y in years if y not in frozen and y <= current] if computed else []
+    stamp = cache.stamp(db.session) if cached and live_years else None
+    for year in live_years:
+        if stamp is None:
+            values = compute_year(year, computed, now=now)
+        else:
+            values = cache.computed_values(
+                db.session, year, computed, now=now, stamp=stamp,
+                compute=lambda missing, year=year: compute_year(year, missing, now=now))
+        for indicator_id, value in values.items():
             result[indicator_id][year] = value
     for indicator in indicators:
         if indicator.source_kind != SourceKind.MANUAL:

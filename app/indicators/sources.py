@@ -232,10 +232,17 @@ def is_cumulative(indicator: Indicator) -> bool:
     return "延べ" in indicator.name
 
 
-def preview_rules(indicator: Indicator, rules: Iterable[Rule], year: int, *, now: datetime | None = None,
-                  limit: int = 200) -> tuple[YearValue, list[tuple[EventOccurrence, ParticipationReport | None]]]:
-    """What INDICATOR's value for YEAR would be under RULES (saved or not), and the matching occurrences."""
+PREVIEW_LIMIT = 200  # occurrences listed by a rules preview (the value counts them all)
+PROVENANCE_LIMIT = 500  # occurrences or organizations listed on an indicator's page
+
+
+def preview_rules(
+    indicator: Indicator, rules: Iterable[Rule], year: int, *, now: datetime | None = None, limit: int | None = None,
+) -> tuple[YearValue, list[tuple[EventOccurrence, ParticipationReport | None]]]:
+    """What INDICATOR's value for YEAR would be under RULES (saved or not), and the first LIMIT (PREVIEW_LIMIT)
+    matching occurrences in time order with their series and organizing group loaded (value.ended counts all)."""
     now = now or utcnow()
+    limit = PREVIEW_LIMIT if limit is None else limit
     clause = _rules_clause(rules)
 
     def scoped(stmt):
@@ -261,7 +268,8 @@ def preview_rules(indicator: Indicator, rules: Iterable[Rule], year: int, *, now
     rows = db.session.execute(scoped(
         sa.select(EventOccurrence, ParticipationReport).select_from(EventOccurrence)
         .outerjoin(ParticipationReport, _latest_report_join())
-    ).order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)).all()
+    ).options(sa.orm.contains_eager(EventOccurrence.series).contains_eager(EventSeries.organization))
+        .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(limit)).all()
     return value, [(occurrence, report) for occurrence, report in rows]
 
 
@@ -294,59 +302,87 @@ def facility_ids_of(kind: FacilityKind) -> list[int]:
     return list(db.session.scalars(sa.select(Facility.id).where(Facility.kind == kind, Facility.active.is_(True))))
 
 
-def _booking_value(indicator: Indicator, year: int, now: datetime) -> YearValue:
-    from app.dashboards.utilization import booking_stats, compute_utilization
+def _booking_values(indicators: Sequence[Indicator], year: int, now: datetime) -> dict[int, YearValue]:
+    """Every booking indicator of YEAR together: one utilization statement over the facilities of all of them
+    (grouped by facility) and one booking count, instead of both per indicator."""
+    from app.dashboards.utilization import booking_stats, compute_utilization, rate_of
 
+    if not indicators:
+        return {}
     start, end = _year_days(year, now)
     partial = fiscal_year(now) <= year
-    ids = facility_ids_of(BOOKING_FACILITY_KIND[indicator.source_kind])
-    if not ids or end <= start:
-        return YearValue(year, None, "computed", partial=partial)
-    total = compute_utilization(start=start, end=end, facility_ids=ids)[0]
-    if not total.bookable:
-        return YearValue(year, None, "computed", partial=partial)
-    if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
-        value = total.rate
-    else:
-        value = Decimal(booking_stats(start=start, end=end, facility_ids=ids)[0].bookings)
-    return YearValue(year, value, "computed", partial=partial)
+    kinds = {i.source_kind for i in indicators}
+    ids_of = {kind: facility_ids_of(BOOKING_FACILITY_KIND[kind]) for kind in kinds}
+    every = sorted({facility for ids in ids_of.values() for facility in ids})
+    per_facility = (compute_utilization(start=start, end=end, facility_ids=every, group_by=("facility",))
+                    if every and start < end else [])
+    count_ids = ids_of.get(SourceKind.BOOKING_COUNT) or []
+    counts = {row.key["facility"]: row.bookings
+              for row in booking_stats(start=start, end=end, facility_ids=count_ids, group_by=("facility",))
+              } if count_ids and start < end else {}
+    result = {}
+    for indicator in indicators:
+        ids = set(ids_of[indicator.source_kind])
+        rows = [row for row in per_facility if row.key["facility"] in ids]
+        if not sum(row.bookable for row in rows):  # nothing bookable: no value (not a zero)
+            result[indicator.id] = YearValue(year, None, "computed", partial=partial)
+        elif indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
+            result[indicator.id] = YearValue(year, rate_of(rows), "computed", partial=partial)
+        else:
+            value = Decimal(sum(counts.get(facility, 0) for facility in ids))
+            result[indicator.id] = YearValue(year, value, "computed", partial=partial)
+    return result
 
 
 def _verified_shopping_streets():
     return (Organization.kind == OrganizationKind.SHOPPING_STREET, Organization.status == VerificationStatus.VERIFIED)
 
 
-def _registry_value(indicator: Indicator, year: int, now: datetime, *, registry_now: bool = False) -> YearValue:
-    metric = REGISTRY_METRICS.get(indicator.code)
+def _registry_values(indicators: Sequence[Indicator], year: int, now: datetime, *,
+                     registry_now: bool = False) -> dict[int, YearValue]:
+    """Every registry indicator of YEAR: one statement for the NPO grants, one for the 商店会 (shared)."""
     current = year if registry_now else fiscal_year(now)
     partial = current <= year
-    if metric == "npo_grants":
-        if year > current:
-            return YearValue(year, None, "computed", partial=True)
-        recorded, count = db.session.execute(sa.select(
-            sa.func.count(), sa.func.count(sa.case((NpoGrantUse.uses_grant.is_(True), NpoGrantUse.id))),
-        ).where(NpoGrantUse.fiscal_year == year)).one()
-        # No group recorded for the year at all: not known yet (not a zero).
-        return YearValue(year, Decimal(count) if recorded else None, "computed", partial=partial)
-    if metric is None or year != current:
-        # The registry holds the groups as they are now: only the current year can be computed.
-        return YearValue(year, None, "computed", partial=partial)
-    streets, answered, members, shops, with_shops = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count(Organization.in_shotengai_federation),
-            sa.func.count(sa.case((Organization.in_shotengai_federation.is_(True), Organization.id))),
-            sa.func.coalesce(sa.func.sum(Organization.shop_count), 0),
-            sa.func.count(Organization.shop_count),
-        ).where(*_verified_shopping_streets())
-    ).one()
-    if not streets:  # no verified 商店会 registered: nothing to count from
-        return YearValue(year, None, "computed", ended=0, reported=0, partial=partial)
-    if metric == "federation_members":
-        return YearValue(year, Decimal(members), "computed", ended=int(streets), reported=int(answered),
-                         partial=partial)
-    return YearValue(year, Decimal(int(shops)), "computed", ended=int(streets), reported=int(with_shops),
-                     partial=partial)
+    metrics = {i.id: REGISTRY_METRICS.get(i.code) for i in indicators}
+    result = {}
+    streets_row = None
+    for indicator in indicators:
+        metric = metrics[indicator.id]
+        if metric == "npo_grants":
+            if year > current:
+                result[indicator.id] = YearValue(year, None, "computed", partial=True)
+                continue
+            recorded, count = db.session.execute(sa.select(
+                sa.func.count(), sa.func.count(sa.case((NpoGrantUse.uses_grant.is_(True), NpoGrantUse.id))),
+            ).where(NpoGrantUse.fiscal_year == year)).one()
+            # No group recorded for the year at all: not known yet (not a zero).
+            result[indicator.id] = YearValue(year, Decimal(count) if recorded else None, "computed",
+                                             partial=partial)
+            continue
+        if metric is None or year != current:
+            # The registry holds the groups as they are now: only the current year can be computed.
+            result[indicator.id] = YearValue(year, None, "computed", partial=partial)
+            continue
+        if streets_row is None:
+            streets_row = db.session.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count(Organization.in_shotengai_federation),
+                    sa.func.count(sa.case((Organization.in_shotengai_federation.is_(True), Organization.id))),
+                    sa.func.coalesce(sa.func.sum(Organization.shop_count), 0),
+                    sa.func.count(Organization.shop_count),
+                ).where(*_verified_shopping_streets())
+            ).one()
+        streets, answered, members, shops, with_shops = streets_row
+        if not streets:  # no verified 商店会 registered: nothing to count from
+            result[indicator.id] = YearValue(year, None, "computed", ended=0, reported=0, partial=partial)
+        elif metric == "federation_members":
+            result[indicator.id] = YearValue(year, Decimal(members), "computed", ended=int(streets),
+                                             reported=int(answered), partial=partial)
+        else:
+            result[indicator.id] = YearValue(year, Decimal(int(shops)), "computed", ended=int(streets),
+                                             reported=int(with_shops), partial=partial)
+    return result
 
 
 # ---------------------------------------------------------------- one fiscal year, every indicator
@@ -356,19 +392,17 @@ def compute_year(year: int, indicators: Sequence[Indicator], *, now: datetime | 
                  registry_now: bool = False) -> dict[int, YearValue]:
     """Live computed values of the computed INDICATORS for YEAR (by indicator id); manual ones are skipped.
 
-    A fixed number of SQL statements whatever the data: two for every event-based indicator together, one or
-    two per booking indicator, one per registry indicator. REGISTRY_NOW: take the registry as it is now as
-    YEAR's value (when a closed year is frozen).
+    A fixed number of SQL statements whatever the data: two for every event-based indicator together, one
+    utilization and one booking count for the booking indicators together, one or two for the registry ones.
+    REGISTRY_NOW: take the registry as it is now as YEAR's value (when a closed year is frozen).
     """
     now = now or utcnow()
     if year > fiscal_year(now):
         return {}
     result = _event_values(year, now, [i for i in indicators if i.source_kind in EVENT_KINDS])
-    for indicator in indicators:
-        if indicator.source_kind in BOOKING_FACILITY_KIND:
-            result[indicator.id] = _booking_value(indicator, year, now)
-        elif indicator.source_kind == SourceKind.REGISTRY_COUNT:
-            result[indicator.id] = _registry_value(indicator, year, now, registry_now=registry_now)
+    result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_FACILITY_KIND], year, now))
+    result.update(_registry_values([i for i in indicators if i.source_kind == SourceKind.REGISTRY_COUNT], year,
+                                   now, registry_now=registry_now))
     return result
 
 
@@ -464,13 +498,15 @@ def _registry_rows_stmt(metric: str | None):
     return None
 
 
-def provenance(indicator: Indicator, year: int, *, now: datetime | None = None, limit: int = 500) -> dict:
-    """What a computed value came from: occurrences with their reports, facilities, or organizations."""
+def provenance(indicator: Indicator, year: int, *, now: datetime | None = None, limit: int | None = None) -> dict:
+    """What a computed value came from: occurrences with their reports (the first LIMIT (PROVENANCE_LIMIT), with
+    `total` to say when the list is cut), facilities, or organizations."""
     now = now or utcnow()
+    limit = PROVENANCE_LIMIT if limit is None else limit
     kind = indicator.source_kind
     if kind in EVENT_KINDS:
-        _value, rows = preview_rules(indicator, saved_rules(indicator), year, now=now, limit=limit)
-        return {"occurrences": rows}
+        value, rows = preview_rules(indicator, saved_rules(indicator), year, now=now, limit=limit)
+        return {"occurrences": rows, "total": value.ended}
     if kind in BOOKING_FACILITY_KIND:
         ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
         return {"facilities": list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))
