@@ -169,7 +169,7 @@ class FreeChecker:
         lotteries = sa.select(sa.literal("l").label("what"), LotteryPeriod.facility_id, LotteryPeriod.room_id,
                               LotteryPeriod.start_date, LotteryPeriod.end_date).where(
             LotteryPeriod.facility_id.in_(self.facility_ids), LotteryPeriod.start_date < after,
-            LotteryPeriod.end_date > first)
+            LotteryPeriod.end_date > first, facility_queries.lottery_blocks(self.now))  # leftovers opened: free
         for what, facility_id, room_id, start, end in db.session.execute(sa.union_all(closures, lotteries)):
             self._spans.setdefault((what, facility_id), []).append(Span(start, end, room_id))
         self.claims = facility_queries.claims_between(sorted(self.rooms), first, after)
@@ -233,7 +233,10 @@ def newly_available(*, now: datetime | None = None, days: int | None = None, lim
     rows = list(db.session.execute(
         sa.select(FreedSlot.facility_id, FreedSlot.room_id, FreedSlot.day, FreedSlot.start_minute,
                   FreedSlot.end_minute)
-        .where(FreedSlot.freed_at >= now - timedelta(days=days), FreedSlot.day >= to_tokyo(now).date())
+        .where(FreedSlot.freed_at >= now - timedelta(days=days), FreedSlot.day >= to_tokyo(now).date(),
+               # A lottery's leftovers are a whole month at once: listed per period (lottery_openings), not
+               # as hundreds of cards pushing the cancellations off the list.
+               FreedSlot.cause != FreedCause.LOTTERY)
         .order_by(FreedSlot.freed_at.desc(), FreedSlot.id.desc()).limit(limit * 4)
     ))
     checker = FreeChecker({(r.facility_id, r.day) for r in rows}, now=now)
@@ -249,6 +252,45 @@ def newly_available(*, now: datetime | None = None, days: int | None = None, lim
         if len(offers) >= limit:
             break
     return offers[:limit]
+
+
+@dataclass
+class LotteryOpening:
+    """A lottery period whose released and leftover slots went first-come recently (for the public list)."""
+
+    facility: Facility
+    room: Room | None
+    start_date: date
+    end_date: date  # exclusive
+    open_at: datetime
+
+    @property
+    def last_day(self) -> date:
+        return self.end_date - timedelta(days=1)
+
+    @property
+    def grid_path(self) -> str:
+        return url_for("facilities.availability", facility_id=self.facility.id, view="month",
+                       start=max(self.start_date, to_tokyo(utcnow()).date()).isoformat())
+
+
+def lottery_openings(*, now: datetime | None = None, days: int | None = None) -> list[LotteryOpening]:
+    """Lottery periods whose slots opened first-come in the last DAYS days and still have days to come, newest
+    first, in one query (their free cells are read on the facility's grid)."""
+    from app.facilities.models import LotteryPeriod
+
+    now = now or utcnow()
+    days = days if days is not None else current_app.config["ALERTS_FREED_LIST_DAYS"]
+    rows = db.session.execute(
+        sa.select(LotteryPeriod, Facility, Room)
+        .join(Facility, Facility.id == LotteryPeriod.facility_id)
+        .outerjoin(Room, Room.id == LotteryPeriod.room_id)
+        .where(Facility.active.is_(True), LotteryPeriod.leftovers_open_at.is_not(None),
+               LotteryPeriod.leftovers_open_at <= now, LotteryPeriod.leftovers_open_at >= now - timedelta(days=days),
+               LotteryPeriod.end_date > to_tokyo(now).date())
+        .order_by(LotteryPeriod.leftovers_open_at.desc(), LotteryPeriod.id.desc()).limit(50))
+    return [LotteryOpening(facility, room, period.start_date, period.end_date, period.leftovers_open_at)
+            for period, facility, room in rows]
 
 
 # ---------------------------------------------------------------- watches

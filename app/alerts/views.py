@@ -31,7 +31,8 @@ def _hm(minute: int) -> str:
 @bp.get("/freed")
 def freed():
     """Slots that became free again in the last days and are still free: anyone may book them, first come."""
-    return render_template("alerts/freed.html", offers=services.newly_available())
+    return render_template("alerts/freed.html", offers=services.newly_available(),
+                           openings=services.lottery_openings())
 
 
 def _int_arg(name: str) -> int | None:

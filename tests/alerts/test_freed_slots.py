@@ -152,7 +152,8 @@ def test_slot_freed_is_the_lottery_entry_point_by_slot_code_and_ignores_past_day
     assert [(r.room_id, r.start_minute, r.end_minute, r.label_ja, r.cause) for r in rows] == [
         (c.hall_b_id, 780, 1020, "午後", FreedCause.LOTTERY)]
     assert past == []
-    assert [o.room.id for o in alerts.newly_available()] == [c.hall_b_id]
+    # Lottery rows are mailed to watchers but listed per period, not as cards (see the leftovers test below).
+    assert alerts.newly_available() == []
 
 
 def test_parallel_senders_email_each_watcher_once(app, outbox):
@@ -326,3 +327,47 @@ def test_signed_unsubscribe_link_asks_first_then_removes_once(client, app, outbo
     assert "すでに解除されています" in client.get(link).get_data(as_text=True)
     forged = client.get(link[:-3] + "abc")
     assert forged.status_code == 400 and "このリンクは使えません" in forged.get_data(as_text=True)
+
+
+def test_lottery_leftovers_mail_each_watcher_once_and_are_listed_per_period_not_per_slot(app, outbox, client):
+    """A lottery period opening first-come frees a whole month at once (every leftover slot is handed to
+    slot_freed). Watchers of those days get ONE mail each listing the free units (the days no longer count as
+    抽 once leftovers_open_at has passed); the public list keeps showing cancellations as cards and names the
+    period once, with a link to its grid, instead of a hundred cards of one facility."""
+    from app.bookings import lottery_flow
+    from app.bookings.lottery import SlotKey
+    from app.core.time import utcnow
+    from app.facilities.models import LotteryPeriod
+
+    c, other = make_center(), make_center()
+    first = today_tokyo() + timedelta(days=DAY_AHEAD)
+    with app_context():
+        db.session.add(LotteryPeriod(facility_id=c.facility_id, start_date=first, end_date=first + timedelta(days=10),
+                                     leftovers_open_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    day_watcher, slot_watcher = make_user(), make_user()
+    _watch(day_watcher.id, c.facility_id, first + timedelta(days=2))
+    _watch(slot_watcher.id, c.facility_id, first + timedelta(days=3), room_id=c.meeting_id,
+           slot_id=c.slot_ids["morning"])
+    with app_context():
+        lottery_flow.notify_freed_slots(
+            [SlotKey(room, first + timedelta(days=n), code) for room in (c.meeting_id, c.hall_id, c.hall_a_id,
+                                                                         c.hall_b_id)
+             for n in range(10) for code in ("morning", "afternoon", "evening")], now=utcnow())
+        db.session.commit()
+    assert len(_freed()) == 4 * 10 * 3
+    _cancel(_book(make_user().id, other.meeting_id, first, [f"s{other.slot_ids['evening']}"]))
+    outbox.clear()
+    _run_alerts(app)
+
+    mails = {m["To"]: m.get_content() for m in _alert_mails(outbox)}
+    assert sorted(mails) == sorted([day_watcher.email, slot_watcher.email])  # one mail each, whatever the rows
+    day_links = re.findall(r"/bookings/new\?room=(\d+)&day=([\d-]+)", mails[day_watcher.email])
+    assert {int(room) for room, _day in day_links} == {c.meeting_id, c.hall_id, c.hall_a_id, c.hall_b_id}
+    assert {d for _room, d in day_links} == {(first + timedelta(days=2)).isoformat()}
+    assert mails[slot_watcher.email].count("/bookings/new?") == 1 and "09:00–12:00" in mails[slot_watcher.email]
+
+    html = client.get("/alerts/freed").get_data(as_text=True)
+    assert html.count('class="button" href="/bookings/new?') == 1  # the cancellation, not 120 lottery cards
+    assert f"/bookings/new?room={other.meeting_id}&amp;day={first.isoformat()}" in html
+    assert f"/facilities/{c.facility_id}/availability?view=month&amp;start={first.isoformat()}" in html
