@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from app.bookings.models import BookingState
 from app.core.permissions import Role
 from app.extensions import db
-from app.facilities.models import Facility, Room, UserCategory
+from app.facilities.models import Facility, FacilityKind, Room, UserCategory
 from tests.dashboards.factories import add_booking
 from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
 from tests.factories import app_context, csrf_token, login, make_user
@@ -192,6 +192,33 @@ def test_overview_no_show_rate_per_facility_and_year(client):
     third = make_center()
     html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
     assert re.search(rf'id="no-show-rate-{third.facility_id}"><span class="dash-unknown">', html)  # no bookings
+
+
+def test_koryu_bookings_against_the_plans_350(client):
+    """伝統文化交流館「交流の間」: bookings held this year (and last) against 350 件; 区民センター rate apart."""
+    koryu = make_center(name="伝統文化交流館")
+    with app_context():
+        db.session.get(Facility, koryu.facility_id).kind = FacilityKind.TRADITIONAL_CULTURE
+        db.session.commit()
+    center = make_center(name="ふつうの区民センター")
+    add_booking(koryu.hall_id, date(FY, 5, 1), [MORNING])
+    add_booking(koryu.hall_id, date(FY, 5, 2), [MORNING], state=BookingState.TENTATIVE)
+    add_booking(koryu.hall_id, date(FY, 5, 3), [MORNING], state=BookingState.CANCELLED)  # not a use
+    add_booking(koryu.hall_id, date(FY, 5, 4), [MORNING], state=BookingState.REQUESTED)  # not yet
+    add_booking(koryu.hall_id, date(FY - 1, 5, 1), [MORNING])  # last year
+    add_booking(center.meeting_id, date(FY - 1, 5, 1), [MORNING])  # another kind of facility
+    login(client, _staff().email)
+    html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert '<p class="dash-big" id="koryu-count">2件</p>' in html
+    card = html[html.index('id="koryu-count"'):]
+    assert "目標 350件" in card and "令和7年度 1件" in card
+    assert '<p class="dash-big" id="center-rate">0.0%</p>' in html  # the 交流館's bookings are not a centre's
+    client.post("/account/logout", data={"csrf_token": csrf_token(client)})
+    staff = _staff(Role.FACILITY_STAFF)
+    assign_staff(staff.id, center.facility_id)
+    login(client, staff.email)
+    html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    assert 'id="koryu-count"' not in html and "表示できる伝統文化交流館がありません。" in html
 
 
 def test_bad_page_input_is_a_4xx_never_a_500(client):
