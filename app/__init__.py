@@ -25,6 +25,9 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
         n = app.config["PROXY_FIX_X_FOR"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    from app.core.converters import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: ids beyond the column are a 404
     _init_extensions(app)
     _register_blueprints(app)
     _init_hooks(app)

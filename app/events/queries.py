@@ -46,6 +46,13 @@ class Filters:
     keyword: str | None = None
     organization_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # Year 1 or 9999 would overflow the Tokyo/UTC conversion (a 500); no event lies outside these anyway.
+        if self.date_from is not None:
+            self.date_from = min(max(self.date_from, date(1900, 1, 1)), date(9000, 12, 31))
+        if self.date_to is not None:
+            self.date_to = min(max(self.date_to, date(1900, 1, 1)), date(9000, 12, 31))
+
     @classmethod
     def from_args(cls, args) -> Filters:
         """Parse request.args leniently: a bad value is ignored rather than an error."""

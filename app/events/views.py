@@ -31,6 +31,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings.models import Booking
+from app.core.converters import ID_MAX
 from app.core.districts import District
 from app.core.errors import DomainError
 from app.core.i18n import current_language, plain
@@ -100,7 +101,7 @@ def _series(series_id: int) -> EventSeries:
 
 def editable_organization(org_id: int | None) -> Organization:
     """The organization ORG_ID when the signed-in user may write its events; 404 if unknown, 403 otherwise."""
-    organization = db.session.get(Organization, org_id or 0)
+    organization = db.session.get(Organization, org_id) if org_id and 0 < org_id <= ID_MAX else None
     if organization is None:
         abort(404)
     if not organization_services.can_edit_events(current_user, organization):
@@ -123,7 +124,7 @@ def _editable(series_id: int) -> EventSeries:
 @bp.get("/")
 def index():
     filters = queries.Filters.from_args(request.args)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)  # a huge offset overflows SQLite
     cards = queries.card_rows(filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     has_next = len(cards) > PAGE_SIZE
     lang = current_language().code

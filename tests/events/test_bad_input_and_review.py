@@ -73,3 +73,44 @@ def test_review_outcome_is_mailed_to_the_group(client, app, outbox):
     post_form(staff, f"/events/{series.id}/approve", {}, page="/events/review")
     assert sorted(m["To"] for m in outbox) == ["author@example.jp", "officer@example.jp"]
     assert all(f"/events/{series.id}" in m.get_content() for m in outbox)
+
+
+def test_huge_ids_pages_and_far_dates_in_urls_are_not_500s(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series = make_series(organization_id=org.id, actor_id=editor.id, texts={"title_ja": "範囲の催し"})
+    huge = "99999999999999999999"
+    for url in (f"/events/{huge}", f"/organizations/{huge}", f"/events/organizations/{huge}/feed.ics",
+                f"/events/occurrences/{huge}/guest", f"/api/v1/events/{huge}", f"/api/v1/organizations/{huge}"):
+        assert client.get(url).status_code == 404, url
+    assert client.get(f"/events/?page={huge}").status_code == 200
+    for url in ("/events/?from=0001-01-01", "/events/?to=9999-12-31", "/api/v1/events?from=0001-01-01"):
+        assert client.get(url).status_code == 200, url
+    assert "範囲の催し" in client.get("/events/?from=0001-01-01").get_data(as_text=True)
+    assert client.get("/api/v1/events?from=0001-01-01").get_json()[0]["event_id"] == series.id
+    login(client, editor.email)
+    assert client.get(f"/events/new?org={huge}").status_code == 404
+    assert client.get(f"/events/new?org={org.id}").status_code == 200
+
+
+def test_json_ld_has_one_event_per_occurrence_with_its_own_status_and_og_tags(client, app):
+    import json
+    import re
+    from datetime import date, timedelta
+
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    first = date.today() + timedelta(days=3)
+    series = make_series(organization_id=org.id, actor_id=editor.id, frequency="weekly", first_date=first,
+                         until_date=first + timedelta(days=14),
+                         texts={"title_ja": "清掃活動", "summary_ja": "軍手を貸します"})
+    ids = occurrence_ids(series.id)
+    login(client, editor.email)
+    post_form(client, f"/events/occurrences/{ids[1]}/cancel", {"reason": "雨"})
+    html = app.test_client().get(f"/events/{series.id}").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert [d["eventStatus"].rsplit("/", 1)[1] for d in data] == ["EventScheduled", "EventCancelled",
+                                                                   "EventScheduled"]
+    assert len({d["startDate"] for d in data}) == 3 and all(d["location"]["@type"] == "Place" for d in data)
+    assert f'property="og:url" content="http://localhost/events/{series.id}"' in html
+    assert 'property="og:description" content="軍手を貸します"' in html
