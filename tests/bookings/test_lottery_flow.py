@@ -473,3 +473,33 @@ def test_a_confirmation_racing_the_release_job_never_leaves_a_released_award_boo
     assert _confirm_while_the_release_job_holds_the_entry(app, winner_id, officer_id) == ("released 1", "booked")
     entry = db.session.get(LotteryEntry, winner_id)
     assert entry.released_at is not None and entry.confirmed_at is not None  # the race the lock prevents
+
+
+def test_a_period_for_one_room_draws_and_blocks_only_that_room(app_ctx):
+    center = make_center()
+    period = _period(open_period(center.facility_id, _spec(room_id=center.meeting_id)))
+    slots = lottery_services.lottery_slots(period)
+    assert slots and {s.room_id for s in slots} == {center.meeting_id}
+    assert len(slots) == 31 * 3  # every 時間区分 of the month, that room only
+    officer, org = _officer()
+    now = at(TIER1_OPENS + timedelta(days=1))
+    with pytest.raises(lottery_services.BadPreferences) as caught:
+        flow.apply(period, user=officer, organization_id=org, preferences=[_slot(center.hall_id)], now=now)
+    assert "この抽選の対象ではありません" in str(caught.value.message)
+    flow.apply(period, user=officer, organization_id=org, preferences=[_slot(center.meeting_id)], now=now)
+    db.session.commit()
+    facility = db.session.get(Facility, center.facility_id)
+    day = MONTH.replace(day=5)
+    grid = facility_queries.facility_grid(facility, day, day + timedelta(days=1), now=now)
+    assert {c.status for c in grid.grid.row(center.meeting_id, day)} == {Status.LOTTERY}
+    assert {c.status for c in grid.grid.row(center.hall_id, day)} == {Status.FREE}
+    # Inside the booking window (before the leftovers open) the hall is bookable first-come that evening; the
+    # meeting room is not.
+    person, soon = db.session.get(User, make_user().id), at(date(2027, 6, 1))
+    evening = [f"s{center.slot_ids['evening']}"]
+    booking = booking_services.book_slots(user=person, room_id=center.hall_id, day=day, unit_keys=evening,
+                                          purpose="練習", attendees=30, category=UserCategory.RESIDENT, now=soon)
+    assert booking.state.is_active
+    with pytest.raises(booking_services.ClosedDay):
+        booking_services.book_slots(user=person, room_id=center.meeting_id, day=day, unit_keys=evening,
+                                    purpose="練習", attendees=5, category=UserCategory.RESIDENT, now=soon)
