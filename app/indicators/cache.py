@@ -2,7 +2,8 @@
 
 A value computed for (indicator, fiscal year) is stored under a key that carries what it was computed from:
 - signature(): one cheap aggregate statement over every source table (counts, highest ids, latest updated_at
-  of event occurrences and series, participation reports, event partners, organizations and NPO grants,
+  of event occurrences and series, participation reports (and how many wait for review), event partners,
+  organizations and NPO grants,
   indicators and mapping rules, bookings, booking items, closures, 時間区分, rooms, facilities and the
   utilization rollup's coverage). Any insert, delete, approval, amendment, status change, rule change or booking
   moving in or out of the booked states moves it, whichever process made the change;
@@ -105,41 +106,51 @@ def _signature_statement():
     from app.dashboards.models import UtilizationRollupCoverage
     from app.dashboards.utilization import BOOKED_STATES
     from app.events.models import EventOccurrence, EventPartner, EventSeries
-    from app.events.participation_models import ParticipationReport
+    from app.events.participation_models import ParticipationReport, ReportStatus
     from app.facilities.models import Closure, Facility, Room, TimeSlot
     from app.indicators.models import Indicator, MappingRule
     from app.organizations.models import NpoGrantUse, Organization
 
-    def one(*columns, where=None):
-        stmt = sa.select(*columns)
-        if where is not None:
-            stmt = stmt.where(where)
-        return stmt.scalar_subquery()
+    count, top = sa.func.count, sa.func.max
 
-    count = sa.func.count
-    columns = [
-        one(count(EventOccurrence.id)), one(sa.func.max(EventOccurrence.updated_at)),
-        one(count(EventSeries.id)), one(sa.func.max(EventSeries.updated_at)),
-        one(count(ParticipationReport.id)), one(sa.func.max(ParticipationReport.id)),
-        one(sa.func.max(ParticipationReport.reviewed_at)),
-        sa.select(count()).select_from(EventPartner).scalar_subquery(),
-        one(sa.func.sum(EventPartner.organization_id + EventPartner.series_id * 7919)),
-        one(count(Organization.id)), one(sa.func.max(Organization.updated_at)),
-        one(count(NpoGrantUse.id)), one(sa.func.max(NpoGrantUse.id)),
-        one(count(NpoGrantUse.id), where=NpoGrantUse.uses_grant.is_(True)),
-        one(count(Indicator.id)), one(sa.func.max(Indicator.updated_at)), one(sa.func.max(Indicator.rules_edited_at)),
-        one(count(MappingRule.id)), one(sa.func.max(MappingRule.id)),
-        one(count(Booking.id)), one(sa.func.max(Booking.id)),
-        one(count(Booking.id), where=Booking.state.in_(list(BOOKED_STATES))),
-        one(count(BookingItem.id)), one(sa.func.max(BookingItem.id)),
-        one(count(Closure.id)), one(sa.func.max(Closure.id)),
-        one(count(TimeSlot.id)), one(sa.func.max(TimeSlot.id)),
-        one(count(Room.id)), one(sa.func.max(Room.id)), one(count(Room.id), where=Room.active.is_(True)),
-        one(count(Facility.id)), one(count(Facility.id), where=Facility.active.is_(True)),
-        one(sa.func.max(UtilizationRollupCoverage.rebuilt_at)), one(sa.func.max(UtilizationRollupCoverage.first_day)),
-        one(sa.func.max(UtilizationRollupCoverage.end_day)),
+    def count_if(condition):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    # One aggregate per table, so each table is read once. The two big tables are read through indexes only:
+    # occurrences by their highest id and latest updated_at (a series edit that removes dates also updates the
+    # dates it keeps; deleting a series changes the series count); reports by their highest id (every
+    # amendment is a new row) and the number still waiting (a review moves a report out of `submitted`, the
+    # only state a review starts from; reports go only with their occurrence).
+    per_table = [
+        (top(EventOccurrence.id), top(EventOccurrence.updated_at)),
+        (count(EventSeries.id), top(EventSeries.updated_at)),
+        (top(ParticipationReport.id),),
+        (count(ParticipationReport.id), ParticipationReport.status == ReportStatus.SUBMITTED),
+        (count(EventPartner.series_id), sa.func.sum(EventPartner.organization_id + EventPartner.series_id * 7919)),
+        (count(Organization.id), top(Organization.updated_at)),
+        (count(NpoGrantUse.id), top(NpoGrantUse.id), count_if(NpoGrantUse.uses_grant.is_(True))),
+        (count(Indicator.id), top(Indicator.updated_at), top(Indicator.rules_edited_at)),
+        (count(MappingRule.id), top(MappingRule.id)),
+        (count(Booking.id), top(Booking.id), count_if(Booking.state.in_(list(BOOKED_STATES)))),
+        (count(BookingItem.id), top(BookingItem.id)),
+        (count(Closure.id), top(Closure.id)),
+        (count(TimeSlot.id), top(TimeSlot.id)),
+        (count(Room.id), top(Room.id), count_if(Room.active.is_(True))),
+        (count(Facility.id), count_if(Facility.active.is_(True))),
+        (top(UtilizationRollupCoverage.rebuilt_at), top(UtilizationRollupCoverage.first_day),
+         top(UtilizationRollupCoverage.end_day)),
     ]
-    return sa.select(*columns)
+    subqueries = []
+    for i, cols in enumerate(per_table):
+        # A comparison in the tuple is its WHERE (an index range), the rest are the aggregates.
+        where = [c for c in cols if isinstance(c, sa.BinaryExpression)]
+        values = [c for c in cols if not isinstance(c, sa.BinaryExpression)]
+        stmt = sa.select(*[c.label(f"v{i}_{j}") for j, c in enumerate(values)]).where(*where)
+        subqueries.append(stmt.subquery(f"s{i}"))
+    joined = subqueries[0]
+    for subquery in subqueries[1:]:
+        joined = joined.join(subquery, sa.true())
+    return sa.select(*[column for subquery in subqueries for column in subquery.c]).select_from(joined)
 
 
 def valid_until(session, now: datetime) -> datetime:

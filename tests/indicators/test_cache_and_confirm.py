@@ -74,20 +74,22 @@ def test_event_sources_are_reflected_at_once(client, staff_user):
         participation.approve_report(report=report, staff=staff)
         db.session.commit()
     assert _current(client, "P13-03-1") == "22"  # approval
-    amended = _event("tourism", ended(), 100, amend_to=1)
+    _event("tourism", ended(), 100, amend_to=1)
     assert _current(client, "P13-03-1") == "23"  # the amendment replaces 100
-    # Another process returns a report (no session of ours sees it): the data signature does.
+    waiting = _event("tourism", ended(), 4, approve=False)
+    assert _current(client, "P13-03-1") == "23"
+    # Another process approves it (no session of ours sees that): the data signature does.
     _raw("UPDATE participation_reports SET status = :s, reviewed_at = :t WHERE occurrence_id = :o AND is_latest",
-         s=ReportStatus.RETURNED.value, t=utcnow() + timedelta(seconds=5), o=amended.occurrence_id)
-    assert _current(client, "P13-03-1") == "22"
+         s=ReportStatus.APPROVED.value, t=utcnow(), o=waiting.occurrence_id)
+    assert _current(client, "P13-03-1") == "27"
     _set_rules("P13-03-1", [Rule(MatchKind.CATEGORY, "safety")])  # mapping rules
     assert _current(client, "P13-03-1") is None
     _set_rules("P13-03-1", [Rule(MatchKind.CATEGORY, "tourism")])
-    assert _current(client, "P13-03-1") == "22"
+    assert _current(client, "P13-03-1") == "27"
     # An occurrence cancelled elsewhere (its updated_at moves).
     _raw("UPDATE event_occurrences SET status = 'cancelled', updated_at = :t WHERE id = :o",
          t=utcnow() + timedelta(seconds=6), o=late.occurrence_id)
-    assert _current(client, "P13-03-1") == "15"
+    assert _current(client, "P13-03-1") == "20"
 
 
 def test_partner_registry_booking_and_manual_sources_are_reflected_at_once(client, staff_user):
