@@ -54,6 +54,31 @@ def init_api(app: Flask) -> None:
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix=url_prefix)
     errors.init_app(app)
+    app.before_request(_refuse_nul_in_json)
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_in_json():
+    """A NUL character in a JSON string: PostgreSQL refuses it in text columns (a 500). HTML forms drop it
+    (app/core/forms.py); the API says so instead, as a 422."""
+    from flask import request
+    from flask_babel import gettext as _
+
+    from app.core.errors import json_error
+
+    if request.path.startswith("/api/") and request.is_json and request.method in ("POST", "PUT", "PATCH") \
+            and _has_nul(request.get_json(silent=True)):
+        return json_error(422, _("文字列に使えない文字(NUL)が含まれています。"), "invalid")
+    return None
 
 
 def init_docs(app: Flask) -> None:

@@ -208,7 +208,8 @@ def _apply(base: services.SeriesInput, data: dict) -> services.SeriesInput:
     if "recurrence" in data:
         rule = data["recurrence"]
         base.frequency, base.first_date = rule["frequency"], rule["first_date"]
-        base.until_date, base.nth, base.dates = rule["until_date"], rule["nth"], rule["dates"]
+        # A PATCH loads partially: the rule's optional keys may be absent (defaults are not applied then).
+        base.until_date, base.nth, base.dates = rule.get("until_date"), rule.get("nth"), rule.get("dates") or []
     return base
 
 

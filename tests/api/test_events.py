@@ -217,3 +217,24 @@ def test_list_is_paginated_and_bad_days_or_partner_ids_are_a_clear_422(client):
     assert response.status_code == 422 and response.get_json()["error"]["field"] == "first_date"
     huge = client.post("/api/v1/events", json=_event_body(org.id, partner_ids=[2**40]), headers=bearer(secret))
     assert huge.status_code == 422 and huge.get_json()["error"]["field"] == "partner_ids"
+
+
+def test_nul_characters_and_a_partial_recurrence_are_a_clear_422(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    series, _org = _published()
+    _tid, secret = make_token(editor)
+    nul = client.post("/api/v1/organizations", json={"kind": "npo", "district": "shiba", "name": {"ja": "a\x00b"}},
+                      headers=bearer(secret))
+    assert nul.status_code == 422 and "NUL" in nul.get_json()["error"]["message"]
+    own = make_series(organization_id=org.id, actor_id=editor.id)
+    patched = client.patch(f"/api/v1/events/{own.id}", json={"title": {"ja": "a\x00b"}}, headers=bearer(secret))
+    assert patched.status_code == 422
+    partial = client.patch(f"/api/v1/events/{own.id}", headers=bearer(secret),
+                           json={"recurrence": {"frequency": "weekly", "first_date": "2030-01-01"}})
+    assert partial.status_code == 422 and partial.get_json()["error"]["field"] == "until_date"
+    with app_context():
+        from app.organizations.models import Organization
+
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == 2
+    assert series.id != own.id
