@@ -13,6 +13,7 @@ from app.api.security import current_api_user, token_required
 from app.bookings import access
 from app.bookings import services as booking_services
 from app.bookings.models import Booking, BookingState
+from app.core.converters import ID_MAX
 from app.core.errors import json_error
 from app.core.i18n import plain
 from app.extensions import db
@@ -99,15 +100,20 @@ class DaySchema(Schema):
     slots = fields.List(fields.Nested(CellSchema))
 
 
+ID_RANGE = validate.Range(min=1, max=ID_MAX)  # beyond the id column: a 422, never the database's overflow (500)
+
+
 class BookingInSchema(Schema):
-    room_id = fields.Integer(required=True)
+    room_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     day = fields.Date(required=True)
-    units = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=24))
+    units = fields.List(fields.String(validate=validate.Length(max=40)), required=True,
+                        validate=validate.Length(min=1, max=24))
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=200))
     attendees = fields.Integer(required=True, validate=validate.Range(min=1, max=10000))
     category = fields.Enum(UserCategory, by_value=True, load_default=UserCategory.RESIDENT)
-    organization_id = fields.Integer(allow_none=True, load_default=None)
-    equipment = fields.List(fields.Integer(), load_default=list, metadata={"description": "付帯設備 ids"})
+    organization_id = fields.Integer(allow_none=True, load_default=None, strict=True, validate=ID_RANGE)
+    equipment = fields.List(fields.Integer(strict=True, validate=ID_RANGE), load_default=list,
+                            validate=validate.Length(max=50), metadata={"description": "付帯設備 ids"})
 
 
 class BookingItemSchema(Schema):

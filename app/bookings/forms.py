@@ -15,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from app.core.converters import ID_MAX
 from app.core.forms import BaseForm
 from app.facilities.models import ClosureKind, UserCategory
 
@@ -29,7 +30,16 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
+    """An id from a select, or None for the empty choice. Anything else that is not an id (text, a number beyond
+    the id column) becomes 0, which names nothing: the service then says "not found" in the user's language."""
+    if value in (None, "", "None"):
+        return None
+    return parse_id(value)
+
+
+def parse_id(value) -> int:
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= ID_MAX else 0
 
 
 class BookingForm(BaseForm):
@@ -40,7 +50,7 @@ class BookingForm(BaseForm):
                     invalid_value_message=_l("日付を正しく入力してください(例: 2026-12-01)。"))
     # The service checks the keys (unknown slot, another facility's slot) with a message in the user's language.
     units = MultiCheckboxField(_l("時間区分"), choices=[], validate_choice=False)
-    equipment = MultiCheckboxField(_l("付帯設備(別料金)"), choices=[], coerce=int, validate_choice=False)
+    equipment = MultiCheckboxField(_l("付帯設備(別料金)"), choices=[], coerce=parse_id, validate_choice=False)
     purpose = StringField(_l("利用目的"), validators=[DataRequired(REQUIRED),
                                                    Length(max=200, message=_l("200文字以内で入力してください。"))])
     attendees = IntegerField(_l("利用人数"), validators=[

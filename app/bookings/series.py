@@ -61,6 +61,8 @@ def series_dates(first_day: date, *, interval_weeks: int, count: int | None = No
     if until is not None and until <= first_day:
         raise SeriesError(_l("最後の日は最初の日より後にしてください。"))
     step = timedelta(weeks=interval_weeks)
+    if first_day > date.max - step * (MAX_OCCURRENCES + 1):  # a year typo (9999): the steps would overflow
+        raise SeriesError(_l("日付を正しく入力してください(例: 2026-12-01)。"))
     dates: list[date] = []
     day = first_day
     while (count is None or len(dates) < count) and (until is None or day <= until):

@@ -16,6 +16,7 @@ from app.bookings import series as series_services
 from app.bookings.forms import SeriesForm
 from app.bookings.models import BookingSeries
 from app.bookings.views import (
+    _day_arg,
     _equipment_choices,
     _hm,
     _organization_choices,
@@ -49,10 +50,7 @@ def series_new():
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
     if request.method == "GET":
         form.room_id.data = str(room.id)
-        try:
-            form.day.data = date.fromisoformat(request.args.get("day", ""))
-        except ValueError:
-            form.day.data = today_tokyo()
+        form.day.data = _day_arg(request.args.get("day"))
     form.units.choices = _unit_choices(room, form.day.data)
     form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = _organization_choices()

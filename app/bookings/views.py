@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
 from app.bookings import access, ical, services
-from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm
+from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
@@ -25,24 +25,35 @@ from app.organizations.models import Membership, MembershipRole, Organization
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
 
+MAX_DAYS_AWAY = 3660  # pages show days within ten years of today; the services refuse what is outside the window
+
 
 def _hm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def _room_or_404(raw) -> Room:
-    try:
-        room = db.session.get(Room, int(raw))
-    except (TypeError, ValueError):
-        room = None
+    room_id = parse_id(raw or "")
+    room = db.session.get(Room, room_id) if room_id else None
     if room is None or not room.active:
         abort(404)
     return room
 
 
+def _day_arg(raw: str | None) -> date:
+    """A ?day= for a form or the desk sheet: today when missing, malformed or beyond ten years either way (a date
+    near the calendar's end would overflow the day arithmetic of the pages)."""
+    today = today_tokyo()
+    try:
+        day = date.fromisoformat(raw or "")
+    except ValueError:
+        return today
+    return day if abs((day - today).days) <= MAX_DAYS_AWAY else today
+
+
 def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
     """The day's units for ROOM, taken ones disabled (the service still decides)."""
-    if day is None:
+    if day is None or abs((day - today_tokyo()).days) > MAX_DAYS_AWAY:  # the service says why (past, window)
         return []
     slots = facility_queries.facility_slots(room.facility_id)
     holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
@@ -94,10 +105,7 @@ def new():
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
     if request.method == "GET":
         form.room_id.data = str(room.id)
-        try:
-            form.day.data = date.fromisoformat(request.args.get("day", ""))
-        except ValueError:
-            form.day.data = today_tokyo()
+        form.day.data = _day_arg(request.args.get("day"))
     form.units.choices = _unit_choices(room, form.day.data)
     form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = _organization_choices()
@@ -240,11 +248,7 @@ def _staff_facility(facility_id: int) -> Facility:
 @role_required(Role.FACILITY_STAFF)
 def desk(facility_id: int):
     facility = _staff_facility(facility_id)
-    try:
-        day = date.fromisoformat(request.args.get("day", ""))
-    except ValueError:
-        day = today_tokyo()
-    return _desk_page(facility, day)
+    return _desk_page(facility, _day_arg(request.args.get("day")))
 
 
 def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | None = None, status: int = 200):
@@ -395,10 +399,7 @@ def desk_book(facility_id: int):
                 day_url=url_for("bookings.desk_book", facility_id=facility.id))
     if request.method == "GET":
         form.room_id.data = str(room.id)
-        try:
-            form.day.data = date.fromisoformat(request.args.get("day", ""))
-        except ValueError:
-            form.day.data = today_tokyo()
+        form.day.data = _day_arg(request.args.get("day"))
     form.units.choices = _unit_choices(room, form.day.data)
     form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = [SelectChoice("", _("個人として予約する"))] + [

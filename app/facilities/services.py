@@ -9,10 +9,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.audit import record_audit
 from app.core.errors import DomainError
+from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.availability import related
 from app.facilities.models import Closure, ClosureKind, Facility, Room
 from app.facilities.queries import facility_rooms, room_node
+
+MAX_CLOSURE_DAYS_AHEAD = 3650
 
 
 class ClosureError(DomainError):
@@ -30,6 +33,8 @@ def add_closure(*, facility: Facility, room_id: int | None, kind: ClosureKind, f
         raise ClosureError(_l("終了日は開始日と同じか、それより後の日にしてください。"))
     if (last_day - first_day).days > 366:
         raise ClosureError(_l("休館の期間は1年以内にしてください。"))
+    if last_day > today_tokyo() + timedelta(days=MAX_CLOSURE_DAYS_AHEAD):  # also keeps end_date inside the calendar
+        raise ClosureError(_l("休館は10年先までの日で登録してください。"))
     stmt = sa.select(sa.func.count(Booking.id)).where(
         Booking.facility_id == facility.id, Booking.state.in_(list(ACTIVE_STATES)),
         Booking.day >= first_day, Booking.day <= last_day)
