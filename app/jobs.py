@@ -95,7 +95,7 @@ def _extend_utilization_rollup(*, now: datetime) -> int:
 
 
 def _expire_organization_verifications(*, now: datetime) -> int:
-    """Mark groups whose verification term ended before today (Tokyo) as expired."""
+    """Mark groups whose verification term ended before today (Tokyo) as expired; their officers are e-mailed."""
     from app.core.time import to_tokyo
     from app.organizations import services as organization_services
 
@@ -122,11 +122,11 @@ registry.add(Job("alerts.remind-registrants", Every(timedelta(minutes=15)), _rem
                  _remind_registrants.__doc__ or ""))
 registry.add(Job("alerts.remind-bookings", Every(timedelta(minutes=15)), _remind_bookings,
                  _remind_bookings.__doc__ or ""))
+registry.add(Job("organizations.expire-verifications", DailyAt(time(0, 10)), _expire_organization_verifications,
+                 _expire_organization_verifications.__doc__ or ""))
 registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending_mail,
                  _send_pending_mail.__doc__ or ""))
 registry.add(Job("alerts.prune", DailyAt(time(3, 45)), _prune_alerts, _prune_alerts.__doc__ or ""))
 registry.add(Job("utilization.extend-rollup", DailyAt(time(2, 30)), _extend_utilization_rollup,
                  _extend_utilization_rollup.__doc__ or ""))
-registry.add(Job("organizations.expire-verifications", DailyAt(time(0, 10)), _expire_organization_verifications,
-                 _expire_organization_verifications.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

@@ -155,14 +155,22 @@ def reject_organization(organization: Organization, *, staff: User, reason: str)
 
 
 def expire_verifications(*, today: date | None = None) -> int:
-    """Mark verified groups whose term ended before TODAY as expired; returns how many."""
+    """Mark verified groups whose term ended before TODAY as expired and tell their officers how to renew;
+    returns how many."""
     today = today or today_tokyo()
-    result = db.session.execute(
-        sa.update(Organization)
+    expired = db.session.scalars(
+        sa.select(Organization)
         .where(Organization.status == VerificationStatus.VERIFIED, Organization.verified_until < today)
-        .values(status=VerificationStatus.EXPIRED, updated_at=utcnow())
-    )
-    return result.rowcount or 0
+        .order_by(Organization.id)
+        .with_for_update()
+    ).all()
+    for organization in expired:
+        organization.status = VerificationStatus.EXPIRED
+        organization.updated_at = utcnow()
+        for officer in officers(organization):
+            queue_mail(to=officer.email, subject=_l("団体の登録の期限が切れました"), template="organizations/expired",
+                       language=officer.preferred_language, user=officer, organization=organization)
+    return len(expired)
 
 
 def set_npo_grant(organization: Organization, *, fiscal_year: int, uses_grant: bool) -> None:

@@ -185,21 +185,25 @@ def test_bad_input_keeps_what_was_typed(client):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == 0
 
 
-def test_the_daily_job_expires_verifications_by_the_tokyo_day(app_ctx):
+def test_the_daily_job_expires_verifications_by_the_tokyo_day_and_tells_officers(app_ctx, outbox):
     from datetime import UTC, datetime
 
     from app.core.jobs import run_due
 
-    org = make_organization()
+    officer = make_user(email="chair@example.jp")
+    org = make_organization(name="高齢化町会", officer_id=officer.id)
     with app_context():
         db.session.get(Organization, org.id).verified_until = date(2026, 3, 31)
         db.session.commit()
         # 2026-04-01 00:30 in Tokyo is still March 31 in UTC: the Tokyo day decides.
         outcomes = run_due(now=datetime(2026, 3, 31, 15, 30, tzinfo=UTC),
-                           only={"organizations.expire-verifications"})
-        assert [(o.status, o.result) for o in outcomes] == [("succeeded", "1")]
+                           only={"organizations.expire-verifications", "mail.send-pending"})
+        assert [(o.status, o.result) for o in outcomes if o.job == "organizations.expire-verifications"] \
+            == [("succeeded", "1")]
         db.session.expire_all()
         assert db.session.get(Organization, org.id).status == VerificationStatus.EXPIRED
+    mails = [m for m in outbox if m["To"] == "chair@example.jp"]
+    assert len(mails) == 1 and "高齢化町会" in mails[0].get_content() and "2026-03-31" in mails[0].get_content()
 
 
 def test_expired_groups_wait_in_the_review_queue_for_renewal(client, app):
