@@ -103,11 +103,15 @@ class StaffBookingForm(BookingForm):
         Optional(), Length(max=320, message=_l("320文字以内で入力してください。"))])
 
     def validate(self, extra_validators=None) -> bool:
-        ok = super().validate(extra_validators)
-        if ok and not self.user_email.data and self.organization_id.data is None:
-            self.user_email.errors.append(_l("利用者のメールアドレスを入力するか、団体を選んでください。"))
-            ok = False
-        return ok
+        return _names_a_party(self, super().validate(extra_validators))
+
+
+def _names_a_party(form, ok: bool) -> bool:
+    """The desk books for someone: an account's e-mail, or a registered group."""
+    if ok and not form.user_email.data and form.organization_id.data is None:
+        form.user_email.errors.append(_l("利用者のメールアドレスを入力するか、団体を選んでください。"))
+        return False
+    return ok
 
 
 def _interval(value) -> int:
@@ -132,3 +136,12 @@ class SeriesForm(BookingForm):
             self.count.errors.append(_l("回数か最後の日のどちらかを入力してください。"))
             ok = False
         return ok
+
+
+class StaffSeriesForm(SeriesForm):
+    """The desk books a weekly series for a resident or a registered group (as StaffBookingForm does one date)."""
+
+    user_email = StaffBookingForm.user_email
+
+    def validate(self, extra_validators=None) -> bool:
+        return _names_a_party(self, super().validate(extra_validators))

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from app.accounts.forms import ActionForm
 from app.bookings import access
 from app.bookings import series as series_services
-from app.bookings.forms import SeriesForm
+from app.bookings.forms import SeriesForm, StaffSeriesForm
 from app.bookings.models import BookingSeries
 from app.bookings.views import (
     _day_arg,
@@ -21,10 +21,14 @@ from app.bookings.views import (
     _hm,
     _organization_choices,
     _room_or_404,
+    _staff_facility,
     _unit_choices,
     bp,
+    desk_organization_choices,
+    desk_party,
 )
 from app.core.errors import DomainError
+from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
 
@@ -37,9 +41,9 @@ def _fingerprint(form: SeriesForm, room_id: int) -> str:
     return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:32]
 
 
-def _render(form: SeriesForm, room, status: int, *, plan=None, error=None):
+def _render(form: SeriesForm, room, status: int, *, plan=None, error=None, action_url: str | None = None):
     return render_template("bookings/series_new.html", form=form, room=room, facility=room.facility, plan=plan,
-                           error=error, hm=_hm), status
+                           error=error, hm=_hm, action_url=action_url or url_for("bookings.series_new")), status
 
 
 @bp.route("/series/new", methods=["GET", "POST"])
@@ -48,49 +52,85 @@ def series_new():
     """Book the same room and 時間区分 every week: first a plan of every date (free, taken, closed), then confirm."""
     form = SeriesForm()
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
-    if request.method == "GET":
-        form.room_id.data = str(room.id)
-        form.day.data = _day_arg(request.args.get("day"))
-    form.units.choices = _unit_choices(room, form.day.data)
-    form.equipment.choices = _equipment_choices(room.facility_id)
+    _prepare(form, room)
     form.organization_id.choices = _organization_choices()
     if request.method == "GET":
         return _render(form, room, 200)
     if not form.validate_on_submit():
         return _render(form, room, 422)
+    return _plan_or_book(form, room, user=current_user)
+
+
+def _prepare(form: SeriesForm, room) -> None:
+    if request.method == "GET":
+        form.room_id.data = str(room.id)
+        form.day.data = _day_arg(request.args.get("day"))
+    form.units.choices = _unit_choices(room, form.day.data)
+    form.equipment.choices = _equipment_choices(room.facility_id)
+
+
+@bp.route("/desk/<int:facility_id>/series", methods=["GET", "POST"])
+@role_required(Role.FACILITY_STAFF)
+def desk_series(facility_id: int):
+    """The desk books a weekly series for a resident or a registered group: the same plan, rules and fees."""
+    facility = _staff_facility(facility_id)
+    form = StaffSeriesForm()
+    room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
+    if room.facility_id != facility.id:
+        abort(404)
+    _prepare(form, room)
+    form.organization_id.choices = desk_organization_choices()
+    action_url = url_for("bookings.desk_series", facility_id=facility.id)
+    if request.method == "GET":
+        return _render(form, room, 200, action_url=action_url)
+    if not form.validate_on_submit():
+        return _render(form, room, 422, action_url=action_url)
+    party = desk_party(form)
+    if party is None:
+        return _render(form, room, 422, action_url=action_url)
+    resident, organization = party
+    return _plan_or_book(form, room, user=resident, actor=current_user,
+                         organization_id=organization.id if organization else None, action_url=action_url)
+
+
+def _plan_or_book(form: SeriesForm, room, *, user, actor=None, organization_id: int | None = None,
+                  action_url: str | None = None):
+    """Show the plan (again, when the input changed since), or book it; errors re-render the form with the input."""
+    on_behalf = actor is not None
     options = dict(
-        user=current_user, room_id=room.id, first_day=form.day.data, interval_weeks=form.interval_weeks.data,
+        user=user, room_id=room.id, first_day=form.day.data, interval_weeks=form.interval_weeks.data,
         count=form.count.data, until=form.until.data, unit_keys=form.units.data or [],
-        attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
+        attendees=form.attendees.data, category=form.category_value,
+        organization_id=organization_id if on_behalf else form.organization_id.data,
         equipment_ids=form.equipment.data or [],
     )
     fingerprint = _fingerprint(form, room.id)
     mode = form.mode.data if form.mode.data in ("all", "free") else None
     try:
         if mode is None or form.confirm.data != fingerprint:
-            plan = series_services.plan_series(**options)
+            plan = series_services.plan_series(on_behalf=on_behalf, **options)
             form.confirm.data = fingerprint
-            return _render(form, room, 200, plan=plan)
+            return _render(form, room, 200, plan=plan, action_url=action_url)
         series, booked = series_services.book_series(purpose=form.purpose.data, skip_conflicts=mode == "free",
-                                                     **options)
+                                                     actor=actor, **options)
     except series_services.SeriesConflict as exc:
         db.session.rollback()
-        plan = _plan_or_none(options)
+        plan = _plan_or_none(options, on_behalf=on_behalf)
         form.confirm.data = fingerprint if plan else ""
-        return _render(form, room, 409, plan=plan, error=exc.message)
+        return _render(form, room, 409, plan=plan, error=exc.message, action_url=action_url)
     except DomainError as exc:
         db.session.rollback()
         form.confirm.data = ""
         status = exc.status_code if exc.status_code in (403, 404, 409) else 422
-        return _render(form, room, status, error=exc.message)
+        return _render(form, room, status, error=exc.message, action_url=action_url)
     db.session.commit()
     flash(_("くり返しの予約を受け付けました(%(n)s回)。", n=len(booked)), "success")
     return redirect(url_for("bookings.series_show", series_id=series.id), 303)
 
 
-def _plan_or_none(options: dict):
+def _plan_or_none(options: dict, *, on_behalf: bool = False):
     try:
-        return series_services.plan_series(**options)
+        return series_services.plan_series(on_behalf=on_behalf, **options)
     except DomainError:
         db.session.rollback()
         return None

@@ -383,13 +383,43 @@ def _registered_organizations() -> list[Organization]:
         Organization.status == VerificationStatus.VERIFIED).order_by(Organization.name_ja)))
 
 
+def desk_organization_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _("個人として予約する"))] + [
+        SelectChoice(str(o.id), f"{o.name_ja}({o.kind.label})") for o in _registered_organizations()]
+
+
+def desk_party(form):
+    """Whom the desk books for: (the user, the group or None), or None with the form's errors set.
+
+    A group's booking without a named contact goes to (and is mailed to) its first officer."""
+    from app.accounts.models import User
+    from app.accounts.services import normalize_email
+
+    organization = None
+    if form.organization_id.data is not None:
+        organization = db.session.get(Organization, form.organization_id.data) if form.organization_id.data else None
+        if organization is None or not organization.is_verified:
+            form.organization_id.errors.append(_("登録済みの団体を選んでください。"))
+            return None
+    if form.user_email.data:
+        resident = db.session.scalar(sa.select(User).where(User.email == normalize_email(form.user_email.data)))
+    else:
+        resident = db.session.scalar(
+            sa.select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization.id, Membership.role == MembershipRole.OFFICER)
+            .order_by(Membership.id).limit(1))
+    if resident is None or not resident.is_active:
+        form.user_email.errors.append(
+            _("このメールアドレスの利用者は登録されていません。") if form.user_email.data
+            else _("この団体には連絡先になる役員がいません。メールアドレスを入力してください。"))
+        return None
+    return resident, organization
+
+
 @bp.route("/desk/<int:facility_id>/book", methods=["GET", "POST"])
 @role_required(Role.FACILITY_STAFF)
 def desk_book(facility_id: int):
     """The desk books on behalf of a resident (phone or counter): same rules and fees, the resident is the user."""
-    from app.accounts.models import User
-    from app.accounts.services import normalize_email
-
     facility = _staff_facility(facility_id)
     form = StaffBookingForm()
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
@@ -402,30 +432,15 @@ def desk_book(facility_id: int):
         form.day.data = _day_arg(request.args.get("day"))
     form.units.choices = _unit_choices(room, form.day.data)
     form.equipment.choices = _equipment_choices(room.facility_id)
-    form.organization_id.choices = [SelectChoice("", _("個人として予約する"))] + [
-        SelectChoice(str(o.id), f"{o.name_ja}({o.kind.label})") for o in _registered_organizations()]
+    form.organization_id.choices = desk_organization_choices()
     if request.method == "GET":
         return _render_form(form, room, 200, **urls)
     if not form.validate_on_submit():
         return _render_form(form, room, 422, **urls)
-    organization = None
-    if form.organization_id.data is not None:
-        organization = db.session.get(Organization, form.organization_id.data)
-        if organization is None or not organization.is_verified:
-            form.organization_id.errors.append(_("登録済みの団体を選んでください。"))
-            return _render_form(form, room, 422, **urls)
-    if form.user_email.data:
-        resident = db.session.scalar(sa.select(User).where(User.email == normalize_email(form.user_email.data)))
-    else:  # a group's booking without a named contact goes to (and is mailed to) its first officer
-        resident = db.session.scalar(
-            sa.select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.organization_id == organization.id, Membership.role == MembershipRole.OFFICER)
-            .order_by(Membership.id).limit(1))
-    if resident is None or not resident.is_active:
-        form.user_email.errors.append(
-            _("このメールアドレスの利用者は登録されていません。") if form.user_email.data
-            else _("この団体には連絡先になる役員がいません。メールアドレスを入力してください。"))
+    party = desk_party(form)
+    if party is None:
         return _render_form(form, room, 422, **urls)
+    resident, organization = party
     options = dict(user=resident, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
                    attendees=form.attendees.data, category=form.category_value,
                    organization_id=organization.id if organization else None,

@@ -64,17 +64,19 @@ def _cases(c, other, day):
     ]
 
 
-@pytest.mark.parametrize("kind", ["new", "series", "desk"])
+@pytest.mark.parametrize("kind", ["new", "series", "desk", "desk_series"])
 def test_booking_forms_answer_bad_input_with_a_message_and_keep_it(client, kind):
     c, other = make_center(), make_center()
     user = make_user(email="bad.input@example.jp")
     day = today_tokyo() + timedelta(days=10)
-    if kind == "desk":
+    if kind.startswith("desk"):
         staff = make_user(role=Role.FACILITY_STAFF)
         assign_staff(staff.id, c.facility_id)
         login(client, staff.email)
-        url = f"/bookings/desk/{c.facility_id}/book"
+        url = f"/bookings/desk/{c.facility_id}/" + ("book" if kind == "desk" else "series")
         extra = {"user_email": user.email}
+        if kind == "desk_series":
+            extra.update(count="3", interval_weeks="1", mode="all")
     else:
         login(client, user.email)
         url = "/bookings/new" if kind == "new" else "/bookings/series/new"
@@ -90,7 +92,7 @@ def test_booking_forms_answer_bad_input_with_a_message_and_keep_it(client, kind)
         if response.status_code < 500 and "purpose" not in over:
             assert "入力の確認" in text, over  # nothing typed is lost
     assert _count() == 0
-    for room in ("999999", HUGE, "abc", str(other.meeting_id) if kind == "desk" else "999999"):
+    for room in ("999999", HUGE, "abc", str(other.meeting_id) if kind.startswith("desk") else "999999"):
         assert client.get(f"{url}?room={room}").status_code == 404
         assert post_form(client, url, _form(c, day, {"room_id": room}, **extra), page=page).status_code == 404
     for bad_day in ("9999-12-31", "0001-01-01", "yesterday"):
