@@ -73,9 +73,15 @@ _FIELD_MESSAGES = {
     "Not a valid list.": _l("リストで指定してください。"),
     "Not a valid mapping type.": _l("オブジェクトで指定してください。"),
     "Shorter than minimum length 1.": _l("空にはできません。"),
+    "Not a valid time.": _l("時刻の形式が正しくありません（HH:MM）。"),
 }
 _LONGER = re.compile(r"^Longer than maximum length (\d+)\.$")
 _SHORTER = re.compile(r"^Shorter than minimum length (\d+)\.$")
+_LENGTH_BETWEEN = re.compile(r"^Length must be between (\d+) and (\d+)\.$")
+_RANGE = re.compile(r"^Must be greater than or equal to (-?[\d.]+) and less than or equal to (-?[\d.]+)\.$")
+_AT_LEAST = re.compile(r"^Must be greater than or equal to (-?[\d.]+)\.$")
+_AT_MOST = re.compile(r"^Must be less than or equal to (-?[\d.]+)\.$")
+_ONE_OF = re.compile(r"^Must be one of: (.*)\.$")
 
 
 def translate_field_message(message: str) -> str:
@@ -92,6 +98,16 @@ def translate_field_message(message: str) -> str:
         return plain(_("%(n)s文字以下にしてください。", n=match.group(1)))
     if match := _SHORTER.match(text):
         return plain(_("%(n)s文字以上にしてください。", n=match.group(1)))
+    if match := _LENGTH_BETWEEN.match(text):
+        return plain(_("%(min)s文字から%(max)s文字までにしてください。", min=match.group(1), max=match.group(2)))
+    if match := _RANGE.match(text):
+        return plain(_("%(min)sから%(max)sまでの数にしてください。", min=match.group(1), max=match.group(2)))
+    if match := _AT_LEAST.match(text):
+        return plain(_("%(min)s以上の数にしてください。", min=match.group(1)))
+    if match := _AT_MOST.match(text):
+        return plain(_("%(max)s以下の数にしてください。", max=match.group(1)))
+    if match := _ONE_OF.match(text):
+        return plain(_("次のどれかにしてください: %(choices)s", choices=match.group(1)))
     return plain(text)
 
 

@@ -238,3 +238,21 @@ def test_nul_characters_and_a_partial_recurrence_are_a_clear_422(client):
 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == 2
     assert series.id != own.id
+
+
+def test_range_length_choice_and_time_messages_are_in_the_users_language(client):
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    _tid, secret = make_token(editor)
+    response = client.post("/api/v1/organizations", headers=bearer(secret), json={
+        "kind": "shopping_street", "district": "shiba", "name": {"ja": "n" * 201}, "shop_count": 10**9})
+    fields = response.get_json()["error"]["fields"]
+    assert fields["name"] == {"ja": ["1文字から200文字までにしてください。"]}
+    assert fields["shop_count"] == ["0から1000000までの数にしてください。"]
+    series = make_series(organization_id=org.id, actor_id=editor.id)
+    bad = client.patch(f"/api/v1/events/{series.id}", headers=bearer(secret), json={
+        "start_time": "99:00", "fee_yen": -1, "recurrence": {"frequency": "daily", "first_date": "2030-01-01"}})
+    bad = bad.get_json()["error"]["fields"]
+    assert bad["start_time"] == ["時刻の形式が正しくありません（HH:MM）。"]
+    assert bad["fee_yen"] == ["0から1000000までの数にしてください。"]
+    assert bad["recurrence"]["frequency"][0].startswith("次のどれかにしてください: ")
