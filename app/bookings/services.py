@@ -246,6 +246,14 @@ def quote(
             d=facility.cancel_deadline_days)),
         str(_l("この区分では{n}日先まで予約できます。").format(n=window)),
     ]
+    # Every configured rule of the facility and room, whether or not it bites this time (the issue: who may book,
+    # how far ahead, lead time, the monthly limit are shown before the user commits).
+    if facility.min_lead_days > 0:
+        rules.append(str(_l("この施設は{n}日前までに予約してください。").format(n=facility.min_lead_days)))
+    if not lottery_award:
+        rules.append(str(_l("1か月に予約できるのは{n}件までです。").format(n=facility.max_active_per_month)))
+    if room.verified_groups_only:
+        rules.append(str(_l("この部屋は登録団体だけが予約できます。")))
     if state == BookingState.TENTATIVE:
         rules.append(str(_l("仮予約です。期限までに窓口で使用料を支払うと確定します。")))
     if state == BookingState.REQUESTED:

@@ -259,3 +259,25 @@ def test_equipment_is_offered_priced_and_kept_on_the_booking(client):
     assert "ワイヤレスマイク" in client.get(done.headers["Location"]).get_data(as_text=True)
     [booking] = _bookings()
     assert booking.fee_gross_yen == 1200
+
+
+def test_quote_shows_every_configured_rule_before_confirming(client):
+    from app.facilities.models import Room
+    from tests.facilities.factories import make_organization
+
+    c = make_center(min_lead_days=2, max_active_per_month=4, window_days_resident=90)
+    with app_context():
+        db.session.get(Room, c.meeting_id).verified_groups_only = True
+        db.session.commit()
+    user = make_user()
+    org = make_organization(officer_id=user.id)
+    login(client, user.email)
+    day = today_tokyo() + timedelta(days=10)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    preview = post_form(client, "/bookings/new", _form(c, day, organization_id=str(org)), page=page_url)
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "予約の内容を確かめてください" in text
+    for rule in ("この施設は2日前までに予約してください", "1か月に予約できるのは4件まで", "登録団体だけが予約できます",
+                 "90日先まで予約できます", "15分以内"):
+        assert rule in text, rule
+    assert _bookings() == []
