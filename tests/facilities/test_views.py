@@ -136,3 +136,27 @@ def test_grid_filters_rooms_by_capacity_and_kind(client):
     assert "ホールA" in big and "会議室1" not in big and "音楽スタジオ" not in big
     music = client.get(f"{base}?kind=music&capacity=abc").get_data(as_text=True)
     assert "音楽スタジオ" in music and "ホールA" not in music
+
+
+def test_facility_page_in_each_language_with_barrier_free_facts(client):
+    from app.core.i18n import LANGUAGE_COOKIE
+    from app.facilities.models import Facility, Room
+
+    c = make_center(name="高輪区民センター", has_elevator=True, has_parking=False, has_hearing_loop=None,
+                    name_en="Takanawa Community Center", notes_en="Please bring indoor shoes.",
+                    notes_ja="上履きをお持ちください。")
+    with app_context():
+        db.session.get(Facility, c.facility_id).name_easy = "たかなわ くみん センター"
+        db.session.get(Room, c.meeting_id).name_en = "Meeting Room 1"
+        db.session.commit()
+    page = client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
+    assert "高輪区民センター" in page and "上履きをお持ちください" in page
+    barrier = page.split("バリアフリー", 1)[1]
+    assert "エレベーター</dt><dd>あり" in barrier and "駐車場</dt><dd>なし" in barrier
+    assert "ヒアリングループ</dt><dd>不明" in barrier  # unknown is said, never guessed
+    client.set_cookie(LANGUAGE_COOKIE, "en")
+    english = client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
+    assert "Takanawa Community Center" in english and "Please bring indoor shoes." in english
+    assert "Meeting Room 1" in english and "高輪区民センター" not in english
+    client.set_cookie(LANGUAGE_COOKIE, "ja-easy")
+    assert "たかなわ くみん センター" in client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
