@@ -397,19 +397,27 @@ def unsubscribe(token: str) -> bool:
 # ---------------------------------------------------------------- the job
 
 
-def notify_freed_slots(*, now: datetime | None = None, limit: int = 1000) -> int:
+def notify_freed_slots(*, now: datetime | None = None, limit: int = 200) -> int:
     """E-mail watchers about slots freed since the last run that are still free; returns the mails queued.
 
     Each freed row is claimed with a conditional UPDATE (notified_at IS NULL -> now): of several runners racing,
     exactly one gets it (PostgreSQL re-checks the condition after the other commits; SQLite serialises writers).
     One mail per watcher and run lists every matching free unit; the same watch is never told twice about the
-    same unit in one run.
+    same unit in one run. A run takes whole (facility, day) pairs, at most LIMIT of them (the oldest first), so
+    a lottery opening a month at once never splits a watched day over two runs (two mails).
     """
     now = now or utcnow()
     today = to_tokyo(now).date()
     table = FreedSlot.__table__
+    waiting = list(db.session.execute(
+        sa.select(FreedSlot.facility_id, FreedSlot.day).where(FreedSlot.notified_at.is_(None))
+        .group_by(FreedSlot.facility_id, FreedSlot.day).order_by(sa.func.min(FreedSlot.id)).limit(limit)))
+    if not waiting:
+        return 0
     candidates = list(db.session.scalars(
-        sa.select(FreedSlot).where(FreedSlot.notified_at.is_(None)).order_by(FreedSlot.id).limit(limit)))
+        sa.select(FreedSlot).where(FreedSlot.notified_at.is_(None),
+                                   sa.tuple_(FreedSlot.facility_id, FreedSlot.day).in_([tuple(p) for p in waiting]))
+        .order_by(FreedSlot.id)))
     claimed: list[FreedSlot] = []
     for row in candidates:
         won = db.session.execute(sa.update(table).where(table.c.id == row.id, table.c.notified_at.is_(None))

@@ -371,3 +371,30 @@ def test_lottery_leftovers_mail_each_watcher_once_and_are_listed_per_period_not_
     assert html.count('class="button" href="/bookings/new?') == 1  # the cancellation, not 120 lottery cards
     assert f"/bookings/new?room={other.meeting_id}&amp;day={first.isoformat()}" in html
     assert f"/facilities/{c.facility_id}/availability?view=month&amp;start={first.isoformat()}" in html
+
+
+def test_a_run_takes_whole_days_so_a_watched_day_is_never_split_over_two_mails(app, outbox):
+    """Lottery rows arrive room by room (all days of one room, then the next): a run limited by rows would mail a
+    watcher of one day once per room. Runs take whole (facility, day) pairs: one mail naming both rooms."""
+    from app.bookings import lottery_flow
+    from app.bookings.lottery import SlotKey
+    from app.core.time import utcnow
+
+    c = make_center()
+    first = today_tokyo() + timedelta(days=DAY_AHEAD)
+    watcher = make_user()
+    _watch(watcher.id, c.facility_id, first + timedelta(days=1))
+    with app_context():
+        lottery_flow.notify_freed_slots([SlotKey(room, first + timedelta(days=n), "morning")
+                                         for room in (c.meeting_id, c.hall_id) for n in range(3)], now=utcnow())
+        db.session.commit()
+    outbox.clear()
+    with app.app_context(), alerts.url_context():
+        runs = [alerts.notify_freed_slots(limit=1) for _ in range(4)]
+        db.session.commit()
+        send_pending()
+        assert db.session.scalar(sa.select(sa.func.count(FreedSlot.id)).where(FreedSlot.notified_at.is_(None))) == 0
+    assert sorted(runs) == [0, 0, 0, 1]  # three days, one per run; the watched day's run mails once
+    (mail,) = _alert_mails(outbox)
+    rooms = {int(r) for r in re.findall(r"/bookings/new\?room=(\d+)&", mail.get_content())}
+    assert {c.meeting_id, c.hall_id} <= rooms
