@@ -281,3 +281,48 @@ def test_quote_shows_every_configured_rule_before_confirming(client):
                  "90日先まで予約できます", "15分以内"):
         assert rule in text, rule
     assert _bookings() == []
+
+
+def test_desk_approves_rejects_and_every_desk_action_is_audited(client):
+    from app.bookings.models import BookingClaim
+    from app.core.audit import AuditEvent
+    from app.facilities.models import Room
+
+    c = make_center()
+    with app_context():
+        db.session.get(Room, c.meeting_id).requires_approval = True
+        db.session.commit()
+    staff = make_user(role=Role.FACILITY_STAFF)
+    assign_staff(staff.id, c.facility_id)
+    resident = make_user()
+    day = today_tokyo() + timedelta(days=9)
+    login(client, resident.email)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    preview = post_form(client, "/bookings/new", _form(c, day), page=page_url)
+    assert "職員の承認が必要です" in preview.get_data(as_text=True)
+    for slot in ("morning", "evening"):
+        post_form(client, "/bookings/new", _form(c, day, confirm="1", units=[f"s{c.slot_ids[slot]}"]), page=page_url)
+    first, second = sorted(_bookings(), key=lambda b: b.id)
+    assert {first.state, second.state} == {BookingState.REQUESTED}
+    desk = client.application.test_client()
+    login(desk, staff.email)
+    desk_url = f"/bookings/desk/{c.facility_id}?day={day.isoformat()}"
+    assert post_form(desk, f"/bookings/desk/bookings/{first.id}/approve", {}, page=desk_url).status_code == 303
+    assert post_form(desk, f"/bookings/desk/bookings/{second.id}/reject", {}, page=desk_url).status_code == 303
+    again = post_form(desk, f"/bookings/desk/bookings/{second.id}/approve", {}, page=desk_url)
+    assert again.status_code == 303 and "承認待ちの予約ではありません" in desk.get(desk_url).get_data(as_text=True)
+    assert post_form(desk, f"/bookings/desk/bookings/{first.id}/paid", {}, page=desk_url).status_code == 303
+    closures = f"/bookings/desk/{c.facility_id}/closures"
+    post_form(desk, closures, {"first_day": (day + timedelta(days=30)).isoformat(),
+                               "last_day": (day + timedelta(days=30)).isoformat(), "kind": "temporary",
+                               "reason": "設備点検", "room_id": ""}, page=closures)
+    with app_context():
+        states = {b.id: b.state for b in db.session.scalars(sa.select(Booking))}
+        assert states == {first.id: BookingState.CONFIRMED, second.id: BookingState.REJECTED}
+        assert db.session.scalar(sa.select(sa.func.count(BookingClaim.id)).where(
+            BookingClaim.booking_id == second.id)) == 0  # a rejected request frees the slot
+        audited = {(a.action, str(a.target_id)) for a in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.actor_id == staff.id))}
+    assert {("booking.approve", str(first.id)), ("booking.reject", str(second.id)),
+            ("booking.paid", str(first.id))} <= audited
+    assert "closure.create" in {action for action, _target in audited}
