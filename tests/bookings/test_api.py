@@ -57,3 +57,16 @@ def test_book_conflict_list_and_cancel_with_tokens(client):
     assert cancelled.status_code == 200 and cancelled.get_json()["state"] == "cancelled"
     again = client.post("/api/v1/bookings", json={**body, "room_id": c.hall_id}, headers=bearer(bob_secret))
     assert again.status_code == 201
+
+
+def test_booking_endpoints_are_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    assert "get" in paths["/api/v1/facilities"]
+    assert "get" in paths["/api/v1/rooms/{room_id}/availability"]
+    assert {"get", "post"} <= set(paths["/api/v1/bookings"])
+    assert "post" in paths["/api/v1/bookings/{booking_id}/cancel"]
+    create = paths["/api/v1/bookings"]["post"]
+    assert {"201", "401", "403", "409", "422"} <= set(create["responses"]) and create["security"]
+    schema = spec["components"]["schemas"]["BookingIn"]["properties"]
+    assert schema["room_id"]["maximum"] == 2**31 - 1 and schema["attendees"]["maximum"] == 10000
