@@ -10,12 +10,14 @@ one-click link, approval and rejection, 仮予約 expiry, check-in and no-show, 
 templates, rooms) - no service has to remember to call anything:
 
 - An `after_flush` listener on every SQLAlchemy Session notes each Booking, BookingItem, Closure, TimeSlot,
-  Room and Facility row a flush inserted, changed or deleted (old and new facility and day). Before the
+  Room and Facility row a flush inserted, changed or deleted (where it was and where it is). Before the
   transaction commits (`before_commit`), and before a reader in the same transaction reads the rollup,
-  settle() recomputes the rollup rows of those facilities and months from the database - in the same
-  transaction, so a rollback takes them back too. It recomputes rather than adds deltas: the same code as the
-  rebuild, so the two cannot drift apart. On PostgreSQL an advisory lock per facility serialises the writers
-  of the same rows (SQLite writers are serialised already).
+  settle() recomputes the rollup rows those changes can alter from the database - in the same transaction,
+  so a rollback takes them back too: for a booking, its room and the rooms below it x its month x its weekday
+  (a few dozen rows, the common case); for closures, templates, rooms and facilities, the facility's months.
+  It recomputes rather than adds deltas: the same SQL as the rebuild (built once, values bound), restricted to
+  those rows, so the two cannot drift apart. On PostgreSQL an advisory lock per facility serialises the
+  writers of the same rows (SQLite writers are serialised already).
 - A bulk INSERT / UPDATE / DELETE on those tables through the session (which the ORM cannot see row by row)
   drops the coverage: reads fall back to the live SQL until the next rebuild. Never wrong, only slower.
 - Months outside the coverage are always computed live, so the rollup is an optimisation, never a source.
@@ -23,6 +25,7 @@ templates, rooms) - no service has to remember to call anything:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -45,6 +48,18 @@ WATCHED_TABLES = frozenset(m.__tablename__ for m in (Booking, BookingItem, Closu
 
 class _Unknown(Exception):
     """A deleted row whose values were never loaded: which months it touched cannot be known."""
+
+
+def _old_value_loaded(_target, value, _old, _initiator):
+    return value
+
+
+# The columns that say which rows a change touches: setting one on an expired object (after a commit) loads its
+# old value first, so that the flush knows where the row was as well as where it goes (a booking moved to
+# another day or room, a closure moved). Without it the old month was never recomputed.
+for _attribute in (Booking.facility_id, Booking.room_id, Booking.day, BookingItem.booking_id, Closure.facility_id,
+                   Closure.room_id, Closure.start_date, Closure.end_date, TimeSlot.facility_id, Room.facility_id):
+    event.listen(_attribute, "set", _old_value_loaded, active_history=True)
 
 
 def month_floor(day: date) -> date:
@@ -89,42 +104,73 @@ def _fiscal_year_of_month(month: int) -> int:
     return month // 100 - (1 if month % 100 < 4 else 0)
 
 
-def recompute(session: Session, *, first: date, end: date, facility_ids: Iterable[int] | None = None) -> int:
+def recompute(session: Session, *, first: date, end: date, facility_ids: Iterable[int] | None = None,
+              room_ids: Iterable[int] | None = None, weekday: int | None = None) -> int:
     """Replace the rollup rows of the whole months [first, end) (of FACILITY_IDS, None = all) with what the live
-    SQL computes now. Idempotent. Returns the number of unit rows written."""
+    SQL computes now. ROOM_IDS and WEEKDAY narrow it to the rows of those rooms on that weekday (the upkeep of a
+    booking): ROOM_IDS must hold every room below each of them (a parent's units are its leaves'). Idempotent.
+    Returns the number of unit rows written. Every statement is built once (cached) and takes bound values."""
     from app.dashboards.utilization import STAT_FIELDS, _live_booking_stats, _live_utilization
 
     if end <= first:
         return 0
     ids = None if facility_ids is None else sorted(set(facility_ids))
-    units = UtilizationUnitRollup.__table__
-    stats = UtilizationBookingRollup.__table__
-    months = (first.year * 100 + first.month, end.year * 100 + end.month)
-    for table in (units, stats):
-        stmt = sa.delete(table).where(table.c.month >= months[0], table.c.month < months[1])
-        if ids is not None:
-            stmt = stmt.where(table.c.facility_id.in_(ids))
-        session.execute(stmt)
+    rooms = None if room_ids is None else sorted(set(room_ids))
+    params = {"first_month": first.year * 100 + first.month, "end_month": end.year * 100 + end.month}
+    if ids is not None:
+        params["facility_ids"] = ids
+    if rooms is not None:
+        params["room_ids"] = rooms
+    if weekday is not None:
+        params["weekday"] = weekday
+    shape = (ids is not None, rooms is not None, weekday is not None)
+    for table in (UtilizationUnitRollup.__table__, UtilizationBookingRollup.__table__):
+        session.execute(_delete_statement(table.name, *shape), params)
     unit_rows = [
         {"room_id": key["room"], "month": key["month"], "weekday": key["weekday"], "slot_code": key["slot"],
          "facility_id": key["facility"], "fiscal_year": _fiscal_year_of_month(key["month"]),
          "bookable": int(bookable), "booked": int(booked or 0), "used": int(used or 0)}
         for key, bookable, booked, used in _live_utilization(
-            session, start=first, end=end, facility_ids=ids, room_ids=None,
-            keys=("facility", "room", "month", "weekday", "slot"))
+            session, start=first, end=end, facility_ids=ids, room_ids=rooms, weekday=weekday, keys=UNIT_KEYS)
     ]
     stat_rows = [
         {"room_id": key["room"], "month": key["month"], "weekday": key["weekday"], "facility_id": key["facility"],
          "fiscal_year": _fiscal_year_of_month(key["month"]),
          **{name: int(value or 0) for name, value in zip(STAT_FIELDS, values, strict=True)}}
-        for key, *values in _live_booking_stats(session, start=first, end=end, facility_ids=ids, room_ids=None,
-                                                keys=("facility", "room", "month", "weekday"))
+        # By room alone when rooms are given: the rows are the rooms' whatever facility their bookings name.
+        for key, *values in _live_booking_stats(session, start=first, end=end, room_ids=rooms, weekday=weekday,
+                                                facility_ids=ids if rooms is None else None, keys=STAT_KEYS)
     ]
     if unit_rows:
-        session.execute(sa.insert(units), unit_rows)
+        session.execute(_insert_statement(UtilizationUnitRollup.__tablename__), unit_rows)
     if stat_rows:
-        session.execute(sa.insert(stats), stat_rows)
+        session.execute(_insert_statement(UtilizationBookingRollup.__tablename__), stat_rows)
     return len(unit_rows)
+
+
+UNIT_KEYS = ("facility", "room", "month", "weekday", "slot")
+STAT_KEYS = ("facility", "room", "month", "weekday")
+_TABLES = {model.__tablename__: model.__table__ for model in (UtilizationUnitRollup, UtilizationBookingRollup)}
+
+
+@functools.lru_cache(maxsize=32)
+def _delete_statement(table_name: str, by_facility: bool, by_room: bool, by_weekday: bool):
+    """DELETE of a rollup table's rows in [first_month, end_month), narrowed as asked (bound parameters)."""
+    table = _TABLES[table_name]
+    stmt = sa.delete(table).where(table.c.month >= sa.bindparam("first_month"),
+                                  table.c.month < sa.bindparam("end_month"))
+    if by_facility:
+        stmt = stmt.where(table.c.facility_id.in_(sa.bindparam("facility_ids", expanding=True)))
+    if by_room:
+        stmt = stmt.where(table.c.room_id.in_(sa.bindparam("room_ids", expanding=True)))
+    if by_weekday:
+        stmt = stmt.where(table.c.weekday == sa.bindparam("weekday"))
+    return stmt
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_statement(table_name: str):
+    return sa.insert(_TABLES[table_name])
 
 
 def default_range(session: Session, *, today: date | None = None) -> tuple[date, date]:
@@ -149,6 +195,7 @@ def rebuild(session: Session, *, first: date | None = None, end: date | None = N
     session.flush()
     _lock(session)
     session.info.pop(PENDING_KEY, None)  # everything is recomputed below
+    session.info.pop(KEYS_KEY, None)
     units, stats = UtilizationUnitRollup.__table__, UtilizationBookingRollup.__table__
     session.execute(sa.delete(units))
     session.execute(sa.delete(stats))
@@ -211,9 +258,12 @@ def _changed(obj, names: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-def _touched(session: Session) -> tuple[dict, set[int]]:
-    """What this flush changed: facility id -> set of days (or ALL), and booking ids of changed items."""
+def _touched(session: Session) -> tuple[dict, set, set[int]]:
+    """What this flush changed: facility id -> set of days (or ALL) where templates, closures, rooms or the
+    facility changed (recomputed by facility-month: rare); (facility id, room id, day) of each changed booking
+    (recomputed by room x month x weekday: every booking commit); booking ids of changed items."""
     touched: dict[int, set | str] = {}
+    keys: set[tuple[int, int, date]] = set()
     item_bookings: set[int] = set()
 
     def add(facility_id, days):
@@ -229,15 +279,16 @@ def _touched(session: Session) -> tuple[dict, set[int]]:
         if isinstance(obj, Booking):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
-            for facility_id in _values(obj, "facility_id"):
-                add(facility_id, _values(obj, "day"))
+            days, rooms = _values(obj, "day"), _values(obj, "room_id")  # old and new: a move touches both
+            keys.update((facility_id, room_id, day) for facility_id in _values(obj, "facility_id")
+                        for room_id in rooms for day in days)
         elif isinstance(obj, BookingItem):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
             item_bookings |= _values(obj, "booking_id")
             booking = obj.__dict__.get("booking")
-            if booking is not None and booking.facility_id is not None:
-                add(booking.facility_id, {booking.day})
+            if booking is not None and None not in (booking.facility_id, booking.room_id, booking.day):
+                keys.add((booking.facility_id, booking.room_id, booking.day))
         elif isinstance(obj, Closure):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
@@ -259,7 +310,7 @@ def _touched(session: Session) -> tuple[dict, set[int]]:
             if is_dirty and not _changed(obj, FACILITY_COLUMNS):
                 continue
             add(obj.id, ALL)
-    return touched, item_bookings
+    return touched, keys, item_bookings
 
 
 def _months(days: set) -> tuple[date, date]:
@@ -275,8 +326,12 @@ def _months(days: set) -> tuple[date, date]:
     return month_floor(min(firsts)), add_months(month_floor(max(lasts)), 1)
 
 
-PENDING_KEY = "utilization_rollup_pending"
+PENDING_KEY = "utilization_rollup_pending"  # facility id -> days or ALL: recomputed by facility-month
+KEYS_KEY = "utilization_rollup_keys"  # (facility id, room id, day) of changed bookings: by room x month x weekday
 LOCK_CLASS = 6006  # PostgreSQL advisory locks (LOCK_CLASS, 0) = the whole rollup, (LOCK_CLASS, facility id)
+_GLOBAL_LOCK = sa.text("SELECT pg_advisory_xact_lock(:c, 0)")
+_SHARED_LOCK = sa.text("SELECT pg_advisory_xact_lock_shared(:c, 0)")
+_FACILITY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:c, :f)")
 
 
 def _lock(session: Session, facility_id: int | None = None) -> None:
@@ -287,50 +342,70 @@ def _lock(session: Session, facility_id: int | None = None) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     if facility_id is None:
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": LOCK_CLASS})
+        session.execute(_GLOBAL_LOCK, {"c": LOCK_CLASS})
     else:
-        session.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:c, 0)"), {"c": LOCK_CLASS})
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :f)"), {"c": LOCK_CLASS, "f": facility_id})
+        session.execute(_SHARED_LOCK, {"c": LOCK_CLASS})
+        session.execute(_FACILITY_LOCK, {"c": LOCK_CLASS, "f": facility_id})
+
+
+@functools.lru_cache(maxsize=1)
+def _bookings_statement():
+    table = Booking.__table__
+    return sa.select(table.c.facility_id, table.c.room_id, table.c.day).where(
+        table.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1)
+def _rooms_below_statement():
+    """(room id, its facility, room id asked for) of every room at or below the rooms asked for ("ids")."""
+    from app.dashboards.utilization import _ancestors
+
+    anc = _ancestors()
+    return sa.select(anc.c.room_id, Room.facility_id, anc.c.anc_id).join(Room, Room.id == anc.c.room_id).where(
+        anc.c.anc_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context) -> None:
-    """Note the facilities and days this flush changed; settle() recomputes them before the commit."""
+    """Note the facilities, rooms and days this flush changed; settle() recomputes them before the commit."""
     try:
-        touched, item_bookings = _touched(session)
+        touched, keys, item_bookings = _touched(session)
     except _Unknown:
         if coverage(session) is not None:
             drop_coverage(session)
         return
-    if (not touched and not item_bookings) or coverage(session) is None:
+    if (not touched and not keys and not item_bookings) or coverage(session) is None:
         return
     if item_bookings:
-        table = Booking.__table__
-        for facility_id, day in session.execute(
-            sa.select(table.c.facility_id, table.c.day).where(table.c.id.in_(sorted(item_bookings)))
-        ):
-            if touched.get(facility_id) != ALL:
-                touched.setdefault(facility_id, set()).add(day)
+        keys.update(session.execute(_bookings_statement(), {"ids": sorted(item_bookings)}).tuples())
     pending = session.info.setdefault(PENDING_KEY, {})
     for facility_id, days in touched.items():
         if days == ALL or pending.get(facility_id) == ALL:
             pending[facility_id] = ALL
         else:
             pending.setdefault(facility_id, set()).update(days)
+    session.info.setdefault(KEYS_KEY, set()).update(keys)
 
 
 def settle(session: Session) -> None:
     """Recompute the rollup of what this transaction's flushes changed. Runs before every commit, and before
-    the rollup is read (a transaction reads its own writes)."""
+    the rollup is read (a transaction reads its own writes).
+
+    A changed booking recomputes only the rows it can change: its room and every room below it (a hall's
+    units are its halves') x its month x its weekday, from the same SQL as the rebuild restricted to those
+    days and rooms (a few dozen units). Changes to closures, templates, rooms or a facility recompute the
+    facility's months (rare, staff actions)."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # changes not flushed yet are noted by the flush
-    pending = session.info.pop(PENDING_KEY, None)
-    if not pending:
+    pending = session.info.pop(PENDING_KEY, None) or {}
+    keys = session.info.pop(KEYS_KEY, None) or set()
+    if not pending and not keys:
         return
     covered = coverage(session)
     if covered is None:
         return
-    for facility_id, days in sorted(pending.items(), key=lambda item: item[0]):
+    wide: dict[int, tuple[date, date]] = {}  # facility id -> whole months recomputed
+    for facility_id, days in pending.items():
         if days == ALL:
             first, end = covered
         elif days:
@@ -339,8 +414,30 @@ def settle(session: Session) -> None:
         else:
             continue
         if first < end:
-            _lock(session, facility_id)
-            recompute(session, first=first, end=end, facility_ids=[facility_id])
+            wide[facility_id] = (first, end)
+    asked: dict[tuple[date, int], set[int]] = {}  # (month, weekday) -> rooms whose bookings changed
+    for _facility_id, room_id, day in keys:
+        if covered[0] <= day < covered[1]:
+            asked.setdefault((month_floor(day), day.weekday()), set()).add(room_id)
+    below: dict[int, list[tuple[int, int]]] = {}  # room asked for -> (room at or below it, that room's facility)
+    if asked:
+        for room_id, facility_id, asked_id in session.execute(
+            _rooms_below_statement(), {"ids": sorted(set().union(*asked.values()))}
+        ):
+            below.setdefault(asked_id, []).append((room_id, facility_id))
+    narrow = []
+    for (month, weekday), asked_rooms in sorted(asked.items()):
+        rooms = {(room_id, facility_id) for asked_id in asked_rooms for room_id, facility_id in below.get(asked_id, ())
+                 if not (facility_id in wide and wide[facility_id][0] <= month < wide[facility_id][1])}
+        if rooms:
+            narrow.append((month, weekday, rooms))
+    for facility_id in sorted(set(wide) | {f for *_, rooms in narrow for _r, f in rooms}):
+        _lock(session, facility_id)  # in one order, before any write: no deadlock between writers
+    for facility_id, (first, end) in sorted(wide.items()):
+        recompute(session, first=first, end=end, facility_ids=[facility_id])
+    for month, weekday, rooms in narrow:
+        recompute(session, first=month, end=add_months(month, 1), weekday=weekday,
+                  facility_ids={f for _r, f in rooms}, room_ids={r for r, _f in rooms})
 
 
 @event.listens_for(Session, "before_commit")
@@ -356,6 +453,7 @@ def _before_commit(session: Session) -> None:
 def _after_transaction_end(session: Session, transaction) -> None:
     if transaction.parent is None:  # the whole transaction is over (committed, rolled back or closed)
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(KEYS_KEY, None)
         session.info.pop(CACHE_KEY, None)
 
 

@@ -27,6 +27,7 @@ Everything is one SQL statement per call with GROUP BY; the calendar is a recurs
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -95,9 +96,10 @@ class _Dialect:
     def __init__(self, name: str):
         self.sqlite = name == "sqlite"
 
-    def day_literal(self, value: date):
+    def day_literal(self, value):
+        """A date value (or Date bind parameter) usable as a column value."""
         # SQLite stores dates as ISO text: CAST(... AS DATE) would turn '2026-04-01' into the number 2026.
-        literal = sa.literal(value, sa.Date)
+        literal = value if isinstance(value, sa.BindParameter) else sa.literal(value, sa.Date)
         return literal if self.sqlite else sa.cast(literal, sa.Date)
 
     def next_day(self, expr):
@@ -148,13 +150,14 @@ def _ancestors():
     )
 
 
-def _calendar(d: _Dialect, start: date, end: date):
-    """Recursive CTE (day, wd) of the days in [start, end); wd 0 = Monday."""
-    base = sa.select(d.day_literal(start).label("day"), sa.literal(start.weekday(), sa.Integer).label("wd"))
+def _calendar(d: _Dialect, first, first_wd, last):
+    """Recursive CTE (day, wd) of the days from FIRST to LAST included (bind parameters: Date, its weekday with
+    0 = Monday, Date)."""
+    base = sa.select(d.day_literal(first).label("day"), first_wd.label("wd"))
     cal = base.cte("calendar", recursive=True)
     return cal.union_all(
         sa.select(d.next_day(cal.c.day), (cal.c.wd + 1) % 7)
-        .where(cal.c.day < d.day_literal(end - timedelta(days=1)))
+        .where(cal.c.day < d.day_literal(last))
     )
 
 
@@ -167,9 +170,9 @@ def _scope_rooms(anc, facility_ids: Sequence[int] | None, room_ids: Sequence[int
         Room.facility_id.in_(sa.select(Facility.id).where(Facility.active.is_(True)).scalar_subquery()),
     ]
     if facility_ids is not None:
-        conditions.append(Room.facility_id.in_(list(facility_ids)))
+        conditions.append(Room.facility_id.in_(_in(facility_ids)))
     if room_ids is not None:  # a parent room means the leaves below it
-        conditions.append(Room.id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+        conditions.append(Room.id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(_in(room_ids)))))
     return conditions
 
 
@@ -275,17 +278,63 @@ def _rollup_utilization(session, first: date, last: date, *, facility_ids, room_
             for row in session.execute(stmt) if row.bookable]
 
 
-def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids, keys, states=BOOKED_STATES):
+def _in(values):
+    """An IN list: a bind parameter as is (cached statements), else the values as a list."""
+    return values if isinstance(values, sa.BindParameter) else list(values)
+
+
+@functools.lru_cache(maxsize=512)
+def _holidays(start: date, end: date) -> tuple[date, ...]:
+    """holidays_between as a sorted tuple, kept per range (the library takes milliseconds per month)."""
+    return tuple(sorted(holidays_between(start, end)))
+
+
+def _live_params(start: date, end: date, *, facility_ids, room_ids, weekday, states=None) -> dict:
+    """The bind parameters of the cached live statements."""
+    params = {"first": start, "end": end, "last": end - timedelta(days=1), "first_wd": start.weekday(),
+              "holidays": list(_holidays(start, end))}
+    if facility_ids is not None:
+        params["facility_ids"] = list(facility_ids)
+    if room_ids is not None:
+        params["room_ids"] = list(room_ids)
+    if weekday is not None:
+        params["weekday"] = weekday
+    if states is not None:
+        params["states"] = list(states)
+    return params
+
+
+def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids, keys, states=BOOKED_STATES,
+                      weekday: int | None = None):
     """Rows (key, bookable, booked, used) of [start, end) computed from templates, closures and bookings in ONE
-    SQL statement (the definition of the numbers; the rollup stores what this returns)."""
-    d = _Dialect(session.get_bind().dialect.name)
-    holidays = sorted(holidays_between(start, end))
+    SQL statement (the definition of the numbers; the rollup stores what this returns). WEEKDAY (0 = Monday)
+    keeps the days of that weekday only (the rollup's upkeep of one booking's keys).
+
+    The statement is built once per dialect and shape (lru_cache), with every value a bind parameter:
+    building it took most of a booking commit's time when the rollup recomputed at each commit."""
+    stmt = _live_utilization_statement(session.get_bind().dialect.name, tuple(keys), facility_ids is not None,
+                                       room_ids is not None, weekday is not None)
+    params = _live_params(start, end, facility_ids=facility_ids, room_ids=room_ids, weekday=weekday, states=states)
+    return [({k: getattr(row, k) for k in keys}, row.bookable, row.booked, row.used)
+            for row in session.execute(stmt, params) if row.bookable]
+
+
+@functools.lru_cache(maxsize=64)
+def _live_utilization_statement(dialect: str, keys: tuple[str, ...], by_facility: bool, by_room: bool,
+                                by_weekday: bool):
+    """The statement of _live_utilization; parameters: first, end, last (= end - 1 day), first_wd (first's
+    weekday), holidays, states, and facility_ids / room_ids / weekday when asked for."""
+    d = _Dialect(dialect)
+    facility_ids = sa.bindparam("facility_ids", expanding=True) if by_facility else None
+    room_ids = sa.bindparam("room_ids", expanding=True) if by_room else None
+    weekday = sa.bindparam("weekday", type_=sa.Integer) if by_weekday else None
     anc = _ancestors()
-    cal = _calendar(d, start, end)
+    cal = _calendar(d, sa.bindparam("first", type_=sa.Date), sa.bindparam("first_wd", type_=sa.Integer),
+                    sa.bindparam("last", type_=sa.Date))
 
     # 1. Which tier of the template applies per facility and day (date override > 祝日 > weekday > default).
     ts = sa.orm.aliased(TimeSlot)
-    is_holiday = cal.c.day.in_(holidays) if holidays else sa.false()
+    is_holiday = cal.c.day.in_(sa.bindparam("holidays", expanding=True))
     has_date = sa.exists().where(ts.facility_id == Facility.id, ts.on_date == cal.c.day)
     has_holiday_rows = sa.exists().where(ts.facility_id == Facility.id, ts.on_date.is_(None),
                                          ts.weekday == HOLIDAY_WEEKDAY)
@@ -298,7 +347,9 @@ def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids
     )
     facility_scope = [Facility.active.is_(True)]
     if facility_ids is not None:
-        facility_scope.append(Facility.id.in_(list(facility_ids)))
+        facility_scope.append(Facility.id.in_(facility_ids))
+    if weekday is not None:
+        facility_scope.append(cal.c.wd == weekday)
     facility_days = (
         sa.select(
             Facility.id.label("facility_id"), cal.c.day, cal.c.wd, tier.label("tier"),
@@ -360,10 +411,18 @@ def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids
                   sa.case((Booking.no_show_at.is_(None), 1), else_=0).label("used"))
         .join(BookingItem, BookingItem.booking_id == Booking.id)
         .join(anc, anc.c.anc_id == Booking.room_id)
-        .where(Booking.state.in_(list(states)), Booking.day >= start, Booking.day < end)
+        .where(Booking.state.in_(sa.bindparam("states", expanding=True)),
+               Booking.day >= sa.bindparam("first", type_=sa.Date), Booking.day < sa.bindparam("end", type_=sa.Date))
     )
     if facility_ids is not None:
-        spans = spans.where(Booking.facility_id.in_(list(facility_ids)))
+        spans = spans.where(Booking.facility_id.in_(facility_ids))
+    if room_ids is not None:  # bookings of the leaves in scope or of their parents (index on room and day)
+        below = sa.orm.aliased(anc)
+        spans = spans.where(Booking.room_id.in_(
+            sa.select(anc.c.anc_id).where(anc.c.room_id.in_(sa.select(below.c.room_id)
+                                                             .where(below.c.anc_id.in_(room_ids))))))
+    if weekday is not None:
+        spans = spans.where(d.weekday(Booking.day) == weekday)
     spans = spans.cte("booked_spans").prefix_with("MATERIALIZED")
     # One row per unit with a 0/1 flag: a LEFT JOIN on (leaf room, day) that both databases run as an indexed
     # or hashed join (a correlated EXISTS per unit was two orders of magnitude slower on 60 rooms x 5 years).
@@ -402,8 +461,7 @@ def _live_utilization(session, *, start: date, end: date, facility_ids, room_ids
     ).select_from(u)
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys])
-    return [({k: getattr(row, k) for k in keys}, row.bookable, row.booked, row.used)
-            for row in session.execute(stmt) if row.bookable]
+    return stmt
 
 
 @dataclass
@@ -444,9 +502,9 @@ MIX_LABELS = {
 def _booking_scope(anc, facility_ids, room_ids, start, end):
     conditions = [Booking.day >= start, Booking.day < end]
     if facility_ids is not None:
-        conditions.append(Booking.facility_id.in_(list(facility_ids)))
+        conditions.append(Booking.facility_id.in_(_in(facility_ids)))
     if room_ids is not None:  # bookings of the rooms or of rooms below them
-        conditions.append(Booking.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+        conditions.append(Booking.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(_in(room_ids)))))
     return conditions
 
 
@@ -509,9 +567,29 @@ def _rollup_booking_stats(session, first: date, last: date, *, facility_ids, roo
             for row in session.execute(stmt) if row.bookings is not None]
 
 
-def _live_booking_stats(session, *, start: date, end: date, facility_ids, room_ids, keys):
-    """Rows (key, *STAT_FIELDS) of bookings whose day is in [start, end), from the bookings in ONE statement."""
-    d = _Dialect(session.get_bind().dialect.name)
+def _live_booking_stats(session, *, start: date, end: date, facility_ids, room_ids, keys, weekday: int | None = None):
+    """Rows (key, *STAT_FIELDS) of bookings whose day is in [start, end), from the bookings in ONE statement
+    (built once per dialect and shape, values bound; WEEKDAY as in _live_utilization)."""
+    stmt = _live_booking_stats_statement(session.get_bind().dialect.name, tuple(keys), facility_ids is not None,
+                                         room_ids is not None, weekday is not None)
+    params = {"first": start, "end": end}
+    if facility_ids is not None:
+        params["facility_ids"] = list(facility_ids)
+    if room_ids is not None:
+        params["room_ids"] = list(room_ids)
+    if weekday is not None:
+        params["weekday"] = weekday
+    rows = session.execute(stmt, params).all()
+    if not keys:  # one aggregate row even without bookings: drop it when it counts nothing
+        rows = [row for row in rows if any(getattr(row, f) for f in STAT_FIELDS)]
+    return [({k: getattr(row, k) for k in keys}, *[getattr(row, f) for f in STAT_FIELDS]) for row in rows]
+
+
+@functools.lru_cache(maxsize=64)
+def _live_booking_stats_statement(dialect: str, keys: tuple[str, ...], by_facility: bool, by_room: bool,
+                                  by_weekday: bool):
+    """The statement of _live_booking_stats; parameters: first, end, and facility_ids / room_ids / weekday."""
+    d = _Dialect(dialect)
     anc = _ancestors()
     held = Booking.state.in_(list(BOOKED_STATES))
     confirmed = Booking.state == BookingState.CONFIRMED
@@ -546,13 +624,15 @@ def _live_booking_stats(session, *, start: date, end: date, facility_ids, room_i
         sum_if(confirmed, Booking.fee_gross_yen).label("fee_gross"),
         sum_if(confirmed, Booking.fee_reduction_yen).label("fee_reduction"),
         sum_if(confirmed, Booking.fee_net_yen).label("fee_net"),
-    ).where(*_booking_scope(anc, facility_ids, room_ids, start, end))
+    ).where(*_booking_scope(
+        anc, sa.bindparam("facility_ids", expanding=True) if by_facility else None,
+        sa.bindparam("room_ids", expanding=True) if by_room else None,
+        sa.bindparam("first", type_=sa.Date), sa.bindparam("end", type_=sa.Date)))
+    if by_weekday:
+        stmt = stmt.where(key_columns["weekday"] == sa.bindparam("weekday", type_=sa.Integer))
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys])
-    rows = session.execute(stmt).all()
-    if not keys:  # one aggregate row even without bookings: drop it when it counts nothing
-        rows = [row for row in rows if any(getattr(row, f) for f in STAT_FIELDS)]
-    return [({k: getattr(row, k) for k in keys}, *[getattr(row, f) for f in STAT_FIELDS]) for row in rows]
+    return stmt
 
 
 def top_purposes(
