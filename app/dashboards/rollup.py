@@ -285,10 +285,14 @@ def _touched(session: Session) -> tuple[dict, set, set[int]]:
         elif isinstance(obj, BookingItem):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
-            item_bookings |= _values(obj, "booking_id")
-            booking = obj.__dict__.get("booking")
-            if booking is not None and None not in (booking.facility_id, booking.room_id, booking.day):
-                keys.add((booking.facility_id, booking.room_id, booking.day))
+            booking_ids = _values(obj, "booking_id")
+            booking = obj.__dict__.get("booking")  # a new booking's items: no query to learn where it is
+            key = tuple(booking.__dict__.get(name) for name in ("id", "facility_id", "room_id", "day")) \
+                if booking is not None else (None,)
+            if None not in key and booking_ids == {key[0]}:
+                keys.add(key[1:])
+            else:
+                item_bookings |= booking_ids
         elif isinstance(obj, Closure):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
@@ -330,8 +334,8 @@ PENDING_KEY = "utilization_rollup_pending"  # facility id -> days or ALL: recomp
 KEYS_KEY = "utilization_rollup_keys"  # (facility id, room id, day) of changed bookings: by room x month x weekday
 LOCK_CLASS = 6006  # PostgreSQL advisory locks (LOCK_CLASS, 0) = the whole rollup, (LOCK_CLASS, facility id)
 _GLOBAL_LOCK = sa.text("SELECT pg_advisory_xact_lock(:c, 0)")
-_SHARED_LOCK = sa.text("SELECT pg_advisory_xact_lock_shared(:c, 0)")
-_FACILITY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:c, :f)")
+# One round trip: the shared global lock, then the facility's (a select list is evaluated left to right).
+_FACILITY_LOCK = sa.text("SELECT pg_advisory_xact_lock_shared(:c, 0), pg_advisory_xact_lock(:c, :f)")
 
 
 def _lock(session: Session, facility_id: int | None = None) -> None:
@@ -344,7 +348,6 @@ def _lock(session: Session, facility_id: int | None = None) -> None:
     if facility_id is None:
         session.execute(_GLOBAL_LOCK, {"c": LOCK_CLASS})
     else:
-        session.execute(_SHARED_LOCK, {"c": LOCK_CLASS})
         session.execute(_FACILITY_LOCK, {"c": LOCK_CLASS, "f": facility_id})
 
 
