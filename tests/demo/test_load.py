@@ -49,6 +49,18 @@ def test_second_load_adds_nothing_and_says_so(app):
     assert _counts(app) == after_first
 
 
+def test_the_utilization_rollup_is_built_over_the_demo_bookings(app):
+    from app.dashboards import rollup
+    from app.dashboards.models import UtilizationUnitRollup
+
+    _load(app)
+    with app.app_context():
+        covered = rollup.coverage(db.session)
+        assert covered is not None and covered[0] <= today_tokyo() < covered[1]
+        booked = db.session.scalar(sa.select(sa.func.sum(UtilizationUnitRollup.booked)))
+        assert booked and booked > 0
+
+
 def test_printed_accounts_sign_in_with_their_passwords(app):
     output = _load(app)
     printed = {email: (password, role) for email, password, role in ACCOUNT_LINE.findall(output)}
