@@ -103,6 +103,7 @@ class EventSchema(Schema):
     id = fields.Integer()
     status = fields.String()
     title = fields.Nested(TextsSchema)
+    title_kana = fields.String(allow_none=True, metadata={"description": "the title's reading in katakana"})
     summary = fields.Nested(TextsSchema)
     description = fields.Nested(TextsSchema)
     category = fields.String()
@@ -159,6 +160,8 @@ class EventInSchema(Schema):
 
     organization_id = fields.Integer(metadata={"description": "POST only: the group publishing the event"})
     title = fields.Nested(TextsInSchema)
+    title_kana = fields.String(allow_none=True, metadata={
+        "description": "the title's reading (katakana, ー, ・, spaces; hiragana is converted; null: generated)"})
     summary = fields.Nested(TextsInSchema)
     description = fields.Nested(TextsInSchema)
     category = fields.String()
@@ -196,8 +199,8 @@ def _apply(base: services.SeriesInput, data: dict) -> services.SeriesInput:
     for field in ("title", "summary", "description"):
         for lang, value in (data.get(field) or {}).items():
             base.texts[f"{field}_{lang}"] = value
-    for key in ("category", "audiences", "district", "venue_name", "venue_address", "online_url", "fee_yen",
-                "fee_note", "registration_required", "capacity", "registration_opens_at",
+    for key in ("title_kana", "category", "audiences", "district", "venue_name", "venue_address", "online_url",
+                "fee_yen", "fee_note", "registration_required", "capacity", "registration_opens_at",
                 "registration_deadline_days", "foreign_languages", "partner_ids", "start_time", "end_time"):
         if key in data:
             setattr(base, key, data[key])
@@ -262,6 +265,7 @@ def _detail(event_id: int) -> dict:
     active = services.active_counts(ids)
     return {
         "id": series.id, "status": series.status.value, "title": _texts(series, "title"),
+        "title_kana": series.title_kana,
         "summary": _texts(series, "summary"), "description": _texts(series, "description"),
         "category": series.category.value, "audiences": [a.value for a in series.audiences],
         "district": series.district.value, "venue_name": series.venue_name,

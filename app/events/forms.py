@@ -83,6 +83,7 @@ def _text_fields():
 
 
 class _EventFormBase(BaseForm):
+    title_kana = StringField(_l("タイトルの読み(カタカナ、空欄は自動で付けます)"), validators=[Optional()])
     # Categories are checked by the service so an unknown value gets a message in the user's language.
     category = SelectField(_l("分類"), choices=[SelectChoice(c.value, c.label) for c in EventCategory],
                            validate_choice=False, validators=[InputRequired(REQUIRED)])
@@ -135,6 +136,14 @@ class _EventFormBase(BaseForm):
     start_time = TimeField(_l("開始時刻"), validators=[InputRequired(REQUIRED)])
     end_time = TimeField(_l("終了時刻"), validators=[InputRequired(REQUIRED)])
 
+    def validate_title_kana(self, field):
+        from app.events.services import InvalidEvent, reading
+
+        try:
+            reading(field.data)
+        except InvalidEvent as exc:
+            raise ValidationError(exc.message) from None
+
     def validate_dates(self, field):
         self.parsed_dates = []
         for line in (field.data or "").split():
@@ -161,6 +170,7 @@ class _EventFormBase(BaseForm):
             partner_ids=list(self.partner_ids.data or []), frequency=self.frequency.data,
             first_date=self.first_date.data, until_date=self.until_date.data, nth=self.nth.data,
             dates=getattr(self, "parsed_dates", []), start_time=self.start_time.data, end_time=self.end_time.data,
+            title_kana=self.title_kana.data,
         )
 
 
@@ -192,7 +202,7 @@ def fill_from_series(form, series) -> None:
     from app.core.time import to_tokyo
     from app.events.recurrence import Rule
 
-    for name in TEXT_FIELD_NAMES + ("venue_name", "venue_address", "online_url", "fee_yen", "fee_note",
+    for name in TEXT_FIELD_NAMES + ("title_kana", "venue_name", "venue_address", "online_url", "fee_yen", "fee_note",
                                     "registration_required", "registration_deadline_days", "wheelchair_accessible",
                                     "sign_language", "captions", "childcare", "no_smoking", "contact_name",
                                     "contact_email", "contact_phone", "start_time", "end_time"):

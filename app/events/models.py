@@ -147,6 +147,8 @@ class EventSeries(db.Model):
     title_ja: Mapped[str] = mapped_column(sa.String(200))
     title_en: Mapped[str | None] = mapped_column(sa.String(200))
     title_easy: Mapped[str | None] = mapped_column(sa.String(200))
+    # The title's reading in full-width katakana as the organizer gave it (open data 名称_カナ); None: generated.
+    title_kana: Mapped[str | None] = mapped_column(sa.String(200))
     summary_ja: Mapped[str | None] = mapped_column(sa.String(500))
     summary_en: Mapped[str | None] = mapped_column(sa.String(500))
     summary_easy: Mapped[str | None] = mapped_column(sa.String(500))

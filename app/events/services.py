@@ -37,6 +37,7 @@ from app.events.models import (
     RegistrationStatus,
 )
 from app.extensions import db
+from app.opendata.kana import READING_MAX_LENGTH, clean_reading
 from app.organizations import services as organization_services
 from app.organizations.models import Organization
 
@@ -98,6 +99,7 @@ class SeriesInput:
     dates: list
     start_time: dtime
     end_time: dtime
+    title_kana: str | None = None  # the title's reading (katakana); None: generated for the open data
 
 
 def capacity_guard_enabled() -> bool:
@@ -126,6 +128,16 @@ def is_visible(user, series: EventSeries) -> bool:
 # ---------------------------------------------------------------- saving a series
 
 
+def reading(value: str | None) -> str | None:
+    """The title's reading as stored (see kana.clean_reading), or InvalidEvent with a message for the field."""
+    try:
+        return clean_reading(value)
+    except ValueError:
+        message = _l("タイトルの読みは、カタカナ・長音(ー)・中点(・)・スペースで、%(max)d文字以内で入力してください。",
+                     max=READING_MAX_LENGTH)
+        raise InvalidEvent(message, "title_kana") from None
+
+
 def _validate(data: SeriesInput) -> tuple[list[date], EventCategory, District, list[Audience], list[str]]:
     if not (data.texts.get("title_ja") or "").strip():
         raise InvalidEvent(_l("日本語のタイトルを入力してください。"), "title_ja")
@@ -133,6 +145,7 @@ def _validate(data: SeriesInput) -> tuple[list[date], EventCategory, District, l
         limit = TEXT_LIMITS[key.rsplit("_", 1)[0]]
         if value and len(value) > limit:
             raise InvalidEvent(_l("%(max)d文字以内で入力してください。", max=limit), key)
+    reading(data.title_kana)
     try:
         category = EventCategory(data.category)
     except ValueError:
@@ -237,6 +250,7 @@ def save_series(
 
     for key in (f"{f}_{s}" for f in TEXT_LIMITS for s in LANG_SUFFIXES):
         setattr(series, key, (data.texts.get(key) or "").strip() or None)
+    series.title_kana = reading(data.title_kana)
     series.search_text = " ".join(v for v in (getattr(series, k) for k in data.texts) if v).lower()
     series.category, series.district = category, district
     series.venue_name, series.venue_address, series.online_url = data.venue_name, data.venue_address, data.online_url
@@ -290,6 +304,7 @@ def input_from_series(series: EventSeries) -> SeriesInput:
     rule = recurrence.Rule.from_dict(series.recurrence)
     return SeriesInput(
         texts={f"{f}_{s}": getattr(series, f"{f}_{s}") for f in TEXT_LIMITS for s in LANG_SUFFIXES},
+        title_kana=series.title_kana,
         category=series.category.value, audiences=[a.value for a in series.audiences],
         district=series.district.value, venue_name=series.venue_name, venue_address=series.venue_address,
         online_url=series.online_url, fee_yen=series.fee_yen, fee_note=series.fee_note,

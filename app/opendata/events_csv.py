@@ -162,7 +162,7 @@ def rows(*, base_url: str, now: datetime | None = None):
             venue = series.venue_name or ("オンライン" if series.online_url else "")
             yield (
                 LOCAL_GOVERNMENT_CODE, occurrence.id, PREFECTURE, MUNICIPALITY, series.title_ja,
-                katakana(series.title_ja), series.title_en or "",
+                series.title_kana or katakana(series.title_ja), series.title_en or "",
                 starts.strftime("%Y-%m-%d"), ends.strftime("%Y-%m-%d"),
                 starts.strftime("%H:%M"), ends.strftime("%H:%M"),
                 CANCELLED_MARK if cancelled else "", series.summary_ja or series.description_ja or "",

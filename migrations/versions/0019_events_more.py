@@ -1,4 +1,4 @@
-"""organization logos, per-occurrence venue bookings, occurrences indexed by updated_at (issue 3)
+"""organization logos, per-occurrence venue bookings, occurrences indexed by updated_at, event title readings (issue 3)
 
 Revision ID: 0019_events_more
 Revises: 0018_booking_series
@@ -25,9 +25,13 @@ def upgrade():
         batch.create_foreign_key(FK_NAME, "bookings", ["room_booking_id"], ["id"], ondelete="SET NULL")
     # The ICS feed cache's change signature reads max(updated_at) of occurrences: an index makes it one lookup.
     op.create_index("ix_event_occurrences_updated_at", "event_occurrences", ["updated_at"])
+    with op.batch_alter_table("event_series") as batch:
+        batch.add_column(sa.Column("title_kana", sa.String(200), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("event_series") as batch:
+        batch.drop_column("title_kana")
     op.drop_index("ix_event_occurrences_updated_at", table_name="event_occurrences")
     with op.batch_alter_table("event_occurrences") as batch:
         batch.drop_constraint(FK_NAME, type_="foreignkey")
