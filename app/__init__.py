@@ -60,6 +60,9 @@ def _init_extensions(app: Flask) -> None:
                 write_intent.set(True)
 
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    from app.core import uploads
+
+    uploads.init_app(app)  # before CSRF protection reads the form: upload views take larger bodies
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.locale_selector)

@@ -38,6 +38,7 @@ from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.spreadsheet import neutralize
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
+from app.core.uploads import accepts_uploads
 from app.events import cache as event_cache
 from app.events import ical, images, queries, services, venue
 from app.events.forms import (
@@ -539,6 +540,7 @@ def _prefill_from_booking(form, booking_id: int | None) -> None:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@accepts_uploads
 @login_required
 def new():
     organization = editable_organization(request.args.get("org", type=int))
@@ -558,6 +560,7 @@ def new():
 
 
 @bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
+@accepts_uploads
 @login_required
 def edit(series_id: int):
     series = _editable(series_id)

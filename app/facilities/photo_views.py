@@ -10,6 +10,7 @@ from wtforms import SelectChoice
 from app.accounts.forms import ActionForm
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
+from app.core.uploads import accepts_uploads
 from app.extensions import db
 from app.facilities import photos, queries
 from app.facilities.forms import PhotoForm
@@ -49,6 +50,7 @@ def _page(facility: Facility, form: PhotoForm, status: int = 200):
 
 
 @bp.route("/<int:facility_id>/photos", methods=["GET", "POST"])
+@accepts_uploads
 @role_required(Role.FACILITY_STAFF)
 def photos_manage(facility_id: int):
     """Staff of the facility upload photos of it or of its rooms, with alt text per language."""

@@ -14,6 +14,7 @@ from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
+from app.core.uploads import accepts_uploads
 from app.events import images
 from app.extensions import db
 from app.organizations import services
@@ -66,6 +67,7 @@ def mine():
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@accepts_uploads
 @login_required
 def new():
     form = OrganizationForm()
@@ -114,6 +116,7 @@ def logo(org_id: int):
 
 
 @bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
+@accepts_uploads
 @login_required
 def edit(org_id: int):
     organization = _managed(org_id)
