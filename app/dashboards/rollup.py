@@ -274,8 +274,11 @@ def _touched(session: Session) -> tuple[dict, set, set[int]]:
         else:
             touched.setdefault(facility_id, set()).update(days)
 
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        is_dirty = obj in session.dirty and obj not in session.new and obj not in session.deleted
+    # session.new/.dirty/.deleted build a new set at each access: read them once, not once per object (a flush
+    # of 10,000 objects - a lottery draw's entries and result mails - spent 27 s here).
+    new, dirty, deleted = session.new, session.dirty, session.deleted
+    for obj in (*new, *dirty, *deleted):
+        is_dirty = obj in dirty and obj not in new and obj not in deleted
         if isinstance(obj, Booking):
             if is_dirty and not session.is_modified(obj, include_collections=False):
                 continue
