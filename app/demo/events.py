@@ -27,6 +27,7 @@ from app.events.models import (
     OccurrenceStatus,
     Registration,
     RegistrationStatus,
+    search_key,
 )
 from app.organizations.models import Organization
 
@@ -187,8 +188,8 @@ def load_events(session, report: DemoReport) -> None:
             cancel_reason=spec.cancelled_reason, contact_email=organizer.public_email, published_at=utcnow(),
             **{name: True for name in spec.access},
         )
-        series.search_text = " ".join(v for v in (spec.title_ja, spec.title_en, spec.title_easy, spec.summary_ja)
-                                      if v).lower()
+        series.search_text = search_key(" ".join(v for v in (spec.title_ja, spec.title_en, spec.title_easy,
+                                                              spec.summary_ja) if v))
         series.audience_rows = [EventAudience(audience=a) for a in spec.audiences]
         series.partner_rows = [EventPartner(organization_id=organizations[p].id) for p in spec.partners
                                if p in organizations]

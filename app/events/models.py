@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from datetime import datetime, time
 
 import sqlalchemy as sa
@@ -136,6 +137,12 @@ FOREIGN_LANGUAGES = {
 }
 
 
+def search_key(text: str | None) -> str:
+    """TEXT in the form keyword search compares: NFKC (full-width Latin and digits, half-width kana made one form)
+    then case-folded, so ＢＯＮ, bon and Bon match. Stored in EventSeries.search_text and applied to the query."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text or "").casefold())
+
+
 class EventSeries(db.Model):
     """An event as organizers write it: texts per language, where, who for, and how it repeats."""
 
@@ -155,7 +162,7 @@ class EventSeries(db.Model):
     description_ja: Mapped[str | None] = mapped_column(sa.Text)
     description_en: Mapped[str | None] = mapped_column(sa.Text)
     description_easy: Mapped[str | None] = mapped_column(sa.Text)
-    # Every language's texts, lower-cased, so one LIKE searches them all.
+    # Every language's texts through search_key (NFKC, case-folded), so one LIKE searches them all.
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
     category: Mapped[EventCategory] = mapped_column(_enum(EventCategory), index=True)
     district: Mapped[District] = mapped_column(district_column_type(), index=True)

@@ -23,6 +23,7 @@ from app.events.models import (
     OccurrenceStatus,
     Registration,
     RegistrationStatus,
+    search_key,
 )
 from app.extensions import db
 from app.organizations.models import Organization
@@ -129,9 +130,16 @@ def _matching_series(filters: Filters, now: datetime):
                                    EventSeries.foreign_languages.like(f"%,{filters.language}"),
                                    EventSeries.foreign_languages.like(f"%,{filters.language},%")))
     if filters.keyword:
-        pattern = f"%{_escape_like(filters.keyword.lower())}%"
-        query = query.where(sa.or_(EventSeries.search_text.like(pattern, escape="\\"),
-                                   sa.func.lower(Organization.name_ja).like(pattern, escape="\\")))
+        # The texts are stored through search_key (NFKC, case-folded), so the keyword is too. Organization names
+        # (every language) are stored as typed and compared with SQL lower(), against the normalized keyword and
+        # the keyword as typed (a name with full-width brackets typed exactly still matches).
+        key = f"%{_escape_like(search_key(filters.keyword))}%"
+        patterns = sorted({key, f"%{_escape_like(filters.keyword.lower())}%"})
+        query = query.where(sa.or_(
+            EventSeries.search_text.like(key, escape="\\"),
+            *(sa.func.lower(column).like(pattern, escape="\\")
+              for column in (Organization.name_ja, Organization.name_en, Organization.name_easy)
+              for pattern in patterns)))
     if filters.organization_id:
         query = query.where(sa.or_(EventSeries.organization_id == filters.organization_id,
                                    EventSeries.partner_rows.any(organization_id=filters.organization_id)))

@@ -35,6 +35,7 @@ from app.events.models import (
     OccurrenceStatus,
     Registration,
     RegistrationStatus,
+    search_key,
 )
 from app.extensions import db
 from app.opendata.kana import READING_MAX_LENGTH, clean_reading
@@ -251,7 +252,7 @@ def save_series(
     for key in (f"{f}_{s}" for f in TEXT_LIMITS for s in LANG_SUFFIXES):
         setattr(series, key, (data.texts.get(key) or "").strip() or None)
     series.title_kana = reading(data.title_kana)
-    series.search_text = " ".join(v for v in (getattr(series, k) for k in data.texts) if v).lower()
+    series.search_text = search_key(" ".join(v for v in (getattr(series, k) for k in data.texts) if v))
     series.category, series.district = category, district
     series.venue_name, series.venue_address, series.online_url = data.venue_name, data.venue_address, data.online_url
     series.fee_yen, series.fee_note = data.fee_yen, data.fee_note

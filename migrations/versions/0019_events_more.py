@@ -4,6 +4,8 @@ Revision ID: 0019_events_more
 Revises: 0018_booking_series
 """
 
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,6 +29,18 @@ def upgrade():
     op.create_index("ix_event_occurrences_updated_at", "event_occurrences", ["updated_at"])
     with op.batch_alter_table("event_series") as batch:
         batch.add_column(sa.Column("title_kana", sa.String(200), nullable=True))
+    _normalize_search_text()
+
+
+def _normalize_search_text():
+    """Keyword search now compares NFKC + case-folded text (app.events.models.search_key): bring the stored
+    search texts (lower-cased until now) into that form. Casefold of a lower-cased text equals that of the text."""
+    series = sa.table("event_series", sa.column("id", sa.Integer), sa.column("search_text", sa.Text))
+    bind = op.get_bind()
+    for series_id, text in bind.execute(sa.select(series.c.id, series.c.search_text)).all():
+        key = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text or "").casefold())
+        if key != text:
+            bind.execute(series.update().where(series.c.id == series_id).values(search_text=key))
 
 
 def downgrade():
