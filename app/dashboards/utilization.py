@@ -266,12 +266,8 @@ def _rollup_utilization(session, first: date, last: date, *, facility_ids, room_
         *[key_columns[k].label(k) for k in keys],
         sa.func.sum(R.bookable).label("bookable"), sa.func.sum(R.booked).label("booked"),
         sa.func.sum(R.used).label("used"),
-    ).where(R.month >= _month_key(first), R.month < _month_key(last))
-    if facility_ids is not None:
-        stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
-    if room_ids is not None:
-        anc = _ancestors()
-        stmt = stmt.where(R.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    )
+    stmt = _rollup_scope(stmt, R, first, last, facility_ids=facility_ids, room_ids=room_ids)
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys])
     return [({k: getattr(row, k) for k in keys}, row.bookable, row.booked, row.used)
@@ -547,6 +543,18 @@ def _stats_of(key: dict, counts: Sequence[int]) -> BookingStats:
     )
 
 
+def _rollup_scope(stmt, R, first: date, last: date, *, facility_ids, room_ids):
+    """STMT over a rollup table R narrowed to the whole months [first, last), the facilities and the rooms (a room
+    also stands for the rooms below it)."""
+    stmt = stmt.where(R.month >= _month_key(first), R.month < _month_key(last))
+    if facility_ids is not None:
+        stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
+    if room_ids is not None:
+        anc = _ancestors()
+        stmt = stmt.where(R.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    return stmt
+
+
 def _rollup_booking_stats(session, first: date, last: date, *, facility_ids, room_ids, keys):
     """Rows (key, *STAT_FIELDS) of the whole months [first, last) from the rollup, ONE statement."""
     from app.dashboards.models import UtilizationBookingRollup as R
@@ -555,12 +563,8 @@ def _rollup_booking_stats(session, first: date, last: date, *, facility_ids, roo
                    "fiscal_year": R.fiscal_year}
     stmt = sa.select(
         *[key_columns[k].label(k) for k in keys], *[sa.func.sum(getattr(R, f)).label(f) for f in STAT_FIELDS],
-    ).where(R.month >= _month_key(first), R.month < _month_key(last))
-    if facility_ids is not None:
-        stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
-    if room_ids is not None:
-        anc = _ancestors()
-        stmt = stmt.where(R.room_id.in_(sa.select(anc.c.room_id).where(anc.c.anc_id.in_(list(room_ids)))))
+    )
+    stmt = _rollup_scope(stmt, R, first, last, facility_ids=facility_ids, room_ids=room_ids)
     if keys:
         stmt = stmt.group_by(*[key_columns[k] for k in keys])
     return [({k: getattr(row, k) for k in keys}, *[getattr(row, f) for f in STAT_FIELDS])

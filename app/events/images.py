@@ -7,7 +7,7 @@ import io
 import secrets
 from pathlib import Path
 
-from flask import current_app
+from flask import Response, abort, current_app, request
 from flask_babel import lazy_gettext as _l
 
 from app.core.errors import DomainError
@@ -74,3 +74,15 @@ def path_of(name: str, *, kind: str = "events") -> Path | None:
         return None
     path = upload_dir(kind) / name
     return path if path.is_file() else None
+
+
+def jpeg_response(path: Path | None, *, max_age: int = 3600) -> Response:
+    """A stored image as a cacheable, conditional response (ETag, 304); 404 when PATH is None.
+
+    Images are small (re-encoded, at most MAX_SIDE px): read whole rather than keep a file handle open."""
+    if path is None:
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.add_etag()
+    return response.make_conditional(request)

@@ -321,14 +321,7 @@ def show(series_id: int):
 @bp.get("/<int:series_id>/image.jpg")
 def image(series_id: int):
     series = _series(series_id)
-    path = images.path_of(series.image_name or "")
-    if path is None:
-        abort(404)
-    # Images are small (re-encoded, at most 1600 px): read them whole rather than keep a file handle open.
-    response = Response(path.read_bytes(), mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    response.add_etag()
-    return response.make_conditional(request)
+    return images.jpeg_response(images.path_of(series.image_name or ""))
 
 
 @bp.get("/mine")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -11,6 +11,7 @@ from app.accounts.forms import ActionForm
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
 from app.core.uploads import accepts_uploads
+from app.events.images import jpeg_response
 from app.extensions import db
 from app.facilities import photos, queries
 from app.facilities.forms import PhotoForm
@@ -25,13 +26,7 @@ def photo(photo_id: int):
     facility = db.session.get(Facility, item.facility_id) if item else None
     if item is None or facility is None or not facility.active:
         abort(404)
-    path = photos.path_of(item.file_name)
-    if path is None:
-        abort(404)
-    response = Response(path.read_bytes(), mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    response.add_etag()
-    return response.make_conditional(request)
+    return jpeg_response(photos.path_of(item.file_name))
 
 
 def _staff_facility(facility_id: int) -> Facility:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -105,14 +105,8 @@ def logo(org_id: int):
     if organization.status not in PUBLIC_STATUSES and not services.can_manage(current_user, organization) \
             and not services.membership_of(current_user, org_id):
         abort(404)
-    path = images.path_of(organization.logo_name or "", kind="logos")
-    if path is None:
-        abort(404)
-    response = Response(path.read_bytes(), mimetype="image/jpeg")
     # The URL carries ?v=<name>: a new logo is a new URL, so the old one may be cached for a day.
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    response.add_etag()
-    return response.make_conditional(request)
+    return images.jpeg_response(images.path_of(organization.logo_name or "", kind="logos"), max_age=86400)
 
 
 @bp.route("/<int:org_id>/edit", methods=["GET", "POST"])
