@@ -71,6 +71,11 @@ class LatestSchema(Schema):
     )
     judgement = fields.String(allow_none=True, metadata={
         "description": "achieved or not_achieved (or A, B, C when the app is set to three grades); null if unknown"
+                       " or pending"
+    })
+    judgement_pending = fields.Boolean(metadata={
+        "description": "true when the value is year to date and has not reached the target yet: it is judged "
+                       "when the fiscal year ends"
     })
 
 
@@ -110,6 +115,7 @@ def _document(summary: queries.Summary) -> dict:
             "completeness": summary.latest.completeness,
             "progress_rate": summary.progress,
             "judgement": summary.judgement.value if summary.judgement else None,
+            "judgement_pending": summary.pending,
         }
     return {
         "code": indicator.code,

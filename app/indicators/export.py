@@ -7,6 +7,7 @@ import csv
 import io
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 
 from app.core.spreadsheet import neutralize
@@ -62,7 +63,7 @@ def rows(policies: list[tuple[int, list[Summary]]]):
                 latest.value if latest else None,
                 ("年度途中" if latest.partial else "") if latest else "",
                 _ratio(s.progress),
-                str(s.judgement.label) if s.judgement else "",
+                str(s.judgement.label) if s.judgement else (str(_l("年度の終わりに判定します")) if s.pending else ""),
                 _ratio(latest.completeness) if latest else None,
                 (latest.source_document or ORIGINS.get(latest.origin, "")) if latest else "",
                 str(indicator.source_kind.label),

@@ -14,7 +14,7 @@ from app.core.time import fiscal_year, utcnow
 from app.extensions import db
 from app.indicators import cache
 from app.indicators.judgement import Judgement, judge, pace_value, progress_rate, rule_from_config
-from app.indicators.models import FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
+from app.indicators.models import Direction, FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
 from app.indicators.sources import YearValue, compute_year
 
 POLICY_TITLES = {
@@ -43,6 +43,7 @@ class Summary:
     judgement: Judgement | None
     years: dict[int, YearValue] = None  # fiscal year -> value, the years asked for
     previous: YearValue | None = None  # the value of the year before the latest (for the trend)
+    pending: bool = False  # the latest value is year to date and has not reached the target: judged at year end
 
     @property
     def trend(self) -> Decimal | None:
@@ -119,11 +120,17 @@ def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -
     previous = years.get(latest.fiscal_year - 1) if latest else None
     baseline, final = values[PlanValueKind.BASELINE], values[PlanValueKind.FINAL_TARGET]
     progress = judgement = None
+    pending = False
     if latest is not None and final is not None:
         baseline_value = baseline.value if baseline else None
         progress = progress_rate(latest.value, baseline_value, final.value)
         judgement = judge(latest.value, final.value, indicator.direction, baseline=baseline_value,
                           rule=rule_from_config(current_app.config))
+        # A year-to-date value only grows (or a rate only settles) by the year's end: judging it 未達成 in May
+        # says nothing. It is judged now only when it already reached a target it is meant to exceed.
+        reached_early = indicator.direction == Direction.HIGHER and judgement in (Judgement.ACHIEVED, Judgement.A)
+        if latest.partial and judgement is not None and not reached_early:
+            judgement, pending = None, True
     return Summary(
         indicator=indicator,
         baseline=baseline,
@@ -136,6 +143,7 @@ def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -
         judgement=judgement,
         years=years,
         previous=previous,
+        pending=pending,
     )
 
 

@@ -298,12 +298,13 @@ def test_computed_values_reach_dashboard_public_page_exports_and_api(client, sta
     card = re.search(r'<article class="ind-card">\s*<h3><a href="/staff/indicators/P13-03-1">.*?</article>', html,
                      re.S).group(0)
     assert "1,234人" in card and "報告率" in card and "50.0%" in card and "(1 / 2)" in card
-    assert "未達成" in card  # 1,234 < 4,000 (令和8年度末)
+    # 1,234 < 4,000 (令和8年度末), but the year is not over: judged when it ends, not 未達成 in the middle of it.
+    assert "未達成" not in card and "年度の終わりに判定します" in card
     rows = list(csv.reader(io.StringIO(client.get("/staff/indicators/export.csv").get_data(as_text=True)[1:])))
     row = next(r for r in rows if r[0] == "P13-03-1")
     header = rows[0]
     assert row[header.index("実績")] == "1234" and row[header.index("年度途中")] == "年度途中"
-    assert row[header.index("報告率")] == "0.5" and row[header.index("判定")] == "未達成"
+    assert row[header.index("報告率")] == "0.5" and row[header.index("判定")] == "年度の終わりに判定します"
     book = load_workbook(io.BytesIO(client.get("/staff/indicators/export.xlsx").data))
     sheet = book.active
     values = {r[0]: r for r in sheet.iter_rows(values_only=True)}
@@ -311,6 +312,7 @@ def test_computed_values_reach_dashboard_public_page_exports_and_api(client, sta
     item = client.get("/api/v1/indicators/P13-03-1").get_json()
     assert item["latest"]["value"] == "1234" and item["latest"]["completeness"] == "0.5"
     assert item["latest"]["partial"] is True
+    assert item["latest"]["judgement"] is None and item["latest"]["judgement_pending"] is True
     anonymous = client.application.test_client()
     public = anonymous.get("/indicators").get_data(as_text=True)
     assert "1,234人" in public and officer.officer_email not in public and "区職員 佐藤" not in public
@@ -384,3 +386,17 @@ def test_unknown_plan_baseline_leaves_the_progress_unknown_but_judges_against_th
         assert summary.baseline.value is None and summary.final_target.value == 2000
         assert summary.latest.value == 2500 and summary.progress is None
         assert summary.judgement.value == "achieved" and summary.pace(2026) is None
+
+
+def test_a_year_to_date_value_is_judged_at_year_end_unless_it_already_reached_the_target(staff_user):
+    from app.indicators import queries
+    from app.indicators.sources import YearValue
+
+    with app_context():
+        indicator = queries.get_by_code("P13-03-1")  # 観光案内者数, higher is better, 4,000 by 令和8年度末
+        ended_year = queries.summarize(indicator, {2025: YearValue(2025, Decimal(1234), "computed")})
+        assert ended_year.judgement.value == "not_achieved" and not ended_year.pending
+        so_far = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed", partial=True)})
+        assert so_far.judgement is None and so_far.pending and so_far.progress is not None
+        reached = queries.summarize(indicator, {2026: YearValue(2026, Decimal(4500), "computed", partial=True)})
+        assert reached.judgement.value == "achieved" and not reached.pending
