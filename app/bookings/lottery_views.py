@@ -42,9 +42,7 @@ def _phase_label(phase: str) -> str:
 
 
 def _period_or_404(period_id: int) -> LotteryPeriod:
-    period = db.session.get(LotteryPeriod, period_id)
-    if period is None:
-        abort(404)
+    period = db.get_or_404(LotteryPeriod, period_id)
     return period
 
 
@@ -285,9 +283,7 @@ STAFF_ROLES = (Role.FACILITY_STAFF, Role.WARD_STAFF)
 
 
 def _managed_facility(facility_id: int) -> Facility:
-    facility = db.session.get(Facility, facility_id)
-    if facility is None:
-        abort(404)
+    facility = db.get_or_404(Facility, facility_id)
     if not lottery_periods.can_manage(current_user, facility.id):
         abort(403)
     return facility

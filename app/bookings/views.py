@@ -236,9 +236,7 @@ def cancel(booking_id: int):
 
 
 def _staff_facility(facility_id: int) -> Facility:
-    facility = db.session.get(Facility, facility_id)
-    if facility is None:
-        abort(404)
+    facility = db.get_or_404(Facility, facility_id)
     if not facility_queries.is_facility_staff(current_user, facility.id):
         abort(403)
     return facility
@@ -279,9 +277,7 @@ def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | No
 @bp.post("/desk/bookings/<int:booking_id>/<action>")
 @role_required(Role.FACILITY_STAFF)
 def desk_action(booking_id: int, action: str):
-    booking = db.session.get(Booking, booking_id)
-    if booking is None:
-        abort(404)
+    booking = db.get_or_404(Booking, booking_id)
     _staff_facility(booking.facility_id)
     if action not in {"approve", "reject", "paid", "checkin", "noshow"}:
         abort(404)
@@ -363,9 +359,7 @@ def delete_closure(closure_id: int):
     from app.facilities import services as facility_services
     from app.facilities.models import Closure
 
-    closure = db.session.get(Closure, closure_id)
-    if closure is None:
-        abort(404)
+    closure = db.get_or_404(Closure, closure_id)
     facility = _staff_facility(closure.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -40,9 +40,7 @@ def _own_registration(registration_id: int) -> Registration:
 
 
 def _organized(occurrence_id: int) -> EventOccurrence:
-    occurrence = db.session.get(EventOccurrence, occurrence_id)
-    if occurrence is None:
-        abort(404)
+    occurrence = db.get_or_404(EventOccurrence, occurrence_id)
     if not participation.can_check_in(current_user, occurrence):
         abort(403)
     return occurrence
@@ -173,9 +171,7 @@ def checkin_code(occurrence_id: int):
 @bp.post("/registrations/<int:registration_id>/checkin")
 @login_required
 def checkin_manual(registration_id: int):
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        abort(404)
+    registration = db.get_or_404(Registration, registration_id)
     occurrence = _organized(registration.occurrence_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -196,9 +192,7 @@ def checkin_manual(registration_id: int):
 @bp.post("/registrations/<int:registration_id>/uncheck")
 @login_required
 def uncheck(registration_id: int):
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        abort(404)
+    registration = db.get_or_404(Registration, registration_id)
     occurrence = _organized(registration.occurrence_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -307,9 +301,7 @@ def _staff_page(return_form: ReturnReportForm, failed_report_id: int | None = No
 
 
 def _staff_report(report_id: int) -> ParticipationReport:
-    report = db.session.get(ParticipationReport, report_id)
-    if report is None:
-        abort(404)
+    report = db.get_or_404(ParticipationReport, report_id)
     return report
 
 

@@ -111,9 +111,7 @@ def editable_organization(org_id: int | None) -> Organization:
 
 
 def _editable(series_id: int) -> EventSeries:
-    series = db.session.get(EventSeries, series_id)
-    if series is None:
-        abort(404)
+    series = db.get_or_404(EventSeries, series_id)
     if not services.can_edit(current_user, series):
         abort(403)
     return series
@@ -677,9 +675,7 @@ def manage(org_id: int):
 
 
 def _organizer_occurrence(occurrence_id: int) -> EventOccurrence:
-    occurrence = db.session.get(EventOccurrence, occurrence_id)
-    if occurrence is None:
-        abort(404)
+    occurrence = db.get_or_404(EventOccurrence, occurrence_id)
     if not services.can_edit(current_user, occurrence.series):
         abort(403)
     return occurrence

@@ -30,9 +30,7 @@ def photo(photo_id: int):
 
 
 def _staff_facility(facility_id: int) -> Facility:
-    facility = db.session.get(Facility, facility_id)
-    if facility is None:
-        abort(404)
+    facility = db.get_or_404(Facility, facility_id)
     if not queries.is_facility_staff(current_user, facility.id):
         abort(403)
     return facility
@@ -73,9 +71,7 @@ def photos_manage(facility_id: int):
 @bp.post("/photos/<int:photo_id>/delete")
 @role_required(Role.FACILITY_STAFF)
 def photo_delete(photo_id: int):
-    item = db.session.get(FacilityPhoto, photo_id)
-    if item is None:
-        abort(404)
+    item = db.get_or_404(FacilityPhoto, photo_id)
     facility = _staff_facility(item.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)

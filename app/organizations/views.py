@@ -35,9 +35,7 @@ PUBLIC_STATUSES = (VerificationStatus.VERIFIED, VerificationStatus.EXPIRED)
 
 
 def _get(org_id: int) -> Organization:
-    organization = db.session.get(Organization, org_id)
-    if organization is None:
-        abort(404)
+    organization = db.get_or_404(Organization, org_id)
     return organization
 
 
