@@ -149,6 +149,37 @@ def ban_until(user_id: int, *, now: datetime | None = None) -> datetime | None:
     return latest if latest and latest > now else None
 
 
+BAN_LATE_CANCELLATION = "late_cancellation"
+BAN_NO_SHOW = "no_show"
+
+
+def ban_reasons(user_id: int, *, now: datetime | None = None) -> dict[str, datetime]:
+    """Why the user is barred now: {BAN_LATE_CANCELLATION or BAN_NO_SHOW: the end of the ban it brings}.
+
+    Empty when ban_until() is None; the latest end is ban_until(). The desk shows staff why and until when before
+    they book for a barred resident. Exempt days bar nobody, as in ban_until()."""
+    now = now or utcnow()
+    exempt = sa.exists().where(
+        ExemptDay.day == Booking.day,
+        sa.or_(ExemptDay.facility_id.is_(None), ExemptDay.facility_id == Booking.facility_id),
+    )
+    rows = db.session.execute(
+        sa.select(Booking.cancelled_at, Booking.late_cancellation, Booking.no_show_at, Facility.late_cancel_ban_days,
+                  Facility.no_show_ban_days)
+        .join(Facility, Facility.id == Booking.facility_id)
+        .where(Booking.user_id == user_id, ~exempt,
+               sa.or_(Booking.late_cancellation.is_(True), Booking.no_show_at.is_not(None)))
+    )
+    reasons: dict[str, datetime] = {}
+    for cancelled_at, late, no_show_at, late_days, no_show_days in rows:
+        for reason, start, days in ((BAN_LATE_CANCELLATION, cancelled_at if late else None, late_days),
+                                    (BAN_NO_SHOW, no_show_at, no_show_days)):
+            end = start + timedelta(days=days) if start and days > 0 else None
+            if end and end > now and (reason not in reasons or end > reasons[reason]):
+                reasons[reason] = end
+    return reasons
+
+
 def parse_units(room: Room, day: date, keys: list[str], *, slots, holidays) -> list[Unit]:
     """The units named by KEYS for ROOM on DAY; an unknown key or a slot of another facility is refused."""
     if not keys:
@@ -337,10 +368,12 @@ def book_slots(
     now: datetime | None = None,
     lottery_award: bool = False,
     series_id: int | None = None,
+    ban_override_reason: str | None = None,
 ) -> Booking:
     """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
     the caller must then roll back the transaction. LOTTERY_AWARD: see quote(). SERIES_ID: an occurrence of a
-    weekly series (app/bookings/series.py), which sends one e-mail for the whole series instead of one each."""
+    weekly series (app/bookings/series.py), which sends one e-mail for the whole series instead of one each.
+    BAN_OVERRIDE_REASON: the desk booked for a barred resident (ban_until()) on purpose; audited with the reason."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
@@ -384,7 +417,9 @@ def book_slots(
     record_audit("booking.create", actor_id=actor.id, target_type="booking", target_id=booking.id,
                  details={"room_id": q.room.id, "day": day.isoformat(), "state": q.state.value,
                           "on_behalf": on_behalf, "organization_id": booking.organization_id,
-                          **({"series_id": series_id} if series_id else {})})
+                          **({"series_id": series_id} if series_id else {}),
+                          **({"ban_override": True, "ban_reason": ban_override_reason}
+                             if ban_override_reason else {})})
     return booking
 
 
