@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -101,6 +102,11 @@ class StaffBookingForm(BookingForm):
 
     user_email = StringField(_l("利用者のメールアドレス"), validators=[
         Optional(), Length(max=320, message=_l("320文字以内で入力してください。"))])
+    # Shown only when the resident is barred (late cancellation, no-show): staff book anyway on purpose, with a reason
+    # that goes into the audit log. The view decides whether they are needed.
+    ban_override = BooleanField(_l("利用制限中と確かめたうえで、職員の判断で予約する"))
+    ban_reason = StringField(_l("例外とする理由"), validators=[
+        Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))])
 
     def validate(self, extra_validators=None) -> bool:
         return _names_a_party(self, super().validate(extra_validators))

@@ -91,9 +91,9 @@ def _organization_choices() -> list[SelectChoice]:
 
 
 def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, error=None, alternatives=None,
-                 action_url: str | None = None, day_url: str | None = None):
+                 action_url: str | None = None, day_url: str | None = None, ban: str | None = None):
     return render_template("bookings/new.html", form=form, room=room, facility=room.facility, quote=quote,
-                           error=error, alternatives=alternatives or [], hm=_hm,
+                           error=error, alternatives=alternatives or [], hm=_hm, ban=ban,
                            action_url=action_url or url_for("bookings.new"),
                            day_url=day_url or url_for("bookings.new")), status
 
@@ -410,6 +410,37 @@ def desk_party(form):
     return resident, organization
 
 
+def desk_ban_warning(resident) -> str | None:
+    """What the desk must know before booking for RESIDENT: until when and why they are barred, or None.
+
+    quote(on_behalf=True) skips the ban (staff may book for anyone), so the desk shows it and asks for an override."""
+    from app.core.filters import date_long
+
+    until = services.ban_until(resident.id)
+    if until is None:
+        return None
+    reasons = services.ban_reasons(resident.id)
+    day = date_long(until)
+    if services.BAN_LATE_CANCELLATION in reasons and services.BAN_NO_SHOW in reasons:
+        return _("この方は{day}まで新しい予約ができません(直前の取消しと無断キャンセルのため)。").format(day=day)
+    if services.BAN_NO_SHOW in reasons:
+        return _("この方は{day}まで新しい予約ができません(無断キャンセルのため)。").format(day=day)
+    if services.BAN_LATE_CANCELLATION in reasons:
+        return _("この方は{day}まで新しい予約ができません(直前の取消しのため)。").format(day=day)
+    return _("この方は{day}まで新しい予約ができません。").format(day=day)
+
+
+def desk_ban_override(form) -> str | None:
+    """The reason staff gave for booking a barred resident anyway, or None with the form's errors set (the box
+    ticked and a reason typed are both needed)."""
+    reason = (form.ban_reason.data or "").strip()
+    if not form.ban_override.data:
+        form.ban_override.errors.append(_("利用制限中です。予約するには、この欄にチェックを入れ、理由を入力してください。"))
+    if not reason:
+        form.ban_reason.errors.append(_("例外とする理由を入力してください。"))
+    return reason if form.ban_override.data and reason else None
+
+
 @bp.route("/desk/<int:facility_id>/book", methods=["GET", "POST"])
 @role_required(Role.FACILITY_STAFF)
 def desk_book(facility_id: int):
@@ -435,6 +466,7 @@ def desk_book(facility_id: int):
     if party is None:
         return _render_form(form, room, 422, **urls)
     resident, organization = party
+    urls["ban"] = ban = desk_ban_warning(resident)  # shown on every page from here on, with the override fields
     options = dict(user=resident, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
                    attendees=form.attendees.data, category=form.category_value,
                    organization_id=organization.id if organization else None,
@@ -444,7 +476,11 @@ def desk_book(facility_id: int):
             quote = services.quote(on_behalf=True, **options)
             form.confirm.data = "1"
             return _render_form(form, room, 200, quote=quote, **urls)
-        booking = services.book_slots(purpose=form.purpose.data, actor=current_user, **options)
+        override = desk_ban_override(form) if ban else None
+        if ban and override is None:  # never book a barred resident silently
+            return _render_form(form, room, 422, quote=services.quote(on_behalf=True, **options), **urls)
+        booking = services.book_slots(purpose=form.purpose.data, actor=current_user, ban_override_reason=override,
+                                      **options)
     except services.SlotTaken as exc:
         db.session.rollback()
         form.confirm.data = ""
