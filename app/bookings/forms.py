@@ -148,6 +148,8 @@ class StaffSeriesForm(SeriesForm):
     """The desk books a weekly series for a resident or a registered group (as StaffBookingForm does one date)."""
 
     user_email = StaffBookingForm.user_email
+    ban_override = StaffBookingForm.ban_override
+    ban_reason = StaffBookingForm.ban_reason
 
     def validate(self, extra_validators=None) -> bool:
         return _names_a_party(self, super().validate(extra_validators))

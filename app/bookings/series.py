@@ -211,12 +211,14 @@ def book_series(
     skip_conflicts: bool = False,
     actor=None,
     now: datetime | None = None,
+    ban_override_reason: str | None = None,
 ) -> tuple[BookingSeries, list[Booking]]:
     """Book every date of a series in the current transaction.
 
     By default all or nothing: a date that is taken (now, or by a concurrent transaction: the claims' unique
     constraint decides), closed or outside a rule raises SeriesConflict and the caller rolls back. With
     SKIP_CONFLICTS (the user chose "book the free dates only") such dates are left out, each in its own savepoint.
+    BAN_OVERRIDE_REASON: as in services.book_slots() (the desk booked for a barred resident on purpose).
     """
     now = now or utcnow()
     actor = actor or user
@@ -240,7 +242,7 @@ def book_series(
                 booking = services.book_slots(
                     user=user, room_id=room.id, day=day, unit_keys=unit_keys, purpose=purpose, attendees=attendees,
                     category=category, organization_id=organization_id, equipment_ids=equipment_ids, actor=actor,
-                    now=now, series_id=series.id)
+                    now=now, series_id=series.id, ban_override_reason=ban_override_reason)
         except (services.SlotTaken, *PER_DATE_ERRORS) as exc:
             if not skip_conflicts:
                 raise SeriesConflict(
@@ -254,7 +256,9 @@ def book_series(
     _queue_series_confirmation(series, booked, user)
     record_audit("booking.series.create", actor_id=actor.id, target_type="booking_series", target_id=series.id,
                  details={"room_id": room.id, "booked": [b.day.isoformat() for b in booked],
-                          "skipped": [d.isoformat() for d in skipped], "on_behalf": actor.id != user.id})
+                          "skipped": [d.isoformat() for d in skipped], "on_behalf": actor.id != user.id,
+                          **({"ban_override": True, "ban_reason": ban_override_reason}
+                             if ban_override_reason else {})})
     return series, booked
 
 

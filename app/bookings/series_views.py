@@ -24,6 +24,8 @@ from app.bookings.views import (
     _staff_facility,
     _unit_choices,
     bp,
+    desk_ban_override,
+    desk_ban_warning,
     desk_organization_choices,
     desk_party,
 )
@@ -41,9 +43,11 @@ def _fingerprint(form: SeriesForm, room_id: int) -> str:
     return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:32]
 
 
-def _render(form: SeriesForm, room, status: int, *, plan=None, error=None, action_url: str | None = None):
+def _render(form: SeriesForm, room, status: int, *, plan=None, error=None, action_url: str | None = None,
+            ban: str | None = None):
     return render_template("bookings/series_new.html", form=form, room=room, facility=room.facility, plan=plan,
-                           error=error, hm=_hm, action_url=action_url or url_for("bookings.series_new")), status
+                           error=error, hm=_hm, action_url=action_url or url_for("bookings.series_new"),
+                           ban=ban), status
 
 
 @bp.route("/series/new", methods=["GET", "POST"])
@@ -90,12 +94,15 @@ def desk_series(facility_id: int):
         return _render(form, room, 422, action_url=action_url)
     resident, organization = party
     return _plan_or_book(form, room, user=resident, actor=current_user,
-                         organization_id=organization.id if organization else None, action_url=action_url)
+                         organization_id=organization.id if organization else None, action_url=action_url,
+                         ban=desk_ban_warning(resident))
 
 
 def _plan_or_book(form: SeriesForm, room, *, user, actor=None, organization_id: int | None = None,
-                  action_url: str | None = None):
-    """Show the plan (again, when the input changed since), or book it; errors re-render the form with the input."""
+                  action_url: str | None = None, ban: str | None = None):
+    """Show the plan (again, when the input changed since), or book it; errors re-render the form with the input.
+
+    BAN: the desk's warning that USER is barred; booking then needs the override and a reason (desk_ban_override)."""
     on_behalf = actor is not None
     options = dict(
         user=user, room_id=room.id, first_day=form.day.data, interval_weeks=form.interval_weeks.data,
@@ -110,19 +117,23 @@ def _plan_or_book(form: SeriesForm, room, *, user, actor=None, organization_id: 
         if mode is None or form.confirm.data != fingerprint:
             plan = series_services.plan_series(on_behalf=on_behalf, **options)
             form.confirm.data = fingerprint
-            return _render(form, room, 200, plan=plan, action_url=action_url)
+            return _render(form, room, 200, plan=plan, action_url=action_url, ban=ban)
+        override = desk_ban_override(form) if ban else None
+        if ban and override is None:  # never book a barred resident silently
+            plan = series_services.plan_series(on_behalf=on_behalf, **options)
+            return _render(form, room, 422, plan=plan, action_url=action_url, ban=ban)
         series, booked = series_services.book_series(purpose=form.purpose.data, skip_conflicts=mode == "free",
-                                                     actor=actor, **options)
+                                                     actor=actor, ban_override_reason=override, **options)
     except series_services.SeriesConflict as exc:
         db.session.rollback()
         plan = _plan_or_none(options, on_behalf=on_behalf)
         form.confirm.data = fingerprint if plan else ""
-        return _render(form, room, 409, plan=plan, error=exc.message, action_url=action_url)
+        return _render(form, room, 409, plan=plan, error=exc.message, action_url=action_url, ban=ban)
     except DomainError as exc:
         db.session.rollback()
         form.confirm.data = ""
         status = exc.status_code if exc.status_code in (403, 404, 409) else 422
-        return _render(form, room, status, error=exc.message, action_url=action_url)
+        return _render(form, room, status, error=exc.message, action_url=action_url, ban=ban)
     db.session.commit()
     flash(_("くり返しの予約を受け付けました(%(n)s回)。", n=len(booked)), "success")
     return redirect(url_for("bookings.series_show", series_id=series.id), 303)

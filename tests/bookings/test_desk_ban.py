@@ -206,3 +206,35 @@ def test_only_staff_of_the_facility_reach_the_desk_form_even_with_an_override(cl
     with app_context():
         assert db.session.scalar(sa.select(sa.func.count(Booking.id)).where(
             Booking.state != BookingState.CANCELLED)) == 0
+
+
+def test_desk_series_for_a_barred_resident_warns_and_needs_the_override_too(client):
+    from app.bookings.models import BookingSeries
+
+    c = make_center()
+    resident = make_user(email=RESIDENT_EMAIL)
+    _bar(c, resident.id, late=False, no_show=True)
+    staff = _desk(client, c)
+    first = today_tokyo() + timedelta(days=7)
+    url = f"/bookings/desk/{c.facility_id}/series"
+    page = f"{url}?room={c.meeting_id}&day={first.isoformat()}"
+    series_form = _form(c, first, interval_weeks="1", count="3", until="")
+    plan = post_form(client, url, series_form, page=page)
+    text = plan.get_data(as_text=True)
+    assert plan.status_code == 200 and "無断キャンセルのため" in text and 'name="ban_reason"' in text
+    fingerprint = text.split('name="confirm" type="hidden" value="')[1].split('"')[0]
+    refused = post_form(client, url, {**series_form, "confirm": fingerprint, "mode": "all"}, page=page)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "例外とする理由を入力してください" in text and "3日すべて予約する" in text
+    assert _desk_bookings(staff.id) == []
+    done = post_form(client, url, {**series_form, "confirm": fingerprint, "mode": "all", "ban_override": "y",
+                                   "ban_reason": "地域行事のため課長判断"}, page=page)
+    assert done.status_code == 303
+    booked = _desk_bookings(staff.id)
+    assert len(booked) == 3 and {b.user_id for b in booked} == {resident.id}
+    assert all(_create_audit(b.id)["ban_reason"] == "地域行事のため課長判断" for b in booked)
+    with app_context():
+        series_id = db.session.scalar(sa.select(BookingSeries.id))
+        details = db.session.scalar(sa.select(AuditEvent.details).where(
+            AuditEvent.action == "booking.series.create", AuditEvent.target_id == str(series_id)))
+    assert details["ban_override"] is True and details["ban_reason"] == "地域行事のため課長判断"
