@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core import commands as core_commands
     from app.core import views as core_views
     from app.dashboards import commands as dashboard_commands
+    from app.dashboards import rollup as dashboard_rollup
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
     from app.events import checkin_views
@@ -117,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(dashboard_commands.bp)
+    dashboard_rollup.init_app(app)
     app.register_blueprint(opendata_views.bp)
     init_api(app)
     from app.api import init_docs

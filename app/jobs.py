@@ -94,6 +94,14 @@ def _extend_utilization_rollup(*, now: datetime) -> int:
     return rollup.extend(db.session, now=now)
 
 
+def _settle_stale_utilization(*, now: datetime) -> int:
+    """Recompute the utilization rollup keys requests left stale (normally settled right after each response)."""
+    from app.dashboards import rollup
+    from app.extensions import db
+
+    return rollup.settle_stale(db.session)
+
+
 def _expire_organization_verifications(*, now: datetime) -> int:
     """Mark groups whose verification term ended before today (Tokyo) as expired; their officers are e-mailed."""
     from app.core.time import to_tokyo
@@ -129,4 +137,6 @@ registry.add(Job("mail.send-pending", Every(timedelta(minutes=1)), _send_pending
 registry.add(Job("alerts.prune", DailyAt(time(3, 45)), _prune_alerts, _prune_alerts.__doc__ or ""))
 registry.add(Job("utilization.extend-rollup", DailyAt(time(2, 30)), _extend_utilization_rollup,
                  _extend_utilization_rollup.__doc__ or ""))
+registry.add(Job("utilization.settle-stale", Every(timedelta(minutes=1)), _settle_stale_utilization,
+                 _settle_stale_utilization.__doc__ or ""))
 registry.add(Job("jobs.prune-runs", DailyAt(time(3, 30)), _prune_job_runs, _prune_job_runs.__doc__ or ""))

@@ -66,3 +66,22 @@ class UtilizationRollupCoverage(db.Model):
     first_day: Mapped[date]
     end_day: Mapped[date]
     rebuilt_at: Mapped[datetime]
+
+
+class UtilizationRollupStale(db.Model):
+    """A booked room x month x weekday whose rollup rows a request's booking changed and left for later.
+
+    A request that books or cancels marks the key here in its own transaction (one upsert) instead of recomputing
+    the rollup before its commit; app.dashboards.rollup.settle_stale recomputes the key and deletes the row right
+    after the response is sent (and the job `utilization.settle-stale` catches what that missed). Until then
+    readers compute the key's month live (app.dashboards.utilization), so the figures are never stale."""
+
+    __tablename__ = "utilization_rollup_stale"
+
+    room_id: Mapped[int] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True)  # year * 100 + month
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    # Bumped by every transaction that marks the key again: the upsert then takes the row's lock, so a settler
+    # deleting the row waits for that transaction's commit and recomputes with its booking (PostgreSQL).
+    touches: Mapped[int] = mapped_column(default=1)

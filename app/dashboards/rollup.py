@@ -18,6 +18,10 @@ templates, rooms) - no service has to remember to call anything:
   It recomputes rather than adds deltas: the same SQL as the rebuild (built once, values bound), restricted to
   those rows, so the two cannot drift apart. On PostgreSQL an advisory lock per facility serialises the
   writers of the same rows (SQLite writers are serialised already).
+- Except in a web request, whose user waits for the commit: there a changed booking's room x month x weekday is
+  only marked stale (one upsert into utilization_rollup_stale, in the same transaction), and settle_stale
+  recomputes the marked keys once the response has been sent (WSGI close; the job `utilization.settle-stale`
+  catches any a crash left). Readers compute a month holding a stale key live, so no figure is ever stale.
 - A bulk INSERT / UPDATE / DELETE on those tables through the session (which the ORM cannot see row by row)
   drops the coverage: reads fall back to the live SQL until the next rebuild. Never wrong, only slower.
 - Months outside the coverage are always computed live, so the rollup is an optimisation, never a source.
@@ -30,12 +34,20 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app, g, has_request_context
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking, BookingItem
 from app.core.time import fiscal_year, today_tokyo, utcnow
-from app.dashboards.models import UtilizationBookingRollup, UtilizationRollupCoverage, UtilizationUnitRollup
+from app.dashboards.models import (
+    UtilizationBookingRollup,
+    UtilizationRollupCoverage,
+    UtilizationRollupStale,
+    UtilizationUnitRollup,
+)
 from app.facilities.models import Closure, Facility, Room, TimeSlot
 
 COVERAGE_ID = 1
@@ -98,6 +110,10 @@ def coverage(session: Session) -> tuple[date, date] | None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_coverage(session: Session, *_args) -> None:
     session.info.pop(CACHE_KEY, None)  # a savepoint rolled back may have held a rebuild
+
+
+def _month_key(day: date) -> int:
+    return day.year * 100 + day.month
 
 
 def _fiscal_year_of_month(month: int) -> int:
@@ -199,6 +215,7 @@ def rebuild(session: Session, *, first: date | None = None, end: date | None = N
     units, stats = UtilizationUnitRollup.__table__, UtilizationBookingRollup.__table__
     session.execute(sa.delete(units))
     session.execute(sa.delete(stats))
+    session.execute(sa.delete(UtilizationRollupStale.__table__))  # everything is recomputed below
     written = 0
     cursor = first
     while cursor < end:  # a fiscal year or less per statement keeps each one modest
@@ -393,14 +410,18 @@ def _after_flush(session: Session, _flush_context) -> None:
     session.info.setdefault(KEYS_KEY, set()).update(keys)
 
 
-def settle(session: Session) -> None:
+def settle(session: Session, *, defer: bool = False) -> None:
     """Recompute the rollup of what this transaction's flushes changed. Runs before every commit, and before
     the rollup is read (a transaction reads its own writes).
 
     A changed booking recomputes only the rows it can change: its room and every room below it (a hall's
     units are its halves') x its month x its weekday, from the same SQL as the rebuild restricted to those
     days and rooms (a few dozen units). Changes to closures, templates, rooms or a facility recompute the
-    facility's months (rare, staff actions)."""
+    facility's months (rare, staff actions).
+
+    DEFER (a request's commit, see _before_commit): the changed bookings' keys are only marked stale, one upsert
+    in this transaction, and settle_stale recomputes them after the response has gone out; readers compute a
+    stale month live meanwhile. Facility-month changes are recomputed here all the same."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # changes not flushed yet are noted by the flush
     pending = session.info.pop(PENDING_KEY, None) or {}
@@ -422,9 +443,29 @@ def settle(session: Session) -> None:
         if first < end:
             wide[facility_id] = (first, end)
     asked: dict[tuple[date, int], set[int]] = {}  # (month, weekday) -> rooms whose bookings changed
-    for _facility_id, room_id, day in keys:
-        if covered[0] <= day < covered[1]:
-            asked.setdefault((month_floor(day), day.weekday()), set()).add(room_id)
+    stale = []
+    for facility_id, room_id, day in keys:
+        if not covered[0] <= day < covered[1]:
+            continue
+        month = month_floor(day)
+        if defer and not (facility_id in wide and wide[facility_id][0] <= month < wide[facility_id][1]):
+            stale.append({"facility_id": facility_id, "room_id": room_id, "month": _month_key(month),
+                          "weekday": day.weekday()})
+        else:
+            asked.setdefault((month, day.weekday()), set()).add(room_id)
+    if stale:
+        _mark_stale(session, stale)
+    narrow = _narrow(session, asked, wide)
+    for facility_id in sorted(set(wide) | {f for *_, rooms in narrow for _r, f in rooms}):
+        _lock(session, facility_id)  # in one order, before any write: no deadlock between writers
+    for facility_id, (first, end) in sorted(wide.items()):
+        recompute(session, first=first, end=end, facility_ids=[facility_id])
+    _recompute_narrow(session, narrow)
+
+
+def _narrow(session: Session, asked: dict[tuple[date, int], set[int]], wide: dict[int, tuple[date, date]]):
+    """[(month, weekday, {(room id, facility id)})]: the rooms asked for and every room below them, for each
+    (month, weekday) of ASKED, less the facility months WIDE recomputes whole."""
     below: dict[int, list[tuple[int, int]]] = {}  # room asked for -> (room at or below it, that room's facility)
     if asked:
         for room_id, facility_id, asked_id in session.execute(
@@ -437,10 +478,11 @@ def settle(session: Session) -> None:
                  if not (facility_id in wide and wide[facility_id][0] <= month < wide[facility_id][1])}
         if rooms:
             narrow.append((month, weekday, rooms))
-    for facility_id in sorted(set(wide) | {f for *_, rooms in narrow for _r, f in rooms}):
-        _lock(session, facility_id)  # in one order, before any write: no deadlock between writers
-    for facility_id, (first, end) in sorted(wide.items()):
-        recompute(session, first=first, end=end, facility_ids=[facility_id])
+    return narrow
+
+
+def _recompute_narrow(session: Session, narrow: list[tuple[date, int, set[tuple[int, int]]]]) -> None:
+    """Recompute each (month, weekday, {(room id, facility id)}) of NARROW; the facilities' locks are held."""
     if not narrow:
         return
     postgresql = session.get_bind().dialect.name == "postgresql"
@@ -467,7 +509,99 @@ def _before_commit(session: Session) -> None:
         return  # a savepoint: the rollup is settled once, when the whole transaction commits (locks held briefly)
     if session.new or session.dirty or session.deleted:
         session.flush()  # the commit would flush after this hook: its changes must be noted first
-    settle(session)
+    settle(session, defer=_deferring())
+
+
+# --- keys left stale by requests ---------------------------------------------------------------------------
+
+STALE_FLAG = "utilization_rollup_stale"  # in flask.g: this request marked keys stale (settle after the response)
+
+
+def _deferring() -> bool:
+    """A request defers its bookings' upkeep to after its response (UTILIZATION_ROLLUP_DEFER, default on);
+    commands and jobs settle before their commit as before."""
+    return has_request_context() and current_app.config.get("UTILIZATION_ROLLUP_DEFER", True)
+
+
+@functools.lru_cache(maxsize=2)
+def _stale_upsert(dialect: str):
+    """INSERT a stale key, or bump its `touches` (which takes the row's lock) when it is already there."""
+    table = UtilizationRollupStale.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c.room_id, table.c.month, table.c.weekday],
+                                      set_={"touches": table.c.touches + 1})
+
+
+def _mark_stale(session: Session, rows: list[dict]) -> None:
+    rows = sorted({tuple(sorted(row.items())): row for row in rows}.values(),
+                  key=lambda r: (r["room_id"], r["month"], r["weekday"]))  # one order: no deadlock between writers
+    session.execute(_stale_upsert(session.get_bind().dialect.name), [{**row, "touches": 1} for row in rows])
+    if has_request_context():
+        g.setdefault(STALE_FLAG, True)
+
+
+def stale_months(session: Session, first: date, end: date) -> set[int]:
+    """The months (year * 100 + month) in [first, end) with a key still waiting for settle_stale."""
+    table = UtilizationRollupStale.__table__
+    return set(session.execute(sa.select(table.c.month).distinct().where(
+        table.c.month >= _month_key(first), table.c.month < _month_key(end))).scalars())
+
+
+def settle_stale(session: Session) -> int:
+    """Recompute the rollup rows of every stale key and delete the keys; the caller commits. Returns the number
+    of keys settled. Safe in several processes at once: on PostgreSQL the facilities' advisory locks are taken
+    first (one order), then the keys are deleted and returned - a key another settler took is gone by then, and
+    a key a booking is marking again waits for that booking's commit, so the recompute below sees it."""
+    table = UtilizationRollupStale.__table__
+    facility_ids = sorted(session.execute(sa.select(table.c.facility_id).distinct()).scalars())
+    if not facility_ids:
+        return 0
+    covered = coverage(session)
+    for facility_id in facility_ids:
+        _lock(session, facility_id)
+    taken = session.execute(sa.delete(table).where(table.c.facility_id.in_(facility_ids))
+                            .returning(table.c.room_id, table.c.month, table.c.weekday)).all()
+    if covered is None:
+        return len(taken)  # nothing to keep current: every read is live
+    asked: dict[tuple[date, int], set[int]] = {}
+    for room_id, month, weekday in taken:
+        first = date(month // 100, month % 100, 1)
+        if covered[0] <= first < covered[1]:
+            asked.setdefault((first, weekday), set()).add(room_id)
+    narrow = _narrow(session, asked, {})
+    for facility_id in sorted({f for *_, rooms in narrow for _r, f in rooms} - set(facility_ids)):
+        _lock(session, facility_id)  # a room below one asked for, moved to another facility (rare)
+    _recompute_narrow(session, narrow)
+    return len(taken)
+
+
+def settle_stale_now(app) -> None:
+    """Settle the stale keys in a transaction of their own (after a response has gone out, or from the job).
+    Never raises: a failure leaves the keys for the next settler, and readers stay exact meanwhile."""
+    from app.core.db import write_intent
+    from app.extensions import db
+
+    with app.app_context():
+        intent = write_intent.set(True)  # it writes: on SQLite its transaction must begin IMMEDIATE
+        try:
+            settle_stale(db.session)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the booking is committed; the keys wait for the next settler
+            db.session.rollback()
+            app.logger.exception("settling the utilization rollup after the response failed")
+        finally:
+            write_intent.reset(intent)
+
+
+def init_app(app) -> None:
+    """After a response whose request marked keys stale, settle them once the response is sent (WSGI close)."""
+
+    @app.after_request
+    def _settle_after_response(response):
+        if g.pop(STALE_FLAG, False):
+            response.call_on_close(functools.partial(settle_stale_now, app))
+        return response
 
 
 @event.listens_for(Session, "after_transaction_end")

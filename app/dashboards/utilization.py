@@ -213,9 +213,9 @@ def compute_utilization(
     if set(states) == set(BOOKED_STATES):
         inside, outside = _split(session, start, end)
     else:  # the rollup holds BOOKED_STATES only
-        inside, outside = None, [(start, end)]
-    if inside is not None:
-        parts += _rollup_utilization(session, *inside, facility_ids=facility_ids, room_ids=room_ids, keys=keys)
+        inside, outside = [], [(start, end)]
+    for first, last in inside:
+        parts += _rollup_utilization(session, first, last, facility_ids=facility_ids, room_ids=room_ids, keys=keys)
     for first, last in outside:
         parts += _live_utilization(session, start=first, end=last, facility_ids=facility_ids, room_ids=room_ids,
                                    keys=keys, states=states)
@@ -235,21 +235,37 @@ def _merge(parts, keys: tuple[str, ...], *, width: int) -> list[tuple[dict, tupl
     return [(dict(zip(keys, values, strict=True)), tuple(sums[values])) for values in sorted(sums)]
 
 
-def _split(session, start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """[start, end) as the whole months the rollup covers (or None) and the stretches of days outside them."""
-    from app.dashboards.rollup import coverage, month_ceiling, month_floor, settle
+def _split(session, start: date, end: date) -> tuple[list[tuple[date, date]], list[tuple[date, date]]]:
+    """[start, end) as the stretches of whole months read from the rollup and the stretches of days computed
+    live: the days outside its coverage, and the months holding a key a request left stale (until settle_stale
+    recomputes it, normally milliseconds after that request's response)."""
+    from app.dashboards.rollup import add_months, coverage, month_ceiling, month_floor, settle, stale_months
 
     covered = coverage(session)
     if covered is not None:
         settle(session)  # this transaction's own changes first
     if covered is None:
-        return None, [(start, end)]
+        return [], [(start, end)]
     first = max(month_ceiling(start), covered[0])
     last = min(month_floor(end), covered[1])
     if first >= last:
-        return None, [(start, end)]
-    outside = [(a, b) for a, b in ((start, first), (last, end)) if a < b]
-    return (first, last), outside
+        return [], [(start, end)]
+    inside: list[tuple[date, date]] = []
+    outside = [(start, first)] if start < first else []
+    stale = stale_months(session, first, last)
+    cursor = first
+    while cursor < last:  # runs of fresh months from the rollup, each stale month live
+        step = add_months(cursor, 1)
+        fresh = _month_key(cursor) not in stale
+        stretches = inside if fresh else outside
+        if stretches and stretches[-1][1] == cursor:  # continues the previous stretch of its kind
+            stretches[-1] = (stretches[-1][0], step)
+        else:
+            stretches.append((cursor, step))
+        cursor = step
+    if last < end:
+        outside.append((last, end))
+    return inside, outside
 
 
 def _month_key(day: date) -> int:
@@ -520,9 +536,10 @@ def booking_stats(
     keys = _check_keys(group_by, BOOKING_GROUP_KEYS)
     session = db.session
     parts: list = []
-    inside, outside = _split(session, start, end) if end > start else (None, [])
-    if inside is not None:
-        parts += _rollup_booking_stats(session, *inside, facility_ids=facility_ids, room_ids=room_ids, keys=keys)
+    inside, outside = _split(session, start, end) if end > start else ([], [])
+    for first, last in inside:
+        parts += _rollup_booking_stats(session, first, last, facility_ids=facility_ids, room_ids=room_ids,
+                                       keys=keys)
     for first, last in outside:
         parts += _live_booking_stats(session, start=first, end=last, facility_ids=facility_ids, room_ids=room_ids,
                                      keys=keys)
