@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, jsonify
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -232,8 +232,11 @@ class BookingList(MethodView):
             alternatives = [{"room_id": a.room.id, "facility_id": a.room.facility_id, "room": a.room.name,
                              "units": a.unit_keys} for a in exc.alternatives]
             return json_error(409, plain(str(exc.message)), exc.code, alternatives=alternatives)
+        # Dumped before the commit, which expires the booking: dumped after, it would be read back (booking and
+        # items, 2 SELECTs) only to give the same values. The response is already JSON, so the decorator passes it.
+        body = BookingSchema().dump(booking)
         db.session.commit()
-        return booking
+        return jsonify(body), 201
 
 
 @blp.route("/bookings/<int:booking_id>/cancel")
