@@ -1,14 +1,15 @@
 """In-process CPU per booking (book_slots + commit), with the utilization rollup built, and its upkeep alone.
 
 Usage: .venv/bin/python bench/booking_cpu.py [--scenario rooms_indico] [--bookings 200] [--postgres [URL]]
-       [--no-rollup]
+       [--no-rollup] [--no-request]
 
 Builds a fresh database with the scenario's generator (which builds the rollup as the daily job does, unless
 --no-rollup drops its coverage), then books BOOKINGS distinct free (room, day, slot) units in this process,
 one transaction each, as the API does (no HTTP, no server), inside a request context as a web request is
 (the rollup upkeep is then deferred to after the response, timed separately; --no-request books outside one,
 the upkeep before the commit). Prints the median and mean process CPU time and wall time per booking, the share
-spent in the rollup's settle() before the commit, and for one cancel + commit (outside a request). CPU time, not wall time: the shared machine's load changes wall time much more than CPU time.
+spent in the rollup's settle() before the commit, and for one cancel + commit (outside a request). CPU time,
+not wall time: the shared machine's load changes wall time much more than CPU time.
 """
 
 from __future__ import annotations
