@@ -118,6 +118,33 @@ def _facility_rooms(facility_id: int) -> list[Room]:
     return list(db.session.scalars(sa.select(Room).where(Room.facility_id == facility_id)))
 
 
+# quote() runs at every booking: its statements are built once, with bound parameters (building a statement and its
+# cache key each time cost more than running the small queries).
+
+@functools.lru_cache(maxsize=1)
+def _sibling_rooms_statement():
+    """Every room of the facility of room "room_id", with the facility: the room asked for and the tree of rooms
+    its claims depend on, in one query."""
+    asked = sa.orm.aliased(Room)
+    facility_of_asked = sa.select(asked.facility_id).where(asked.id == sa.bindparam("room_id")).scalar_subquery()
+    return (sa.select(Room).join(Room.facility).options(sa.orm.contains_eager(Room.facility))
+            .where(Room.facility_id == facility_of_asked))
+
+
+@functools.lru_cache(maxsize=2)
+def _monthly_count_statement(by_organization: bool):
+    who = Booking.organization_id if by_organization else Booking.user_id
+    return sa.select(sa.func.count(Booking.id)).where(
+        who == sa.bindparam("who"), Booking.state.in_(sorted(ACTIVE_STATES)),
+        Booking.day >= sa.bindparam("first"), Booking.day < sa.bindparam("after"))
+
+
+@functools.lru_cache(maxsize=1)
+def _fee_rates_statement():
+    return sa.select(FeeRate.slot_code, FeeRate.amount_yen).where(
+        FeeRate.room_id == sa.bindparam("room_id"), FeeRate.category == sa.bindparam("category"))
+
+
 def window_days(facility: Facility, category: UserCategory) -> int:
     """How many days ahead CATEGORY may book at FACILITY."""
     return facility.window_days_resident if category == UserCategory.RESIDENT else facility.window_days_other
@@ -230,7 +257,8 @@ def quote(
     the fees and 減免 are those of any booking."""
     now = now or utcnow()
     today = to_tokyo(now).date()
-    room = db.session.get(Room, room_id, options=[sa.orm.joinedload(Room.facility)])  # one query for both
+    rooms = list(db.session.scalars(_sibling_rooms_statement(), {"room_id": room_id}))
+    room = next((r for r in rooms if r.id == room_id), None)
     if room is None or not room.active:
         raise RoomNotFound(_l("その部屋は見つかりません。"))
     facility = room.facility
@@ -256,7 +284,6 @@ def quote(
 
     slots = facility_queries.facility_slots(facility.id)
     holidays = facility_queries.holidays_between(day, day + timedelta(days=1))
-    rooms = _facility_rooms(facility.id)
     nodes = [RoomNode(r.id, r.parent_id, r.hourly) for r in rooms]
     closures, lotteries = facility_queries.facility_spans(facility.id, day, day + timedelta(days=1), now=now)
     related_ids = related(nodes)[room.id]
@@ -326,11 +353,10 @@ def _organization_for(user, organization_id: int | None, *, on_behalf: bool) -> 
 def _check_monthly_limit(user, organization, facility: Facility, day: date, *, on_behalf: bool) -> None:
     first = day.replace(day=1)
     after = (first + timedelta(days=32)).replace(day=1)
-    who = Booking.organization_id == organization.id if organization else Booking.user_id == user.id
     if on_behalf and organization is None:
         return
-    count = db.session.scalar(sa.select(sa.func.count(Booking.id)).where(
-        who, Booking.state.in_(list(ACTIVE_STATES)), Booking.day >= first, Booking.day < after))
+    count = db.session.scalar(_monthly_count_statement(organization is not None),
+                              {"who": organization.id if organization else user.id, "first": first, "after": after})
     if count >= facility.max_active_per_month:
         raise TooManyBookings(_l("1か月に予約できるのは{n}件までです。").format(n=facility.max_active_per_month))
 
@@ -350,8 +376,7 @@ def _equipment(facility_id: int, ids: list[int]) -> list[Equipment]:
 
 def _price(room: Room, units: list[Unit], category: UserCategory, organization: Organization | None, *,
            extra: int = 0):
-    rates = {(r.slot_code): r.amount_yen for r in db.session.scalars(
-        sa.select(FeeRate).where(FeeRate.room_id == room.id, FeeRate.category == category))}
+    rates = dict(db.session.execute(_fee_rates_statement(), {"room_id": room.id, "category": category}).all())
     fees = []
     for unit in units:
         code = HOURLY_FEE_CODE if unit.hourly else unit.slot.code

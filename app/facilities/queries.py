@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -60,9 +61,14 @@ def facility_rooms(facility_id: int) -> list[Room]:
     ))
 
 
+@functools.lru_cache(maxsize=1)
+def _slots_statement():
+    return sa.select(TimeSlot).where(TimeSlot.facility_id == sa.bindparam("facility_id"))
+
+
 def facility_slots(facility_id: int) -> list[SlotDef]:
-    """Every 時間区分 row of a facility, as pure values."""
-    rows = db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id == facility_id))
+    """Every 時間区分 row of a facility, as pure values (the statement is built once: each booking asks)."""
+    rows = db.session.scalars(_slots_statement(), {"facility_id": facility_id})
     return [slot_def(s) for s in rows]
 
 
@@ -71,22 +77,30 @@ def lottery_blocks(now: datetime | None = None):
 
     A period's days open first-come at its announced `leftovers_open_at`; a period without one holds them.
     """
-    now = now or utcnow()
+    now = utcnow() if now is None else now  # or a bound parameter (facility_spans)
     return sa.or_(LotteryPeriod.leftovers_open_at.is_(None), LotteryPeriod.leftovers_open_at > now)
 
 
-def facility_spans(facility_id: int, start: date, end: date, *,
-                   now: datetime | None = None) -> tuple[list[Span], list[Span]]:
-    """Closures and lottery periods (still holding their days at NOW) overlapping [start, end), in ONE query."""
+@functools.lru_cache(maxsize=1)
+def _spans_statement():
+    """Built once (each booking asks): facility_id, start, end and now are bound parameters."""
+    facility_id, start, end = sa.bindparam("facility_id"), sa.bindparam("start"), sa.bindparam("end")
     closures = sa.select(
         sa.literal("c").label("what"), Closure.room_id, Closure.start_date, Closure.end_date
     ).where(Closure.facility_id == facility_id, Closure.start_date < end, Closure.end_date > start)
     lotteries = sa.select(
         sa.literal("l").label("what"), LotteryPeriod.room_id, LotteryPeriod.start_date, LotteryPeriod.end_date
     ).where(LotteryPeriod.facility_id == facility_id, LotteryPeriod.start_date < end, LotteryPeriod.end_date > start,
-            lottery_blocks(now))
+            lottery_blocks(sa.bindparam("now")))
+    return sa.union_all(closures, lotteries)
+
+
+def facility_spans(facility_id: int, start: date, end: date, *,
+                   now: datetime | None = None) -> tuple[list[Span], list[Span]]:
+    """Closures and lottery periods (still holding their days at NOW) overlapping [start, end), in ONE query."""
     found: dict[str, list[Span]] = {"c": [], "l": []}
-    for what, room_id, first, last in db.session.execute(sa.union_all(closures, lotteries)):
+    params = {"facility_id": facility_id, "start": start, "end": end, "now": now or utcnow()}
+    for what, room_id, first, last in db.session.execute(_spans_statement(), params):
         found[what].append(Span(first, last, room_id))
     return found["c"], found["l"]
 
