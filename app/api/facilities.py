@@ -143,6 +143,9 @@ class BookingSchema(Schema):
     items = fields.List(fields.Nested(BookingItemSchema))
 
 
+_BOOKING_SCHEMA = BookingSchema()  # dump only, which keeps no state between calls
+
+
 def _slot_doc(slot) -> dict:
     return {"id": slot.id, "code": slot.code, "label": slot.label, "start": slot.start, "end": slot.end,
             "weekday": slot.weekday, "on_date": slot.on_date}
@@ -234,7 +237,7 @@ class BookingList(MethodView):
             return json_error(409, plain(str(exc.message)), exc.code, alternatives=alternatives)
         # Dumped before the commit, which expires the booking: dumped after, it would be read back (booking and
         # items, 2 SELECTs) only to give the same values. The response is already JSON, so the decorator passes it.
-        body = BookingSchema().dump(booking)
+        body = _BOOKING_SCHEMA.dump(booking)
         db.session.commit()
         return jsonify(body), 201
 
