@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 b_rps, b_lat, b_err = _run(port, jobs, args.clients)
             finally:
                 server.stop()
+            stale_left, exact = _rollup_after(url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -160,9 +161,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'/healthz':28} {h_rps:8.1f} {pct(h_lat, .5):8.2f} {pct(h_lat, .95):8.2f} {len(h_err):7d} {1:7.3f}")
     print(f"{'POST /api/v1/bookings':28} {b_rps:8.1f} {pct(b_lat, .5):8.2f} {pct(b_lat, .95):8.2f} "
           f"{len(b_err):7d} {b_rps / h_rps:7.3f}")
+    # The rollup upkeep of each booking ran after its response (app.dashboards.rollup.settle_stale_now): none may
+    # be left undone, and the rollup must equal a rebuild.
+    print(f"rollup keys left stale after the run: {stale_left}; rollup equals a rebuild: {exact}")
     if b_err:
         print("first error:", b_err[0], file=sys.stderr)
-    return 1 if (b_err or h_err or len(jobs) < args.requests) else 0
+    return 1 if (b_err or h_err or len(jobs) < args.requests or stale_left or exact is False) else 0
+
+
+def _rollup_after(url: str) -> tuple[int, bool | None]:
+    """Rollup keys still stale once the server has stopped, and whether the rollup equals a rebuild (None: no
+    rollup built)."""
+    import os
+
+    import sqlalchemy as sa
+
+    from app import create_app
+    from app.dashboards import rollup
+    from app.dashboards.models import UtilizationRollupStale
+    from app.extensions import db
+    from bench.booking_cpu import _equals_rebuild
+
+    os.environ["DATABASE_URL"] = url
+    app = create_app(SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        try:
+            left = db.session.scalar(sa.select(sa.func.count()).select_from(UtilizationRollupStale))
+            exact = _equals_rebuild(db, rollup) if rollup.coverage(db.session) else None
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    return left, exact
 
 
 if __name__ == "__main__":
