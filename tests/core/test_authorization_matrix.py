@@ -244,6 +244,7 @@ TABLE = [
     R("facilities.show", "GET", "ok", facility_id=W.facility_f),
     R("facilities.availability", "GET", "ok", facility_id=W.facility_f),
     R("facilities.room_busy", "GET", "ok", room_id=W.room_f),
+    R("opendata.facilities", "GET", "ok"),
     # --- bookings: resident A's booking; the desk of facility F (staff F) and of facility G (nobody but admin)
     R("bookings.new", "GET", "L    ok   ok   ok   ok   ok   ok   ok", query={"room": W.room_f}),
     R("bookings.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok", data={"room_id": W.room_f}),
