@@ -171,3 +171,13 @@ def test_statement_count_does_not_grow(client, app):
 def test_facilities_list_links_the_csv(client):
     html = client.get("/facilities/").get_data(as_text=True)
     assert 'href="/opendata/facilities.csv"' in html
+
+
+def test_ward_words_pykakasi_misreads_take_the_glossary_reading():
+    from app.opendata.kana import katakana
+
+    # pykakasi alone reads 区民 here as クタミ and Minato's 白金 as シロガネ.
+    assert katakana("芝浦港南区民センター") == "シバウラコウナンクミンセンター"
+    assert katakana("白金台いきいきプラザ") == "シロカネダイイキイキプラザ"
+    assert katakana("区民協働スペース") == "クミンキョウドウスペース"
+    assert katakana("夏祭り") == "ナツマツリ"  # text without glossary words: pykakasi as before
