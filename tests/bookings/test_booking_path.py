@@ -100,7 +100,7 @@ def _plan(statement, params) -> str:
 
 def test_sqlite_plans_use_the_booking_path_indexes(app_ctx):
     if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's planner; PostgreSQL chose the indexes in bench measurements (bench/README)")
+        pytest.skip("SQLite's statistics; PostgreSQL's planner found the user's rows by index without them")
     # Statistics like a ward's: many bookings of no user (desk, lottery imports) count as one user_id value.
     db.session.execute(sa.text("ANALYZE"))
     db.session.execute(sa.text("DELETE FROM sqlite_stat1 WHERE tbl = 'bookings'"))
