@@ -88,6 +88,9 @@ class Config:
     # test's control run, which shows the race test would catch a missing guard.
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
     BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
+    # A web request's booking changes mark their utilization rollup keys stale and are recomputed after the
+    # response is sent (app/dashboards/rollup.py); off: recomputed before the request's commit, as jobs do.
+    UTILIZATION_ROLLUP_DEFER = _bool("UTILIZATION_ROLLUP_DEFER", True)
 
     # Alerts and reminders (app/alerts): watches per user (days from today on), how far ahead one may watch, how
     # long a freed slot stays on the public list, the Tokyo hour of day-before reminders, and how long before a

@@ -36,8 +36,6 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking, BookingItem
@@ -520,23 +518,22 @@ STALE_FLAG = "utilization_rollup_stale"  # in flask.g: this request marked keys 
 def _deferring() -> bool:
     """A request defers its bookings' upkeep to after its response (UTILIZATION_ROLLUP_DEFER, default on);
     commands and jobs settle before their commit as before."""
-    return has_request_context() and current_app.config.get("UTILIZATION_ROLLUP_DEFER", True)
+    return has_request_context() and current_app.config["UTILIZATION_ROLLUP_DEFER"]
 
 
-@functools.lru_cache(maxsize=2)
-def _stale_upsert(dialect: str):
-    """INSERT a stale key, or bump its `touches` (which takes the row's lock) when it is already there."""
-    table = UtilizationRollupStale.__table__
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(index_elements=[table.c.room_id, table.c.month, table.c.weekday],
-                                      set_={"touches": table.c.touches + 1})
+# INSERT a stale key, or bump its `touches` (which takes the row's lock) when it is already there. The same SQL
+# on SQLite and PostgreSQL; as text it is compiled once (the dialects' on_conflict constructs have no cache key).
+_STALE_UPSERT = sa.text(
+    "INSERT INTO utilization_rollup_stale (room_id, month, weekday, facility_id, touches) "
+    "VALUES (:room_id, :month, :weekday, :facility_id, 1) "
+    "ON CONFLICT (room_id, month, weekday) DO UPDATE SET touches = utilization_rollup_stale.touches + 1"
+)
 
 
 def _mark_stale(session: Session, rows: list[dict]) -> None:
     rows = sorted({tuple(sorted(row.items())): row for row in rows}.values(),
                   key=lambda r: (r["room_id"], r["month"], r["weekday"]))  # one order: no deadlock between writers
-    session.execute(_stale_upsert(session.get_bind().dialect.name), [{**row, "touches": 1} for row in rows])
+    session.execute(_STALE_UPSERT, rows)
     if has_request_context():
         g.setdefault(STALE_FLAG, True)
 
