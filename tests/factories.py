@@ -24,6 +24,25 @@ def app_context():
             yield
 
 
+@contextmanager
+def recorded_statements(app):
+    """Every SQL statement the app's engine runs inside the block, whitespace folded to single spaces."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
 def detach(obj):
     """Load OBJ's columns and detach it so the test can read them after the context closes."""
     db.session.refresh(obj)

@@ -15,7 +15,7 @@ from app.core.time import today_tokyo
 from app.extensions import db
 from tests.api.factories import bearer, make_token
 from tests.facilities.factories import make_center
-from tests.factories import make_user
+from tests.factories import make_user, recorded_statements
 
 # Measured: 15 on SQLite and PostgreSQL (token and its last use, rooms with the facility, ban, slots, closures and
 # lotteries, monthly count, fees, the inserts, rollup coverage). Before: 18 (the room and its facility's rooms apart,
@@ -23,29 +23,13 @@ from tests.factories import make_user
 MAX_STATEMENTS = 16
 
 
-class _Statements:
-    def __init__(self):
-        self.sql: list[str] = []
-
-    def __call__(self, conn, cursor, statement, *args):
-        statement = " ".join(statement.split())
-        # Not counted: SQLite's BEGIN IMMEDIATE, and the tests' delivery of the queued mail after the request
-        # (MAIL_SEND_AFTER_REQUEST; in production a job sends it).
-        if not statement.startswith("BEGIN") and not statement.startswith(("SELECT outbox_messages.",
-                                                                            "UPDATE outbox_messages")):
-            self.sql.append(statement)
-
-
 def _post_counted(app, client, body, secret):
-    statements = _Statements()
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", statements)
-    try:
+    with recorded_statements(app) as statements:
         response = client.post("/api/v1/bookings", json=body, headers=bearer(secret))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", statements)
-    return response, statements.sql
+    # Not counted: SQLite's BEGIN IMMEDIATE, and the tests' delivery of the queued mail after the request
+    # (MAIL_SEND_AFTER_REQUEST; in production a job sends it).
+    return response, [s for s in statements if not s.startswith("BEGIN")
+                      and not s.startswith(("SELECT outbox_messages.", "UPDATE outbox_messages"))]
 
 
 def _body(c, days_ahead=12, slot="evening"):

@@ -15,7 +15,7 @@ from app.events.models import EventOccurrence, EventSeries, EventStatus, Occurre
 from app.extensions import db
 from app.opendata.events_csv import HEADER
 from tests.events.factories import make_series, occurrence_ids
-from tests.factories import app_context, make_user
+from tests.factories import app_context, make_user, recorded_statements
 from tests.organizations.factories import make_organization
 
 DOCUMENTED_HEADER = [
@@ -145,23 +145,11 @@ def test_kana_of_mixed_text(client):
 
 
 def test_statement_count_does_not_grow(client, app):
-    from sqlalchemy import event
-
     editor, org, _series = _setup()
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def count(*_args, **_kwargs):
-        statements.append(1)
 
     def measure():
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(app) as statements:
             _download(client)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     small = measure()

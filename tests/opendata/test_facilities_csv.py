@@ -14,7 +14,7 @@ from app.extensions import db
 from app.facilities.models import Facility, Room, RoomKind, TimeSlot
 from app.opendata.facilities_csv import HEADER
 from tests.facilities.factories import assign_staff, make_center
-from tests.factories import app_context, make_user
+from tests.factories import app_context, make_user, recorded_statements
 
 DOCUMENTED_HEADER = [
     "都道府県コード又は市区町村コード", "NO", "都道府県名", "市区町村名", "名称", "名称_カナ", "名称_通称", "POIコード",
@@ -136,24 +136,12 @@ def test_hostile_text_stays_one_safe_cell(client):
 
 
 def test_statement_count_does_not_grow(client, app):
-    from sqlalchemy import event
-
     make_center()
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args, **_kwargs):
-        statements.append(statement.lstrip().split(None, 1)[0].upper())
 
     def measure():
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(app) as statements:
             _download(client)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return list(statements)
+        return [statement.split(None, 1)[0].upper() for statement in statements]
 
     small = measure()
     for _n in range(5):
