@@ -110,7 +110,8 @@ def _forget_coverage(session: Session, *_args) -> None:
     session.info.pop(CACHE_KEY, None)  # a savepoint rolled back may have held a rebuild
 
 
-def _month_key(day: date) -> int:
+def month_key(day: date) -> int:
+    """DAY's month as the rollup tables key it: year * 100 + month."""
     return day.year * 100 + day.month
 
 
@@ -130,7 +131,7 @@ def recompute(session: Session, *, first: date, end: date, facility_ids: Iterabl
         return 0
     ids = None if facility_ids is None else sorted(set(facility_ids))
     rooms = None if room_ids is None else sorted(set(room_ids))
-    params = {"first_month": first.year * 100 + first.month, "end_month": end.year * 100 + end.month}
+    params = {"first_month": month_key(first), "end_month": month_key(end)}
     if ids is not None:
         params["facility_ids"] = ids
     if rooms is not None:
@@ -447,7 +448,7 @@ def settle(session: Session, *, defer: bool = False) -> None:
             continue
         month = month_floor(day)
         if defer and not (facility_id in wide and wide[facility_id][0] <= month < wide[facility_id][1]):
-            stale.append({"facility_id": facility_id, "room_id": room_id, "month": _month_key(month),
+            stale.append({"facility_id": facility_id, "room_id": room_id, "month": month_key(month),
                           "weekday": day.weekday()})
         else:
             asked.setdefault((month, day.weekday()), set()).add(room_id)
@@ -542,7 +543,7 @@ def stale_months(session: Session, first: date, end: date) -> set[int]:
     """The months (year * 100 + month) in [first, end) with a key still waiting for settle_stale."""
     table = UtilizationRollupStale.__table__
     return set(session.execute(sa.select(table.c.month).distinct().where(
-        table.c.month >= _month_key(first), table.c.month < _month_key(end))).scalars())
+        table.c.month >= month_key(first), table.c.month < month_key(end))).scalars())
 
 
 def settle_stale(session: Session) -> int:

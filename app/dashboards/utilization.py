@@ -239,7 +239,7 @@ def _split(session, start: date, end: date) -> tuple[list[tuple[date, date]], li
     """[start, end) as the stretches of whole months read from the rollup and the stretches of days computed
     live: the days outside its coverage, and the months holding a key a request left stale (until settle_stale
     recomputes it, normally milliseconds after that request's response)."""
-    from app.dashboards.rollup import add_months, coverage, month_ceiling, month_floor, settle, stale_months
+    from app.dashboards.rollup import add_months, coverage, month_ceiling, month_floor, month_key, settle, stale_months
 
     covered = coverage(session)
     if covered is not None:
@@ -256,7 +256,7 @@ def _split(session, start: date, end: date) -> tuple[list[tuple[date, date]], li
     cursor = first
     while cursor < last:  # runs of fresh months from the rollup, each stale month live
         step = add_months(cursor, 1)
-        fresh = _month_key(cursor) not in stale
+        fresh = month_key(cursor) not in stale
         stretches = inside if fresh else outside
         if stretches and stretches[-1][1] == cursor:  # continues the previous stretch of its kind
             stretches[-1] = (stretches[-1][0], step)
@@ -266,10 +266,6 @@ def _split(session, start: date, end: date) -> tuple[list[tuple[date, date]], li
     if last < end:
         outside.append((last, end))
     return inside, outside
-
-
-def _month_key(day: date) -> int:
-    return day.year * 100 + day.month
 
 
 def _rollup_utilization(session, first: date, last: date, *, facility_ids, room_ids, keys):
@@ -563,7 +559,9 @@ def _stats_of(key: dict, counts: Sequence[int]) -> BookingStats:
 def _rollup_scope(stmt, R, first: date, last: date, *, facility_ids, room_ids):
     """STMT over a rollup table R narrowed to the whole months [first, last), the facilities and the rooms (a room
     also stands for the rooms below it)."""
-    stmt = stmt.where(R.month >= _month_key(first), R.month < _month_key(last))
+    from app.dashboards.rollup import month_key
+
+    stmt = stmt.where(R.month >= month_key(first), R.month < month_key(last))
     if facility_ids is not None:
         stmt = stmt.where(R.facility_id.in_(list(facility_ids)))
     if room_ids is not None:
