@@ -73,6 +73,7 @@ class FacilitySpec:
     rooms: tuple[RoomSpec, ...]
     barrier_free: dict = field(default_factory=dict)
     extra_slots: tuple = ()  # (code, label_ja, label_en, start, end, weekday)
+    name_kana: str | None = None  # the name's reading in katakana (名称_カナ of the open data)
 
 
 R = RoomSpec
@@ -91,6 +92,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("和室", "Japanese-style Room", RoomKind.JAPANESE, 20, 40.0, 900),
          R("音楽スタジオ", "Music Studio", RoomKind.MUSIC, 8, 25.0, 0, hourly=True)),
         {**ALL_FREE, "has_hearing_loop": True, "has_nursing_room": True, "has_parking": False},
+        name_kana="アカサカクミンセンター",
     ),
     FacilitySpec(
         "麻布区民センター", "Azabu Community Center", "あざぶ くみん センター", FacilityKind.COMMUNITY_CENTER,
@@ -100,6 +102,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("調理室", "Cooking Studio", RoomKind.COOKING, 24, 60.0, 1500),
          R("和室", "Japanese-style Room", RoomKind.JAPANESE, 16, 32.0, 800)),
         {**ALL_FREE, "has_parking": False},
+        name_kana="アザブクミンセンター",
     ),
     FacilitySpec(
         "高輪区民センター", "Takanawa Community Center", "たかなわ くみん センター", FacilityKind.COMMUNITY_CENTER,
@@ -110,6 +113,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("第2集会室", "Assembly Room 2", RoomKind.MULTIPURPOSE, 40, 70.0, 1600),
          R("音楽室", "Music Room", RoomKind.MUSIC, 15, 45.0, 0, hourly=True)),
         {**ALL_FREE, "has_hearing_loop": True},
+        name_kana="タカナワクミンセンター",
     ),
     FacilitySpec(
         "芝浦港南区民センター", "Shibaura-Konan Community Center", "しばうら こうなん くみん センター",
@@ -123,6 +127,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("リーブラ 学習室", "Libra Study Room", RoomKind.MEETING, 30, 55.0, 1100),
          R("リーブラ 保育室つき和室", "Libra Japanese Room with Childcare Space", RoomKind.JAPANESE, 12, 30.0, 700)),
         {**ALL_FREE, "has_nursing_room": True, "has_parking": True},
+        name_kana="シバウラコウナンクミンセンター",
     ),
     FacilitySpec(
         "区民協働スペース(芝)", "Community Collaboration Space (Shiba)", "みんなで つかう へや(しば)",
@@ -134,6 +139,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
         # Sundays close earlier: a weekday template that differs from the default.
         extra_slots=(("morning", "午前", "Morning", time(9), time(12), 6),
                      ("afternoon", "午後", "Afternoon", time(13), time(17), 6)),
+        name_kana="クミンキョウドウスペース シバ",  # the reading allows no parentheses: a space instead
     ),
     FacilitySpec(
         "伝統文化交流館", "Traditional Culture Exchange Hall", "でんとう ぶんか こうりゅうかん",
@@ -142,6 +148,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
         (R("交流の間", "Koryu-no-Ma (Exchange Hall)", RoomKind.JAPANESE, 60, 120.0, 2500, requires_approval=True),
          R("会議室", "Meeting Room", RoomKind.MEETING, 15, 25.0, 800)),
         {"has_elevator": False, "has_accessible_toilet": True, "has_step_free_entrance": None},
+        name_kana="デントウブンカコウリュウカン",
     ),
 )
 
@@ -163,6 +170,7 @@ def _add_facility(session, spec: FacilitySpec, report: DemoReport) -> None:
     facility = Facility(
         kind=spec.kind, district=spec.district, name_ja=spec.name_ja, name_en=spec.name_en, name_easy=spec.name_easy,
         address_ja=spec.address_ja, address_en=spec.address_en, opening_hours_ja=spec.opening_hours_ja,
+        name_kana=spec.name_kana,
         notes_ja="予約は2か月前(区内の団体は3か月前)から。使用料は窓口でお支払いください。",
         notes_en="Book up to 2 months ahead (3 months for groups in the ward). Pay the fee at the desk.",
         **spec.barrier_free,

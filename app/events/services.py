@@ -20,6 +20,7 @@ from app.core.districts import District
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import Attachment, queue_mail
 from app.core.permissions import Role, has_role
+from app.core.readings import READING_MAX_LENGTH, clean_reading
 from app.core.time import today_tokyo, tokyo_to_utc, utcnow
 from app.events import recurrence
 from app.events.models import (
@@ -38,7 +39,6 @@ from app.events.models import (
     search_key,
 )
 from app.extensions import db
-from app.opendata.kana import READING_MAX_LENGTH, clean_reading
 from app.organizations import services as organization_services
 from app.organizations.models import Organization
 
@@ -130,7 +130,7 @@ def is_visible(user, series: EventSeries) -> bool:
 
 
 def reading(value: str | None) -> str | None:
-    """The title's reading as stored (see kana.clean_reading), or InvalidEvent with a message for the field."""
+    """The title's reading as stored (app.core.readings.clean_reading), or InvalidEvent with a message for the field."""
     try:
         return clean_reading(value)
     except ValueError:

@@ -130,6 +130,8 @@ class Facility(db.Model):
     name_ja: Mapped[str] = mapped_column(sa.String(200))
     name_en: Mapped[str | None] = mapped_column(sa.String(200))
     name_easy: Mapped[str | None] = mapped_column(sa.String(200))
+    # The name's reading in katakana (名称_カナ of the open data), as staff typed it; None: generated when needed.
+    name_kana: Mapped[str | None] = mapped_column(sa.String(200))
     address_ja: Mapped[str] = mapped_column(sa.String(300))
     address_en: Mapped[str | None] = mapped_column(sa.String(300))
     address_easy: Mapped[str | None] = mapped_column(sa.String(300))

@@ -4,8 +4,8 @@ Revision ID: 0022_facility_kana
 Revises: 0021_booking_path
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0022_facility_kana"
 down_revision = "0021_booking_path"
@@ -14,8 +14,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("facilities") as batch:
+        batch.add_column(sa.Column("name_kana", sa.String(length=200), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("facilities") as batch:
+        batch.drop_column("name_kana")
