@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.core.args import fiscal_year_arg
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, format_wareki_year, today_tokyo
 from app.dashboards import export, queries
@@ -30,12 +31,9 @@ def _id_arg(name: str) -> int | None:
     return int(raw)
 
 
-def _year() -> int:
-    """The fiscal year asked for (?fy=2026), this fiscal year by default or when the value makes no sense."""
-    value = request.args.get("fy", type=int)
-    if value is None or not MIN_YEAR <= value <= MAX_YEAR:
-        return fiscal_year(today_tokyo())
-    return value
+def _year(*, strict: bool = False) -> int:
+    """The fiscal year asked for (?fy=2026), this fiscal year by default; see fiscal_year_arg for bad values."""
+    return fiscal_year_arg(MIN_YEAR, MAX_YEAR, default=fiscal_year(today_tokyo()), strict=strict)
 
 
 def _context(year: int) -> dict:
@@ -80,7 +78,7 @@ def _export_rows():
     facility_id = _id_arg("facility_id")
     if facility_id is not None and not queries.can_see(current_user, facility_id):
         abort(403)
-    year = _year()
+    year = _year(strict=True)
     return year, queries.export_rows(current_user, year, facility_id)
 
 

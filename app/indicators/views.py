@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.core.args import fiscal_year_arg
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
@@ -107,10 +108,9 @@ def _indicator_or_404(code: str):
 
 
 def _year_arg() -> int:
-    """The fiscal year of the breakdown and source list (?fy=2026): this year by default or when absurd."""
+    """The fiscal year of the breakdown and source list (?fy=2026): this year by default; see fiscal_year_arg."""
     current = fiscal_year(utcnow())
-    value = request.args.get("fy", type=int)
-    return value if value is not None and services.FIRST_FISCAL_YEAR <= value <= current else current
+    return fiscal_year_arg(services.FIRST_FISCAL_YEAR, current, default=current)
 
 
 def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from app.bookings.models import BookingState
 from app.core.permissions import Role
+from app.core.time import fiscal_year, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, UserCategory
 from tests.dashboards.factories import add_booking
@@ -225,9 +226,20 @@ def test_bad_page_input_is_a_4xx_never_a_500(client):
     center = make_center()
     login(client, _staff().email)
     base = f"/staff/utilization/facilities/{center.facility_id}"
-    assert client.get("/staff/utilization?fy=abc").status_code == 200  # this fiscal year
-    assert client.get("/staff/utilization?fy=99999").status_code == 200
-    assert client.get(f"{base}?fy=-1").status_code == 200
+    for url in ("/staff/utilization?fy=abc", "/staff/utilization?fy=99999", f"{base}?fy=-1",
+                f"{base}?fy=<script>x</script>"):
+        response = client.get(url)  # this fiscal year, with a notice that says why
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert "は選べる年度ではありません(平成12年度(2000年度)から令和82年度(2100年度)まで)。" in html, url
+        assert f"年度({fiscal_year(today_tokyo())}年度)を表示しています。" in html, url
+        assert "<script>x" not in html
+    assert "選べる年度ではありません" not in client.get("/staff/utilization?fy=").get_data(as_text=True)
+    assert 'value="2025"' in client.get("/staff/utilization?fy=２０２５").get_data(as_text=True)  # full-width digits
+    for kind in ("csv", "xlsx"):  # a download has no page for the notice: a 400 that says it, not another year
+        response = client.get(f"/staff/utilization/export.{kind}?fy=abc")
+        assert response.status_code == 400
+        assert "「abc」は選べる年度ではありません" in response.get_data(as_text=True)
     for url in (f"/staff/utilization/facilities/{2**63}", f"/staff/utilization/facilities/{2**31}",
                 f"{base}?room_id=abc", f"{base}?room_id={2**63}", f"{base}?room_id=-3",
                 f"/staff/utilization/export.csv?facility_id={2**63}", "/staff/utilization/export.xlsx?facility_id=x"):

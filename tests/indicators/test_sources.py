@@ -329,7 +329,12 @@ def test_detail_page_chart_breakdown_and_sources(client, staff_user):
     center = client.get("/staff/indicators/P09-04-1").get_data(as_text=True)
     assert "対象の施設" in center and "利用率 = 予約された枠数" in center  # the formula beside the number
     assert "参加者数 = 対象のイベント" in html
-    assert client.get("/staff/indicators/P09-04-1?fy=abc").status_code == 200
+    bad = client.get("/staff/indicators/P09-04-1?fy=abc")
+    assert bad.status_code == 200  # this fiscal year, and a notice that says so
+    assert "「abc」は選べる年度ではありません(令和元年度(2019年度)から" in bad.get_data(as_text=True)
+    assert "を表示しています。" in bad.get_data(as_text=True)
+    assert "選べる年度ではありません" not in client.get("/staff/indicators/P09-04-1?fy=2019").get_data(as_text=True)
+    assert "選べる年度ではありません" in client.get("/staff/indicators/P09-04-1?fy=2018").get_data(as_text=True)
 
 
 def test_staff_list_query_count_does_not_grow_with_events(client, staff_user, app):

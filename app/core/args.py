@@ -1,0 +1,37 @@
+"""Query-string arguments that several domains read the same way, and notices about the ones that were unusable."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask import g, request
+from flask_babel import gettext as _
+
+from app.core.errors import DomainError
+from app.core.filters import fiscal_year_label
+
+
+def page_notice(message: str) -> None:
+    """Show MESSAGE at the top of the page this request renders (base.html), without touching the session."""
+    g.setdefault("page_notices", []).append(message)
+
+
+def fiscal_year_arg(first: int, last: int, *, default: int, strict: bool = False) -> int:
+    """?fy= as a fiscal year from FIRST to LAST (full-width digits read as digits); DEFAULT when absent or empty.
+
+    An unusable value shows the DEFAULT year with a page notice saying so, or, with STRICT (downloads, which
+    have no page to say it on), is a 400 with that message rather than a file of a year nobody asked for.
+    """
+    raw = request.args.get("fy", "")
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if value == "":
+        return default
+    if value.isascii() and value.isdigit() and first <= int(value) <= last:
+        return int(value)
+    typed = raw if len(raw) <= 20 else raw[:20] + "…"
+    problem = _("「%(value)s」は選べる年度ではありません(%(first)sから%(last)sまで)。",
+                value=typed, first=fiscal_year_label(first), last=fiscal_year_label(last))
+    if strict:
+        raise DomainError(problem)
+    page_notice(problem + _("%(year)sを表示しています。", year=fiscal_year_label(default)))
+    return default
