@@ -25,6 +25,7 @@ from app.bookings.lottery_forms import (
     rows_for,
 )
 from app.bookings.lottery_models import LotteryDraw, LotteryEntry
+from app.core.converters import ID_MAX
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
@@ -71,6 +72,8 @@ def _context(period: LotteryPeriod) -> dict:
 @bp.get("/")
 def index():
     facility_id = request.args.get("facility", type=int)
+    if facility_id is not None and not 0 < facility_id <= ID_MAX:
+        abort(404)  # no facility has that id (and the database could not even compare it)
     periods = lottery_periods.upcoming_periods(since=today_tokyo(), facility_id=facility_id)
     facilities = {f.id: f for f in db.session.scalars(
         sa.select(Facility).where(Facility.id.in_({p.facility_id for p in periods})))} if periods else {}
