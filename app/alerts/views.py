@@ -14,6 +14,7 @@ from app.accounts.forms import ActionForm
 from app.alerts import reminders, services
 from app.alerts.forms import WatchForm
 from app.alerts.models import SlotWatch
+from app.core.converters import ID_MAX
 from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.time import today_tokyo
@@ -36,10 +37,12 @@ def freed():
 
 
 def _int_arg(name: str) -> int | None:
+    """?NAME= as an id; None when it is not a whole number an id column can hold (never the database's overflow)."""
     try:
-        return int(request.args.get(name, ""))
+        value = int(request.args.get(name, ""))
     except ValueError:
         return None
+    return value if 0 < value <= ID_MAX else None
 
 
 def _watch_form(facility: Facility, formdata=None) -> WatchForm:
@@ -60,9 +63,10 @@ def _watch_form(facility: Facility, formdata=None) -> WatchForm:
 
 def _facility_or_404(raw) -> Facility:
     try:
-        facility = db.session.get(Facility, int(raw))
+        facility_id = int(raw)
     except (TypeError, ValueError):
-        facility = None
+        abort(404)
+    facility = db.session.get(Facility, facility_id) if 0 < facility_id <= ID_MAX else None
     if facility is None or not facility.active:
         abort(404)
     return facility
