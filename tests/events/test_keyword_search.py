@@ -54,6 +54,14 @@ def test_api_search_is_normalized_too(client):
     assert [e["title"]["ja"] for e in items] == ["ＡＢＣ英会話"]
 
 
+def test_a_nul_in_the_keyword_is_dropped(client):
+    """PostgreSQL refuses NUL in a string parameter: the list, the calendar and the API search without it."""
+    _setup()
+    assert _titles(client, "防災\x00訓練") == {"防災訓練"}
+    for url in ("/events/calendar?q=%00", "/api/v1/events?q=%00"):
+        assert client.get(url).status_code == 200, url
+
+
 def test_search_key():
     assert search_key("ＡＢＣ　Straße ﾐﾅﾄ") == "abc strasse ミナト"
     assert search_key(None) == ""
