@@ -58,6 +58,8 @@ class RoomSchema(Schema):
 class FacilitySchema(Schema):
     id = fields.Integer()
     name = fields.String()
+    name_kana = fields.String(allow_none=True, metadata={
+        "description": "the name's reading in katakana as the ward stored it; null when not recorded"})
     kind = fields.String()
     district = fields.String()
     address = fields.String()
@@ -169,7 +171,8 @@ class FacilityList(MethodView):
                                        .order_by(TimeSlot.start_time)):
             slots.setdefault(slot.facility_id, []).append(queries.slot_def(slot))
         return [{
-            "id": f.id, "name": f.name, "kind": f.kind.value, "district": f.district.value, "address": f.address,
+            "id": f.id, "name": f.name, "name_kana": f.name_kana, "kind": f.kind.value, "district": f.district.value,
+            "address": f.address,
             "latitude": f.latitude, "longitude": f.longitude, "poi_code": f.poi_code,
             "rooms": [{"id": r.id, "name": r.name, "kind": r.kind.value, "capacity": r.capacity,
                        "area_m2": r.area_m2, "parent_id": r.parent_id, "hourly": r.hourly,

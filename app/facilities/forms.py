@@ -1,11 +1,11 @@
-"""Facility forms: the shape of input (staff uploading photos)."""
+"""Facility forms: the shape of input (staff uploading photos, giving the name's reading)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.forms import BaseForm
 
@@ -29,3 +29,17 @@ class PhotoForm(BaseForm):
         Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))])
     alt_easy = StringField(_l("写真の説明(やさしい日本語)"), validators=[
         Optional(), Length(max=200, message=_l("200文字以内で入力してください。"))])
+
+
+class FacilityReadingForm(BaseForm):
+    """The facility name's reading in katakana (名称_カナ of the open data); empty: generated from the name."""
+
+    name_kana = StringField(_l("名称(カナ)"), validators=[Optional()])
+
+    def validate_name_kana(self, field):
+        from app.facilities.services import FacilityError, name_reading
+
+        try:
+            name_reading(field.data)
+        except FacilityError as exc:
+            raise ValidationError(exc.message) from None

@@ -1,4 +1,4 @@
-"""Facility writes by staff: closures (休館日, 臨時休館, 行政使用)."""
+"""Facility writes by staff: closures (休館日, 臨時休館, 行政使用), the name's reading."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.audit import record_audit
 from app.core.errors import DomainError
+from app.core.readings import READING_MAX_LENGTH, clean_reading
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.availability import related
@@ -21,6 +22,32 @@ MAX_CLOSURE_DAYS_AHEAD = 3650
 class ClosureError(DomainError):
     status_code = 422
     code = "closure_invalid"
+
+
+class FacilityError(DomainError):
+    status_code = 422
+    code = "facility_invalid"
+
+
+def name_reading(value: str | None) -> str | None:
+    """The name's reading as stored (app.core.readings.clean_reading), or FacilityError with a message for the field."""
+    try:
+        return clean_reading(value)
+    except ValueError:
+        message = _l("名称の読みは、カタカナ・長音(ー)・中点(・)・スペースで、%(max)d文字以内で入力してください。",
+                     max=READING_MAX_LENGTH)
+        raise FacilityError(message) from None
+
+
+def set_name_reading(facility: Facility, *, value: str | None, actor) -> bool:
+    """Store the facility name's reading (None: generated for the open data); audited. False when unchanged."""
+    reading = name_reading(value)
+    if reading == facility.name_kana:
+        return False
+    record_audit("facility.name_kana", actor_id=actor.id, target_type="facility", target_id=facility.id,
+                 details={"from": facility.name_kana, "to": reading})
+    facility.name_kana = reading
+    return True
 
 
 def add_closure(*, facility: Facility, room_id: int | None, kind: ClosureKind, first_day: date, last_day: date,

@@ -206,4 +206,5 @@ def room_busy(room_id: int):
     return response
 
 
-from app.facilities import photo_views  # noqa: E402, F401 - registers the photo pages on this blueprint
+# Registers the photo pages and the name's reading page on this blueprint.
+from app.facilities import photo_views, reading_views  # noqa: E402, F401

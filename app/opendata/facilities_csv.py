@@ -135,7 +135,7 @@ def rows(*, base_url: str):
             barrier_free = ";".join(label for name, label in BARRIER_FREE if getattr(facility, name) is True)
             yield (
                 LOCAL_GOVERNMENT_CODE, facility.id, PREFECTURE, MUNICIPALITY, facility.name_ja,
-                katakana(facility.name_ja), "", facility.poi_code or "", facility.address_ja, "",
+                facility.name_kana or katakana(facility.name_ja), "", facility.poi_code or "", facility.address_ja, "",
                 _coordinate(facility.latitude), _coordinate(facility.longitude), facility.phone or "", "", "", "",
                 days, start, end, note, facility.notes_ja or "", barrier_free,
                 f"{base_url}/facilities/{facility.id}", _remarks(facility, rooms.get(facility.id, [])),

@@ -1,0 +1,47 @@
+"""The staff page for a facility name's reading in katakana (名称_カナ of the open data), on the facilities bp."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.core.errors import DomainError
+from app.core.permissions import Role, role_required
+from app.extensions import db
+from app.facilities import queries, services
+from app.facilities.forms import FacilityReadingForm
+from app.facilities.models import Facility
+from app.facilities.views import bp
+
+
+def _staff_facility(facility_id: int) -> Facility:
+    facility = db.get_or_404(Facility, facility_id)
+    if not queries.is_facility_staff(current_user, facility.id):
+        abort(403)
+    return facility
+
+
+def _page(facility: Facility, form: FacilityReadingForm, status: int = 200):
+    return render_template("facilities/reading.html", facility=facility, form=form), status
+
+
+@bp.route("/<int:facility_id>/reading", methods=["GET", "POST"])
+@role_required(Role.FACILITY_STAFF)
+def reading_edit(facility_id: int):
+    """Staff of the facility give (or clear) the reading of its name; what they typed stays on error."""
+    facility = _staff_facility(facility_id)
+    if request.method == "GET":
+        return _page(facility, FacilityReadingForm(data={"name_kana": facility.name_kana}))
+    form = FacilityReadingForm()
+    if not form.validate_on_submit():
+        return _page(facility, form, 422)
+    try:
+        changed = services.set_name_reading(facility, value=form.name_kana.data, actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        form.name_kana.errors = [*form.name_kana.errors, exc.message]
+        return _page(facility, form, 422)
+    db.session.commit()
+    flash(_("名称の読みを保存しました。") if changed else _("変更はありませんでした。"), "success")
+    return redirect(url_for("facilities.reading_edit", facility_id=facility.id), 303)
