@@ -73,6 +73,8 @@ class FacilitySpec:
     rooms: tuple[RoomSpec, ...]
     barrier_free: dict = field(default_factory=dict)
     extra_slots: tuple = ()  # (code, label_ja, label_en, start, end, weekday)
+    maintenance_monday: int | None = None  # the n-th Monday of each month closed for maintenance, as the hours say
+    slots: tuple = STANDARD  # (code, label_ja, label_en, start, end)
     name_kana: str | None = None  # the name's reading in katakana (名称_カナ of the open data)
 
 
@@ -93,6 +95,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("音楽スタジオ", "Music Studio", RoomKind.MUSIC, 8, 25.0, 0, hourly=True)),
         {**ALL_FREE, "has_hearing_loop": True, "has_nursing_room": True, "has_parking": False},
         name_kana="アカサカクミンセンター",
+        maintenance_monday=3,
     ),
     FacilitySpec(
         "麻布区民センター", "Azabu Community Center", "あざぶ くみん センター", FacilityKind.COMMUNITY_CENTER,
@@ -103,6 +106,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("和室", "Japanese-style Room", RoomKind.JAPANESE, 16, 32.0, 800)),
         {**ALL_FREE, "has_parking": False},
         name_kana="アザブクミンセンター",
+        maintenance_monday=2,
     ),
     FacilitySpec(
         "高輪区民センター", "Takanawa Community Center", "たかなわ くみん センター", FacilityKind.COMMUNITY_CENTER,
@@ -114,6 +118,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("音楽室", "Music Room", RoomKind.MUSIC, 15, 45.0, 0, hourly=True)),
         {**ALL_FREE, "has_hearing_loop": True},
         name_kana="タカナワクミンセンター",
+        maintenance_monday=4,
     ),
     FacilitySpec(
         "芝浦港南区民センター", "Shibaura-Konan Community Center", "しばうら こうなん くみん センター",
@@ -132,7 +137,7 @@ FACILITIES: tuple[FacilitySpec, ...] = (
     FacilitySpec(
         "区民協働スペース(芝)", "Community Collaboration Space (Shiba)", "みんなで つかう へや(しば)",
         FacilityKind.COLLABORATION_SPACE, District.SHIBA, "港区芝5-36-4 札の辻スクエア内",
-        "5-36-4 Shiba, Minato-ku (Fudanotsuji Square)", "9:00〜21:30",
+        "5-36-4 Shiba, Minato-ku (Fudanotsuji Square)", "9:00〜21:30(年末年始は休館)",
         (R("協働スペースA", "Collaboration Space A", RoomKind.MULTIPURPOSE, 12, 30.0, 0, hourly=True),
          R("協働スペースB", "Collaboration Space B", RoomKind.MULTIPURPOSE, 12, 30.0, 0, hourly=True)),
         ALL_FREE,
@@ -149,6 +154,8 @@ FACILITIES: tuple[FacilitySpec, ...] = (
          R("会議室", "Meeting Room", RoomKind.MEETING, 15, 25.0, 800)),
         {"has_elevator": False, "has_accessible_toilet": True, "has_step_free_entrance": None},
         name_kana="デントウブンカコウリュウカン",
+        maintenance_monday=3,
+        slots=STANDARD[:2] + (("evening", "夜間", "Evening", time(18), time(21)),),  # it closes at 21:00
     ),
 )
 
@@ -196,7 +203,7 @@ def _add_facility(session, spec: FacilitySpec, report: DemoReport) -> None:
             for code, slot_factor in SLOT_FACTOR.items():
                 session.add(FeeRate(room_id=room.id, slot_code=code, category=category,
                                     amount_yen=int(room_spec.fee * slot_factor * factor) // 10 * 10))
-    for code, label_ja, label_en, start, end in STANDARD:
+    for code, label_ja, label_en, start, end in spec.slots:
         session.add(TimeSlot(facility_id=facility.id, code=code, label_ja=label_ja, label_en=label_en,
                              start_time=start, end_time=end))
     for code, label_ja, label_en, start, end, weekday in spec.extra_slots:
@@ -205,20 +212,20 @@ def _add_facility(session, spec: FacilitySpec, report: DemoReport) -> None:
     if spec.kind == FacilityKind.COMMUNITY_CENTER:
         session.add_all([Equipment(facility_id=facility.id, name_ja=name, name_en=name_en, fee_yen=fee, kind=kind)
                          for name, name_en, fee, kind in EQUIPMENT])
-    _add_closures(session, facility)
+    _add_closures(session, facility, spec.maintenance_monday)
     report.add("facilities")
     report.add("rooms", len(spec.rooms))
 
 
-def _add_closures(session, facility: Facility) -> None:
+def _add_closures(session, facility: Facility, maintenance_monday: int | None) -> None:
     today = today_tokyo()
-    # 年末年始 (12/29-1/3) of this and next winter, a monthly maintenance Monday for six months.
+    # 年末年始 (12/29-1/3) of this and next winter; the monthly maintenance Monday its hours name, for six months.
     for year in (today.year - 1, today.year):
         session.add(Closure(facility_id=facility.id, kind=ClosureKind.REGULAR, start_date=date(year, 12, 29),
                             end_date=date(year + 1, 1, 4), reason_ja="年末年始の休館", reason_en="New Year holidays"))
-    for i in range(6):
+    for i in range(6 if maintenance_monday else 0):
         month_start = (today.replace(day=1) + timedelta(days=32 * i)).replace(day=1)
-        monday = _nth_weekday(month_start.year, month_start.month, 0, 3)
+        monday = _nth_weekday(month_start.year, month_start.month, 0, maintenance_monday)
         session.add(Closure(facility_id=facility.id, kind=ClosureKind.REGULAR, start_date=monday,
                             end_date=monday + timedelta(days=1), reason_ja="設備点検のための休館日",
                             reason_en="Monthly maintenance day"))

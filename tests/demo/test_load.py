@@ -141,3 +141,30 @@ def test_registry_runs_in_order_and_rejects_duplicate_names():
         @demo_loader("accounts", order=1)
         def another_accounts_loader(session, report):  # pragma: no cover - never registered
             """Never runs."""
+
+
+def test_demo_facilities_keep_the_hours_and_closing_days_their_text_gives(app):
+    """The hours text is what residents read: its closing time is the last 時間区分's end, its 第N月曜日 the
+    maintenance closures, and a facility whose text names no Monday has none."""
+    from app.facilities.models import Closure, ClosureKind, Facility, TimeSlot
+
+    _load(app)
+    with app.app_context():
+        facilities = db.session.scalars(sa.select(Facility)).all()
+        assert facilities
+        for facility in facilities:
+            hours = facility.opening_hours_ja
+            closing = re.match(r"\d+:\d\d〜(\d+):(\d\d)", hours)
+            ends = db.session.scalars(sa.select(TimeSlot.end_time).where(TimeSlot.facility_id == facility.id)).all()
+            assert max(ends).strftime("%-H:%M") == f"{closing[1]}:{closing[2]}", facility.name_ja
+            mondays = db.session.scalars(
+                sa.select(Closure.start_date).where(Closure.facility_id == facility.id,
+                                                    Closure.kind == ClosureKind.REGULAR,
+                                                    Closure.reason_en == "Monthly maintenance day")).all()
+            named = re.search(r"第(\d)月曜日", hours)
+            if named is None:
+                assert mondays == [], facility.name_ja
+                continue
+            assert len(mondays) == 6, facility.name_ja
+            for day in mondays:
+                assert day.weekday() == 0 and (day.day - 1) // 7 + 1 == int(named[1]), (facility.name_ja, day)
