@@ -1,4 +1,4 @@
-"""Security headers with a strict CSP, and the guard for `next=` redirects."""
+"""Security headers with a strict CSP, the guard for `next=` redirects, the refusal of NUL characters in addresses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import unicodedata
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, request, url_for
+from flask_babel import lazy_gettext as _l
 
 CSP = "; ".join(
     [
@@ -68,8 +69,27 @@ def safe_next(target: str | None, fallback_endpoint: str = "core.index") -> str:
     return target if is_safe_next(target) else url_for(fallback_endpoint)
 
 
+def query_holds_nul() -> bool:
+    """Whether the request's path or query string holds a NUL character.
+
+    Nobody types one, and PostgreSQL can neither store nor compare it (every string parameter holding one is an
+    error), so it is refused at the door rather than in each filter. Form fields drop it (app/core/forms.py) and
+    the API refuses it in JSON bodies (app/api/__init__.py).
+    """
+    return "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
+
+
 def init_app(app: Flask) -> None:
-    """Register the header hook."""
+    """Register the NUL guard and the header hook."""
+
+    @app.before_request
+    def _refuse_nul():
+        if query_holds_nul():
+            from app.core.errors import render_error
+
+            return render_error(400, _l("アドレスに、使えない文字(NUL 制御文字)が含まれていました。"
+                                        "その文字を除いて、もう一度お試しください。"))
+        return None
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -53,9 +53,6 @@ class Filters:
             self.date_from = min(max(self.date_from, date(1900, 1, 1)), date(9000, 12, 31))
         if self.date_to is not None:
             self.date_to = min(max(self.date_to, date(1900, 1, 1)), date(9000, 12, 31))
-        # PostgreSQL refuses a NUL in any string parameter (a 500); no title holds one, so it is just dropped.
-        if self.keyword is not None:
-            self.keyword = self.keyword.replace("\x00", "").strip() or None
 
     @classmethod
     def from_args(cls, args) -> Filters:
