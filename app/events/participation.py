@@ -175,7 +175,7 @@ def _parse_scanned(occurrence: EventOccurrence, text: str) -> str:
     raw = (text or "").strip()
     if raw.upper().startswith(QR_PREFIX + ":"):
         parts = raw.split(":")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):  # "²".isdigit(), yet int() fails
             raise UnknownCode(_l("読み取ったQRコードはこのサービスのものではありません。"))
         if int(parts[1]) != occurrence.id:
             raise UnknownCode(_l("別の開催回の受付番号です。日時を確かめてください。"))

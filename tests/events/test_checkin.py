@@ -114,6 +114,16 @@ def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
     assert post_form(client, url, {"code": ""}).status_code == 422
 
 
+def test_a_qr_payload_with_a_digit_python_cannot_read_is_a_foreign_code(client):
+    """'²' passes str.isdigit() but not int(): the payload is not ours (422), never a 500."""
+    org = make_organized()
+    login(client, org.officer_email)
+    url = f"/participation/occurrences/{org.occurrence_id}/checkin"
+    response = post_form(client, url, {"code": "TSUDOI-CHECKIN:²:ABC123", "via": "qr"})
+    assert response.status_code == 422
+    assert "このサービスのものではありません" in response.get_data(as_text=True)
+
+
 def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(client):
     org = make_organized()
     registration_id, _u, _e = make_registration(org.occurrence_id)
