@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.security import current_api_user, token_required
+from app.core.converters import ID_MAX
 from app.core.districts import District
 from app.core.errors import DomainError, json_error
 from app.events import queries, services
@@ -155,10 +156,14 @@ class RecurrenceInSchema(Schema):
     dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=200))
 
 
+ID_RANGE = validate.Range(min=1, max=ID_MAX)
+
+
 class EventInSchema(Schema):
     """An event as an organizer writes it; on PATCH every field is optional and the rest stays as stored."""
 
-    organization_id = fields.Integer(metadata={"description": "POST only: the group publishing the event"})
+    organization_id = fields.Integer(validate=ID_RANGE,  # beyond the id column: a 422, not the database's overflow
+                                     metadata={"description": "POST only: the group publishing the event"})
     title = fields.Nested(TextsInSchema)
     title_kana = fields.String(allow_none=True, metadata={
         "description": "the title's reading (katakana, ー, ・, spaces; hiragana is converted; null: generated)"})

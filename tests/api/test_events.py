@@ -217,6 +217,9 @@ def test_list_is_paginated_and_bad_days_or_partner_ids_are_a_clear_422(client):
     assert response.status_code == 422 and response.get_json()["error"]["field"] == "first_date"
     huge = client.post("/api/v1/events", json=_event_body(org.id, partner_ids=[2**40]), headers=bearer(secret))
     assert huge.status_code == 422 and huge.get_json()["error"]["field"] == "partner_ids"
+    for beyond in (2**63, 1e308):  # beyond the id column: the database's overflow was a 500 on SQLite
+        response = client.post("/api/v1/events", json=_event_body(beyond), headers=bearer(secret))
+        assert response.status_code == 422 and "organization_id" in response.get_json()["error"]["fields"]
 
 
 def test_nul_characters_and_a_partial_recurrence_are_a_clear_422(client):
