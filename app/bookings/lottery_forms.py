@@ -123,7 +123,8 @@ def read_preferences(formdata, k: int) -> tuple[list[PreferenceRow], bool]:
     """Rows pref-1-room / pref-1-day / pref-1-slot ...; blank rows are skipped, the order is the ranking.
     Returns the rows (at least K, for the form) and whether every filled row is complete and well-formed."""
     numbers = {int(name.split("-")[1]) for name in formdata if name.startswith("pref-")
-               and name.count("-") == 2 and name.split("-")[1].isdigit() and int(name.split("-")[1]) <= 100}
+               and name.count("-") == 2 and name.split("-")[1].isascii() and name.split("-")[1].isdigit()
+               and int(name.split("-")[1]) <= 100}  # "²".isdigit() is True, yet int("²") fails
     rows: list[PreferenceRow] = []
     ok = True
     for n in range(1, max([k, *numbers]) + 1):

@@ -149,6 +149,22 @@ def test_an_officer_applies_changes_and_withdraws_with_clear_messages(client):
     assert gone.status_code == 303 and _entries() == []
 
 
+def test_odd_preference_fields_are_told_not_a_500(client):
+    """A row number python cannot read ('²' passes isdigit) is ignored; a room id no column can hold is unknown."""
+    center = make_center()
+    period_id = _open(center)
+    officer, org = _officer()
+    login(client, officer.email)
+    url = f"/lotteries/{period_id}/apply"
+    month = _month()
+    odd = post_form(client, url, {"applicant": str(org), "pref-²-room": str(center.hall_id)})
+    assert odd.status_code == 422  # no complete preference
+    for room in ("99999999999999999999", "9223372036854775808", "0", "-1"):
+        huge = post_form(client, url, {"applicant": str(org), **_prefs((room, month, "morning"))})
+        assert huge.status_code == 422, room
+    assert _entries() == []
+
+
 def test_a_tier_not_yet_open_and_an_unverified_group_are_told_why(client):
     center = make_center()
     period_id = _open(center)
