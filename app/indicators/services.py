@@ -222,7 +222,7 @@ def parse_rules(*, categories: list[str], organization_kinds: list[str], series_
     text = unicodedata.normalize("NFKC", series_text or "").replace("、", ",").replace(" ", ",")
     numbers = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if not part.isdigit() or len(part) > 9:
+        if not (part.isascii() and part.isdigit()) or len(part) > 9:  # some digits pass isdigit(), not int()
             raise InvalidRules(_l("イベント番号は数字をコンマで区切って入力してください(例: 12, 15)。"))
         numbers.append(int(part))
     numbers = list(dict.fromkeys(numbers))

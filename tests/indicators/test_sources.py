@@ -233,6 +233,7 @@ def test_rules_bad_input_is_a_clear_422_and_saves_nothing(client, staff_user):
     page = "/staff/indicators/P13-03-1/rules"
     year = str(fiscal_year(utcnow()))
     for data, message in (({"series": "12a"}, "イベント番号は数字"), ({"series": "999999"}, "999999 は見つかりません"),
+                          ({"series": "\u1369"}, "イベント番号は数字"),  # Ethiopic one: isdigit() yet not int()
                           ({"categories": ["nope"]}, "一覧から選んで")):
         response = post_form(client, page, {"preview_year": year, "save": "1", **data}, page=page)
         html = response.get_data(as_text=True)
