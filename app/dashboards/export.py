@@ -42,7 +42,8 @@ def to_xlsx(rows: Iterable[Sequence]) -> bytes:
     for row in rows:
         cells = []
         for value in row:
-            if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            # ASCII only: a room named "②" passes isdigit() yet float() refuses it (a 500)
+            if isinstance(value, str) and value.isascii() and value.replace(".", "", 1).isdigit():
                 cells.append(float(value))
             else:
                 cells.append(neutralize(value))  # openpyxl would store "=..." as a formula

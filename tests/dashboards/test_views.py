@@ -400,3 +400,11 @@ def test_pages_in_every_language_leak_no_markup(client):
             assert "&lt;ruby&gt;" not in text and "&lt;rt&gt;" not in text, (code, url)
             assert "<ruby>" not in text.split('type="application/json"', 1)[-1].split("</script>", 1)[0]
         client.post("/account/logout", data={"csrf_token": csrf_token(client)})
+
+
+def test_xlsx_numbers_are_ascii_digits_only():
+    """A name of circled or superscript digits passes str.isdigit() but is no number: it stays text, not a 500."""
+    from app.dashboards.export import to_xlsx
+
+    sheet = load_workbook(io.BytesIO(to_xlsx([("2026", "②", "³", "12.5")]))).active
+    assert list(sheet.iter_rows(min_row=2, max_row=2, values_only=True))[0][:4] == (2026, "②", "³", 12.5)
