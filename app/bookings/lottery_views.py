@@ -139,7 +139,10 @@ def apply(period_id: int):
     if not form.validate_on_submit() or not ok:
         return _apply_page(ctx, form, rows, 422, applicants=applicants)
     raw = form.applicant.data or ""
-    organization_id = int(raw) if raw.isdigit() else None
+    if raw and not (raw.isascii() and raw.isdigit()):  # neither a group's id nor "" (yourself); "²" passes isdigit
+        form.applicant.errors = [_("申込者を一覧から選んでください。")]
+        return _apply_page(ctx, form, rows, 422, applicants=applicants)
+    organization_id = int(raw) if raw else None
     try:
         entry = flow.apply(period, user=current_user, organization_id=organization_id,
                            preferences=[r.key for r in rows if r.key])

@@ -162,6 +162,12 @@ def test_odd_preference_fields_are_told_not_a_500(client):
     for room in ("99999999999999999999", "9223372036854775808", "0", "-1"):
         huge = post_form(client, url, {"applicant": str(org), **_prefs((room, month, "morning"))})
         assert huge.status_code == 422, room
+    for applicant in ("²", "abc"):  # neither a group's id nor "" (the officer themself)
+        odd = post_form(client, url, {"applicant": applicant, **_prefs((center.hall_id, month, "morning"))})
+        assert odd.status_code == 422 and "申込者を一覧から選んでください" in odd.get_data(as_text=True), applicant
+    for applicant in ("99999999999999999999", "9223372036854775808"):  # an id of no group of the officer
+        odd = post_form(client, url, {"applicant": applicant, **_prefs((center.hall_id, month, "morning"))})
+        assert odd.status_code == 403 and "役員だけです" in odd.get_data(as_text=True), applicant
     assert _entries() == []
 
 
