@@ -6,14 +6,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, SelectField
 from wtforms.validators import InputRequired, Optional
 
+from app.core.converters import parse_id
 from app.core.forms import BaseForm
 
 
 def _optional_int(value):
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
+    """None for the empty choice ("any"); otherwise an id, or 0 (names nothing: the service says "not found")
+    for what is not one, rather than silently "any" or a number beyond the id column (the database's overflow)."""
+    return None if value in (None, "", "None") else parse_id(value)
 
 
 class WatchForm(BaseForm):

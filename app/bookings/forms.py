@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.core.converters import ID_MAX
+from app.core.converters import parse_id
 from app.core.forms import BaseForm
 from app.facilities.models import ClosureKind, UserCategory
 
@@ -36,11 +36,6 @@ def _optional_int(value):
     if value in (None, "", "None"):
         return None
     return parse_id(value)
-
-
-def parse_id(value) -> int:
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= ID_MAX else 0
 
 
 class BookingForm(BaseForm):

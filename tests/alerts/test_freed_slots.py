@@ -277,6 +277,23 @@ def test_subscribe_list_and_unsubscribe_from_the_pages(client, app):
         assert db.session.scalar(sa.select(sa.func.count(SlotWatch.id))) == 0
 
 
+def test_a_room_or_slot_that_is_not_an_id_is_not_found_not_any_nor_a_500(client, app):
+    """A select's value beyond the id column (2**63 overflowed SQLite: a 500) or not a number (silently "any room")
+    is refused with the not-found message, nothing saved."""
+    c = make_center()
+    login(client, make_user().email)
+    page = f"/alerts/new?facility={c.facility_id}"
+    data = {"facility_id": str(c.facility_id), "room_id": "", "slot_id": "",
+            "day": (today_tokyo() + timedelta(days=2)).isoformat()}
+    for field, message in (("room_id", "その部屋はこの施設にはありません"),
+                           ("slot_id", "その時間区分はこの施設にはありません")):
+        for value in ("9223372036854775808", "99999999999999999999", "abc", "-1"):
+            response = post_form(client, "/alerts/new", {**data, field: value}, page=page)
+            assert response.status_code == 422 and message in response.get_data(as_text=True), (field, value)
+    with app_context():
+        assert db.session.scalar(sa.select(sa.func.count(SlotWatch.id))) == 0
+
+
 def test_the_number_of_watches_is_limited(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "ALERTS_MAX_WATCHES", 2)
     c = make_center()
