@@ -4,7 +4,7 @@ Rules (windows, tiers, which slots are drawn) live in app/bookings/lottery_flow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -19,22 +19,34 @@ from wtforms import (
     SelectField,
 )
 from wtforms.fields import MonthField
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from app.bookings.forms import REQUIRED, BookingForm, MultiCheckboxField, _optional_int
 from app.bookings.lottery import SlotKey
 from app.core.forms import BaseForm
+from app.core.time import today_tokyo
 
 DATE_MESSAGE = _l("日付を正しく入力してください(例: 2026-12-01)。")
 MAX_TIERS = 4
+FIRST_YEAR, YEARS_AHEAD = 2000, 10
+
+
+def _plausible_day(form, field) -> None:
+    """A lottery's days lie between 2000 and ten years ahead: a year typo (0001, 9999) is never meant, and the
+    period's bounds (the day after, the month after, the Tokyo/UTC conversion) would overflow beyond them."""
+    value = field.data.date() if isinstance(field.data, datetime) else field.data
+    if value is not None and not date(FIRST_YEAR, 1, 1) <= value <= date(today_tokyo().year + YEARS_AHEAD, 12, 31):
+        raise ValidationError(_l("2000年から10年先までの日付にしてください。"))
 
 
 class TierForm(Form):
     """One priority tier (a sub-form: the CSRF token is the parent's)."""
 
     kinds = MultiCheckboxField(_l("申込者の種類"), choices=[], validate_choice=False)
-    opens_on = DateField(_l("受付開始日"), validators=[Optional()], invalid_value_message=DATE_MESSAGE)
-    closes_on = DateField(_l("受付終了日(この日まで)"), validators=[Optional()], invalid_value_message=DATE_MESSAGE)
+    opens_on = DateField(_l("受付開始日"), validators=[Optional(), _plausible_day],
+                         invalid_value_message=DATE_MESSAGE)
+    closes_on = DateField(_l("受付終了日(この日まで)"), validators=[Optional(), _plausible_day],
+                          invalid_value_message=DATE_MESSAGE)
 
     @property
     def is_blank(self) -> bool:
@@ -51,7 +63,7 @@ class PeriodForm(BaseForm):
             return BaseForm.Meta.bind_field(self, form, unbound_field, options)
 
     room_id = SelectField(_l("対象"), choices=[], coerce=_optional_int, validate_choice=False, validators=[Optional()])
-    month = MonthField(_l("対象の月"), validators=[InputRequired(REQUIRED)],
+    month = MonthField(_l("対象の月"), validators=[InputRequired(REQUIRED), _plausible_day],
                        invalid_value_message=_l("月を正しく入力してください(例: 2027-04)。"))
     entries_per_group = IntegerField(_l("1団体の申込数"), default=1, validators=[
         InputRequired(_l("数字で入力してください。")),
@@ -63,11 +75,13 @@ class PeriodForm(BaseForm):
         invalid_value_message=_l("数字で入力してください。"))
     allow_individuals = BooleanField(_l("個人も申し込める"))
     tiers = FieldList(FormField(TierForm), min_entries=MAX_TIERS, max_entries=MAX_TIERS)
-    draw_date = DateField(_l("抽選日"), validators=[InputRequired(REQUIRED)], invalid_value_message=DATE_MESSAGE)
-    confirm_until_on = DateField(_l("当選者の確定期限(この日まで)"), validators=[InputRequired(REQUIRED)],
+    draw_date = DateField(_l("抽選日"), validators=[InputRequired(REQUIRED), _plausible_day],
+                          invalid_value_message=DATE_MESSAGE)
+    confirm_until_on = DateField(_l("当選者の確定期限(この日まで)"),
+                                 validators=[InputRequired(REQUIRED), _plausible_day],
                                  invalid_value_message=DATE_MESSAGE)
     leftovers_open_at = DateTimeLocalField(
-        _l("先着順の受付開始(日時)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(REQUIRED)],
+        _l("先着順の受付開始(日時)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(REQUIRED), _plausible_day],
         invalid_value_message=_l("日時を正しく入力してください(例: 2027-03-20 09:00)。"))
 
     def validate(self, extra_validators=None) -> bool:

@@ -114,6 +114,24 @@ def test_bad_period_input_is_shown_again_with_a_message_and_nothing_written(clie
         assert db.session.scalar(sa.select(sa.func.count(LotteryPeriod.id))) == 0
 
 
+def test_a_period_day_far_outside_the_calendar_is_a_message_not_a_500(client):
+    """9999-12-31 overflowed the day after (a 500); 0001 the Tokyo/UTC conversion: both are a typo, refused."""
+    center = make_center()
+    login(client, make_user(role=Role.WARD_STAFF).email)
+    url = f"/lotteries/staff/{center.facility_id}/new"
+    for field, value in (("confirm_until_on", "9999-12-31"), ("draw_date", "0001-01-01"), ("month", "9999-12"),
+                         ("tiers-0-closes_on", "9999-12-31"), ("leftovers_open_at", "0001-01-01T00:00"),
+                         ("leftovers_open_at", "9999-12-31T23:59")):
+        data = _period_form(_month())
+        data[field] = value
+        response = post_form(client, url, data)
+        text = response.get_data(as_text=True)
+        assert response.status_code == 422 and "2000年から10年先までの日付" in text, (field, value)
+        assert value in text  # what was typed is kept
+    with app_context():
+        assert db.session.scalar(sa.select(sa.func.count(LotteryPeriod.id))) == 0
+
+
 def test_an_officer_applies_changes_and_withdraws_with_clear_messages(client):
     center = make_center()
     period_id = _open(center)
