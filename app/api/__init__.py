@@ -57,26 +57,48 @@ def init_api(app: Flask) -> None:
     app.before_request(_refuse_nul_in_json)
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+# Deeper JSON than any schema of the API reads (theirs go 3 levels down). Python's parser gives up near the recursion
+# limit with a RecursionError (a 500), and a body it just manages could fail again deeper in the view's stack.
+MAX_JSON_DEPTH = 32
+
+
+def _depth_and_nul(value) -> tuple[int, bool]:
+    """How deeply VALUE nests, and whether one of its strings (keys included) holds a NUL; without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return deepest, True
+        elif isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return deepest, False
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest, False
 
 
 def _refuse_nul_in_json():
-    """A NUL character in a JSON string: PostgreSQL refuses it in text columns (a 500). HTML forms drop it
-    (app/core/forms.py); the API says so instead, as a 422."""
+    """JSON bodies the API cannot store or read: a NUL character in a string (PostgreSQL refuses it in text
+    columns, a 500; HTML forms drop it, app/core/forms.py; the API says so, as a 422), and nesting deeper than
+    MAX_JSON_DEPTH (a 400, like malformed JSON)."""
     from flask import request
     from flask_babel import gettext as _
 
     from app.core.errors import json_error
 
-    if request.path.startswith("/api/") and request.is_json and request.method in ("POST", "PUT", "PATCH") \
-            and _has_nul(request.get_json(silent=True)):
+    if not (request.path.startswith("/api/") and request.is_json and request.method in ("POST", "PUT", "PATCH")):
+        return None
+    too_deep = _("JSONの入れ子が深すぎます(%(n)s段まで)。", n=MAX_JSON_DEPTH)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser's own limit: far deeper than MAX_JSON_DEPTH
+        return json_error(400, too_deep, "bad_request")
+    depth, nul = _depth_and_nul(body)
+    if depth > MAX_JSON_DEPTH:
+        return json_error(400, too_deep, "bad_request")
+    if nul:
         return json_error(422, _("文字列に使えない文字(NUL)が含まれています。"), "invalid")
     return None
 

@@ -65,6 +65,14 @@ def test_400_on_malformed_json(client):
     _error(response, 400, "bad_request")
 
 
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+def test_400_on_json_nested_too_deeply(client, depth):
+    # Python's parser raised RecursionError (a 500) near its recursion limit; the API reads 32 levels at most.
+    body = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
+    response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
+    assert "32" in _error(response, 400, "bad_request")["message"]
+
+
 def test_413_on_oversized_body(client, app):
     too_big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     response = client.post("/api/v1/auth/token", data=too_big, content_type="application/json")
