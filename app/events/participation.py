@@ -311,10 +311,16 @@ def has_ended(occurrence: EventOccurrence, now: datetime | None = None) -> bool:
     return occurrence.ends_at <= (now or utcnow())
 
 
+MAX_PARTICIPANTS = 1_000_000  # above any event of the ward; beyond the count columns a number overflowed (a 500)
+
+
 def validate_report(data: ReportInput) -> None:
-    """Raise InvalidReport when counts are negative or breakdowns add up to more than the total."""
+    """Raise InvalidReport when counts are negative or implausibly large, or breakdowns add up to more than the
+    total (so a breakdown is bounded by the total)."""
     if data.total is None or data.total < 0:
         raise InvalidReport(_l("参加者数は0以上の整数で入力してください。"), "total")
+    if data.total > MAX_PARTICIPANTS:
+        raise InvalidReport(_l("参加者数は100万人以下で入力してください。"), "total")
     for name in BREAKDOWN_FIELDS:
         value = data.breakdown.get(name)
         if value is not None and value < 0:
