@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.args import fiscal_year_arg
+from app.core.converters import ID_MAX, parse_id
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, format_wareki_year, today_tokyo
 from app.dashboards import export, queries
@@ -18,7 +19,6 @@ bp = Blueprint("dashboards", __name__)
 
 STAFF = (Role.FACILITY_STAFF, Role.WARD_STAFF)
 MIN_YEAR, MAX_YEAR = 2000, 2100
-MAX_ID = 2**31 - 1  # an id beyond the column's range is unknown (404), never the database's overflow (500)
 
 
 def _id_arg(name: str) -> int | None:
@@ -26,9 +26,10 @@ def _id_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    value = parse_id(raw)  # 0 for anything that is not an id ("²" passes isdigit() but not int())
+    if not value:
         abort(404)
-    return int(raw)
+    return value
 
 
 def _year(*, strict: bool = False) -> int:
@@ -58,7 +59,7 @@ def overview():
 @role_required(*STAFF)
 def facility(facility_id: int):
     """One facility (or one of its rooms with ?room_id=): heatmap, months, rooms, two years, least-used slots."""
-    if facility_id > MAX_ID:
+    if facility_id > ID_MAX:
         abort(404)
     if not queries.can_see(current_user, facility_id):
         abort(403)
