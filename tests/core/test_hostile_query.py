@@ -35,7 +35,7 @@ from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from tests.core import test_authorization_matrix as matrix
-from tests.core.authz_world import build_world, remove_images
+from tests.core.hostile import matrix_row, shared_world
 
 APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
 SCRIPT = "<script>alert(1)</script>"
@@ -222,9 +222,7 @@ def _routes(app) -> list[str]:
 
 
 def _row(endpoint: str) -> matrix.Row:
-    rows = [row for row in matrix.TABLE if row.endpoint == endpoint and row.method == "GET"]
-    assert rows, f"{endpoint} has no GET row in the authorization matrix"
-    return next((row for row in rows if not row.label), rows[0])
+    return matrix_row(endpoint, "GET")
 
 
 def _personas(row: matrix.Row) -> list[str]:
@@ -242,23 +240,14 @@ def _view_module(app, endpoint: str) -> str:
 @pytest.fixture(scope="module")
 def world(app):
     """The matrix's world, built once for the module; the app records query reads while it runs."""
-    from tests.conftest import _empty_tables
-
-    w = build_world(app)
-    w.app = app
-    original = app.request_class
-    app.request_class = RecordingRequest
-    noted = _ErrorNote()
-    app.logger.addHandler(noted)
-    yield w
-    app.logger.removeHandler(noted)
-    app.request_class = original
-    remove_images(w)
-    _empty_tables(app)
-    from app.extensions import limiter
-
-    limiter.reset()
-    app.extensions.get("mail_delivered", []).clear()
+    for w in shared_world(app):
+        original = app.request_class
+        app.request_class = RecordingRequest
+        noted = _ErrorNote()
+        app.logger.addHandler(noted)
+        yield w
+        app.logger.removeHandler(noted)
+        app.request_class = original
 
 
 @pytest.fixture(autouse=True)
