@@ -20,6 +20,7 @@ from app.accounts import services as account_services
 from app.accounts.models import ApiToken, User
 from app.core.db import write_intent
 from app.core.errors import DomainError
+from app.core.i18n import activate_for
 from app.core.permissions import Role, has_role
 from app.core.time import utcnow
 from app.extensions import db
@@ -92,6 +93,7 @@ def authenticate_bearer() -> tuple[User, ApiToken]:
         raise InvalidToken(_l("APIトークンが正しくないか、無効にされています。"))
     user, token = found
     g.api_user, g.api_token = user, token
+    activate_for(user)
     touch_last_used(token)
     return user, token
 

@@ -13,6 +13,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import flask_babel
 from flask import g, has_app_context, has_request_context, request
 from flask_babel import Domain, force_locale
 from markupsafe import Markup, escape
@@ -55,15 +56,17 @@ def normalize_language(code: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
-def select_language() -> str:
-    """The request's language: the cookie (latest explicit choice), then the profile, then the browser."""
+def select_language(user=None) -> str:
+    """The request's language: the cookie (latest explicit choice), then the profile of USER (default: the
+    signed-in user), then the browser."""
     from flask_login import current_user
 
     chosen = normalize_language(request.cookies.get(LANGUAGE_COOKIE))
     if chosen:
         return chosen
-    if current_user and current_user.is_authenticated:
-        chosen = normalize_language(current_user.preferred_language)
+    user = user if user is not None else current_user
+    if user and user.is_authenticated:
+        chosen = normalize_language(user.preferred_language)
         if chosen:
             return chosen
     return request.accept_languages.best_match(["ja", "en"]) or DEFAULT_LANGUAGE
@@ -91,6 +94,15 @@ def activate(code: str) -> None:
     """Make CODE the language of the current context (request or app context)."""
     g.ui_language = code
     _domain_for(LANGUAGES[code]).as_default()
+
+
+def activate_for(user) -> None:
+    """Choose the request's language again now that USER is known by other means than the session (an API
+    token): their profile's language then applies as it does on pages."""
+    code = select_language(user)
+    if code != g.get("ui_language"):
+        activate(code)
+        flask_babel.refresh()  # anything already translated in this request cached the old locale
 
 
 @contextmanager

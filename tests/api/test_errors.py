@@ -157,3 +157,21 @@ def test_domain_errors_answer_409_with_their_message(app):
         _error(response, 409, "capacity_reached")
         response = make_response(app.handle_user_exception(DomainError("入力が正しくありません。")))
         _error(response, 400, "invalid")
+
+
+def test_a_token_callers_messages_follow_their_profile_language(client):
+    """A token call has no session: its owner's profile language applies as on pages (after the cookie,
+    before Accept-Language), for the schema's field messages and the services' messages alike."""
+    from app.core.i18n import LANGUAGE_COOKIE
+
+    english = make_user(language="en")
+    _id, secret = make_token(english)
+    response = client.post("/api/v1/bookings", json={}, headers={**bearer(secret), "Accept-Language": "ja"})
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "required" in text.lower() and "\\u" not in text  # English, no Japanese
+    _id, plain = make_token(make_user(language="ja"))
+    japanese = client.post("/api/v1/bookings", json={}, headers={**bearer(plain), "Accept-Language": "en"})
+    assert "\\u" in japanese.get_data(as_text=True)  # Japanese, as the profile says
+    client.set_cookie(LANGUAGE_COOKIE, "ja")  # the latest explicit choice still wins
+    assert "\\u" in client.post("/api/v1/bookings", json={}, headers=bearer(secret)).get_data(as_text=True)
