@@ -38,7 +38,8 @@ from tests.core.authz_world import PERSONAS
 from tests.core.hostile import SCRIPT, Crash, ErrorNote, matrix_row, row_path
 
 HOSTILE = ["", " ", "abc", "-1", "0", "1.5", "99999999999999999999", "9223372036854775808", "9999-12-31",
-           "0001-01-01", "2026-02-30", "25:61", "２０２６", "\x00", SCRIPT, "'; DROP TABLE users; --", "x" * 5000]
+           "0001-01-01", "2026-02-30", "25:61", "２０２６", "\x00", SCRIPT, "'; DROP TABLE users; --", "x" * 5000,
+           "²", "፩"]  # beyond the brief: digits that pass isdigit() but not int()
 NOT_AN_OPTION = "not-an-option"
 # Inputs whose browser widget sends another format get the calendar's ends in that format too.
 BY_TYPE = {"month": ["9999-12", "0001-01"], "datetime-local": ["9999-12-31T23:59", "0001-01-01T00:00"],
