@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,7 +34,7 @@ from app.core.i18n import LANGUAGE_COOKIE
 from app.extensions import db
 from tests.api.factories import make_token
 from tests.core import test_authorization_matrix as matrix
-from tests.core.authz_world import build_world, remove_images
+from tests.core.hostile import Crash, ErrorNote, shared_world
 from tests.core.test_authorization_matrix import W
 from tests.factories import DEFAULT_PASSWORD, app_context, make_user
 
@@ -346,52 +345,25 @@ def whole_cases(body, max_length: int):
 
 # --- the world ----------------------------------------------------------------------------------------------------
 
-class ErrorNote(logging.Handler):
-    """Keeps the exceptions the app's 500 handler logs, for the failure message."""
-
-    def __init__(self):
-        super().__init__()
-        self.errors: list[Exception] = []
-
-    def emit(self, record) -> None:
-        if record.exc_info:
-            self.errors.append(record.exc_info[1])
-
-
-class Crash:
-    """An exception the test client propagated (TESTING): the 500 a caller would get."""
-
-    status_code = 500
-
-    def __init__(self, error: Exception):
-        self.error = error
-
-
 @pytest.fixture(scope="module")
 def world(app):
     """The matrix's world, with an event to PATCH, the morning slot of facility F, a client without a session cookie
     (only the bearer token authenticates), a row counter and the exceptions behind 500s; emptied at the end."""
-    from app.extensions import limiter
-    from tests.conftest import _empty_tables
+    for w in shared_world(app):  # one world; the loop's end empties it
+        w.patch_target = _fresh_series(w)["event_id"]
+        with app.app_context():
+            from app.facilities.models import TimeSlot
 
-    w = build_world(app)
-    w.app = app
-    w.patch_target = _fresh_series(w)["event_id"]
-    with app.app_context():
-        from app.facilities.models import TimeSlot
-
-        w.morning_f = db.session.scalar(sa.select(TimeSlot.id).where(
-            TimeSlot.facility_id == w.facility_f, TimeSlot.code == "morning", TimeSlot.weekday.is_(None)))
-    w.client = app.test_client()
-    w.counter = _counter(app)
-    w.errors = ErrorNote()
-    app.logger.addHandler(w.errors)
-    yield w
-    app.logger.removeHandler(w.errors)
-    remove_images(w)
-    _empty_tables(app)
-    limiter.reset()
-    app.extensions.get("mail_delivered", []).clear()
+            w.morning_f = db.session.scalar(sa.select(TimeSlot.id).where(
+                TimeSlot.facility_id == w.facility_f, TimeSlot.code == "morning", TimeSlot.weekday.is_(None)))
+        w.client = app.test_client()
+        w.counter = _counter(app)
+        w.errors = ErrorNote()
+        app.logger.addHandler(w.errors)
+        try:
+            yield w
+        finally:
+            app.logger.removeHandler(w.errors)
 
 
 @pytest.fixture(autouse=True)

@@ -452,12 +452,11 @@ def _refused(response, body: str) -> bool:
     return response.status_code == 200 and ('aria-invalid="true"' in body or 'class="error-summary"' in body)
 
 
-@pytest.mark.parametrize("endpoint", _post_endpoints())
+@pytest.mark.parametrize("endpoint", [e for e in _post_endpoints() if e not in NOT_SHOWN])
 def test_hostile_form_values(world, counter, note, endpoint: str):
-    """Each field of the route's form, with each hostile value alone: < 500, escaped, nothing written on refusal."""
+    """Each field of the route's form, with each hostile value alone: < 500, escaped, nothing written on refusal.
+    (The NOT_SHOWN routes have no field to fuzz: test_forms_left_out_carry_only_the_csrf_token proves it.)"""
     STATS["started"] = STATS["started"] or time.monotonic()
-    if endpoint in NOT_SHOWN:
-        pytest.skip(NOT_SHOWN[endpoint][1])
     post_row = matrix_row(endpoint, "POST")
     if endpoint in SETUP:
         persona, page = SETUP[endpoint](world)
@@ -509,7 +508,7 @@ def test_hostile_form_values(world, counter, note, endpoint: str):
 
 
 def test_forms_left_out_carry_only_the_csrf_token():
-    """The routes NOT_SHOWN skips have nothing to fuzz: their forms in the templates hold no field but the token."""
+    """The routes NOT_SHOWN leaves out have nothing to fuzz: their forms hold no field but the token."""
     import pathlib
     import re
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import importlib
 import itertools
-import logging
 import pathlib
 from urllib.parse import urlencode
 
@@ -35,7 +34,7 @@ from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from tests.core import test_authorization_matrix as matrix
-from tests.core.hostile import matrix_row, shared_world
+from tests.core.hostile import Crash, ErrorNote, matrix_row, shared_world
 
 APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
 SCRIPT = "<script>alert(1)</script>"
@@ -187,7 +186,7 @@ def candidates(module: str) -> set[str]:
 # --- recording what a view reads ----------------------------------------------------------------------------------
 
 READ_NOW: set[str] = set()  # names read by the request in flight (the test client runs in this thread)
-ERRORS: list[Exception] = []  # the exception behind a 500 of the request in flight (as the app logs it)
+NOTE = ErrorNote()  # the exception behind a 500 of the request in flight (as the app logs it)
 
 
 class RecordingArgs(ImmutableMultiDict):
@@ -243,10 +242,9 @@ def world(app):
     for w in shared_world(app):
         original = app.request_class
         app.request_class = RecordingRequest
-        noted = _ErrorNote()
-        app.logger.addHandler(noted)
+        app.logger.addHandler(NOTE)
         yield w
-        app.logger.removeHandler(noted)
+        app.logger.removeHandler(NOTE)
         app.request_class = original
 
 
@@ -260,35 +258,16 @@ FUZZED: dict[str, set[str]] = {}  # endpoint -> names read and fuzzed there
 ROUTES_RUN: set[str] = set()
 
 
-class _ErrorNote(logging.Handler):
-    """Keeps the exception the app's 500 handler logs, for the failure message."""
-
-    def emit(self, record) -> None:
-        if record.exc_info:
-            ERRORS.append(record.exc_info[1])
-
-
-class Crash:
-    """A request the app did not answer (the exception propagated): stands in for the 500 a visitor would get."""
-
-    status_code = 500
-
-    def __init__(self, error: Exception):
-        ERRORS.append(error)
-
-    def close(self) -> None:
-        pass
-
-
 def _get(world, persona: str, path: str, query: list[tuple[str, str]]):
     READ_NOW.clear()
-    ERRORS.clear()
+    NOTE.errors.clear()
     headers = {}
     if path.startswith("/api") and persona != "anon":
         headers["Authorization"] = f"Bearer {world.bearer[persona]}"
     try:
         response = world.clients[persona].get(f"{path}?{urlencode(query)}" if query else path, headers=headers)
     except Exception as error:  # noqa: BLE001 - TESTING propagates the view's exception: that is the 500
+        NOTE.errors.append(error)
         response = Crash(error)
     response.close()
     return response, set(READ_NOW)
@@ -297,7 +276,7 @@ def _get(world, persona: str, path: str, query: list[tuple[str, str]]):
 def _problems(response, path: str, query, persona: str, value: str | None) -> list[str]:
     where = f"{persona} GET {path}?{urlencode(query)[:120]}"
     if response.status_code >= 500:
-        detail = "".join(f" {type(e).__name__}: {(str(e).splitlines() or [''])[0][:150]}" for e in ERRORS[:1])
+        detail = "".join(f" {type(e).__name__}: {(str(e).splitlines() or [''])[0][:150]}" for e in NOTE.errors[:1])
         return [f"{where} -> {response.status_code}{detail}"]
     if path.startswith("/api") and response.status_code >= 400 and not response.is_json:
         return [f"{where} -> {response.status_code} not JSON"]
