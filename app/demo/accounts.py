@@ -45,6 +45,10 @@ _SPECS = (
         "グエン・ティ・ラン", "ja-easy", "区民 (やさしい日本語)",
     ),
     DemoAccountSpec(
+        "officer", "yamada.taro@example.jp", "Akasaka-Kodomo-Shokudo-2026", Role.RESIDENT,  # noqa: S106
+        "山田 太郎", "ja", "町会・NPOの役員 (イベントの公開・受付・報告)",
+    ),
+    DemoAccountSpec(
         "facility_staff", "takahashi.kenta@staff.example.jp", "Akasaka-Kumin-Center-2026",  # noqa: S106
         Role.FACILITY_STAFF, "高橋 健太", "ja", "施設職員 (区民センター)",
     ),

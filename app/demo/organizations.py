@@ -1,4 +1,5 @@
-"""Demo organizations (団体): every kind, in every district, some verified until a term end, some pending."""
+"""Demo organizations (団体): every kind, in every district, some verified until a term end, some pending; the demo
+officer's memberships."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app.accounts.models import User
 from app.core.districts import District
 from app.core.time import fiscal_year, today_tokyo
+from app.demo.accounts import DEMO_ACCOUNTS
 from app.demo.loaders import ORDER_ORGANIZATIONS, DemoReport, demo_loader
-from app.organizations.models import Organization, OrganizationKind, VerificationStatus
+from app.organizations.models import Membership, MembershipRole, Organization, OrganizationKind, VerificationStatus
 
 K = OrganizationKind
 D = District
@@ -122,3 +125,29 @@ def load_organizations(session, report: DemoReport) -> None:
             )
         )
         report.add("organizations")
+
+
+# The demo officer (役員) and the groups they run, by name: the NPO has events (with registrations and reports) and
+# a booking series, the 町会 has events too, so the group side (publishing, the door, reports, the group's
+# bookings) can be tried without signing up a group and having it verified.
+OFFICER_GROUPS: dict[str, tuple[str, ...]] = {
+    "officer": ("NPO法人 赤坂こども食堂ネットワーク", "赤坂六丁目町会"),
+}
+
+
+@demo_loader("organization_officers", order=ORDER_ORGANIZATIONS + 10)
+def load_officers(session, report: DemoReport) -> None:
+    """Make the demo officer accounts officers of their groups; memberships already there are left alone."""
+    for key, names in OFFICER_GROUPS.items():
+        user_id = session.scalar(sa.select(User.id).where(User.email == DEMO_ACCOUNTS[key].email))
+        if user_id is None:
+            continue
+        groups = session.scalars(sa.select(Organization.id).where(Organization.name_ja.in_(names))).all()
+        members = set(session.scalars(sa.select(Membership.organization_id).where(
+            Membership.user_id == user_id, Membership.organization_id.in_(groups))))
+        for organization_id in groups:
+            if organization_id in members:
+                report.exists("officer memberships")
+                continue
+            session.add(Membership(organization_id=organization_id, user_id=user_id, role=MembershipRole.OFFICER))
+            report.add("officer memberships")

@@ -2,8 +2,8 @@
 
 The officer's pages (the group's dashboard, event and occurrence forms, registrations, the door, the participation
 report, members and invitations, the group's bookings and lottery entry, the profile edit with a logo uploaded through
-it) are audited as an officer of a demo group that has events (past and upcoming, with registrations) and bookings;
-the demo data has no officer, so the test makes one, with a second member, an open invitation and a lottery entry so
+it) are audited as the demo officer (DEMO_ACCOUNTS["officer"]) in their demo group that has events (past and
+upcoming, with registrations) and bookings; the test adds a second member, an open invitation and a lottery entry so
 those pages show their forms, lists and tables.
 
 No serious or critical violation may remain (moderate and minor ones are reported by axe but not failed here).
@@ -26,13 +26,14 @@ from app.bookings.lottery_models import LotteryEntry, LotteryPreference
 from app.bookings.models import Booking, BookingSeries
 from app.core.permissions import Role
 from app.core.time import utcnow
+from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventOccurrence, EventSeries, EventStatus, OccurrenceStatus, Registration
 from app.events.participation_models import ParticipationReport
 from app.extensions import db
 from app.facilities.models import Facility, FacilityStaff, LotteryPeriod, Room
 from app.organizations.models import Invitation, Membership, MembershipRole, Organization
 from app.organizations.services import _sha256
-from tests.browser.conftest import run_axe, sign_in, with_axe
+from tests.browser.conftest import run_axe, with_axe
 
 pytestmark = pytest.mark.browser
 
@@ -81,37 +82,39 @@ def staff_pages(ids: dict) -> list[str]:
             f"/bookings/desk/{ids['facility']}/closures", "/lotteries/staff"]
 
 
-OFFICER_EMAIL = "officer-a11y@example.jp"
 MEMBER_EMAIL = "member-a11y@example.jp"
 PASSWORD = "Browser-Minato-Officer-2026"  # noqa: S105
 
 
 def _officer_ids(live) -> dict:
-    """Make (once) an officer of the demo group that has both published events and bookings; its pages' ids."""
+    """The demo officer's group that has both published events and bookings, made (once) to show every page's
+    forms, lists and tables; its pages' ids."""
     def read():
         now = utcnow()
+        officer = db.session.scalar(sa.select(User.id).where(User.email == DEMO_ACCOUNTS["officer"].email))
+        assert officer is not None, "the demo data has no officer account"
         events_of = sa.select(EventSeries.organization_id).where(EventSeries.status == EventStatus.PUBLISHED)
+        officer_of = sa.select(Membership.organization_id).where(Membership.user_id == officer,
+                                                                 Membership.role == MembershipRole.OFFICER)
         org = db.session.scalar(sa.select(BookingSeries.organization_id)
-                                .where(BookingSeries.organization_id.in_(events_of))
+                                .where(BookingSeries.organization_id.in_(events_of),
+                                       BookingSeries.organization_id.in_(officer_of))
                                 .order_by(BookingSeries.organization_id).limit(1))
-        assert org is not None, "the demo data has no group with both events and a booking series"
+        assert org is not None, "the demo officer runs no group with both events and a booking series"
         lottery = db.session.scalar(sa.select(LotteryPeriod.id).order_by(LotteryPeriod.id).limit(1))
-        if db.session.scalar(sa.select(User.id).where(User.email == OFFICER_EMAIL)) is None:
-            officer = account_services.create_user(email=OFFICER_EMAIL, password=PASSWORD, role=Role.RESIDENT,
-                                                   display_name="役員 太郎")
+        if db.session.scalar(sa.select(User.id).where(User.email == MEMBER_EMAIL)) is None:
             member = account_services.create_user(email=MEMBER_EMAIL, password=PASSWORD, role=Role.RESIDENT,
                                                   display_name="会員 花子")
             db.session.flush()
             db.session.add_all([
-                Membership(organization_id=org, user_id=officer.id, role=MembershipRole.OFFICER),
                 Membership(organization_id=org, user_id=member.id, role=MembershipRole.MEMBER),
                 Invitation(organization_id=org, email="invited-a11y@example.jp", role=MembershipRole.EDITOR,
-                           token_hash=_sha256(secrets.token_urlsafe(32)), invited_by_id=officer.id,
+                           token_hash=_sha256(secrets.token_urlsafe(32)), invited_by_id=officer,
                            expires_at=now + timedelta(days=14)),
             ])
             # The group's entry in the demo lottery (its tier is open now), as the authorization matrix makes one.
             period = db.session.get(LotteryPeriod, lottery)
-            db.session.add(LotteryEntry(period_id=period.id, user_id=officer.id, organization_id=org,
+            db.session.add(LotteryEntry(period_id=period.id, user_id=officer, organization_id=org,
                                         group_key=f"org:{org}", tier=1, preferences=[LotteryPreference(
                                             rank=1, room_id=period.room_id, day=period.start_date,
                                             slot_code="morning")]))
@@ -202,10 +205,9 @@ def test_signed_in_pages_have_no_serious_violations(live, demo_user, lang):
 
 
 @pytest.mark.parametrize("lang", ["ja", "en", "ja-easy"])
-def test_officer_pages_have_no_serious_violations(live, open_context, lang):
+def test_officer_pages_have_no_serious_violations(live, demo_user, lang):
     ids = _officer_ids(live)
-    page = with_axe(open_context(lang)).new_page()
-    sign_in(page, OFFICER_EMAIL, PASSWORD, lang)
+    page = demo_user("officer", lang, axe=True)
     _upload_logo(page, ids["organization"])  # so the edit form and the group's page show the logo too
     assert _audit(page, officer_pages(ids), "officer") == {}
 

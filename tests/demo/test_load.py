@@ -100,6 +100,32 @@ def test_accounts_and_organizations_cover_roles_languages_kinds_and_states(app):
         assert all(o.verified_until is None for o in pending)
 
 
+def test_the_demo_officer_signs_in_and_runs_groups_with_events(app):
+    from app.events.models import EventSeries, EventStatus
+    from app.organizations.models import Membership, MembershipRole
+
+    output = _load(app)
+    spec = DEMO_ACCOUNTS["officer"]
+    printed = {email: password for email, password, _role in ACCOUNT_LINE.findall(output)}
+    assert printed[spec.email] == spec.password
+    with app.app_context():
+        officer = db.session.scalar(sa.select(User).where(User.email == spec.email))
+        assert officer is not None and officer.role == Role.RESIDENT and officer.preferred_language == "ja"
+        groups = db.session.scalars(sa.select(Organization).join(Membership).where(
+            Membership.user_id == officer.id, Membership.role == MembershipRole.OFFICER)).all()
+        assert len(groups) >= 2
+        assert all(group.name_ja in {o.name_ja for o in ORGANIZATIONS} for group in groups)
+        assert all(group.status == VerificationStatus.VERIFIED for group in groups)
+        assert OrganizationKind.NEIGHBORHOOD_ASSOCIATION in {group.kind for group in groups}
+        assert db.session.scalar(sa.select(sa.func.count(EventSeries.id)).where(
+            EventSeries.organization_id.in_([group.id for group in groups]),
+            EventSeries.status == EventStatus.PUBLISHED))
+    client = app.test_client()
+    assert login(client, spec.email, printed[spec.email]).status_code == 302
+    page = client.get("/organizations/mine").get_data(as_text=True)
+    assert all(group.name_ja in page for group in groups)
+
+
 def test_a_partly_loaded_database_is_completed(app):
     # As after an older version of the demo data: only the accounts and the first organizations exist.
     with app.app_context():
