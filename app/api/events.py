@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import abort, current_app
+from flask import abort, current_app, request
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -292,10 +293,18 @@ def _detail(event_id: int) -> dict:
     }
 
 
+def _page_url(page: int) -> str:
+    """This request's URL with ?page=PAGE (other arguments kept), absolute like the items' urls, for Link."""
+    query = [(name, value) for name, value in request.args.items(multi=True) if name != "page"]
+    return f"{current_app.config['BASE_URL']}{request.path}?{urlencode([*query, ('page', page)])}"
+
+
 @blp.route("/events")
 class EventList(MethodView):
     @blp.arguments(EventQuerySchema, location="query")
-    @blp.response(200, OccurrenceItemSchema(many=True))
+    @blp.response(200, OccurrenceItemSchema(many=True), headers={"Link": {
+        "description": "The next and previous pages (RFC 8288: rel=\"next\", rel=\"prev\"), when there are any",
+        "schema": {"type": "string"}}})
     def get(self, args):
         """Public occurrences from now on (or from `from`), soonest first, with the same filters as the list page"""
         filters = queries.Filters(
@@ -306,9 +315,13 @@ class EventList(MethodView):
             accessibility=args["access"], free=args["free"], language=args["lang"],
             keyword=(args["q"] or "").strip() or None,
         )
-        per_page = args["per_page"]
-        cards = queries.occurrence_cards(filters, limit=per_page, offset=(args["page"] - 1) * per_page)
-        return [{
+        per_page, page = args["per_page"], args["page"]
+        # One more than a page tells whether a next page exists, without counting every match.
+        cards = queries.occurrence_cards(filters, limit=per_page + 1, offset=(page - 1) * per_page)
+        links = [f'<{_page_url(page + 1)}>; rel="next"'] if len(cards) > per_page else []
+        if page > 1:
+            links.append(f'<{_page_url(page - 1)}>; rel="prev"')
+        items = [{
             "occurrence_id": c.occurrence.id, "event_id": c.series.id, "title": _texts(c.series, "title"),
             "starts_at": c.occurrence.starts_at, "ends_at": c.occurrence.ends_at,
             "status": "cancelled" if c.series.status.value == "cancelled" else c.occurrence.status.value,
@@ -316,7 +329,8 @@ class EventList(MethodView):
             "category": c.series.category.value, "district": c.series.district.value, "fee_yen": c.series.fee_yen,
             "organizer": {"id": c.series.organization_id, "name": c.series.organization.name_ja},
             "url": _url(c.series.id),
-        } for c in cards]
+        } for c in cards[:per_page]]
+        return items, 200, {"Link": ", ".join(links)} if links else {}
 
     @token_required
     @blp.arguments(EventInSchema)

@@ -202,8 +202,18 @@ def test_cancel_and_patch_check_permission_before_the_body(client):
 def test_list_is_paginated_and_bad_days_or_partner_ids_are_a_clear_422(client):
     first = date.today() + timedelta(days=3)
     series, org = _published(frequency="weekly", first_date=first, until_date=first + timedelta(days=28))
-    pages = [client.get(f"/api/v1/events?per_page=2&page={n}").get_json() for n in (1, 2, 3, 4)]
+    responses = [client.get(f"/api/v1/events?per_page=2&page={n}") for n in (1, 2, 3, 4)]
+    pages = [r.get_json() for r in responses]
     assert [len(p) for p in pages] == [2, 2, 1, 0]
+    base = "http://localhost/api/v1/events?per_page=2&page="
+    assert [r.headers.get("Link") for r in responses] == [
+        f'<{base}2>; rel="next"', f'<{base}3>; rel="next", <{base}1>; rel="prev"', f'<{base}2>; rel="prev"',
+        f'<{base}3>; rel="prev"']
+    # Other arguments are kept and encoded (the header carries no raw text of the caller's).
+    link = client.get("/api/v1/events?per_page=1&q=%E9%98%B2%E7%81%BD&free=false&page=1").headers["Link"]
+    assert link == '<http://localhost/api/v1/events?per_page=1&q=%E9%98%B2%E7%81%BD&free=false&page=2>; rel="next"'
+    link = client.get('/api/v1/events?per_page=1&page=2&q=">%0D%0A').headers.get("Link", "")
+    assert "\r" not in link and '">' not in link
     ids = [i["occurrence_id"] for p in pages for i in p]
     assert ids == occurrence_ids(series.id) and len(set(ids)) == 5
     assert client.get("/api/v1/events?per_page=101").status_code == 422
