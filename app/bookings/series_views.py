@@ -21,7 +21,6 @@ from app.bookings.views import (
     _hm,
     _organization_choices,
     _room_or_404,
-    _staff_facility,
     _unit_choices,
     bp,
     desk_ban_override,
@@ -33,6 +32,7 @@ from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
+from app.facilities.views import staff_facility
 
 
 def _fingerprint(form: SeriesForm, room_id: int) -> str:
@@ -77,7 +77,7 @@ def _prepare(form: SeriesForm, room) -> None:
 @role_required(Role.FACILITY_STAFF)
 def desk_series(facility_id: int):
     """The desk books a weekly series for a resident or a registered group: the same plan, rules and fees."""
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     form = StaffSeriesForm()
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
     if room.facility_id != facility.id:

@@ -21,6 +21,7 @@ from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import RoomNode, cells, leaves, slots_for_day, units_for
 from app.facilities.models import Facility, Room
+from app.facilities.views import staff_facility
 from app.organizations.models import Membership, MembershipRole, Organization
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
@@ -235,17 +236,10 @@ def cancel(booking_id: int):
 # --- staff desk ------------------------------------------------------------------------------------------
 
 
-def _staff_facility(facility_id: int) -> Facility:
-    facility = db.get_or_404(Facility, facility_id)
-    if not facility_queries.is_facility_staff(current_user, facility.id):
-        abort(403)
-    return facility
-
-
 @bp.get("/desk/<int:facility_id>")
 @role_required(Role.FACILITY_STAFF)
 def desk(facility_id: int):
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     return _desk_page(facility, _day_arg(request.args.get("day")))
 
 
@@ -278,7 +272,7 @@ def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | No
 @role_required(Role.FACILITY_STAFF)
 def desk_action(booking_id: int, action: str):
     booking = db.get_or_404(Booking, booking_id)
-    _staff_facility(booking.facility_id)
+    staff_facility(booking.facility_id)
     if action not in {"approve", "reject", "paid", "checkin", "noshow"}:
         abort(404)
     form = ActionForm()
@@ -303,7 +297,7 @@ def desk_action(booking_id: int, action: str):
 @bp.post("/desk/<int:facility_id>/exempt")
 @role_required(Role.FACILITY_STAFF)
 def desk_exempt(facility_id: int):
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     form = ExemptDayForm()
     if not form.validate_on_submit():
         return _desk_page(facility, today_tokyo(), exempt_form=form, status=422)
@@ -334,7 +328,7 @@ def closures(facility_id: int):
     from app.facilities import services as facility_services
     from app.facilities.models import ClosureKind
 
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     form = _closure_form(facility)
     if request.method == "GET":
         return _closures_page(facility, form)
@@ -360,7 +354,7 @@ def delete_closure(closure_id: int):
     from app.facilities.models import Closure
 
     closure = db.get_or_404(Closure, closure_id)
-    facility = _staff_facility(closure.facility_id)
+    facility = staff_facility(closure.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     facility_services.remove_closure(closure, actor=current_user)
@@ -445,7 +439,7 @@ def desk_ban_override(form) -> str | None:
 @role_required(Role.FACILITY_STAFF)
 def desk_book(facility_id: int):
     """The desk books on behalf of a resident (phone or counter): same rules and fees, the resident is the user."""
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     form = StaffBookingForm()
     room = _room_or_404(form.room_id.data if request.method == "POST" else request.args.get("room"))
     if room.facility_id != facility.id:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.facilities import photos, queries
 from app.facilities.forms import PhotoForm
 from app.facilities.models import Facility, FacilityPhoto
-from app.facilities.views import bp
+from app.facilities.views import bp, staff_facility
 
 
 @bp.get("/photos/<int:photo_id>.jpg")
@@ -27,13 +27,6 @@ def photo(photo_id: int):
     if item is None or facility is None or not facility.active:
         abort(404)
     return jpeg_response(photos.path_of(item.file_name))
-
-
-def _staff_facility(facility_id: int) -> Facility:
-    facility = db.get_or_404(Facility, facility_id)
-    if not queries.is_facility_staff(current_user, facility.id):
-        abort(403)
-    return facility
 
 
 def _page(facility: Facility, form: PhotoForm, status: int = 200):
@@ -47,7 +40,7 @@ def _page(facility: Facility, form: PhotoForm, status: int = 200):
 @role_required(Role.FACILITY_STAFF)
 def photos_manage(facility_id: int):
     """Staff of the facility upload photos of it or of its rooms, with alt text per language."""
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     form = PhotoForm()
     form.room_id.choices = [SelectChoice("", _("施設全体"))] + [
         SelectChoice(str(r.id), r.name) for r in queries.facility_rooms(facility.id)]
@@ -72,7 +65,7 @@ def photos_manage(facility_id: int):
 @role_required(Role.FACILITY_STAFF)
 def photo_delete(photo_id: int):
     item = db.get_or_404(FacilityPhoto, photo_id)
-    facility = _staff_facility(item.facility_id)
+    facility = staff_facility(item.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     name = photos.remove_photo(item, actor=current_user)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
 from app.extensions import db
-from app.facilities import queries, services
+from app.facilities import services
 from app.facilities.forms import FacilityReadingForm
 from app.facilities.models import Facility
-from app.facilities.views import bp
-
-
-def _staff_facility(facility_id: int) -> Facility:
-    facility = db.get_or_404(Facility, facility_id)
-    if not queries.is_facility_staff(current_user, facility.id):
-        abort(403)
-    return facility
+from app.facilities.views import bp, staff_facility
 
 
 def _page(facility: Facility, form: FacilityReadingForm, status: int = 200):
@@ -30,7 +23,7 @@ def _page(facility: Facility, form: FacilityReadingForm, status: int = 200):
 @role_required(Role.FACILITY_STAFF)
 def reading_edit(facility_id: int):
     """Staff of the facility give (or clear) the reading of its name; what they typed stays on error."""
-    facility = _staff_facility(facility_id)
+    facility = staff_facility(facility_id)
     if request.method == "GET":
         return _page(facility, FacilityReadingForm(data={"name_kana": facility.name_kana}))
     form = FacilityReadingForm()

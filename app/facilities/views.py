@@ -206,5 +206,13 @@ def room_busy(room_id: int):
     return response
 
 
+def staff_facility(facility_id: int) -> Facility:
+    """The facility for a member of its staff (or an admin) on a staff page: 404 when unknown, else 403."""
+    facility = db.get_or_404(Facility, facility_id)
+    if not queries.is_facility_staff(current_user, facility.id):
+        abort(403)
+    return facility
+
+
 # Registers the photo pages and the name's reading page on this blueprint.
 from app.facilities import photo_views, reading_views  # noqa: E402, F401
