@@ -526,8 +526,11 @@ def test_forms_left_out_carry_only_the_csrf_token():
             assert not names and "field(" not in form, f"{endpoint}'s form in {template} has fields: {names or form}"
 
 
-def test_report_counts():
-    """Prints what the run covered (pytest -s)."""
+def test_the_run_was_not_blind():
+    """After every form's case ran: hostile values were refused somewhere and legitimate-looking ones wrote rows
+    somewhere (so the row counter sees writes), and every route had a field. Prints the coverage (pytest -s)."""
+    if STATS["routes"] == len([e for e in _post_endpoints() if e not in NOT_SHOWN]):
+        assert STATS["refused"] > 0 and STATS["wrote"] > 0 and STATS["fields"] >= STATS["routes"], STATS
     if STATS["started"]:
         print(f"\nhostile forms: {STATS['routes']} routes, {STATS['fields']} fields, {STATS['submissions']} "
               f"submissions ({STATS['refused']} refused, {STATS['wrote']} wrote rows) in "
