@@ -14,7 +14,7 @@ from app.accounts.forms import ActionForm
 from app.alerts import reminders, services
 from app.alerts.forms import WatchForm
 from app.alerts.models import SlotWatch
-from app.core.converters import ID_MAX
+from app.core.converters import parse_id
 from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.time import today_tokyo
@@ -37,12 +37,8 @@ def freed():
 
 
 def _int_arg(name: str) -> int | None:
-    """?NAME= as an id; None when it is not a whole number an id column can hold (never the database's overflow)."""
-    try:
-        value = int(request.args.get(name, ""))
-    except ValueError:
-        return None
-    return value if 0 < value <= ID_MAX else None
+    """?NAME= as an id; None when it is not one an id column can hold (converters.parse_id)."""
+    return parse_id(request.args.get(name, "")) or None
 
 
 def _watch_form(facility: Facility, formdata=None) -> WatchForm:
@@ -62,11 +58,8 @@ def _watch_form(facility: Facility, formdata=None) -> WatchForm:
 
 
 def _facility_or_404(raw) -> Facility:
-    try:
-        facility_id = int(raw)
-    except (TypeError, ValueError):
-        abort(404)
-    facility = db.session.get(Facility, facility_id) if 0 < facility_id <= ID_MAX else None
+    facility_id = parse_id(raw)  # 0 for what is not an id
+    facility = db.session.get(Facility, facility_id) if facility_id else None
     if facility is None or not facility.active:
         abort(404)
     return facility
@@ -78,7 +71,8 @@ def _facility_or_404(raw) -> Facility:
 def new():
     """Watch a room / 時間区分 / day (from the availability grid) or a facility and day (from its page)."""
     if request.method == "GET":
-        room = db.session.get(Room, _int_arg("room")) if _int_arg("room") else None
+        room_id = _int_arg("room")
+        room = db.session.get(Room, room_id) if room_id else None
         facility = _facility_or_404(room.facility_id if room is not None else request.args.get("facility"))
         form = _watch_form(facility)
         form.facility_id.data = str(facility.id)
