@@ -25,6 +25,7 @@ from app.facilities.availability import Status
 from app.facilities.models import Facility, LotteryPeriod, UserCategory
 from app.organizations.models import OrganizationKind
 from tests.bookings.lottery_factories import at, open_period, spec_for
+from tests.concurrency import wait_for_a_lock_waiter
 from tests.facilities.factories import add_closure, make_center, make_organization
 from tests.factories import make_user
 
@@ -415,12 +416,7 @@ def _confirm_while_the_release_job_holds_the_entry(app, winner_id: int, officer_
                 outcomes["job"] = f"released {flow.release_expired_awards(now=at(CONFIRM + timedelta(days=1), 0))}"
                 locked.set()
                 if db.engine.dialect.name == "postgresql":  # commit only once the confirmation waits on a lock
-                    with db.engine.connect() as probe:
-                        for _ in range(200):
-                            if probe.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE "
-                                                    "wait_event_type = 'Lock' AND datname = current_database()")):
-                                break
-                            time.sleep(0.05)
+                    wait_for_a_lock_waiter(db.engine, timeout=10)
                 else:  # SQLite: the confirmation's BEGIN IMMEDIATE waits for this commit
                     time.sleep(0.3)
                 db.session.commit()

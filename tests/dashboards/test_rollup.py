@@ -391,21 +391,90 @@ def test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact(app):
     assert errors == []
 
 
-def test_control_without_the_lock_postgresql_loses_the_race(app, monkeypatch):
-    """The same without the advisory lock: on PostgreSQL the recomputes collide (duplicate rollup keys), which
-    shows the test above would catch a missing lock."""
+def test_interleaved_upkeep_waits_for_the_lock_and_collides_without_it_postgresql(app, monkeypatch):
+    """One schedule forced, not hoped for: A books and recomputes its room's rollup rows (month, weekday) and has
+    not committed when B, booking the same room on the same weekday, starts its own recompute. With the advisory
+    lock B waits for A's commit and the rollup stays exact; the control, the same schedule without the lock,
+    collides on the rollup's keys - which shows the tests above would catch a missing lock."""
     from app.extensions import db
 
     with app.app_context():
         dialect = db.engine.dialect.name
     if dialect != "postgresql":
-        pytest.skip("SQLite serialises writers: no race to lose")
+        pytest.skip("SQLite serialises writers: B cannot begin its upkeep while A holds its writes")
+    center = make_center(max_active_per_month=50)
+    first = rollup.add_months(today_tokyo().replace(day=1), 1)
+    with app.app_context():
+        rollup.rebuild(db.session, first=first, end=rollup.add_months(first, 1))
+        db.session.commit()
+        db.session.remove()
+
+    assert _interleaved_upkeep(app, monkeypatch, center, first, weeks=(0, 1)) == []
+    with app.app_context():
+        try:
+            month = compute_utilization(start=first, end=rollup.add_months(first, 1),
+                                        facility_ids=[center.facility_id])[0]
+            assert month.booked == 2
+            _assert_equals_rebuild(db)
+        finally:
+            db.session.rollback()
+            db.session.remove()
+
     monkeypatch.setattr(rollup, "_lock", lambda *args, **kwargs: None)
-    errors = _simultaneous_bookings(app, check=False)
-    assert any(isinstance(error, IntegrityError) for error in errors)
+    errors = _interleaved_upkeep(app, monkeypatch, center, first, weeks=(2, 3))  # the same rollup rows
+    assert [type(error) for error in errors] == [IntegrityError]
 
 
-def _simultaneous_bookings(app, *, check: bool = True) -> list[BaseException]:
+def _interleaved_upkeep(app, monkeypatch, center, first: date, weeks: tuple[int, int]) -> list[BaseException]:
+    """A and B book the meeting room's morning FIRST + WEEKS weeks on (one weekday of one month); after its upkeep
+    wrote, A's commit waits until B's upkeep has begun and B waits on a lock. The errors raised (B's, if any)."""
+    import threading
+
+    from app.extensions import db
+    from tests.concurrency import wait_for_a_lock_waiter
+
+    users = {"A": make_user().id, "B": make_user().id}
+    a_wrote, b_settling = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    settle = rollup.settle
+
+    def scheduled_settle(session, **kwargs):
+        if threading.current_thread().name == "B":
+            b_settling.set()
+        settle(session, **kwargs)
+        if threading.current_thread().name == "A":
+            a_wrote.set()
+            if not (b_settling.wait(timeout=30) and wait_for_a_lock_waiter(db.engine)):
+                raise AssertionError("B's upkeep never waited on A: the schedule was not the one under test")
+
+    monkeypatch.setattr(rollup, "settle", scheduled_settle)
+
+    def book(name: str, week: int) -> None:
+        with app.app_context():
+            try:
+                if name == "B" and not a_wrote.wait(timeout=30):
+                    raise AssertionError("A never wrote its upkeep")
+                services.book_slots(user=_user(db, users[name]), room_id=center.meeting_id,
+                                    day=first + timedelta(days=7 * week), unit_keys=[f"s{center.slot_ids['morning']}"],
+                                    attendees=5, category=UserCategory.RESIDENT, purpose="同時")
+                db.session.commit()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=book, args=(name, week), name=name)
+               for name, week in zip(users, weeks, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    monkeypatch.setattr(rollup, "settle", settle)
+    return errors
+
+
+def _simultaneous_bookings(app) -> list[BaseException]:
     import threading
 
     from app.extensions import db
@@ -442,7 +511,7 @@ def _simultaneous_bookings(app, *, check: bool = True) -> list[BaseException]:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    if check and not errors:
+    if not errors:
         with app.app_context():
             try:
                 month = compute_utilization(start=first, end=rollup.add_months(first, 1),
