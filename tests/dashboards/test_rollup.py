@@ -387,8 +387,18 @@ def test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact(app):
     """8 threads book the same room on the same weekday of one month at once (the same rollup rows), each in
     its own transaction: none fails (PostgreSQL: the advisory lock orders the recomputes; SQLite: writers are
     serialised) and the rollup equals a rebuild."""
-    errors = _simultaneous_bookings(app)
+    import threading
+
+
+    center, first = _center_with_a_rollup_month(app)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    # Four weeks x two slots of one room: every booking rewrites the same rollup rows (one room, month and
+    # weekday), which two writers must never do at once.
+    _run([threading.Thread(target=_book_and_commit, args=(app, errors, make_user().id, center, first + timedelta(
+        days=7 * (i % 4)), center.slot_ids["morning" if i < 4 else "evening"], barrier.wait)) for i in range(8)])
     assert errors == []
+    _assert_month_booked(app, center, first, 8)
 
 
 def test_interleaved_upkeep_waits_for_the_lock_and_collides_without_it_postgresql(app, monkeypatch):
@@ -402,23 +412,9 @@ def test_interleaved_upkeep_waits_for_the_lock_and_collides_without_it_postgresq
         dialect = db.engine.dialect.name
     if dialect != "postgresql":
         pytest.skip("SQLite serialises writers: B cannot begin its upkeep while A holds its writes")
-    center = make_center(max_active_per_month=50)
-    first = rollup.add_months(today_tokyo().replace(day=1), 1)
-    with app.app_context():
-        rollup.rebuild(db.session, first=first, end=rollup.add_months(first, 1))
-        db.session.commit()
-        db.session.remove()
-
+    center, first = _center_with_a_rollup_month(app)
     assert _interleaved_upkeep(app, monkeypatch, center, first, weeks=(0, 1)) == []
-    with app.app_context():
-        try:
-            month = compute_utilization(start=first, end=rollup.add_months(first, 1),
-                                        facility_ids=[center.facility_id])[0]
-            assert month.booked == 2
-            _assert_equals_rebuild(db)
-        finally:
-            db.session.rollback()
-            db.session.remove()
+    _assert_month_booked(app, center, first, 2)
 
     monkeypatch.setattr(rollup, "_lock", lambda *args, **kwargs: None)
     errors = _interleaved_upkeep(app, monkeypatch, center, first, weeks=(2, 3))  # the same rollup rows
@@ -433,7 +429,6 @@ def _interleaved_upkeep(app, monkeypatch, center, first: date, weeks: tuple[int,
     from app.extensions import db
     from tests.concurrency import wait_for_a_lock_waiter
 
-    users = {"A": make_user().id, "B": make_user().id}
     a_wrote, b_settling = threading.Event(), threading.Event()
     errors: list[BaseException] = []
     settle = rollup.settle
@@ -447,78 +442,69 @@ def _interleaved_upkeep(app, monkeypatch, center, first: date, weeks: tuple[int,
             if not (b_settling.wait(timeout=30) and wait_for_a_lock_waiter(db.engine)):
                 raise AssertionError("B's upkeep never waited on A: the schedule was not the one under test")
 
+    def after_a() -> None:
+        if not a_wrote.wait(timeout=30):
+            raise AssertionError("A never wrote its upkeep")
+
     monkeypatch.setattr(rollup, "settle", scheduled_settle)
-
-    def book(name: str, week: int) -> None:
-        with app.app_context():
-            try:
-                if name == "B" and not a_wrote.wait(timeout=30):
-                    raise AssertionError("A never wrote its upkeep")
-                services.book_slots(user=_user(db, users[name]), room_id=center.meeting_id,
-                                    day=first + timedelta(days=7 * week), unit_keys=[f"s{center.slot_ids['morning']}"],
-                                    attendees=5, category=UserCategory.RESIDENT, purpose="同時")
-                db.session.commit()
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-                db.session.rollback()
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=book, args=(name, week), name=name)
-               for name, week in zip(users, weeks, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    morning = center.slot_ids["morning"]
+    _run([threading.Thread(target=_book_and_commit, name=name,
+                           args=(app, errors, make_user().id, center, first + timedelta(days=7 * week), morning, wait))
+          for name, week, wait in (("A", weeks[0], None), ("B", weeks[1], after_a))])
     monkeypatch.setattr(rollup, "settle", settle)
     return errors
 
 
-def _simultaneous_bookings(app) -> list[BaseException]:
-    import threading
-
+def _center_with_a_rollup_month(app):
+    """A committed center, and next month's first day: the rollup covers that month."""
     from app.extensions import db
 
     center = make_center(max_active_per_month=50)
-    users = [make_user().id for _ in range(8)]
     first = rollup.add_months(today_tokyo().replace(day=1), 1)
     with app.app_context():
         rollup.rebuild(db.session, first=first, end=rollup.add_months(first, 1))
         db.session.commit()
         db.session.remove()
-    barrier = threading.Barrier(len(users))
-    errors: list[BaseException] = []
+    return center, first
 
-    def book(index: int, user_id: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait()
-                # Four weeks x two slots of one room: every booking rewrites the same rollup rows (one room,
-                # month and weekday), which two writers must never do at once.
-                slot = center.slot_ids["morning" if index < 4 else "evening"]
-                services.book_slots(user=_user(db, user_id), room_id=center.meeting_id,
-                                    day=first + timedelta(days=7 * (index % 4)), unit_keys=[f"s{slot}"],
-                                    attendees=5, category=UserCategory.RESIDENT, purpose="同時")
-                db.session.commit()
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-                db.session.rollback()
-            finally:
-                db.session.remove()
 
-    threads = [threading.Thread(target=book, args=(i, u)) for i, u in enumerate(users)]
+def _book_and_commit(app, errors: list, user_id: int, center, day: date, slot_id: int, wait=None) -> None:
+    """In its own app context and transaction: (WAIT, then) book the meeting room's slot and commit; an error is
+    appended to ERRORS."""
+    from app.extensions import db
+
+    with app.app_context():
+        try:
+            if wait is not None:
+                wait()
+            services.book_slots(user=_user(db, user_id), room_id=center.meeting_id, day=day,
+                                unit_keys=[f"s{slot_id}"], attendees=5, category=UserCategory.RESIDENT,
+                                purpose="同時")
+            db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
+            errors.append(error)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+def _run(threads) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    if not errors:
-        with app.app_context():
-            try:
-                month = compute_utilization(start=first, end=rollup.add_months(first, 1),
-                                            facility_ids=[center.facility_id])[0]
-                assert month.booked == 8
-                _assert_equals_rebuild(db)
-                db.session.rollback()
-            finally:
-                db.session.remove()
-    return errors
+
+
+def _assert_month_booked(app, center, first: date, booked: int) -> None:
+    """The month from FIRST holds BOOKED booked units, and the rollup equals a rebuild."""
+    from app.extensions import db
+
+    with app.app_context():
+        try:
+            month = compute_utilization(start=first, end=rollup.add_months(first, 1),
+                                        facility_ids=[center.facility_id])[0]
+            assert month.booked == booked
+            _assert_equals_rebuild(db)
+        finally:
+            db.session.rollback()
+            db.session.remove()
