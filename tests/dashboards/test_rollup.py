@@ -389,14 +389,16 @@ def test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact(app):
     serialised) and the rollup equals a rebuild."""
     import threading
 
-
     center, first = _center_with_a_rollup_month(app)
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
     # Four weeks x two slots of one room: every booking rewrites the same rollup rows (one room, month and
     # weekday), which two writers must never do at once.
-    _run([threading.Thread(target=_book_and_commit, args=(app, errors, make_user().id, center, first + timedelta(
-        days=7 * (i % 4)), center.slot_ids["morning" if i < 4 else "evening"], barrier.wait)) for i in range(8)])
+    bookings = [(first + timedelta(days=7 * week), center.slot_ids[slot])
+                for slot in ("morning", "evening") for week in range(4)]
+    _run([threading.Thread(target=_book_and_commit, args=(app, errors, make_user().id, center, day, slot_id,
+                                                          barrier.wait))
+          for day, slot_id in bookings])
     assert errors == []
     _assert_month_booked(app, center, first, 8)
 
