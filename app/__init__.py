@@ -79,7 +79,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.alerts import views as alert_views
     from app.api import init_api
     from app.bookings import commands as booking_commands
-    from app.bookings import lottery_commands, lottery_views
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
@@ -93,6 +92,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.facilities import views as facility_views
     from app.indicators import commands as indicator_commands
     from app.indicators import views as indicator_views
+    from app.lottery import commands as lottery_commands
+    from app.lottery import views as lottery_views
     from app.opendata import views as opendata_views
     from app.organizations import commands as organization_commands
     from app.organizations import views as organization_views

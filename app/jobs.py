@@ -20,23 +20,23 @@ def _expire_tentative_bookings(*, now: datetime) -> int:
 
 def _draw_due_lotteries(*, now: datetime) -> int:
     """Draw committed lottery periods whose draw date has come (result e-mails are queued with the draw)."""
-    from app.bookings import lottery_services
+    from app.lottery import services as lottery_services
 
     return lottery_services.draw_due_periods(now=now)
 
 
 def _release_unconfirmed_lottery_awards(*, now: datetime) -> int:
     """Release lottery awards not confirmed by their deadline (the entrant is e-mailed; idempotent)."""
-    from app.bookings import lottery_flow
+    from app.lottery import entries
 
-    return lottery_flow.release_expired_awards(now=now)
+    return entries.release_expired_awards(now=now)
 
 
 def _open_lottery_leftovers(*, now: datetime) -> int:
     """Mark lottery periods whose leftovers opened first-come and announce their released slots (once)."""
-    from app.bookings import lottery_flow
+    from app.lottery import entries
 
-    return lottery_flow.open_due_leftovers(now=now)
+    return entries.open_due_leftovers(now=now)
 
 
 def _remind_overdue_reports(*, now: datetime) -> int:

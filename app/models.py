@@ -2,7 +2,6 @@
 
 from app.accounts.models import ApiToken, User, UserSession  # noqa: F401
 from app.alerts.models import FreedSlot, SentReminder, SlotWatch  # noqa: F401
-from app.bookings.lottery_models import LotteryDraw, LotteryEntry, LotteryPreference  # noqa: F401
 from app.bookings.models import Booking, BookingClaim, BookingEquipment, BookingItem  # noqa: F401
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.jobs import JobRun  # noqa: F401
@@ -22,17 +21,6 @@ from app.events.participation_models import (  # noqa: F401
     ReportReminder,
     WalkinCount,
 )
-from app.facilities.models import (  # noqa: F401
-    Closure,
-    Equipment,
-    ExemptDay,
-    Facility,
-    FacilityStaff,
-    FeeRate,
-    FeeReduction,
-    LotteryPeriod,
-    Room,
-    TimeSlot,
-)
 from app.indicators.models import Indicator, ManualValue, PlanValue  # noqa: F401
+from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod, LotteryPreference  # noqa: F401
 from app.organizations.models import Invitation, Membership, NpoGrantUse, Organization  # noqa: F401

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.bookings.lottery import Entry, SlotKey, draw  # noqa: E402
+from app.lottery.draw import Entry, SlotKey, draw  # noqa: E402
 
 SIZES = [(1_250, 375), (2_500, 750), (5_000, 1_500), (10_000, 3_000), (20_000, 6_000)]
 GOAL_SIZE = (10_000, 3_000)

@@ -50,9 +50,9 @@ def main() -> int:
             upgrade(revision="heads")
         factories.APP = app
         from app.accounts.models import User
-        from app.bookings import lottery_services as services
-        from app.bookings.lottery_models import LotteryEntry, LotteryPreference
-        from app.facilities.models import LotteryPeriod, Room
+        from app.facilities.models import Room
+        from app.lottery import services
+        from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
         from tests.facilities.factories import make_center
 
         center = make_center()

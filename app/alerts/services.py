@@ -161,7 +161,8 @@ class FreeChecker:
             self._by_facility.setdefault(room.facility_id, []).append(room)
         for slot in db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id.in_(self.facility_ids))):
             self._slots.setdefault(slot.facility_id, []).append(facility_queries.slot_def(slot))
-        from app.facilities.models import Closure, LotteryPeriod
+        from app.facilities.models import Closure
+        from app.lottery.models import LotteryPeriod
 
         closures = sa.select(sa.literal("c").label("what"), Closure.facility_id, Closure.room_id, Closure.start_date,
                              Closure.end_date).where(Closure.facility_id.in_(self.facility_ids),
@@ -277,7 +278,7 @@ class LotteryOpening:
 def lottery_openings(*, now: datetime | None = None, days: int | None = None) -> list[LotteryOpening]:
     """Lottery periods whose slots opened first-come in the last DAYS days and still have days to come, newest
     first, in one query (their free cells are read on the facility's grid)."""
-    from app.facilities.models import LotteryPeriod
+    from app.lottery.models import LotteryPeriod
 
     now = now or utcnow()
     days = days if days is not None else current_app.config["ALERTS_FREED_LIST_DAYS"]

@@ -252,7 +252,7 @@ def quote(
 ) -> Quote:
     """Check every rule for a booking and price it, without writing. Raises a BookingError when a rule fails.
 
-    LOTTERY_AWARD: a winner confirms the slot a lottery gave them (app/bookings/lottery_flow.py): the lottery's
+    LOTTERY_AWARD: a winner confirms the slot a lottery gave them (app/lottery/entries.py): the lottery's
     own windows and limits replace the booking window, the monthly limit and the 抽 block; every other rule,
     the fees and 減免 are those of any booking."""
     now = now or utcnow()

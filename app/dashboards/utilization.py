@@ -698,7 +698,7 @@ def lottery_demand(
     *, start: date, end: date, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None,
 ) -> LotteryDemand:
     """Lottery preferences for days in [start, end) of the rooms in scope, in ONE query (per-slot subquery)."""
-    from app.bookings.lottery_models import LotteryPreference
+    from app.lottery.models import LotteryPreference
 
     anc = _ancestors()
     per_slot = (

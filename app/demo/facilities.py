@@ -31,12 +31,12 @@ from app.facilities.models import (
     FacilityStaff,
     FeeRate,
     FeeReduction,
-    LotteryPeriod,
     Room,
     RoomKind,
     TimeSlot,
     UserCategory,
 )
+from app.lottery.models import LotteryPeriod
 from app.organizations.models import OrganizationKind
 
 STANDARD = (("morning", "午前", "Morning", time(9), time(12)), ("afternoon", "午後", "Afternoon", time(13), time(17)),
@@ -271,9 +271,9 @@ def _add_lottery(session, facility: Facility, staff: User) -> None:
     later, drawn three weeks before the month, confirmed within a week, leftovers first-come three days later."""
     from datetime import time
 
-    from app.bookings import lottery_periods
-    from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL
     from app.core.time import tokyo_to_utc
+    from app.lottery import periods as lottery_periods
+    from app.lottery.models import ANY_OTHER, INDIVIDUAL
     from app.organizations.models import OrganizationKind as Kind
 
     hall = session.scalar(sa.select(Room).where(Room.facility_id == facility.id, Room.name_ja == "区民ホール"))

@@ -264,27 +264,6 @@ class Closure(db.Model):
         return localized(self, "reason")
 
 
-class LotteryPeriod(db.Model):
-    """Days of a facility (or one room) allotted by lottery (抽選): the grid shows 抽, first-come booking waits."""
-
-    __tablename__ = "lottery_periods"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    facility_id: Mapped[int] = mapped_column(sa.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
-    room_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rooms.id", ondelete="CASCADE"))
-    start_date: Mapped[date]
-    end_date: Mapped[date]  # exclusive
-    draw_date: Mapped[date | None]
-    # The flow (issue 7). Unset on periods made before it: they block first-come booking until removed.
-    allow_individuals: Mapped[bool] = mapped_column(default=False)  # people may apply, not only groups
-    confirm_until: Mapped[datetime | None]  # winners confirm before this instant, or the award is released
-    leftovers_open_at: Mapped[datetime | None]  # from then: no more 抽, released and leftover slots first-come
-    leftovers_opened_at: Mapped[datetime | None]  # set by the job that opened them (once)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-
-    __table_args__ = (sa.CheckConstraint("start_date < end_date", name="ordered"),)
-
-
 class FeeRate(db.Model):
     """使用料 in yen for one room x slot code x user category ("hour" is the code of hourly rooms)."""
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from app.core.time import utcnow
 from app.extensions import db
 from app.facilities.availability import Grid, RoomNode, SlotDef, Span, Status, compute_grid
-from app.facilities.models import Closure, Facility, LotteryPeriod, Room, TimeSlot
+from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.lottery.models import LotteryPeriod
 
 
 def holidays_between(start: date, end: date) -> frozenset[date]:

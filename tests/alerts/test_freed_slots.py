@@ -351,10 +351,10 @@ def test_lottery_leftovers_mail_each_watcher_once_and_are_listed_per_period_not_
     slot_freed). Watchers of those days get ONE mail each listing the free units (the days no longer count as
     抽 once leftovers_open_at has passed); the public list keeps showing cancellations as cards and names the
     period once, with a link to its grid, instead of a hundred cards of one facility."""
-    from app.bookings import lottery_flow
-    from app.bookings.lottery import SlotKey
     from app.core.time import utcnow
-    from app.facilities.models import LotteryPeriod
+    from app.lottery import entries as lottery_flow
+    from app.lottery.draw import SlotKey
+    from app.lottery.models import LotteryPeriod
 
     c, other = make_center(), make_center()
     first = today_tokyo() + timedelta(days=DAY_AHEAD)
@@ -393,9 +393,9 @@ def test_lottery_leftovers_mail_each_watcher_once_and_are_listed_per_period_not_
 def test_a_run_takes_whole_days_so_a_watched_day_is_never_split_over_two_mails(app, outbox):
     """Lottery rows arrive room by room (all days of one room, then the next): a run limited by rows would mail a
     watcher of one day once per room. Runs take whole (facility, day) pairs: one mail naming both rooms."""
-    from app.bookings import lottery_flow
-    from app.bookings.lottery import SlotKey
     from app.core.time import utcnow
+    from app.lottery import entries as lottery_flow
+    from app.lottery.draw import SlotKey
 
     c = make_center()
     first = today_tokyo() + timedelta(days=DAY_AHEAD)

@@ -22,7 +22,6 @@ from PIL import Image
 
 from app.accounts import services as account_services
 from app.accounts.models import User
-from app.bookings.lottery_models import LotteryEntry, LotteryPreference
 from app.bookings.models import Booking, BookingSeries
 from app.core.permissions import Role
 from app.core.time import utcnow
@@ -30,7 +29,8 @@ from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventOccurrence, EventSeries, EventStatus, OccurrenceStatus, Registration
 from app.events.participation_models import ParticipationReport
 from app.extensions import db
-from app.facilities.models import Facility, FacilityStaff, LotteryPeriod, Room
+from app.facilities.models import Facility, FacilityStaff, Room
+from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
 from app.organizations.models import Invitation, Membership, MembershipRole, Organization
 from app.organizations.services import _sha256
 from tests.browser.conftest import run_axe, with_axe

@@ -121,10 +121,10 @@ def _add_report(app, occurrence_id: int, officer_id: int) -> int:
 
 def add_lottery_period(facility_id: int) -> int:
     """A lottery period of the facility 5 months ahead whose 町会 and individual windows are open now."""
-    from app.bookings import lottery_periods as periods
-    from app.bookings.lottery_models import INDIVIDUAL
     from app.core.time import today_tokyo
-    from tests.bookings.lottery_factories import NEIGHBORHOOD, at, open_period, spec_for
+    from app.lottery import periods
+    from app.lottery.models import INDIVIDUAL
+    from tests.lottery.factories import NEIGHBORHOOD, at, open_period, spec_for
 
     today = today_tokyo()
     year, month = divmod(today.year * 12 + today.month - 1 + 5, 12)
@@ -136,8 +136,7 @@ def add_lottery_period(facility_id: int) -> int:
 
 def add_lottery_entry(w) -> int:
     """An entry of group X (by its officer) in facility F's lottery (a fresh one for each allowed withdrawal)."""
-    from app.bookings.lottery_models import LotteryEntry, LotteryPreference
-    from app.facilities.models import LotteryPeriod
+    from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
 
     with app_context():
         period = db.session.get(LotteryPeriod, w.lottery_f)

@@ -138,9 +138,8 @@ def _past_report(world):
 def _drawn_entry(world):
     """A winner confirms after the draw: group X enters facility G's lottery (F's is drawn by staff_draw's case),
     which is drawn now."""
-    from app.bookings import lottery_services
-    from app.bookings.lottery_models import LotteryEntry, LotteryPreference
-    from app.facilities.models import LotteryPeriod
+    from app.lottery import services as lottery_services
+    from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
 
     with world.app.app_context():
         period = db.session.get(LotteryPeriod, world.lottery_g)

@@ -356,9 +356,8 @@ def test_facility_page_query_count_does_not_grow(app, client):
 
 
 def test_lottery_demand(app_ctx):
-    from app.bookings.lottery_models import LotteryEntry, LotteryPreference
     from app.dashboards.utilization import lottery_demand
-    from app.facilities.models import LotteryPeriod
+    from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
 
     center = make_center()
     other = make_center()

@@ -16,12 +16,12 @@ from app.facilities.models import (
     FacilityStaff,
     FeeRate,
     FeeReduction,
-    LotteryPeriod,
     Room,
     RoomKind,
     TimeSlot,
     UserCategory,
 )
+from app.lottery.models import LotteryPeriod
 from app.organizations.models import Organization, OrganizationKind, VerificationStatus
 from tests.factories import app_context
 

@@ -1,6 +1,6 @@
 """Lottery periods as staff configure them: the covered month, priority tiers by applicant kind with their own
 entry windows, limits, draw date, winners' confirmation deadline and first-come opening; the staff draw button;
-and the public reads (phase, results by entry number). Entries and awards: app/bookings/lottery_flow.py.
+and the public reads (phase, results by entry number). Entries and awards: app/lottery/entries.py.
 
 Services never commit. Dates typed by staff are Tokyo days (a window "until the 10th" closes at the end of
 the 10th in Tokyo); every stored instant is UTC.
@@ -15,17 +15,17 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.bookings import lottery_services
-from app.bookings.lottery import SlotKey
-from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL, LotteryDraw, LotteryEntry, LotteryTier
-from app.bookings.lottery_services import LotteryError, NotOpen
 from app.core.audit import record_audit
 from app.core.errors import Conflict
 from app.core.time import tokyo_to_utc, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import related
-from app.facilities.models import Facility, LotteryPeriod, Room
+from app.facilities.models import Facility, Room
+from app.lottery import services as lottery_services
+from app.lottery.draw import SlotKey
+from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryDraw, LotteryEntry, LotteryPeriod, LotteryTier
+from app.lottery.services import LotteryError, NotOpen
 from app.organizations.models import OrganizationKind
 
 APPLICANT_KINDS = [k.value for k in OrganizationKind] + [INDIVIDUAL, ANY_OTHER]
@@ -237,7 +237,7 @@ class ResultRow:
 
 def public_results(period: LotteryPeriod, draw: LotteryDraw) -> list[ResultRow]:
     """The draw in draw order, by entry number only (no names): what anyone may check with `verify`."""
-    from app.bookings import lottery
+    from app.lottery import draw as lottery
 
     rows, pure = lottery_services._pure_entries(period.id)
     by_id = {str(r.id): r for r in rows}

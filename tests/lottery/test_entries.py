@@ -10,24 +10,24 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.bookings import lottery_flow as flow
-from app.bookings import lottery_periods as periods
-from app.bookings import lottery_services
 from app.bookings import services as booking_services
-from app.bookings.lottery import SlotKey
-from app.bookings.lottery_models import LotteryEntry, LotteryTier
 from app.bookings.models import Booking, BookingClaim, BookingState
 from app.core.errors import Conflict, NotAllowed
 from app.core.mail import OutboxMessage
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import Status
-from app.facilities.models import Facility, LotteryPeriod, UserCategory
+from app.facilities.models import Facility, UserCategory
+from app.lottery import entries as flow
+from app.lottery import periods
+from app.lottery import services as lottery_services
+from app.lottery.draw import SlotKey
+from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryTier
 from app.organizations.models import OrganizationKind
-from tests.bookings.lottery_factories import at, open_period, spec_for
 from tests.concurrency import wait_for_a_lock_waiter
 from tests.facilities.factories import add_closure, make_center, make_organization
 from tests.factories import make_user
+from tests.lottery.factories import at, open_period, spec_for
 
 MONTH = date(2027, 8, 1)
 TIER1_OPENS = date(2027, 4, 1)  # 町会・NPO; other groups from 05-01, individuals from 05-31

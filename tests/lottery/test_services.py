@@ -10,12 +10,11 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.bookings import lottery_services as services
-from app.bookings.lottery import SlotKey
-from app.bookings.lottery_models import LotteryDraw, LotteryEntry
 from app.core.errors import Conflict
 from app.extensions import db
-from app.facilities.models import LotteryPeriod
+from app.lottery import services
+from app.lottery.draw import SlotKey
+from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod
 from tests.facilities.factories import make_center, make_organization
 from tests.factories import make_user
 
@@ -292,7 +291,7 @@ def test_cli_commit_draw_and_result_mails(app, outbox):
 def test_export_is_a_public_record_that_re_runs_without_the_app(app, app_ctx):
     import json
 
-    from app.bookings.lottery import verify_document
+    from app.lottery.draw import verify_document
 
     center, period, draw, result, _ = _draw_scenario(app_ctx)
     document = services.export_period(period)

@@ -13,9 +13,18 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app.accounts.forms import ActionForm
-from app.bookings import lottery_flow as flow
-from app.bookings import lottery_models, lottery_periods, lottery_services
-from app.bookings.lottery_forms import (
+from app.core.converters import ID_MAX
+from app.core.errors import DomainError
+from app.core.permissions import Role, role_required
+from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
+from app.extensions import db
+from app.facilities import queries as facility_queries
+from app.facilities.models import Facility, Room, TimeSlot
+from app.lottery import entries as flow
+from app.lottery import models as lottery_models
+from app.lottery import periods as lottery_periods
+from app.lottery import services as lottery_services
+from app.lottery.forms import (
     ApplyForm,
     ConfirmAwardForm,
     PeriodForm,
@@ -24,14 +33,7 @@ from app.bookings.lottery_forms import (
     read_preferences,
     rows_for,
 )
-from app.bookings.lottery_models import LotteryDraw, LotteryEntry
-from app.core.converters import ID_MAX
-from app.core.errors import DomainError
-from app.core.permissions import Role, role_required
-from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
-from app.extensions import db
-from app.facilities import queries as facility_queries
-from app.facilities.models import Facility, LotteryPeriod, Room, TimeSlot
+from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod
 
 bp = Blueprint("lotteries", __name__, url_prefix="/lotteries")
 

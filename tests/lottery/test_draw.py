@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.bookings.lottery import (
+from app.lottery.draw import (
     Entry,
     LotteryInputError,
     SlotKey,
@@ -261,7 +261,7 @@ def test_the_fairness_check_would_catch_a_biased_draw():
 
 
 def _published(seed="doc-seed"):
-    from app.bookings.lottery import to_document
+    from app.lottery.draw import to_document
 
     entries = [entry(10, HALL, A, tier=1, group="org:7"), entry(2, EAST, tier=2, group="org:7"),
                entry(3, WEST, HALL, tier=2, group="user:4"), entry(4, A, B, tier=3, group="user:5")]
@@ -273,7 +273,7 @@ def _published(seed="doc-seed"):
 
 
 def test_a_published_document_re_runs_and_hides_who_applied():
-    from app.bookings.lottery import verify_document
+    from app.lottery.draw import verify_document
 
     document, result = _published()
     # Entries by number (2, 3, 4, 10); groups renamed in that order, the same group keeping one alias.
@@ -290,7 +290,7 @@ def test_the_standalone_script_verifies_a_document_and_catches_a_forged_one(tmp_
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "app" / "bookings" / "lottery.py"
+    script = Path(__file__).resolve().parents[2] / "app" / "lottery" / "draw.py"
     document, result = _published()
     good = tmp_path / "draw.json"
     good.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

@@ -1,5 +1,5 @@
 """Lottery forms: the shape of a period's configuration, an entry's ranked preferences, a winner's confirmation.
-Rules (windows, tiers, which slots are drawn) live in app/bookings/lottery_flow.py."""
+Rules (windows, tiers, which slots are drawn) live in app/lottery/entries.py."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from wtforms.fields import MonthField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from app.bookings.forms import REQUIRED, BookingForm, MultiCheckboxField, _optional_int
-from app.bookings.lottery import SlotKey
 from app.core.forms import BaseForm
 from app.core.time import today_tokyo
+from app.lottery.draw import SlotKey
 
 DATE_MESSAGE = _l("日付を正しく入力してください(例: 2026-12-01)。")
 MAX_TIERS = 4

@@ -1,6 +1,6 @@
 """CLI: `flask lottery commit PERIOD`, `flask lottery draw PERIOD`, `flask lottery verify PERIOD` (re-runs a
 drawn lottery from its seed and entries and compares the results) and `flask lottery export PERIOD` (the public
-record, which `python app/bookings/lottery.py verify FILE` re-runs without the app)."""
+record, which `python app/lottery/draw.py verify FILE` re-runs without the app)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import json
 import click
 from flask import Blueprint
 
-from app.bookings import lottery_services
-from app.bookings.lottery_models import LotteryDraw
 from app.core.errors import DomainError
 from app.extensions import db
-from app.facilities.models import LotteryPeriod
+from app.lottery import services as lottery_services
+from app.lottery.models import LotteryDraw, LotteryPeriod
 
 bp = Blueprint("lottery_commands", __name__, cli_group="lottery")
 

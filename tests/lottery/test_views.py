@@ -8,18 +8,17 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from app.bookings import lottery_periods as periods
-from app.bookings import lottery_services
-from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryTier
 from app.bookings.models import Booking
 from app.core.permissions import Role
 from app.core.time import today_tokyo, utcnow
 from app.extensions import db
-from app.facilities.models import LotteryPeriod
+from app.lottery import periods
+from app.lottery import services as lottery_services
+from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryPeriod, LotteryTier
 from app.organizations.models import OrganizationKind
-from tests.bookings.lottery_factories import NEIGHBORHOOD, at, open_period, spec_for
 from tests.facilities.factories import assign_staff, make_center, make_organization
 from tests.factories import app_context, login, make_user, post_form
+from tests.lottery.factories import NEIGHBORHOOD, at, open_period, spec_for
 
 
 def _month() -> date:
@@ -242,7 +241,7 @@ def test_public_page_hash_before_the_draw_seed_and_anonymous_results_after(clien
     post_form(client, f"/lotteries/{period_id}/apply", {"applicant": str(org), **_prefs(slot)})
     [(entry_id, *_)] = _entries()
     with app_context():
-        from app.bookings.lottery_models import LotteryDraw
+        from app.lottery.models import LotteryDraw
         from app.organizations.models import Organization
 
         draw = db.session.scalar(sa.select(LotteryDraw))
@@ -359,7 +358,7 @@ def _statements(app, client, url: str) -> int:
 
 
 def _add_entries(period_id: int, center, n: int) -> None:
-    from app.bookings.lottery_models import LotteryPreference
+    from app.lottery.models import LotteryPreference
 
     with app_context():
         period = db.session.get(LotteryPeriod, period_id)

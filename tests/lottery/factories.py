@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from app.bookings import lottery_periods as periods
-from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL
 from app.core.time import tokyo_to_utc
 from app.extensions import db
 from app.facilities.models import Facility
+from app.lottery import periods
+from app.lottery.models import ANY_OTHER, INDIVIDUAL
 from app.organizations.models import OrganizationKind
 from tests.factories import app_context, make_user
 

@@ -1,6 +1,6 @@
 """Lottery services: commit to a seed, take entries, run the draw once, and verify a drawn period.
 
-The rules of the draw are in app/bookings/lottery.py (pure); this module loads and stores. Services never
+The rules of the draw are in app/lottery/draw.py (pure); this module loads and stores. Services never
 commit. Entries and the draw lock the period's LotteryDraw row (FOR UPDATE on PostgreSQL; SQLite serialises
 writers), so a group's entry limit holds under concurrent submissions and a period is drawn once.
 """
@@ -13,16 +13,16 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.bookings import lottery
-from app.bookings.lottery import SlotKey
-from app.bookings.lottery_models import LotteryDraw, LotteryEntry, LotteryPreference
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError
 from app.core.time import utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import Status, cells, leaves, related
-from app.facilities.models import Facility, LotteryPeriod, Room, TimeSlot
+from app.facilities.models import Facility, Room, TimeSlot
+from app.lottery import draw as lottery
+from app.lottery.draw import SlotKey
+from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod, LotteryPreference
 
 
 class LotteryError(DomainError):

@@ -1,7 +1,7 @@
 """Lottery entries and awards: applicants enter and change ranked preferences inside their tier's window, winners
 confirm (a real booking through services.book_slots) or decline, the release job frees unconfirmed awards, and
 leftovers open first-come at the announced time (with the freed-slot alerts). Periods, tiers and the public
-reads: app/bookings/lottery_periods.py; the draw: lottery_services.run_draw over lottery.draw (pure).
+reads: app/lottery/periods.py; the draw: lottery_services.run_draw over lottery.draw (pure).
 
 Services never commit. Every instant is UTC.
 """
@@ -15,18 +15,18 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from app.bookings import lottery_services
-from app.bookings.lottery import SlotKey
-from app.bookings.lottery_models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryTier
-from app.bookings.lottery_periods import award, draw_of, tiers_of
-from app.bookings.lottery_services import BadPreferences, LotteryError, NotOpen
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotAllowed
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import Status, cells, leaves, related
-from app.facilities.models import Facility, LotteryPeriod, Room
+from app.facilities.models import Facility, Room
+from app.lottery import services as lottery_services
+from app.lottery.draw import SlotKey
+from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryPeriod, LotteryTier
+from app.lottery.periods import award, draw_of, tiers_of
+from app.lottery.services import BadPreferences, LotteryError, NotOpen
 from app.organizations.models import Membership, MembershipRole, Organization
 
 
@@ -225,7 +225,7 @@ def award_state(entry: LotteryEntry, period: LotteryPeriod, now: datetime) -> st
 def _lock_entry(entry: LotteryEntry) -> None:
     """Lock and re-read the entry: two officers confirming at once, or the release job, wait for each other
     (FOR UPDATE on PostgreSQL; SQLite serialises writers) and the second sees the first one's outcome.
-    (tests/bookings/test_lottery_flow.py switches this off in a control run to show its race test bites.)"""
+    (tests/lottery/test_entries.py switches this off in a control run to show its race test bites.)"""
     db.session.refresh(entry, with_for_update=True)
 
 
