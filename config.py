@@ -101,7 +101,7 @@ class Config:
     ALERTS_REMINDER_HOUR = int(os.environ.get("ALERTS_REMINDER_HOUR", "10"))
     ALERTS_PAYMENT_REMINDER_HOURS = int(os.environ.get("ALERTS_PAYMENT_REMINDER_HOURS", "24"))
 
-    # Participation reports (app/events/participation.py): ward staff approve a report before it counts in the
+    # Participation reports (app/participation/reports.py): ward staff approve a report before it counts in the
     # indicators, unless this is on and the group is verified. Reminders: first one DUE_DAYS after the event
     # ends, then every INTERVAL_DAYS, at most MAX of them.
     PARTICIPATION_VERIFIED_REPORTS_COUNT_ON_SUBMISSION = _bool("PARTICIPATION_VERIFIED_REPORTS_COUNT_ON_SUBMISSION",

@@ -86,7 +86,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.dashboards import rollup as dashboard_rollup
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
-    from app.events import checkin_views
     from app.events import views as event_views
     from app.extensions import login_manager
     from app.facilities import views as facility_views
@@ -97,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.opendata import views as opendata_views
     from app.organizations import commands as organization_commands
     from app.organizations import views as organization_views
+    from app.participation import views as participation_views
 
     account_views.init_login(login_manager)
     app.register_blueprint(core_views.bp)
@@ -108,7 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(organization_views.bp)
     app.register_blueprint(organization_commands.bp)
     app.register_blueprint(event_views.bp)
-    app.register_blueprint(checkin_views.bp)
+    app.register_blueprint(participation_views.bp)
     app.register_blueprint(facility_views.bp)
     app.register_blueprint(booking_views.bp)
     app.register_blueprint(alert_views.bp)

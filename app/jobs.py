@@ -41,9 +41,9 @@ def _open_lottery_leftovers(*, now: datetime) -> int:
 
 def _remind_overdue_reports(*, now: datetime) -> int:
     """E-mail organizers whose participation report is overdue (one reminder per occurrence and due key)."""
-    from app.events import participation
+    from app.participation import reports
 
-    return participation.send_overdue_reminders(now=now)
+    return reports.send_overdue_reminders(now=now)
 
 
 def _notify_freed_slots(*, now: datetime) -> int:

@@ -8,18 +8,12 @@ from app.core.jobs import JobRun  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
 from app.dashboards import rollup  # noqa: F401 - the rollup tables and the flush listener that keeps them current
 from app.events.models import (  # noqa: F401
+    CheckinCode,
     EventAudience,
     EventOccurrence,
     EventPartner,
     EventSeries,
     Registration,
-)
-from app.events.participation_models import (  # noqa: F401
-    Checkin,
-    CheckinCode,
-    ParticipationReport,
-    ReportReminder,
-    WalkinCount,
 )
 from app.indicators.models import Indicator, ManualValue, PlanValue  # noqa: F401
 from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod, LotteryPreference  # noqa: F401

@@ -63,9 +63,9 @@ def generate(reports: int, *, seed: int = 5) -> None:
     import sqlalchemy as sa
 
     from app.events.models import EventCategory, EventOccurrence, EventSeries
-    from app.events.participation_models import ParticipationReport
     from app.extensions import db
     from app.organizations.models import Organization
+    from app.participation.models import ParticipationReport
 
     rng = random.Random(seed)
     org_id = db.session.execute(sa.insert(Organization).values(
@@ -104,7 +104,7 @@ def generate(reports: int, *, seed: int = 5) -> None:
 def _max_report_occurrence(db) -> int:
     import sqlalchemy as sa
 
-    from app.events.participation_models import ParticipationReport
+    from app.participation.models import ParticipationReport
 
     return db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(ParticipationReport.occurrence_id), 0)))
 

@@ -19,7 +19,7 @@ from app.events.models import (
     Registration,
     RegistrationStatus,
 )
-from app.events.participation_models import CountingMethod, ParticipationReport, ReportStatus
+from app.participation.models import CountingMethod, ParticipationReport, ReportStatus
 
 
 @demo_loader("participation reports", order=ORDER_INDICATORS + 10)

@@ -337,3 +337,17 @@ class Registration(db.Model):
     @property
     def is_guest(self) -> bool:
         return self.user_id is None
+
+
+class CheckinCode(db.Model):
+    """The short code of a registration, unique within its occurrence (typed at the door or read from the QR)."""
+
+    __tablename__ = "checkin_codes"
+    __table_args__ = (sa.UniqueConstraint("occurrence_id", "code", name="uq_checkin_codes_occurrence_code"),)
+
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event_registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    occurrence_id: Mapped[int] = mapped_column(sa.ForeignKey("event_occurrences.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

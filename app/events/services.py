@@ -707,9 +707,9 @@ def _mail_registrant(registration: Registration, *, subject, template: str, ics:
     occurrence = registration.occurrence
     attachments = _ics_attachment(occurrence, registration.language) if ics else []
     if qr and registration.status == RegistrationStatus.CONFIRMED:
-        from app.events import participation  # late: participation builds on this module
+        from app.events import tickets
 
-        attachments = [*attachments, participation.qr_attachment(registration)]  # the check-in QR, inline
+        attachments = [*attachments, tickets.qr_attachment(registration)]  # the check-in QR, inline
     cancel_url = None
     if registration.is_guest:
         cancel_url = current_app.config["BASE_URL"] + url_for("events.guest_cancel",

@@ -106,10 +106,10 @@ def _signature_statement():
     from app.dashboards.models import UtilizationRollupCoverage
     from app.dashboards.utilization import BOOKED_STATES
     from app.events.models import EventOccurrence, EventPartner, EventSeries
-    from app.events.participation_models import ParticipationReport, ReportStatus
     from app.facilities.models import Closure, Facility, Room, TimeSlot
     from app.indicators.models import Indicator, MappingRule
     from app.organizations.models import NpoGrantUse, Organization
+    from app.participation.models import ParticipationReport, ReportStatus
 
     count, top = sa.func.count, sa.func.max
 

@@ -26,11 +26,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
 from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
-from app.events.participation_models import ParticipationReport, ReportStatus
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind
 from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind, VerificationStatus
+from app.participation.models import ParticipationReport, ReportStatus
 
 EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
 BOOKING_FACILITY_KIND = {

@@ -21,9 +21,9 @@ from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
 from app.facilities.models import UserCategory
-from tests.events.participation_factories import make_organized, make_registration
 from tests.facilities.factories import make_center
 from tests.factories import app_context, make_user, post_form
+from tests.participation.factories import make_organized, make_registration
 
 EVENT_SUBJECT = "明日のイベントのお知らせ"
 USE_SUBJECT = "明日は施設のご利用日です"

@@ -27,12 +27,12 @@ from app.core.permissions import Role
 from app.core.time import utcnow
 from app.demo.accounts import DEMO_ACCOUNTS
 from app.events.models import EventOccurrence, EventSeries, EventStatus, OccurrenceStatus, Registration
-from app.events.participation_models import ParticipationReport
 from app.extensions import db
 from app.facilities.models import Facility, FacilityStaff, Room
 from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
 from app.organizations.models import Invitation, Membership, MembershipRole, Organization
 from app.organizations.services import _sha256
+from app.participation.models import ParticipationReport
 from tests.browser.conftest import run_axe, with_axe
 
 pytestmark = pytest.mark.browser

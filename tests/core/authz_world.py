@@ -108,7 +108,7 @@ def _add_facility_photos(app, w) -> tuple[int, int]:
 
 def _add_report(app, occurrence_id: int, officer_id: int) -> int:
     """A submitted participation report of OCCURRENCE_ID (the target of staff approval); returns its id."""
-    from app.events.participation_models import CountingMethod, ParticipationReport, ReportStatus
+    from app.participation.models import CountingMethod, ParticipationReport, ReportStatus
 
     with app.app_context():
         report = ParticipationReport(occurrence_id=occurrence_id, revision=1, is_latest=True, total=12,

@@ -30,9 +30,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.accounts.models import User
 from app.events.models import EventSeries, EventStatus
-from app.events.participation_models import ParticipationReport, ReportStatus
 from app.extensions import db
 from app.organizations.models import Organization, VerificationStatus
+from app.participation.models import ParticipationReport, ReportStatus
 from tests.core import hostile
 from tests.core.authz_world import PERSONAS
 from tests.core.hostile import SCRIPT, Crash, ErrorNote, matrix_row, row_path

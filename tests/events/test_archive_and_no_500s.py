@@ -11,9 +11,9 @@ from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
 from app.organizations.models import Membership, MembershipRole, NpoGrantUse, OrganizationKind
 from tests.events.factories import make_series, occurrence_ids
-from tests.events.participation_factories import make_registration
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
+from tests.participation.factories import make_registration
 
 
 def _with_a_past_occurrence():

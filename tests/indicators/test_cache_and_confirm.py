@@ -14,19 +14,19 @@ from sqlalchemy import event
 from app.core.permissions import Role
 from app.core.time import FiscalYear, fiscal_year, today_tokyo, utcnow
 from app.events.models import EventOccurrence, EventPartner
-from app.events.participation_models import ParticipationReport, ReportStatus
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind
 from app.indicators import cache, queries, services, sources
 from app.indicators.models import FrozenYear, Indicator, MatchKind, Snapshot
 from app.indicators.sources import Rule
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind
+from app.participation.models import ParticipationReport, ReportStatus
 from tests.dashboards.factories import add_booking
-from tests.events.participation_factories import ended, move_occurrence
 from tests.facilities.factories import make_center
 from tests.factories import app_context, login, make_user, post_form
 from tests.indicators.test_sources import _event, _set_rules
 from tests.organizations.factories import make_organization
+from tests.participation.factories import ended, move_occurrence
 
 
 @pytest.fixture
@@ -65,13 +65,13 @@ def test_event_sources_are_reflected_at_once(client, staff_user):
     late = _event("tourism", ended(), 7, approve=False)
     assert _current(client, "P13-03-1") == "15"  # submitted, not approved: does not count
     from app.accounts.models import User
-    from app.events import participation
+    from app.participation import reports
 
     with app_context():
         report = db.session.scalar(sa.select(ParticipationReport)
                                    .where(ParticipationReport.occurrence_id == late.occurrence_id))
         staff = db.session.get(User, staff_user.id)
-        participation.approve_report(report=report, staff=staff)
+        reports.approve_report(report=report, staff=staff)
         db.session.commit()
     assert _current(client, "P13-03-1") == "22"  # approval
     _event("tourism", ended(), 100, amend_to=1)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.core.time import fiscal_year, utcnow
-from app.events.participation_models import ParticipationReport, ReportStatus
 from app.extensions import db
 from app.indicators import queries
+from app.participation.models import ParticipationReport, ReportStatus
 
 
 def _load(app):

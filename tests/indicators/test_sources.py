@@ -25,10 +25,10 @@ from app.indicators.models import FrozenYear, Indicator, MappingRule, MatchKind,
 from app.indicators.sources import Rule, breakdowns, compute_year, preview_rules
 from app.organizations.models import NpoGrantUse, OrganizationKind
 from tests.dashboards.factories import add_booking
-from tests.events.participation_factories import ended, make_organized, move_occurrence
 from tests.facilities.factories import add_closure, make_center
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
+from tests.participation.factories import ended, make_organized, move_occurrence
 
 JST = timedelta(hours=9)
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 令和8年度 (2026) in progress
@@ -52,21 +52,21 @@ def staff_user(catalog):
 
 def _report(org, total, *, approve=True, amend_to=None):
     from app.accounts.models import User
-    from app.events import participation
     from app.events.models import EventOccurrence
+    from app.participation import reports
 
     with app_context():
         occurrence = db.session.get(EventOccurrence, org.occurrence_id)
         officer = db.session.get(User, org.officer_id)
         staff = db.session.scalar(sa.select(User).where(User.role == Role.WARD_STAFF))
-        report = participation.submit_report(occurrence=occurrence, actor=officer,
-                                             data=participation.ReportInput(total=total, counting_method="head_count"))
+        report = reports.submit_report(occurrence=occurrence, actor=officer,
+                                             data=reports.ReportInput(total=total, counting_method="head_count"))
         if amend_to is not None:
-            participation.approve_report(report=report, staff=staff)
-            report = participation.submit_report(occurrence=occurrence, actor=officer, data=participation.ReportInput(
+            reports.approve_report(report=report, staff=staff)
+            report = reports.submit_report(occurrence=occurrence, actor=officer, data=reports.ReportInput(
                 total=amend_to, counting_method="head_count"))
         if approve:
-            participation.approve_report(report=report, staff=staff)
+            reports.approve_report(report=report, staff=staff)
         db.session.commit()
 
 

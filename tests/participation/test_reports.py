@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from app.core.permissions import Role
 from app.core.time import to_tokyo, utcnow
-from app.events.participation_models import ParticipationReport, ReportReminder, ReportStatus
 from app.extensions import db
-from tests.events.participation_factories import ended, make_organized, make_registration, move_occurrence
+from app.participation.models import ParticipationReport, ReportReminder, ReportStatus
 from tests.factories import app_context, login, make_user, post_form
+from tests.participation.factories import ended, make_organized, make_registration, move_occurrence
 
 VALID = {"total": "120", "counting_method": "head_count", "age_children": "30", "age_seniors": "50",
          "residents": "100", "commuters": "20", "first_time": "12", "notes": "雨でした"}
@@ -174,7 +174,7 @@ def test_staff_list_shows_ended_occurrences_without_an_approved_report(client):
 
 def test_overdue_reminders_are_sent_once_per_due_key(app, outbox):
     from app.core.jobs import registry, run_due
-    from app.events import participation
+    from app.participation import reports
 
     overdue = make_organized(starts_at=utcnow() - timedelta(days=8, hours=3))
     recent = make_organized(starts_at=utcnow() - timedelta(days=2))  # not due yet (due in five days)
@@ -183,15 +183,15 @@ def test_overdue_reminders_are_sent_once_per_due_key(app, outbox):
         from app.accounts.models import User
         from app.events.models import EventOccurrence
 
-        participation.submit_report(occurrence=db.session.get(EventOccurrence, reported.occurrence_id),
+        reports.submit_report(occurrence=db.session.get(EventOccurrence, reported.occurrence_id),
                                     actor=db.session.get(User, reported.officer_id),
-                                    data=participation.ReportInput(total=5, counting_method="estimate"))
+                                    data=reports.ReportInput(total=5, counting_method="estimate"))
         db.session.commit()
         assert "participation.remind-overdue-reports" in {job.name for job in registry}
         now = utcnow()
-        assert participation.send_overdue_reminders(now=now) == 1
+        assert reports.send_overdue_reminders(now=now) == 1
         db.session.commit()
-        assert participation.send_overdue_reminders(now=now + timedelta(hours=1)) == 0  # same key: nothing
+        assert reports.send_overdue_reminders(now=now + timedelta(hours=1)) == 0  # same key: nothing
         db.session.commit()
         # A week later the second reminder is due; the job runner runs it once for its day.
         later = to_tokyo(now + timedelta(days=7)).replace(hour=12).astimezone(UTC)  # after the job's 9:00
@@ -219,21 +219,21 @@ def _jst(*args):
 
 def _report(org, total, *, approve=True, amend_to=None):
     from app.accounts.models import User
-    from app.events import participation
     from app.events.models import EventOccurrence
+    from app.participation import reports
 
     with app_context():
         occurrence = db.session.get(EventOccurrence, org.occurrence_id)
         officer = db.session.get(User, org.officer_id)
         staff = db.session.scalar(sa.select(User).where(User.role == Role.WARD_STAFF))
-        report = participation.submit_report(occurrence=occurrence, actor=officer,
-                                             data=participation.ReportInput(total=total, counting_method="head_count"))
+        report = reports.submit_report(occurrence=occurrence, actor=officer,
+                                             data=reports.ReportInput(total=total, counting_method="head_count"))
         if amend_to is not None:
-            participation.approve_report(report=report, staff=staff)
-            report = participation.submit_report(occurrence=occurrence, actor=officer, data=participation.ReportInput(
+            reports.approve_report(report=report, staff=staff)
+            report = reports.submit_report(occurrence=occurrence, actor=officer, data=reports.ReportInput(
                 total=amend_to, counting_method="head_count"))
         if approve:
-            participation.approve_report(report=report, staff=staff)
+            reports.approve_report(report=report, staff=staff)
         db.session.commit()
 
 
@@ -247,7 +247,7 @@ def _catalog():
 
 
 def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
-    from app.events import participation
+    from app.indicators import participants
 
     _catalog()
     make_user(role=Role.WARD_STAFF)
@@ -273,8 +273,8 @@ def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
     _report(other, 9)
     now = _jst(2026, 11, 28, 12, 0)
     with app.app_context():
-        year = participation.participant_sums(2026, now=now)
-        previous = participation.participant_sums(2025, now=now)
+        year = participants.participant_sums(2026, now=now)
+        previous = participants.participant_sums(2025, now=now)
     safety = year["P09-02-2"]
     assert (safety.participants, safety.ended_occurrences, safety.approved_reports) == (51, 4, 2)
     assert safety.completeness == 0.5
@@ -337,7 +337,7 @@ def test_participant_sum_indicators_link_to_the_computed_sums(client):
 
 
 def test_an_event_mapped_to_two_indicators_counts_once_in_each(app):
-    from app.events import participation
+    from app.indicators import participants
     from app.indicators import services as indicator_services
     from app.indicators.models import Indicator, MatchKind
     from app.indicators.sources import Rule
@@ -356,6 +356,6 @@ def test_an_event_mapped_to_two_indicators_counts_once_in_each(app):
     _report(drill, 30)
     _report(festival, 500)
     with app.app_context():
-        sums = participation.participant_sums(2026, now=_jst(2027, 1, 1, 0, 0))
+        sums = participants.participant_sums(2026, now=_jst(2027, 1, 1, 0, 0))
     assert sums["P09-02-2"].participants == 30
     assert sums["P09-05-1"].participants == 530 and sums["P09-05-1"].ended_occurrences == 2

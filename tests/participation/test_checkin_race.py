@@ -9,11 +9,11 @@ import threading
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.events import participation
 from app.events.models import EventOccurrence, Registration
-from app.events.participation_models import Checkin, CheckinMethod, WalkinCount
 from app.extensions import db
-from tests.events.participation_factories import make_organized, make_registration
+from app.participation import checkin
+from app.participation.models import Checkin, CheckinMethod, WalkinCount
+from tests.participation.factories import make_organized, make_registration
 
 THREADS = 8
 
@@ -47,7 +47,7 @@ def test_same_person_checked_in_from_many_phones_at_once_is_one_row(app):
     def work():
         registration = db.session.get(Registration, registration_id)
         officer = db.session.get(User, org.officer_id)
-        _row, created = participation.check_in(registration=registration, by=officer, method=CheckinMethod.QR)
+        _row, created = checkin.check_in(registration=registration, by=officer, method=CheckinMethod.QR)
         return created
 
     results, errors = _run_at_once(app, work)
@@ -63,7 +63,7 @@ def test_every_walk_in_tap_counts(app):
     def work():
         occurrence = db.session.get(EventOccurrence, org.occurrence_id)
         officer = db.session.get(User, org.officer_id)
-        return participation.adjust_walkins(occurrence=occurrence, delta=1, by=officer)
+        return checkin.adjust_walkins(occurrence=occurrence, delta=1, by=officer)
 
     results, errors = _run_at_once(app, work)
     assert errors == []

@@ -15,17 +15,20 @@ from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
-from app.events import participation
+from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
-from app.events.participation_forms import (
+from app.extensions import db
+from app.indicators import participants
+from app.participation import checkin as door
+from app.participation import reports
+from app.participation.forms import (
     BREAKDOWN_LABELS,
     CheckinCodeForm,
     ReportForm,
     ReturnReportForm,
     WalkinForm,
 )
-from app.events.participation_models import BREAKDOWN_FIELDS, CheckinMethod, CountingMethod, ParticipationReport
-from app.extensions import db
+from app.participation.models import BREAKDOWN_FIELDS, CheckinMethod, CountingMethod, ParticipationReport
 
 bp = Blueprint("participation", __name__, url_prefix="/participation")
 
@@ -41,20 +44,20 @@ def _own_registration(registration_id: int) -> Registration:
 
 def _organized(occurrence_id: int) -> EventOccurrence:
     occurrence = db.get_or_404(EventOccurrence, occurrence_id)
-    if not participation.can_check_in(current_user, occurrence):
+    if not door.can_check_in(current_user, occurrence):
         abort(403)
     return occurrence
 
 
 def _code_for(registration_id: int) -> str:
     """The registration's code; created on first view in a write transaction of its own (this is a GET)."""
-    code = participation.code_of(registration_id)
+    code = tickets.code_of(registration_id)
     if code:
         return code
     db.session.rollback()  # end the read transaction: on SQLite the write must begin IMMEDIATE
     token = write_intent.set(True)
     try:
-        code = participation.ensure_code(db.session.get(Registration, registration_id))
+        code = tickets.ensure_code(db.session.get(Registration, registration_id))
         db.session.commit()
     finally:
         write_intent.reset(token)
@@ -68,14 +71,14 @@ def _ticket_page(registration: Registration, qr_url: str):
     occurrence = registration.occurrence
     code = _code_for(registration.id)
     return render_template("participation/ticket.html", registration=registration, occurrence=occurrence,
-                           series=occurrence.series, code=participation.format_code(code), qr_url=qr_url,
+                           series=occurrence.series, code=tickets.format_code(code), qr_url=qr_url,
                            lang=current_language().code)
 
 
 def _qr_response(registration: Registration) -> Response:
     code = _code_for(registration.id)
-    qr = segno.make(participation.qr_payload(registration.occurrence_id, code), error="m")
-    svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=participation.format_code(code))
+    qr = segno.make(tickets.qr_payload(registration.occurrence_id, code), error="m")
+    svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=tickets.format_code(code))
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -98,7 +101,7 @@ def ticket_qr(registration_id: int):
 @bp.get("/tickets/<token>")
 def ticket_by_token(token: str):
     # The link from the confirmation e-mail: works for guests too (the signed token is the credential).
-    registration = participation.registration_for_ticket(token)
+    registration = tickets.registration_for_ticket(token)
     if registration is None:
         abort(404)
     response = _ticket_page(registration, url_for("participation.ticket_qr_by_token", token=token))
@@ -107,7 +110,7 @@ def ticket_by_token(token: str):
 
 @bp.get("/tickets/<token>/qr.svg")
 def ticket_qr_by_token(token: str):
-    registration = participation.registration_for_ticket(token)
+    registration = tickets.registration_for_ticket(token)
     if registration is None:
         abort(404)
     return _qr_response(registration)
@@ -116,14 +119,14 @@ def ticket_qr_by_token(token: str):
 @bp.app_template_global("checkin_code")
 def checkin_code_of(registration) -> str:
     """For e-mail templates: the registration's check-in code as shown to people ('' when it has none)."""
-    code = participation.code_of(registration.id) if registration is not None else None
-    return participation.format_code(code) if code else ""
+    code = tickets.code_of(registration.id) if registration is not None else None
+    return tickets.format_code(code) if code else ""
 
 
 @bp.app_template_global("checkin_ticket_url")
 def checkin_ticket_url(registration) -> str:
     """For e-mail templates: the absolute ticket link of a confirmed registration ('' otherwise)."""
-    return participation.ticket_url(registration)
+    return tickets.ticket_url(registration)
 
 
 # ---------------------------------------------------------------- door
@@ -132,7 +135,7 @@ def checkin_ticket_url(registration) -> str:
 def _door_page(occurrence: EventOccurrence, form: CheckinCodeForm, status: int = 200):
     return render_template(
         "participation/checkin.html", occurrence=occurrence, series=occurrence.series, form=form,
-        counts=participation.door_counts(occurrence.id), people=participation.door_list(occurrence.id),
+        counts=door.door_counts(occurrence.id), people=door.door_list(occurrence.id),
         action_form=ActionForm(), lang=current_language().code,
     ), status
 
@@ -153,7 +156,7 @@ def checkin_code(occurrence_id: int):
         return _door_page(occurrence, form, 422)
     method = CheckinMethod.QR if form.via.data == CheckinMethod.QR.value else CheckinMethod.CODE
     try:
-        row, created = participation.check_in_by_code(occurrence=occurrence, text=form.code.data, by=current_user,
+        row, created = door.check_in_by_code(occurrence=occurrence, text=form.code.data, by=current_user,
                                                       method=method)
     except DomainError as exc:
         db.session.rollback()
@@ -176,7 +179,7 @@ def checkin_manual(registration_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        _row, created = participation.check_in(registration=registration, by=current_user,
+        _row, created = door.check_in(registration=registration, by=current_user,
                                                method=CheckinMethod.MANUAL)
     except DomainError as exc:
         db.session.rollback()
@@ -197,7 +200,7 @@ def uncheck(registration_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     name = registration.name
-    if participation.undo_check_in(registration=registration, by=current_user):
+    if door.undo_check_in(registration=registration, by=current_user):
         flash(_("%(name)s さんの受付を取り消しました。", name=name), "success")
     db.session.commit()
     return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
@@ -210,7 +213,7 @@ def walkins(occurrence_id: int):
     form = WalkinForm()
     if not form.validate_on_submit() or form.delta.data not in ("1", "-1"):
         abort(400)
-    participation.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
+    door.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
     db.session.commit()
     return redirect(url_for("participation.checkin", occurrence_id=occurrence_id) + "#walkins", 303)
 
@@ -221,8 +224,8 @@ def walkins(occurrence_id: int):
 def _report_page(occurrence: EventOccurrence, form: ReportForm, status: int = 200):
     return render_template(
         "participation/report.html", occurrence=occurrence, series=occurrence.series, form=form,
-        history=participation.report_history(occurrence.id), counts=participation.door_counts(occurrence.id),
-        ended=participation.has_ended(occurrence), breakdown_fields=BREAKDOWN_FIELDS, labels=BREAKDOWN_LABELS,
+        history=reports.report_history(occurrence.id), counts=door.door_counts(occurrence.id),
+        ended=reports.has_ended(occurrence), breakdown_fields=BREAKDOWN_FIELDS, labels=BREAKDOWN_LABELS,
         lang=current_language().code,
     ), status
 
@@ -231,7 +234,7 @@ def _report_page(occurrence: EventOccurrence, form: ReportForm, status: int = 20
 @login_required
 def report(occurrence_id: int):
     occurrence = _organized(occurrence_id)
-    latest = participation.latest_report(occurrence.id)
+    latest = reports.latest_report(occurrence.id)
     form = ReportForm()
     if latest is not None:
         # Amending starts from the latest revision.
@@ -241,7 +244,7 @@ def report(occurrence_id: int):
         for name in BREAKDOWN_FIELDS:
             getattr(form, name).data = getattr(latest, name)
     else:
-        counts = participation.door_counts(occurrence.id)
+        counts = door.door_counts(occurrence.id)
         form.total.data = counts.present
         form.counting_method.data = (CountingMethod.CHECKIN if counts.present else CountingMethod.HEAD_COUNT).value
     return _report_page(occurrence, form)
@@ -254,12 +257,12 @@ def submit_report(occurrence_id: int):
     form = ReportForm()
     if not form.validate_on_submit():
         return _report_page(occurrence, form, 422)
-    data = participation.ReportInput(
+    data = reports.ReportInput(
         total=form.total.data, counting_method=CountingMethod(form.counting_method.data), notes=form.notes.data,
         breakdown={name: getattr(form, name).data for name in BREAKDOWN_FIELDS},
     )
     try:
-        saved = participation.submit_report(occurrence=occurrence, actor=current_user, data=data)
+        saved = reports.submit_report(occurrence=occurrence, actor=current_user, data=data)
     except DomainError as exc:
         db.session.rollback()
         target = getattr(form, getattr(exc, "field", None) or "", None)
@@ -281,7 +284,7 @@ def organization_reports(org_id: int):
 
     organization = editable_organization(org_id)
     return render_template("participation/organization_reports.html", organization=organization,
-                           rows=participation.organization_occurrences(org_id), lang=current_language().code)
+                           rows=reports.organization_occurrences(org_id), lang=current_language().code)
 
 
 # ---------------------------------------------------------------- staff
@@ -294,7 +297,7 @@ def staff_reports():
 
 
 def _staff_page(return_form: ReturnReportForm, failed_report_id: int | None = None, status: int = 200):
-    rows = participation.occurrences_without_approved_report()
+    rows = reports.occurrences_without_approved_report()
     return render_template("participation/staff_reports.html", rows=rows, action_form=ActionForm(),
                            return_form=return_form, failed_report_id=failed_report_id,
                            lang=current_language().code), status
@@ -312,7 +315,7 @@ def approve(report_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        participation.approve_report(report=report, staff=current_user)
+        reports.approve_report(report=report, staff=current_user)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -330,7 +333,7 @@ def return_report(report_id: int):
     if not form.validate_on_submit():
         return _staff_page(form, report_id, 422)
     try:
-        participation.return_report(report=report, staff=current_user, comment=form.comment.data)
+        reports.return_report(report=report, staff=current_user, comment=form.comment.data)
     except DomainError as exc:
         db.session.rollback()
         form.comment.errors = [exc.message]
@@ -350,10 +353,10 @@ def staff_participants():
         year = current
     from app.indicators.models import Indicator
 
-    sums = participation.participant_sums(year)
+    sums = participants.participant_sums(year)
     names = dict(db.session.execute(sa.select(Indicator.code, Indicator.name)
                                     .where(Indicator.code.in_(list(sums)))).all())
     return render_template("participation/staff_participants.html", year=year, current=current,
                            sums=sorted(sums.values(), key=lambda s: s.indicator_code), names=names,
-                           rows=participation.mapped_occurrences(year),
+                           rows=participants.mapped_occurrences(year),
                            lang=current_language().code)

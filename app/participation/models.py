@@ -82,20 +82,6 @@ OTHER_FIELDS = ("foreign_language", "easy_japanese", "first_time", "volunteers")
 BREAKDOWN_FIELDS = AGE_FIELDS + RESIDENCE_FIELDS + OTHER_FIELDS
 
 
-class CheckinCode(db.Model):
-    """The short code of a registration, unique within its occurrence (typed at the door or read from the QR)."""
-
-    __tablename__ = "checkin_codes"
-    __table_args__ = (sa.UniqueConstraint("occurrence_id", "code", name="uq_checkin_codes_occurrence_code"),)
-
-    registration_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("event_registrations.id", ondelete="CASCADE"), primary_key=True
-    )
-    occurrence_id: Mapped[int] = mapped_column(sa.ForeignKey("event_occurrences.id", ondelete="CASCADE"), index=True)
-    code: Mapped[str] = mapped_column(sa.String(12))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Checkin(db.Model):
     """A registrant's arrival: one row per registration (the unique constraint makes a repeat harmless)."""
 

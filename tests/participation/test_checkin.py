@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.core.permissions import Role
-from app.events.models import RegistrationStatus
-from app.events.participation_models import Checkin, CheckinCode, CheckinMethod, WalkinCount
+from app.events.models import CheckinCode, RegistrationStatus
 from app.extensions import db
-from tests.events.participation_factories import make_organized, make_registration
+from app.participation.models import Checkin, CheckinMethod, WalkinCount
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
+from tests.participation.factories import make_organized, make_registration
 
 CODE_RE = re.compile(r'class="ticket-code"><strong>([A-Z0-9]{3}-[A-Z0-9]{3})</strong>')
 
@@ -203,8 +203,8 @@ def test_check_in_unique_constraint_is_the_arbiter(app_ctx):
 
 def test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled(app_ctx, monkeypatch):
     from app.accounts.models import User
-    from app.events import participation
     from app.events.models import Registration
+    from app.participation import checkin
 
     org = make_organized()
     registration_id, _u, _e = make_registration(org.occurrence_id)
@@ -225,7 +225,7 @@ def test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled(app_ct
         return real_scalar(statement, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "scalar", first_read_misses)
-    row, created = participation.check_in(registration=registration, by=officer, method=CheckinMethod.CODE)
+    row, created = checkin.check_in(registration=registration, by=officer, method=CheckinMethod.CODE)
     monkeypatch.undo()
     assert calls["n"] == 2  # the read missed, the insert failed, the winner's row was read back
     assert created is False and row.method == CheckinMethod.QR
@@ -296,8 +296,8 @@ def test_confirmation_mail_links_a_ticket_that_works_without_an_account(client, 
 def test_confirmation_mail_carries_the_qr_code_as_an_inline_png_and_my_events_shows_it(client, app, outbox):
     import segno  # noqa: F401 - the mail's image is made by segno
 
-    from app.events import participation
-    from app.events.participation_models import CheckinCode
+    from app.events import tickets
+    from app.events.models import CheckinCode
 
     org = make_organized()
     resident = make_user()
@@ -314,12 +314,12 @@ def test_confirmation_mail_carries_the_qr_code_as_an_inline_png_and_my_events_sh
     assert "/participation/tickets/" in body  # the text link stays
     with app_context():
         code = db.session.scalar(sa.select(CheckinCode.code))
-        assert participation.format_code(code) in body
+        assert tickets.format_code(code) in body
         # The image holds exactly what the door scanner reads: the occurrence and the code, no personal data.
         from app.events.models import Registration
 
         registration = db.session.scalar(sa.select(Registration))
-        assert png == participation.qr_png(registration)
+        assert png == tickets.qr_png(registration)
     html = client.get("/events/mine").get_data(as_text=True)
     assert re.search(rf'<img src="/participation/registrations/{registration.id}/qr.svg"', html)
     waitlisted = [m for m in outbox if m["To"] != resident.email]

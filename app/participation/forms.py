@@ -9,7 +9,7 @@ from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, String
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.core.forms import BaseForm
-from app.events.participation_models import BREAKDOWN_FIELDS, CheckinMethod, CountingMethod
+from app.participation.models import BREAKDOWN_FIELDS, CheckinMethod, CountingMethod
 
 REQUIRED = _l("入力してください。")
 

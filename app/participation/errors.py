@@ -1,0 +1,21 @@
+"""Domain errors of check-in and participation reports."""
+
+from __future__ import annotations
+
+from app.core.errors import DomainError
+
+
+class UnknownCode(DomainError):
+    status_code = 422
+    code = "unknown_code"
+
+
+class InvalidReport(DomainError):
+    """A report that breaks a rule; FIELD names the form field to show it on (None: the whole form)."""
+
+    status_code = 422
+    code = "invalid_report"
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.field = field
