@@ -89,7 +89,7 @@ class Config:
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
     BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
     # A web request's booking changes mark their utilization rollup keys stale and are recomputed after the
-    # response is sent (app/dashboards/rollup.py); off: recomputed before the request's commit, as jobs do.
+    # response is sent (app/utilization/rollup.py); off: recomputed before the request's commit, as jobs do.
     UTILIZATION_ROLLUP_DEFER = _bool("UTILIZATION_ROLLUP_DEFER", True)
 
     # Alerts and reminders (app/alerts): watches per user (days from today on), how far ahead one may watch, how

@@ -82,13 +82,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
     from app.core import views as core_views
-    from app.dashboards import commands as dashboard_commands
-    from app.dashboards import rollup as dashboard_rollup
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
     from app.events import views as event_views
     from app.extensions import login_manager
     from app.facilities import views as facility_views
+    from app.indicators import cache as indicator_cache
     from app.indicators import commands as indicator_commands
     from app.indicators import views as indicator_views
     from app.lottery import commands as lottery_commands
@@ -97,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.organizations import commands as organization_commands
     from app.organizations import views as organization_views
     from app.participation import views as participation_views
+    from app.utilization import commands as utilization_commands
+    from app.utilization import rollup as utilization_rollup
 
     account_views.init_login(login_manager)
     app.register_blueprint(core_views.bp)
@@ -118,8 +119,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(indicator_commands.bp)
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)
-    app.register_blueprint(dashboard_commands.bp)
-    dashboard_rollup.init_app(app)
+    app.register_blueprint(utilization_commands.bp)
+    utilization_rollup.init_app(app)
+    indicator_cache.init_app(app)
     app.register_blueprint(opendata_views.bp)
     init_api(app)
     from app.api import init_docs

@@ -88,16 +88,16 @@ def _send_pending_mail(*, now: datetime) -> int:
 
 def _extend_utilization_rollup(*, now: datetime) -> int:
     """Build the utilization rollup if nobody did, and extend it to the end of next fiscal year."""
-    from app.dashboards import rollup
     from app.extensions import db
+    from app.utilization import rollup
 
     return rollup.extend(db.session, now=now)
 
 
 def _settle_stale_utilization(*, now: datetime) -> int:
     """Recompute the utilization rollup keys requests left stale (normally settled right after each response)."""
-    from app.dashboards import rollup
     from app.extensions import db
+    from app.utilization import rollup
 
     return rollup.settle_stale(db.session)
 

@@ -6,7 +6,6 @@ from app.bookings.models import Booking, BookingClaim, BookingEquipment, Booking
 from app.core.audit import AuditEvent  # noqa: F401
 from app.core.jobs import JobRun  # noqa: F401
 from app.core.mail import OutboxMessage  # noqa: F401
-from app.dashboards import rollup  # noqa: F401 - the rollup tables and the flush listener that keeps them current
 from app.events.models import (  # noqa: F401
     CheckinCode,
     EventAudience,
@@ -18,3 +17,9 @@ from app.events.models import (  # noqa: F401
 from app.indicators.models import Indicator, ManualValue, PlanValue  # noqa: F401
 from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod, LotteryPreference  # noqa: F401
 from app.organizations.models import Invitation, Membership, NpoGrantUse, Organization  # noqa: F401
+from app.utilization.models import (  # noqa: F401
+    UtilizationBookingRollup,
+    UtilizationRollupCoverage,
+    UtilizationRollupStale,
+    UtilizationUnitRollup,
+)

@@ -83,9 +83,9 @@ def _measure(url: str, args) -> int:
     from app import create_app
     from app.accounts.models import User
     from app.bookings import services
-    from app.dashboards import rollup
     from app.extensions import db
     from app.facilities.models import UserCategory
+    from app.utilization import rollup
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     settle_times: list[float] = []
@@ -167,7 +167,7 @@ def _measure(url: str, args) -> int:
 def _equals_rebuild(db, rollup) -> bool:
     import sqlalchemy as sa
 
-    from app.dashboards.models import UtilizationBookingRollup, UtilizationUnitRollup
+    from app.utilization.models import UtilizationBookingRollup, UtilizationUnitRollup
 
     def snapshot():
         return [sorted(tuple(row) for row in db.session.execute(sa.select(model.__table__)))

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'/healthz':28} {h_rps:8.1f} {pct(h_lat, .5):8.2f} {pct(h_lat, .95):8.2f} {len(h_err):7d} {1:7.3f}")
     print(f"{'POST /api/v1/bookings':28} {b_rps:8.1f} {pct(b_lat, .5):8.2f} {pct(b_lat, .95):8.2f} "
           f"{len(b_err):7d} {b_rps / h_rps:7.3f}")
-    # The rollup upkeep of each booking ran after its response (app.dashboards.rollup.settle_stale_now): none may
+    # The rollup upkeep of each booking ran after its response (app.utilization.rollup.settle_stale_now): none may
     # be left undone, and the rollup must equal a rebuild.
     print(f"rollup keys left stale after the run: {stale_left}; rollup equals a rebuild: {exact}")
     if b_err:
@@ -177,9 +177,9 @@ def _rollup_after(url: str) -> tuple[int, bool | None]:
     import sqlalchemy as sa
 
     from app import create_app
-    from app.dashboards import rollup
-    from app.dashboards.models import UtilizationRollupStale
     from app.extensions import db
+    from app.utilization import rollup
+    from app.utilization.models import UtilizationRollupStale
     from bench.booking_cpu import _equals_rebuild
 
     os.environ["DATABASE_URL"] = url

@@ -57,8 +57,9 @@ def measure(url: str, *, years: int, facilities: int, repeat: int) -> dict:
     from app import create_app
     from app.accounts.models import User
     from app.core.time import FiscalYear
-    from app.dashboards import queries, rollup
+    from app.dashboards import queries
     from app.extensions import db
+    from app.utilization import rollup
     from bench.scenarios import utilization as scenario
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url)

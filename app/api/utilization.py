@@ -11,10 +11,10 @@ from app.api.security import TokenForbidden, current_api_user, token_required
 from app.core.errors import DomainError
 from app.core.i18n import plain
 from app.core.permissions import Role
-from app.dashboards.queries import visible_facility_ids
-from app.dashboards.utilization import FORMULAS, compute_utilization
 from app.extensions import db
 from app.facilities.models import Room
+from app.utilization.access import visible_facility_ids
+from app.utilization.compute import FORMULAS, compute_utilization
 
 blp = Blueprint(
     "api_utilization",

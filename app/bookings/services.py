@@ -523,7 +523,7 @@ def find_alternatives(room: Room, day: date, units: list[Unit], attendees: int, 
 
 # Functions called with a booking whose cells were just released (cancelled, expired, rejected). Other domains
 # register here (app.events.venue unlinks the events using it as their venue) so the rules stay in one place.
-# The utilization rollup needs no hook: app/dashboards/rollup.py sees every Booking / BookingItem row a flush
+# The utilization rollup needs no hook: app/utilization/rollup.py sees every Booking / BookingItem row a flush
 # writes (any state change, on any path) and recomputes it before the commit. Write bookings through the ORM;
 # a bulk sa.update(Booking) makes the dashboards compute live until `flask utilization rebuild`.
 _release_hooks: list = []

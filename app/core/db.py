@@ -77,3 +77,10 @@ def configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def listen_once(target, identifier: str, fn, **kw) -> None:
+    """Register an SQLAlchemy event listener unless it is registered already (create_app may run many times in
+    one process: tests, benchmarks). Domains register their listeners from create_app, never at import time."""
+    if not event.contains(target, identifier, fn):
+        event.listen(target, identifier, fn, **kw)

@@ -9,9 +9,11 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from app.core.permissions import Role, has_role
 from app.core.time import FiscalYear
-from app.dashboards.utilization import (
+from app.extensions import db
+from app.facilities.models import Facility, FacilityKind, Room, TimeSlot
+from app.utilization.access import visible_facility_ids
+from app.utilization.compute import (
     BookingStats,
     LotteryDemand,
     UtilizationRow,
@@ -21,8 +23,6 @@ from app.dashboards.utilization import (
     rate_of,
     top_purposes,
 )
-from app.extensions import db
-from app.facilities.models import Facility, FacilityKind, FacilityStaff, Room, TimeSlot
 
 # The plan's targets (令和8年度末); configuration may override them (DASHBOARD_* keys).
 CENTER_RATE_TARGET = Decimal("82.9")  # 区民センター利用率 (%)
@@ -38,21 +38,6 @@ def center_rate_target() -> Decimal:
 
 def koryu_count_target() -> int:
     return int(current_app.config.get("DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET))
-
-
-def visible_facility_ids(user) -> list[int] | None:
-    """None (= all) for ward staff and admins; the assigned facilities for facility staff; [] for anyone else."""
-    if has_role(user, Role.WARD_STAFF):
-        return None
-    if has_role(user, Role.FACILITY_STAFF):
-        return list(db.session.scalars(sa.select(FacilityStaff.facility_id).where(FacilityStaff.user_id == user.id)))
-    return []
-
-
-def can_see(user, facility_id: int) -> bool:
-    """True when USER may read FACILITY_ID's figures."""
-    ids = visible_facility_ids(user)
-    return ids is None or facility_id in ids
 
 
 def _facilities(ids: list[int] | None) -> list[Facility]:

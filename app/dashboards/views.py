@@ -11,9 +11,10 @@ from app.core.converters import ID_MAX, parse_id
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, format_wareki_year, today_tokyo
 from app.dashboards import export, queries
-from app.dashboards.utilization import FORMULAS, MIX_KEYS, MIX_LABELS
 from app.extensions import db
 from app.facilities.models import Facility, Room
+from app.utilization.access import can_see
+from app.utilization.compute import FORMULAS, MIX_KEYS, MIX_LABELS
 
 bp = Blueprint("dashboards", __name__)
 
@@ -61,7 +62,7 @@ def facility(facility_id: int):
     """One facility (or one of its rooms with ?room_id=): heatmap, months, rooms, two years, least-used slots."""
     if facility_id > ID_MAX:
         abort(404)
-    if not queries.can_see(current_user, facility_id):
+    if not can_see(current_user, facility_id):
         abort(403)
     item = db.session.get(Facility, facility_id) or abort(404)
     room = None
@@ -77,7 +78,7 @@ def facility(facility_id: int):
 
 def _export_rows():
     facility_id = _id_arg("facility_id")
-    if facility_id is not None and not queries.can_see(current_user, facility_id):
+    if facility_id is not None and not can_see(current_user, facility_id):
         abort(403)
     year = _year(strict=True)
     return year, queries.export_rows(current_user, year, facility_id)

@@ -3,8 +3,8 @@ production, so the dashboards and the facility indicators read it from the first
 
 from __future__ import annotations
 
-from app.dashboards import rollup
 from app.demo.loaders import ORDER_INDICATORS, DemoReport, demo_loader
+from app.utilization import rollup
 
 
 @demo_loader("utilization_rollup", order=ORDER_INDICATORS + 50)

@@ -24,9 +24,9 @@ import threading
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.core.db import listen_once
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.events.cache import LRU
 
@@ -56,7 +56,6 @@ def _bump() -> None:
         _generation += 1
 
 
-@event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, _context) -> None:
     if session.info.get(_WROTE_KEY):
         return
@@ -66,7 +65,6 @@ def _note_flush(session: Session, _context) -> None:
             return
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_bulk(state) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
@@ -74,15 +72,21 @@ def _note_bulk(state) -> None:
             state.session.info[_WROTE_KEY] = True
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop(_WROTE_KEY, False):
         _bump()
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_WROTE_KEY, None)
+
+
+def init_app(_app) -> None:
+    """Count committed writes to the source tables (the listeners live on every Session; registered once)."""
+    listen_once(Session, "after_flush", _note_flush)
+    listen_once(Session, "do_orm_execute", _note_bulk)
+    listen_once(Session, "after_commit", _after_commit)
+    listen_once(Session, "after_rollback", _after_rollback)
 
 
 _signature_sql: dict[str, str] = {}  # per dialect: the statement compiled once (it has no parameters)
@@ -103,13 +107,13 @@ def signature(session) -> tuple:
 
 def _signature_statement():
     from app.bookings.models import Booking, BookingItem
-    from app.dashboards.models import UtilizationRollupCoverage
-    from app.dashboards.utilization import BOOKED_STATES
     from app.events.models import EventOccurrence, EventPartner, EventSeries
     from app.facilities.models import Closure, Facility, Room, TimeSlot
     from app.indicators.models import Indicator, MappingRule
     from app.organizations.models import NpoGrantUse, Organization
     from app.participation.models import ParticipationReport, ReportStatus
+    from app.utilization.compute import BOOKED_STATES
+    from app.utilization.models import UtilizationRollupCoverage
 
     count, top = sa.func.count, sa.func.max
 

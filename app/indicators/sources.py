@@ -6,7 +6,7 @@ Sources (Indicator.source_kind):
   matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
 - partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
   occurrence in the year; an indicator printed as 延べ counts each (event, group) pair.
-- booking_utilization / booking_count: app.dashboards.utilization (the one utilization function) over the
+- booking_utilization / booking_count: app.utilization.compute (the one utilization function) over the
   facilities of the plan's kind (区民センター, 伝統文化交流館), days of the year up to today.
 - registry_count: the organization registry (NPO活動助成制度 uses per year; 商店会 counts as registered now,
   so only the current year is computed; earlier years come from frozen snapshots).
@@ -56,7 +56,7 @@ REGISTRY_FORMULAS = {
 
 def formula_of(indicator: Indicator):
     """How a computed indicator's value is calculated, to show next to the number (None for manual ones)."""
-    from app.dashboards.utilization import FORMULAS
+    from app.utilization.compute import FORMULAS
 
     if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
         return FORMULAS["rate"]
@@ -305,7 +305,7 @@ def facility_ids_of(kind: FacilityKind) -> list[int]:
 def _booking_values(indicators: Sequence[Indicator], year: int, now: datetime) -> dict[int, YearValue]:
     """Every booking indicator of YEAR together: one utilization statement over the facilities of all of them
     (grouped by facility) and one booking count, instead of both per indicator."""
-    from app.dashboards.utilization import booking_stats, compute_utilization, rate_of
+    from app.utilization.compute import booking_stats, compute_utilization, rate_of
 
     if not indicators:
         return {}
@@ -440,7 +440,7 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
             out[name] = [[str(k), int(v)] for k, v in db.session.execute(stmt)]
         return out
     if kind in BOOKING_FACILITY_KIND:
-        from app.dashboards.utilization import booking_stats, compute_utilization
+        from app.utilization.compute import booking_stats, compute_utilization
 
         start, end = _year_days(year, now)
         ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])

@@ -123,7 +123,7 @@ def generate_rooms(size: int, *, facilities: int, rooms_per_facility: int, fill:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))  # noqa: S608 - fixed names
     # The utilization rollup, as production's daily job builds it (`utilization.extend-rollup`): from then on
     # every booking commit also keeps it current, and the measured booking creation includes that upkeep.
-    from app.dashboards import rollup
+    from app.utilization import rollup
 
     rollup.rebuild(db.session)
     # Planner statistics, as a database that has lived a while has them (autovacuum); allowed in a transaction.

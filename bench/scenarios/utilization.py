@@ -82,7 +82,7 @@ def generate(app, size: int, *, facilities: int = FACILITIES, rollup: bool = Tru
     for batch in chunks(items, 10000):
         db.session.execute(sa.insert(BookingItem), batch)
     if rollup:
-        from app.dashboards import rollup as utilization_rollup
+        from app.utilization import rollup as utilization_rollup
 
         utilization_rollup.rebuild(db.session)
     _ = app

@@ -4,7 +4,7 @@ Revision ID: 0020_rollup_stale
 Revises: 0019_events_more
 
 A booking made by a request marks its room x month x weekday here instead of recomputing the rollup before its
-commit; app.dashboards.rollup.settle_stale recomputes and deletes the keys after the response is sent.
+commit; app.utilization.rollup.settle_stale recomputes and deletes the keys after the response is sent.
 """
 
 import sqlalchemy as sa

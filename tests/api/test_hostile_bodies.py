@@ -170,7 +170,7 @@ def _fresh_series(w) -> dict:
 
 
 def _fresh_booking(w) -> dict:
-    from tests.dashboards.factories import add_booking
+    from tests.utilization.factories import add_booking
 
     booking_id = add_booking(w.room_f, date.today() + timedelta(days=25), [(780, 1020)])
     with app_context():

@@ -10,11 +10,11 @@ from app.core.permissions import Role
 from app.extensions import db
 from app.facilities.models import Closure, ClosureKind
 from tests.api.factories import make_token
-from tests.dashboards.factories import add_booking
 from tests.events.factories import make_series, occurrence_ids
 from tests.facilities.factories import assign_staff, make_center
 from tests.factories import DEFAULT_PASSWORD, app_context, csrf_token, make_user
 from tests.organizations.factories import make_organization
+from tests.utilization.factories import add_booking
 
 # The order of the outcome columns in the matrix.
 PRIVATE_EMAIL = "authz-private-contact@example.jp"  # group X's contact for staff, never shown to the public

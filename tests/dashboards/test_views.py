@@ -14,9 +14,9 @@ from app.core.permissions import Role
 from app.core.time import fiscal_year, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, UserCategory
-from tests.dashboards.factories import add_booking
 from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
 from tests.factories import app_context, csrf_token, login, make_user
+from tests.utilization.factories import add_booking
 
 FY = 2026
 OPEN_FROM = date(2027, 3, 29)  # the facility is closed the whole fiscal year before this Monday
@@ -288,7 +288,7 @@ def test_pages_read_the_same_numbers_from_the_rollup(app, client):
 
 
 def test_user_mix_and_cancellations(app_ctx):
-    from app.dashboards.utilization import booking_stats
+    from app.utilization.compute import booking_stats
 
     center = make_center()
     org = make_organization()
@@ -356,8 +356,8 @@ def test_facility_page_query_count_does_not_grow(app, client):
 
 
 def test_lottery_demand(app_ctx):
-    from app.dashboards.utilization import lottery_demand
     from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryPreference
+    from app.utilization.compute import lottery_demand
 
     center = make_center()
     other = make_center()

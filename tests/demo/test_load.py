@@ -50,8 +50,8 @@ def test_second_load_adds_nothing_and_says_so(app):
 
 
 def test_the_utilization_rollup_is_built_over_the_demo_bookings(app):
-    from app.dashboards import rollup
-    from app.dashboards.models import UtilizationUnitRollup
+    from app.utilization import rollup
+    from app.utilization.models import UtilizationUnitRollup
 
     _load(app)
     with app.app_context():

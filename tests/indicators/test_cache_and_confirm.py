@@ -21,12 +21,12 @@ from app.indicators.models import FrozenYear, Indicator, MatchKind, Snapshot
 from app.indicators.sources import Rule
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind
 from app.participation.models import ParticipationReport, ReportStatus
-from tests.dashboards.factories import add_booking
 from tests.facilities.factories import make_center
 from tests.factories import app_context, login, make_user, post_form
 from tests.indicators.test_sources import _event, _set_rules
 from tests.organizations.factories import make_organization
 from tests.participation.factories import ended, move_occurrence
+from tests.utilization.factories import add_booking
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from app.indicators import services
 from app.indicators.models import FrozenYear, Indicator, MappingRule, MatchKind, Snapshot
 from app.indicators.sources import Rule, breakdowns, compute_year, preview_rules
 from app.organizations.models import NpoGrantUse, OrganizationKind
-from tests.dashboards.factories import add_booking
 from tests.facilities.factories import add_closure, make_center
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
 from tests.participation.factories import ended, make_organized, move_occurrence
+from tests.utilization.factories import add_booking
 
 JST = timedelta(hours=9)
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 令和8年度 (2026) in progress

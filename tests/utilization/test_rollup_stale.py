@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from app.bookings import services
 from app.core.jobs import run_due
 from app.core.time import today_tokyo, utcnow
-from app.dashboards import rollup
-from app.dashboards.models import UtilizationRollupStale
-from app.dashboards.utilization import _rollup_utilization, _split, booking_stats, compute_utilization
 from app.facilities.models import UserCategory
+from app.utilization import rollup
+from app.utilization.compute import _rollup_utilization, _split, booking_stats, compute_utilization
+from app.utilization.models import UtilizationRollupStale
 from tests.api.factories import bearer, make_token
-from tests.dashboards.test_rollup import _assert_equals_rebuild, _user
 from tests.facilities.factories import make_center
 from tests.factories import make_user
+from tests.utilization.test_rollup import _assert_equals_rebuild, _user
 
 
 def _next_month() -> date:

@@ -1,7 +1,7 @@
 """Keeps the utilization rollup current: rebuilt by `flask utilization rebuild`, maintained in every transaction.
 
-The rollup (app.dashboards.models) holds, for the whole months it covers, what the SQL of
-app.dashboards.utilization computes from templates, closures and bookings, summed per leaf room x month x
+The rollup (app.utilization.models) holds, for the whole months it covers, what the SQL of
+app.utilization.compute computes from templates, closures and bookings, summed per leaf room x month x
 weekday x 時間区分 (units) and per booked room x month x weekday (booking figures). Reading a month from it is a
 GROUP BY over a few hundred rows instead of a calendar x rooms x bookings join.
 
@@ -35,18 +35,20 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app, g, has_request_context
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking, BookingItem
+from app.core.db import listen_once
 from app.core.time import fiscal_year, today_tokyo, utcnow
-from app.dashboards.models import (
+from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.utilization.models import (
     UtilizationBookingRollup,
     UtilizationRollupCoverage,
     UtilizationRollupStale,
     UtilizationUnitRollup,
 )
-from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.utilization.months import add_months, month_ceiling, month_floor, month_key
+from app.utilization.sql import STAT_FIELDS, ancestors, live_booking_stats, live_utilization
 
 COVERAGE_ID = 1
 ALL = "all"
@@ -67,25 +69,8 @@ def _old_value_loaded(_target, value, _old, _initiator):
 # The columns that say which rows a change touches: setting one on an expired object (after a commit) loads its
 # old value first, so that the flush knows where the row was as well as where it goes (a booking moved to
 # another day or room, a closure moved). Without it the old month was never recomputed.
-for _attribute in (Booking.facility_id, Booking.room_id, Booking.day, BookingItem.booking_id, Closure.facility_id,
-                   Closure.room_id, Closure.start_date, Closure.end_date, TimeSlot.facility_id, Room.facility_id):
-    event.listen(_attribute, "set", _old_value_loaded, active_history=True)
-
-
-def month_floor(day: date) -> date:
-    """The first day of DAY's month."""
-    return day.replace(day=1)
-
-
-def month_ceiling(day: date) -> date:
-    """DAY if it is the first of a month, else the first day of the next month."""
-    return day if day.day == 1 else add_months(month_floor(day), 1)
-
-
-def add_months(first: date, n: int) -> date:
-    """The first day of the month N months after FIRST's month."""
-    index = first.year * 12 + first.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
+_LOCATING_ATTRIBUTES = (Booking.facility_id, Booking.room_id, Booking.day, BookingItem.booking_id, Closure.facility_id,
+                        Closure.room_id, Closure.start_date, Closure.end_date, TimeSlot.facility_id, Room.facility_id)
 
 
 CACHE_KEY = "utilization_rollup_coverage"
@@ -105,14 +90,8 @@ def coverage(session: Session) -> tuple[date, date] | None:
     return session.info[CACHE_KEY]
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_coverage(session: Session, *_args) -> None:
     session.info.pop(CACHE_KEY, None)  # a savepoint rolled back may have held a rebuild
-
-
-def month_key(day: date) -> int:
-    """DAY's month as the rollup tables key it: year * 100 + month."""
-    return day.year * 100 + day.month
 
 
 def _fiscal_year_of_month(month: int) -> int:
@@ -125,7 +104,7 @@ def recompute(session: Session, *, first: date, end: date, facility_ids: Iterabl
     SQL computes now. ROOM_IDS and WEEKDAY narrow it to the rows of those rooms on that weekday (the upkeep of a
     booking): ROOM_IDS must hold every room below each of them (a parent's units are its leaves'). Idempotent.
     Returns the number of unit rows written. Every statement is built once (cached) and takes bound values."""
-    from app.dashboards.utilization import STAT_FIELDS, _live_booking_stats, _live_utilization
+
 
     if end <= first:
         return 0
@@ -145,7 +124,7 @@ def recompute(session: Session, *, first: date, end: date, facility_ids: Iterabl
         {"room_id": key["room"], "month": key["month"], "weekday": key["weekday"], "slot_code": key["slot"],
          "facility_id": key["facility"], "fiscal_year": _fiscal_year_of_month(key["month"]),
          "bookable": int(bookable), "booked": int(booked or 0), "used": int(used or 0)}
-        for key, bookable, booked, used in _live_utilization(
+        for key, bookable, booked, used in live_utilization(
             session, start=first, end=end, facility_ids=ids, room_ids=rooms, weekday=weekday, keys=UNIT_KEYS)
     ]
     stat_rows = [
@@ -153,7 +132,7 @@ def recompute(session: Session, *, first: date, end: date, facility_ids: Iterabl
          "fiscal_year": _fiscal_year_of_month(key["month"]),
          **{name: int(value or 0) for name, value in zip(STAT_FIELDS, values, strict=True)}}
         # By room alone when rooms are given: the rows are the rooms' whatever facility their bookings name.
-        for key, *values in _live_booking_stats(session, start=first, end=end, room_ids=rooms, weekday=weekday,
+        for key, *values in live_booking_stats(session, start=first, end=end, room_ids=rooms, weekday=weekday,
                                                 facility_ids=ids if rooms is None else None, keys=STAT_KEYS)
     ]
     if unit_rows:
@@ -380,14 +359,13 @@ def _bookings_statement():
 @functools.lru_cache(maxsize=1)
 def _rooms_below_statement():
     """(room id, its facility, room id asked for) of every room at or below the rooms asked for ("ids")."""
-    from app.dashboards.utilization import _ancestors
 
-    anc = _ancestors()
+
+    anc = ancestors()
     return sa.select(anc.c.room_id, Room.facility_id, anc.c.anc_id).join(Room, Room.id == anc.c.room_id).where(
         anc.c.anc_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-@event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context) -> None:
     """Note the facilities, rooms and days this flush changed; settle() recomputes them before the commit."""
     try:
@@ -502,7 +480,6 @@ _GENERIC_PLANS = sa.text("SELECT current_setting('plan_cache_mode'), "
 _PLAN_MODE = sa.text("SELECT set_config('plan_cache_mode', :mode, true)")
 
 
-@event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint: the rollup is settled once, when the whole transaction commits (locks held briefly)
@@ -593,7 +570,15 @@ def settle_stale_now(app) -> None:
 
 
 def init_app(app) -> None:
-    """After a response whose request marked keys stale, settle them once the response is sent (WSGI close)."""
+    """Register the listeners that keep the rollup current (once per process), and after a response whose request
+    marked keys stale, settle them once the response is sent (WSGI close)."""
+    for attribute in _LOCATING_ATTRIBUTES:
+        listen_once(attribute, "set", _old_value_loaded, active_history=True)
+    listen_once(Session, "after_soft_rollback", _forget_coverage)
+    listen_once(Session, "after_flush", _after_flush)
+    listen_once(Session, "before_commit", _before_commit)
+    listen_once(Session, "after_transaction_end", _after_transaction_end)
+    listen_once(Session, "do_orm_execute", _on_execute)
 
     @app.after_request
     def _settle_after_response(response):
@@ -602,7 +587,6 @@ def init_app(app) -> None:
         return response
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _after_transaction_end(session: Session, transaction) -> None:
     if transaction.parent is None:  # the whole transaction is over (committed, rolled back or closed)
         session.info.pop(PENDING_KEY, None)
@@ -610,7 +594,6 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(CACHE_KEY, None)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _on_execute(state) -> None:
     """A bulk write to a table the rollup depends on: drop the coverage (reads go live until a rebuild)."""
     if not (state.is_insert or state.is_update or state.is_delete):

@@ -7,8 +7,8 @@ from datetime import date
 import click
 from flask import Blueprint
 
-from app.dashboards import rollup
 from app.extensions import db
+from app.utilization import rollup
 
 bp = Blueprint("utilization_commands", __name__, cli_group="utilization")
 

@@ -1,5 +1,5 @@
 """The utilization rollup: per leaf room x month x weekday x 時間区分 unit counts, per booked room x month x weekday
-booking figures, and the months they cover. Maintained by app.dashboards.rollup; read by app.dashboards.utilization.
+booking figures, and the months they cover. Maintained by app.utilization.rollup; read by app.utilization.compute.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ class UtilizationRollupStale(db.Model):
     """A booked room x month x weekday whose rollup rows a request's booking changed and left for later.
 
     A request that books or cancels marks the key here in its own transaction (one upsert) instead of recomputing
-    the rollup before its commit; app.dashboards.rollup.settle_stale recomputes the key and deletes the row right
+    the rollup before its commit; app.utilization.rollup.settle_stale recomputes the key and deletes the row right
     after the response is sent (and the job `utilization.settle-stale` catches what that missed). Until then
-    readers compute the key's month live (app.dashboards.utilization), so the figures are never stale."""
+    readers compute the key's month live (app.utilization.compute), so the figures are never stale."""
 
     __tablename__ = "utilization_rollup_stale"
 

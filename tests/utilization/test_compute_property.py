@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from app.bookings.models import Booking, BookingItem, BookingState
 from app.core.districts import District
 from app.core.time import utcnow
-from app.dashboards import rollup
-from app.dashboards.utilization import BOOKED_STATES, compute_utilization
 from app.extensions import db
 from app.facilities.availability import RoomNode, SlotDef, slots_for_day, units_for
 from app.facilities.models import Closure, ClosureKind, Facility, FacilityKind, Room, RoomKind, TimeSlot, UserCategory
 from app.facilities.queries import holidays_between
+from app.utilization import rollup
+from app.utilization.compute import BOOKED_STATES, compute_utilization
 
 START = date(2026, 4, 27)  # a week with 昭和の日 and the Golden Week holidays, across a month and no fiscal year end
 DAYS = 12

@@ -14,14 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from app.bookings import services
 from app.bookings.models import Booking, BookingItem, BookingState
 from app.core.time import fiscal_year, today_tokyo, utcnow
-from app.dashboards import rollup
-from app.dashboards.models import UtilizationBookingRollup, UtilizationUnitRollup
-from app.dashboards.utilization import booking_stats, compute_utilization
 from app.facilities import services as facility_services
 from app.facilities.models import Closure, ClosureKind, Room, TimeSlot, UserCategory
-from tests.dashboards.test_utilization_property import DAYS, START, _make, booking_st, closure_st, slot_st
+from app.utilization import rollup
+from app.utilization.compute import booking_stats, compute_utilization
+from app.utilization.models import UtilizationBookingRollup, UtilizationUnitRollup
 from tests.facilities.factories import make_center
 from tests.factories import make_user
+from tests.utilization.test_compute_property import DAYS, START, _make, booking_st, closure_st, slot_st
 
 FIRST, END = date(2026, 4, 1), date(2026, 7, 1)  # the rollup's months in the random test
 
