@@ -102,7 +102,3 @@ class ApiTokenForm(BaseForm):
         _l("トークンの名前(用途)"),
         validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。"))],
     )
-
-
-class ActionForm(BaseForm):
-    """A POST with no fields but the CSRF token (logout, revoke, confirm)."""

@@ -21,7 +21,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
 from app.accounts.forms import (
-    ActionForm,
     ApiTokenForm,
     ChangePasswordForm,
     DeleteAccountForm,
@@ -33,6 +32,7 @@ from app.accounts.forms import (
 )
 from app.accounts.limits import account_failure_limit
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
 from app.extensions import db, limiter

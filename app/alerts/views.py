@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
 from app.alerts import reminders, services
 from app.alerts.forms import WatchForm
 from app.alerts.models import SlotWatch
 from app.core.converters import parse_id
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.time import today_tokyo
 from app.extensions import db, limiter

@@ -10,7 +10,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts.forms import ActionForm
 from app.bookings import access
 from app.bookings import series as series_services
 from app.bookings.forms import SeriesForm, StaffSeriesForm
@@ -29,6 +28,7 @@ from app.bookings.views import (
     desk_party,
 )
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db

@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
 from app.bookings import access, ical, services
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
@@ -192,22 +192,7 @@ def _booking_for_user(booking_id: int) -> Booking:
 def show(booking_id: int):
     booking = _booking_for_user(booking_id)
     return render_template("bookings/show.html", booking=booking, hm=_hm, today=today_tokyo(),
-                           preview=services.cancellation_preview(booking) if booking.state.is_active else None,
-                           **_venue_context(booking))
-
-
-def _venue_context(booking: Booking) -> dict:
-    """The events using BOOKING as their venue, and the groups whose new event it can be the venue of."""
-    from app.events import venue
-
-    organizations = []
-    if booking.user_id == current_user.id and booking.state in venue.VENUE_STATES and booking.day >= today_tokyo():
-        organizations = list(db.session.scalars(
-            sa.select(Organization).join(Membership, Membership.organization_id == Organization.id)
-            .where(Membership.user_id == current_user.id,
-                   Membership.role.in_([MembershipRole.OFFICER, MembershipRole.EDITOR]))
-            .order_by(Organization.name_ja)))
-    return {"venue_events": venue.events_using(booking.id), "venue_organizations": organizations}
+                           preview=services.cancellation_preview(booking) if booking.state.is_active else None)
 
 
 @bp.route("/<int:booking_id>/cancel", methods=["GET", "POST"])

@@ -19,3 +19,7 @@ class BaseForm(FlaskForm):
             if _strip not in filters and unbound_field.field_class.__name__ not in {"PasswordField", "FileField"}:
                 filters = [_strip, *filters]
             return unbound_field.bind(form=form, filters=filters, **options)
+
+
+class ActionForm(BaseForm):
+    """A POST with no fields but the CSRF token (logout, revoke, confirm, delete)."""

@@ -29,18 +29,19 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
 from app.bookings.models import Booking
+from app.core import images
 from app.core.converters import ID_MAX
 from app.core.districts import District
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.i18n import current_language, plain
 from app.core.permissions import Role, role_required
 from app.core.spreadsheet import neutralize
-from app.core.time import to_tokyo, tokyo_to_utc, utcnow
+from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.core.uploads import accepts_uploads
 from app.events import cache as event_cache
-from app.events import ical, images, queries, services, venue
+from app.events import ical, queries, services, venue
 from app.events.forms import (
     CancelEventForm,
     EventForm,
@@ -64,7 +65,7 @@ from app.events.models import (
 )
 from app.extensions import db, limiter
 from app.organizations import services as organization_services
-from app.organizations.models import Organization, VerificationStatus
+from app.organizations.models import Membership, MembershipRole, Organization, VerificationStatus
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 PAGE_SIZE = 30
@@ -91,6 +92,29 @@ def event_cards(rows: list[queries.CardRow], lang: str) -> Markup:
     return Markup("".join(  # noqa: S704 - each part was rendered by the autoescaping card macro
         event_cache.cards.get_or_make(("card", root, lang, row), lambda row=row: str(macro(row, lang)))
         for row in rows))
+
+
+# Pages of the domains below events (a group's page, a booking's page) show events through these globals: they
+# cannot import events without an import running upward.
+@bp.app_template_global("organization_event_rows")
+def organization_event_rows(org_id: int) -> list[queries.CardRow]:
+    """The card rows of a group's events, for its public page."""
+    return queries.card_rows(queries.Filters(organization_id=org_id), limit=50)
+
+
+@bp.app_template_global("booking_venue")
+def booking_venue(booking) -> dict:
+    """For a booking's page: the events using BOOKING as their venue, and the groups whose new event it can be the
+    venue of (the booker's groups where they are officer or editor, while the booking is held and not past)."""
+    organizations = []
+    if (current_user.is_authenticated and booking.user_id == current_user.id and booking.state in venue.VENUE_STATES
+            and booking.day >= today_tokyo()):
+        organizations = list(db.session.scalars(
+            sa.select(Organization).join(Membership, Membership.organization_id == Organization.id)
+            .where(Membership.user_id == current_user.id,
+                   Membership.role.in_([MembershipRole.OFFICER, MembershipRole.EDITOR]))
+            .order_by(Organization.name_ja)))
+    return {"events": venue.events_using(booking.id), "organizations": organizations}
 
 
 def _series(series_id: int) -> EventSeries:
@@ -198,7 +222,6 @@ def calendar():
     import calendar as calendar_module
     from datetime import date
 
-    from app.core.time import today_tokyo
 
     try:
         year, month = (int(part) for part in request.args.get("month", "").split("-"))
@@ -864,7 +887,6 @@ def _public_feed(name: str, *, days_before: int, days_after: int, **where):
     """A public feed through the feed cache: keyed on its window (whole Tokyo days), language and the data's
     change signature (one aggregate query). A matching If-None-Match gets 304 without building anything; a
     cached body is served as it is; only a change in the data builds the calendar again."""
-    from app.core.time import today_tokyo
 
     today = today_tokyo()
     since = tokyo_to_utc(today - timedelta(days=days_before), dtime())

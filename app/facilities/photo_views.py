@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
+from app.core.images import jpeg_response
 from app.core.permissions import Role, role_required
 from app.core.uploads import accepts_uploads
-from app.events.images import jpeg_response
 from app.extensions import db
 from app.facilities import photos, queries
 from app.facilities.forms import PhotoForm

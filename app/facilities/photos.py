@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.audit import record_audit
 from app.core.errors import DomainError
-from app.events.images import InvalidImage, reencode
+from app.core.images import InvalidImage, reencode
 from app.extensions import db
 from app.facilities.models import Facility, FacilityPhoto, Room
 

@@ -14,9 +14,9 @@ from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
 from app.extensions import db
-from app.indicators import export, queries, services, sources
+from app.indicators import export, participants, queries, services, sources
 from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, YearActionForm
-from app.indicators.models import FrozenYear, MatchKind, SourceKind
+from app.indicators.models import FrozenYear, Indicator, MatchKind, SourceKind
 
 bp = Blueprint("indicators", __name__)
 
@@ -288,3 +288,20 @@ def freeze_year(year: int):
 def reopen_year(year: int):
     """Ward staff: reopen a frozen fiscal year (values are computed from the current data again)."""
     return _year_action(year, services.reopen_year, _("年度の確定を取り消しました。"))
+
+
+@bp.get("/participation/staff/participants")  # its address from when it lived in participation
+@role_required(Role.WARD_STAFF)
+def staff_participants():
+    """Ward staff: the participant sums of the plan's indicators in a fiscal year and the occurrences they count."""
+    current = fiscal_year(utcnow())
+    year = request.args.get("year", type=int)
+    if year is None or not 2000 <= year <= current + 1:
+        year = current
+    sums = participants.participant_sums(year)
+    names = dict(db.session.execute(sa.select(Indicator.code, Indicator.name)
+                                    .where(Indicator.code.in_(list(sums)))).all())
+    return render_template("indicators/staff_participants.html", year=year, current=current,
+                           sums=sorted(sums.values(), key=lambda s: s.indicator_code), names=names,
+                           rows=participants.mapped_occurrences(year),
+                           lang=current_language().code)

@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
 from app.core.converters import ID_MAX
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.extensions import db

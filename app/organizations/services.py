@@ -109,8 +109,8 @@ def update_profile(organization: Organization, *, actor: User, values: dict) -> 
 
 def set_logo(organization: Organization, *, actor: User, upload: bytes | None = None, remove: bool = False) -> None:
     """Replace (UPLOAD: the file's bytes) or REMOVE the group's logo. The upload is checked and re-encoded (EXIF
-    and other metadata dropped) by app.events.images; InvalidImage carries the message for the user."""
-    from app.events import images
+    and other metadata dropped) by app.core.images; InvalidImage carries the message for the user."""
+    from app.core import images
 
     if upload:
         organization.logo_name = images.store(upload, kind="logos", max_side=images.LOGO_SIDE)

@@ -8,14 +8,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from app.accounts.forms import ActionForm
+from app.core import images
 from app.core.districts import District
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.core.uploads import accepts_uploads
-from app.events import images
 from app.extensions import db
 from app.organizations import services
 from app.organizations.forms import (
@@ -84,15 +84,12 @@ def new():
 
 @bp.get("/<int:org_id>")
 def show(org_id: int):
-    from app.events import queries as event_queries
-
     organization = _get(org_id)
     manager = services.can_manage(current_user, organization)
     if organization.status not in PUBLIC_STATUSES and not manager and not services.membership_of(
             current_user, org_id):
         abort(404)
-    cards = event_queries.card_rows(event_queries.Filters(organization_id=org_id), limit=50)
-    return render_template("organizations/show.html", organization=organization, manager=manager, cards=cards,
+    return render_template("organizations/show.html", organization=organization, manager=manager,
                            lang=current_language().code)
 
 

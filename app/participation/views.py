@@ -4,21 +4,18 @@ and the staff list of ended occurrences without an approved report."""
 from __future__ import annotations
 
 import segno
-import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts.forms import ActionForm
 from app.core.db import write_intent
 from app.core.errors import DomainError
+from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
-from app.core.time import fiscal_year, utcnow
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
-from app.indicators import participants
 from app.participation import checkin as door
 from app.participation import reports
 from app.participation.forms import (
@@ -342,21 +339,3 @@ def return_report(report_id: int):
         db.session.commit()
         flash(_("参加報告を差し戻しました。"), "success")
     return redirect(url_for("participation.staff_reports"), 303)
-
-
-@bp.get("/staff/participants")
-@role_required(Role.WARD_STAFF)
-def staff_participants():
-    current = fiscal_year(utcnow())
-    year = request.args.get("year", type=int)
-    if year is None or not 2000 <= year <= current + 1:
-        year = current
-    from app.indicators.models import Indicator
-
-    sums = participants.participant_sums(year)
-    names = dict(db.session.execute(sa.select(Indicator.code, Indicator.name)
-                                    .where(Indicator.code.in_(list(sums)))).all())
-    return render_template("participation/staff_participants.html", year=year, current=current,
-                           sums=sorted(sums.values(), key=lambda s: s.indicator_code), names=names,
-                           rows=participants.mapped_occurrences(year),
-                           lang=current_language().code)

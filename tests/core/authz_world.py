@@ -52,7 +52,7 @@ def _add_images(app, w, series_ids) -> None:
 
     from PIL import Image
 
-    from app.events import images
+    from app.core import images
     from app.events.models import EventSeries
 
     buffer = io.BytesIO()
@@ -71,7 +71,7 @@ def _add_logos(app, w, org_ids) -> None:
 
     from PIL import Image
 
-    from app.events import images
+    from app.core import images
     from app.organizations.models import Organization
 
     buffer = io.BytesIO()

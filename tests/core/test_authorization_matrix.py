@@ -235,7 +235,7 @@ TABLE = [
     R("participation.submit_report", "POST", "L    403  403  ok   403  403  ok   ok", occurrence_id=W.occ_x),
     R("participation.organization_reports", "GET", "L    403  403  ok   403  403  ok   ok", org_id=W.org_x),
     R("participation.staff_reports", "GET", "L    403  403  403  403  403  ok   ok"),
-    R("participation.staff_participants", "GET", "L    403  403  403  403  403  ok   ok"),
+    R("indicators.staff_participants", "GET", "L    403  403  403  403  403  ok   ok"),
     R("participation.approve", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
     R("participation.return_report", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
     # --- facilities (public)

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from app.core import images
 from app.core.i18n import LANGUAGE_COOKIE
 from app.core.uploads import DEFAULT_UPLOAD_MAX_CONTENT_LENGTH
-from app.events import images
 from app.events.models import EventSeries
 from app.extensions import db
 from app.facilities import photos

@@ -1,4 +1,4 @@
-"""Organization logos: checked and re-encoded without EXIF (app/events/images.py), shown with alt text on the
+"""Organization logos: checked and re-encoded without EXIF (app/core/images.py), shown with alt text on the
 group's page and on its event cards, served only for groups whose page one may see; bad files lose nothing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from app.events import images
+from app.core import images
 from app.extensions import db
 from app.organizations.models import Organization
 from tests.events.factories import make_series

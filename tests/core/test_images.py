@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from app.events import images
+from app.core import images
 from app.events.models import EventSeries
 from app.extensions import db
 from tests.events.factories import form_data
