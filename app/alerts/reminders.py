@@ -232,7 +232,7 @@ def cancel_by_link(token: str, *, now: datetime | None = None) -> CancelTarget:
     """Cancel what a reminder's link points at, once: the reminder is marked used in the same transaction."""
     from app.accounts.models import User
     from app.bookings import services as booking_services
-    from app.events import services as event_services
+    from app.events import registrations as registration_services
 
     now = now or utcnow()
     target = load_cancel_link(token, now=now)
@@ -242,7 +242,7 @@ def cancel_by_link(token: str, *, now: datetime | None = None) -> CancelTarget:
     if won != 1:  # a second click racing the first
         raise LinkUsed(_l("このリンクはすでに使われました。1回だけ使えます。"))
     if target.registration is not None:
-        event_services.cancel_registration(registration_id=target.registration.id, user=None, by_guest_link=True)
+        registration_services.cancel_registration(registration_id=target.registration.id, user=None, by_guest_link=True)
     else:
         owner = db.session.get(User, target.booking.user_id) if target.booking.user_id else None
         if owner is None:

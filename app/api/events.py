@@ -16,7 +16,9 @@ from app.api.security import current_api_user, token_required
 from app.core.converters import ID_MAX
 from app.core.districts import District
 from app.core.errors import DomainError, json_error
-from app.events import queries, services
+from app.events import errors, queries
+from app.events import registrations as registration_services
+from app.events import series as series_services
 from app.events.models import (
     FOREIGN_LANGUAGES,
     Audience,
@@ -201,7 +203,7 @@ class CancelInSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-def _apply(base: services.SeriesInput, data: dict) -> services.SeriesInput:
+def _apply(base: series_services.SeriesInput, data: dict) -> series_services.SeriesInput:
     for field in ("title", "summary", "description"):
         for lang, value in (data.get(field) or {}).items():
             base.texts[f"{field}_{lang}"] = value
@@ -222,28 +224,29 @@ def _apply(base: services.SeriesInput, data: dict) -> services.SeriesInput:
     return base
 
 
-def _invalid(exc: services.InvalidEvent):
+def _invalid(exc: errors.InvalidEvent):
     return json_error(422, exc.message, "invalid", field=exc.field)
 
 
 def _save_and_publish(organization, user, data, series=None):
     try:
-        base = services.input_from_series(series) if series else None
+        base = series_services.input_from_series(series) if series else None
         if base is None:
             missing = [k for k in ("title", "category", "district", "recurrence", "start_time", "end_time")
                        if k not in data]
             if missing:
                 return json_error(422, str(_l("入力してください。")), "invalid", field=missing[0])
-            base = services.SeriesInput(
+            base = series_services.SeriesInput(
                 texts={}, category="", audiences=[], district="", venue_name=None, venue_address=None,
                 online_url=None, fee_yen=0, fee_note=None, registration_required=True, capacity=None,
                 registration_opens_at=None, registration_deadline_days=None, accessibility={},
                 foreign_languages=[], contact={}, partner_ids=[], frequency="once", first_date=None,
                 until_date=None, nth=None, dates=[], start_time=None, end_time=None)
-        saved = services.save_series(organization=organization, actor=user, data=_apply(base, data), series=series)
+        saved = series_services.save_series(organization=organization, actor=user, data=_apply(base, data),
+                                            series=series)
         if data.get("publish"):
-            services.submit(saved, actor=user, publish_at=data.get("publish_at"))
-    except services.InvalidEvent as exc:
+            series_services.submit(saved, actor=user, publish_at=data.get("publish_at"))
+    except errors.InvalidEvent as exc:
         db.session.rollback()
         return _invalid(exc)
     except DomainError:
@@ -267,8 +270,8 @@ def _detail(event_id: int) -> dict:
     """An event with every occurrence and its counts (whatever its status: callers check who may see it)."""
     series = db.session.get(EventSeries, event_id)
     ids = [o.id for o in series.occurrences]
-    confirmed = services.confirmed_counts(ids)
-    active = services.active_counts(ids)
+    confirmed = registration_services.confirmed_counts(ids)
+    active = registration_services.active_counts(ids)
     return {
         "id": series.id, "status": series.status.value, "title": _texts(series, "title"),
         "title_kana": series.title_kana,
@@ -287,7 +290,7 @@ def _detail(event_id: int) -> dict:
             "status": "cancelled" if series.status.value == "cancelled" else o.status.value,
             "capacity": o.capacity, "confirmed": confirmed.get(o.id, 0),
             "waitlisted": active.get(o.id, 0) - confirmed.get(o.id, 0),
-            "registration_closes_at": services.registration_window(o)[1],
+            "registration_closes_at": registration_services.registration_window(o)[1],
         } for o in series.occurrences],
         "url": _url(series.id),
     }
@@ -359,7 +362,7 @@ def _series_editor_required(func):
         series = db.session.get(EventSeries, kwargs.get("event_id") or 0)
         if series is None:
             abort(404)
-        if not services.can_edit(current_api_user(), series):
+        if not series_services.can_edit(current_api_user(), series):
             abort(403)
         return func(*args, **kwargs)
 
@@ -373,7 +376,7 @@ class EventDetail(MethodView):
     def get(self, event_id):
         """One event with every occurrence and its counts"""
         series = db.session.get(EventSeries, event_id)
-        if series is None or not services.is_visible(None, series):
+        if series is None or not series_services.is_visible(None, series):
             abort(404)
         return _detail(event_id)
 
@@ -403,10 +406,10 @@ class OccurrenceRegistration(MethodView):
         """Register the caller: `confirmed` while seats remain, otherwise `waitlisted` (capacity holds under load)"""
         user = current_api_user()
         occurrence = db.session.get(EventOccurrence, occurrence_id)
-        if occurrence is None or not services.is_visible(None, occurrence.series):
+        if occurrence is None or not series_services.is_visible(None, occurrence.series):
             abort(404)
         try:
-            registration = services.register(occurrence_id=occurrence_id, user=user)
+            registration = registration_services.register(occurrence_id=occurrence_id, user=user)
         except DomainError:
             db.session.rollback()
             raise
@@ -428,7 +431,7 @@ class OccurrenceRegistration(MethodView):
         if registration_id is None:
             abort(404)
         try:
-            promoted = services.cancel_registration(registration_id=registration_id, user=user)
+            promoted = registration_services.cancel_registration(registration_id=registration_id, user=user)
         except DomainError:
             db.session.rollback()
             raise
@@ -451,8 +454,8 @@ class EventCancel(MethodView):
         user = current_api_user()
         series = db.session.get(EventSeries, event_id)  # exists and is the caller's: _series_editor_required
         try:
-            services.cancel_series(series, actor=user, reason=data["reason"])
-        except services.InvalidEvent as exc:
+            series_services.cancel_series(series, actor=user, reason=data["reason"])
+        except errors.InvalidEvent as exc:
             db.session.rollback()
             return _invalid(exc)
         db.session.commit()

@@ -21,6 +21,11 @@ def to_tokyo(instant: datetime) -> datetime:
     return instant.astimezone(TOKYO)
 
 
+def tokyo_day(instant: datetime) -> date:
+    """The day in Tokyo of an aware instant."""
+    return to_tokyo(instant).date()
+
+
 def tokyo_to_utc(day: date, at: time) -> datetime:
     """The UTC instant of a wall-clock time in Tokyo (input parsing)."""
     return datetime.combine(day, at, tzinfo=TOKYO).astimezone(UTC)

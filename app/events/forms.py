@@ -28,7 +28,7 @@ from app.core.districts import District
 from app.core.forms import BaseForm
 from app.core.time import TOKYO
 from app.events.models import FOREIGN_LANGUAGES, Audience, EventCategory, Frequency
-from app.events.services import SeriesInput
+from app.events.series import SeriesInput
 
 REQUIRED = _l("入力してください。")
 
@@ -137,7 +137,8 @@ class _EventFormBase(BaseForm):
     end_time = TimeField(_l("終了時刻"), validators=[InputRequired(REQUIRED)])
 
     def validate_title_kana(self, field):
-        from app.events.services import InvalidEvent, reading
+        from app.events.errors import InvalidEvent
+        from app.events.series import reading
 
         try:
             reading(field.data)

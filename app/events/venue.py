@@ -20,8 +20,8 @@ from app.bookings.models import Booking, BookingState
 from app.core.audit import record_audit
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, today_tokyo
+from app.events.errors import InvalidEvent
 from app.events.models import EventOccurrence, EventSeries, OccurrenceStatus
-from app.events.services import InvalidEvent
 from app.extensions import db
 from app.facilities.models import Room
 

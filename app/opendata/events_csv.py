@@ -22,7 +22,7 @@ from app.events.models import (
     EventStatus,
     OccurrenceStatus,
 )
-from app.events.services import registration_window
+from app.events.registrations import registration_window
 from app.extensions import db
 from app.opendata.kana import katakana
 from app.organizations.models import Organization

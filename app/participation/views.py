@@ -16,6 +16,7 @@ from app.core.permissions import Role, role_required
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
+from app.organizations.access import editable_organization
 from app.participation import checkin as door
 from app.participation import reports
 from app.participation.forms import (
@@ -277,8 +278,6 @@ def submit_report(occurrence_id: int):
 @bp.get("/organizations/<int:org_id>/reports")
 @login_required
 def organization_reports(org_id: int):
-    from app.events.views import editable_organization
-
     organization = editable_organization(org_id)
     return render_template("participation/organization_reports.html", organization=organization,
                            rows=reports.organization_occurrences(org_id), lang=current_language().code)

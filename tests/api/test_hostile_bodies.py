@@ -183,13 +183,13 @@ def _fresh_booking(w) -> dict:
 
 def _fresh_registration(w) -> dict:
     """A new user registered for occurrence X: the caller of the DELETE."""
-    from app.events import services as event_services
+    from app.events import registrations as registration_services
 
     user = make_user(email=f"hostile-body-{next(_SERIAL)}@example.jp")
     with w.app.test_request_context():  # the confirmation e-mail builds URLs
         from app.accounts.models import User
 
-        event_services.register(occurrence_id=w.occ_x, user=db.session.get(User, user.id))
+        registration_services.register(occurrence_id=w.occ_x, user=db.session.get(User, user.id))
         db.session.commit()
     return {"occurrence_id": w.occ_x, "_user": user}
 

@@ -154,7 +154,7 @@ def add_alerts(app, w) -> None:
     from app.alerts import reminders
     from app.alerts import services as alerts
     from app.alerts.models import ReminderKind, SentReminder
-    from app.events import services as event_services
+    from app.events import registrations as registration_services
 
     day = date.today() + timedelta(days=20)
     reminded = make_user(email="authz-reminded@example.jp")
@@ -163,7 +163,7 @@ def add_alerts(app, w) -> None:
         w.watch_a = alerts.add_watch(user=user_a, facility_id=w.facility_f, day=day, room_id=w.room_f).id
         w.unsubscribe_token = alerts.unsubscribe_token(alerts.add_watch(user=user_a, facility_id=w.facility_f,
                                                                         day=day))
-        registration = event_services.register(occurrence_id=w.occ_x, user=db.session.get(User, reminded.id))
+        registration = registration_services.register(occurrence_id=w.occ_x, user=db.session.get(User, reminded.id))
         event_reminder = SentReminder(kind=ReminderKind.EVENT_DAY_BEFORE, registration_id=registration.id)
         booking_reminder = SentReminder(kind=ReminderKind.BOOKING_BEFORE_USE, booking_id=w.booking_a)
         db.session.add_all([event_reminder, booking_reminder])
@@ -202,7 +202,7 @@ def build_world(app) -> SimpleNamespace:
     """Users, groups X and Y with officers, facilities F (with staff) and G, resident A's booking, registration,
     feed tokens and guest links, events of group X in three states, and one signed-in test client per persona."""
     from app.bookings import ical as booking_ical
-    from app.events import services as event_services
+    from app.events import registrations as registration_services
     from app.events.models import EventStatus
     from app.indicators import services as indicator_services
     from app.organizations import services as organization_services
@@ -260,14 +260,14 @@ def build_world(app) -> SimpleNamespace:
         db.session.get(Booking, w.booking_y).user_id = w.off_y2
         w.series_a, w.series_y = _add_series(w, day)
         user_a = db.session.get(User, w.users["res_a"].id)
-        w.registration_a = event_services.register(occurrence_id=w.occ_x, user=user_a).id
-        guest = event_services.register_guest(occurrence_id=w.occ_x, email="authz-guest@example.jp",
+        w.registration_a = registration_services.register(occurrence_id=w.occ_x, user=user_a).id
+        guest = registration_services.register_guest(occurrence_id=w.occ_x, email="authz-guest@example.jp",
                                               name="ゲスト", language="ja")
-        w.guest_cancel_token = event_services.guest_cancel_token(guest)
-        w.guest_confirm_token = event_services.guest_confirm_token(
+        w.guest_cancel_token = registration_services.guest_cancel_token(guest)
+        w.guest_confirm_token = registration_services.guest_confirm_token(
             occurrence_id=w.occ_x, email="authz-guest2@example.jp", name="ゲスト2", language="ja")
         w.booking_feed_a = booking_ical.feed_token(user_a)
-        w.events_feed_a = event_services.my_feed_token(user_a)
+        w.events_feed_a = registration_services.my_feed_token(user_a)
         db.session.commit()
 
     w.report_x = _add_report(app, w.occ_x, w.users["off_x"].id)

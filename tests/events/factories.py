@@ -7,7 +7,7 @@ from datetime import date, time, timedelta
 from app.accounts.models import User
 from app.core.time import utcnow
 from app.events.models import EventOccurrence, EventSeries, EventStatus
-from app.events.services import SeriesInput, save_series
+from app.events.series import SeriesInput, save_series
 from app.extensions import db
 from app.organizations.models import Organization
 from tests.factories import app_context, detach

@@ -13,8 +13,8 @@ from app.bookings import services as booking_services
 from app.bookings.models import Booking, BookingItem, BookingState
 from app.core.time import utcnow
 from app.events import venue
+from app.events.errors import InvalidEvent
 from app.events.models import EventSeries, EventStatus
-from app.events.services import InvalidEvent
 from app.extensions import db
 from app.facilities.models import Room, UserCategory
 from tests.events.factories import form_data, make_series
@@ -229,7 +229,7 @@ def test_a_stranger_cannot_see_the_booking_page_of_another(client, world):
 
 
 def test_changing_times_or_capacity_of_a_linked_event_must_stay_inside_the_booking(world):
-    from app.events import services
+    from app.events import series as series_services
     from app.events.models import EventOccurrence
     from tests.events.factories import series_input
 
@@ -239,18 +239,18 @@ def test_changing_times_or_capacity_of_a_linked_event_must_stay_inside_the_booki
         series = db.session.get(EventSeries, world["series_id"])
         editor = db.session.get(User, world["editor"].id)
         with pytest.raises(InvalidEvent) as caught:  # the API's path: save_series re-checks
-            services.save_series(organization=series.organization, actor=editor, series=series,
+            series_services.save_series(organization=series.organization, actor=editor, series=series,
                                  data=series_input(first_date=DAY, start_time=time(14, 0), end_time=time(16, 0),
                                                    capacity=10))
         assert "収まっていません" in str(caught.value.message)
         db.session.rollback()
         occurrence = db.session.scalar(db.select(EventOccurrence).where(EventOccurrence.series_id == series.id))
         with pytest.raises(InvalidEvent) as caught:
-            services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(10, 0),
+            series_services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(10, 0),
                                       end_time=time(12, 0), capacity=50)
         assert caught.value.field == "capacity"
         db.session.rollback()
-        services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(9, 30),
+        series_services.edit_occurrences(occurrence, actor=editor, following=False, day=DAY, start_time=time(9, 30),
                                   end_time=time(11, 30), capacity=20)  # still inside 9:00-12:00, room of 20
         db.session.commit()
     assert _linked(world["series_id"]) == booking

@@ -1,28 +1,26 @@
-"""Rules for events: saving a series and its occurrences, the publishing workflow, cancellation,
-registrations with capacity held under concurrency, and the waitlist. Never commits."""
+"""Event series and their occurrences: who may edit and see them, validation and saving, the review workflow
+(submit, approve, return), and changing or cancelling one occurrence or the following ones. Services never
+commit."""
 
 from __future__ import annotations
 
-import os
-import time as time_module
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import time as dtime
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
 from app.core.audit import record_audit
-from app.core.db import write_intent
 from app.core.districts import District
-from app.core.errors import Conflict, DomainError, NotAllowed
-from app.core.mail import Attachment, queue_mail
+from app.core.errors import Conflict
+from app.core.mail import queue_mail
 from app.core.permissions import Role, has_role
 from app.core.readings import READING_MAX_LENGTH, clean_reading
-from app.core.time import today_tokyo, tokyo_to_utc, utcnow
+from app.core.time import today_tokyo, tokyo_day, tokyo_to_utc, utcnow
 from app.events import recurrence
+from app.events.errors import InvalidEvent
 from app.events.models import (
     FOREIGN_LANGUAGES,
     Audience,
@@ -38,38 +36,18 @@ from app.events.models import (
     RegistrationStatus,
     search_key,
 )
+from app.events.registrations import active_counts, confirmed_counts, event_url, fill_from_waitlist, mail_registrant
 from app.extensions import db
 from app.organizations import services as organization_services
 from app.organizations.models import Organization
 
 FIRST_EVENT_DAY = date(2000, 1, 1)
+
+
 TEXT_LIMITS = {"title": 200, "summary": 500, "description": 20000}
+
+
 LANG_SUFFIXES = ("ja", "en", "easy")
-
-
-class InvalidEvent(DomainError):
-    """Bad event input; FIELD names the form field the message belongs to."""
-
-    status_code = 422
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class RegistrationClosed(Conflict):
-    pass
-
-
-class AlreadyRegistered(Conflict):
-    pass
-
-
-class InvalidGuestLink(DomainError):
-    pass
-
-
-GUEST_CONFIRM_MAX_AGE_S = 48 * 3600
 
 
 @dataclass
@@ -103,17 +81,6 @@ class SeriesInput:
     title_kana: str | None = None  # the title's reading (katakana); None: generated for the open data
 
 
-def capacity_guard_enabled() -> bool:
-    """Whether registrations lock the occurrence row. Only a control run of the concurrency test turns it off."""
-    value = current_app.config.get("EVENTS_CAPACITY_GUARD")
-    if value is None:
-        value = os.environ.get("TSUDOI_EVENTS_CAPACITY_GUARD", "1").strip().lower() not in {"0", "false", "off"}
-    return bool(value)
-
-
-# ---------------------------------------------------------------- permissions
-
-
 def can_edit(user, series: EventSeries) -> bool:
     """The group's officers and editors (and ward staff) edit its events."""
     return organization_services.can_edit_events(user, series.organization)
@@ -124,9 +91,6 @@ def is_visible(user, series: EventSeries) -> bool:
     if series.is_public(utcnow()):
         return True
     return bool(user and user.is_authenticated and (can_edit(user, series) or has_role(user, Role.WARD_STAFF)))
-
-
-# ---------------------------------------------------------------- saving a series
 
 
 def reading(value: str | None) -> str | None:
@@ -235,7 +199,7 @@ def save_series(
             raise Conflict(_l("中止したイベントは編集できません。"))
         counts = confirmed_counts([o.id for o in series.occurrences])
         for occurrence in series.occurrences:
-            existing[_tokyo_day(occurrence.starts_at)] = occurrence
+            existing[tokyo_day(occurrence.starts_at)] = occurrence
         active = active_counts([o.id for o in series.occurrences])
         for day, occurrence in existing.items():
             if day not in days and active.get(occurrence.id, 0):
@@ -288,7 +252,7 @@ def save_series(
         _recheck_venue(series)
     if not creating:
         for occurrence in series.occurrences:
-            _fill_from_waitlist(occurrence)
+            fill_from_waitlist(occurrence)
     record_audit("event.created" if creating else "event.updated", actor_id=actor.id, target_type="event_series",
                  target_id=series.id)
     return series
@@ -321,15 +285,6 @@ def input_from_series(series: EventSeries) -> SeriesInput:
         first_date=rule.first, until_date=rule.until, nth=rule.nth, dates=list(rule.dates),
         start_time=series.start_time, end_time=series.end_time,
     )
-
-
-def _tokyo_day(instant: datetime) -> date:
-    from app.core.time import to_tokyo
-
-    return to_tokyo(instant).date()
-
-
-# ---------------------------------------------------------------- workflow
 
 
 def submit(series: EventSeries, *, actor: User, publish_at: datetime | None = None) -> EventStatus:
@@ -393,7 +348,7 @@ def _mail_review_outcome(series: EventSeries, *, approved: bool) -> None:
     subject = _l("イベントが公開されました") if approved else _l("イベントが区の職員から戻されました")
     for person in people.values():
         queue_mail(to=person.email, subject=subject, template="events/reviewed", language=person.preferred_language,
-                   user=person, series=series, approved=approved, url=_event_url(series))
+                   user=person, series=series, approved=approved, url=event_url(series))
 
 
 def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
@@ -423,7 +378,7 @@ def cancel_series(series: EventSeries, *, actor: User, reason: str) -> int:
                                           Registration.status != RegistrationStatus.CANCELLED)
         ).all()
         for registration in registrations:
-            _mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
+            mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled",
                              reason=reason)
             told += 1
     record_audit("event.cancelled", actor_id=actor.id, target_type="event_series", target_id=series.id,
@@ -461,13 +416,13 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
         if capacity is not None and counts.get(target.id, 0) > capacity:
             raise InvalidEvent(_l("定員を申込数(%(count)d人)より少なくできません。", count=counts[target.id]),
                                "capacity")
-    taken = {_tokyo_day(o.starts_at) for o in series.occurrences if o.id != occurrence.id}
+    taken = {tokyo_day(o.starts_at) for o in series.occurrences if o.id != occurrence.id}
     if day is not None and not following and day in taken:
         raise InvalidEvent(_l("この日にはすでに回があります。"), "day")
     if day is not None and not FIRST_EVENT_DAY <= day <= FIRST_EVENT_DAY.replace(year=today_tokyo().year + 10):
         raise InvalidEvent(_l("開催日は2000年から10年先までの日付にしてください。"), "day")
     for target in targets:
-        target_day = day if (day is not None and not following) else _tokyo_day(target.starts_at)
+        target_day = day if (day is not None and not following) else tokyo_day(target.starts_at)
         starts_at, ends_at = tokyo_to_utc(target_day, start_time), tokyo_to_utc(target_day, end_time)
         if starts_at <= now:
             raise InvalidEvent(_l("過去の日時には変更できません。"), "day")
@@ -480,8 +435,8 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
         if moved:
             for registration in db.session.scalars(sa.select(Registration).where(
                     Registration.occurrence_id == target.id, Registration.status != RegistrationStatus.CANCELLED)):
-                _mail_registrant(registration, subject=_l("日時が変わりました"), template="events/moved", ics=True)
-        _fill_from_waitlist(target)
+                mail_registrant(registration, subject=_l("日時が変わりました"), template="events/moved", ics=True)
+        fill_from_waitlist(target)
     if venue_booking_id is not _UNCHANGED:
         from app.events import venue  # late: venue builds on this module
 
@@ -513,342 +468,8 @@ def cancel_occurrence(occurrence: EventOccurrence, *, actor: User, reason: str) 
         sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
                                       Registration.status != RegistrationStatus.CANCELLED)
     ):
-        _mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled", reason=reason)
+        mail_registrant(registration, subject=_l("イベント中止のお知らせ"), template="events/cancelled", reason=reason)
         told += 1
     record_audit("occurrence.cancelled", actor_id=actor.id, target_type="event_occurrence",
                  target_id=occurrence.id, details={"told": told, "reason": reason})
     return told
-
-
-def _ics_attachment(occurrence: EventOccurrence, language: str | None) -> list[Attachment]:
-    """The occurrence as an .ics file, so the person can add it to their calendar from the e-mail."""
-    from app.events import ical
-
-    body = ical.build_calendar([occurrence], name=occurrence.series.title_ja,
-                               base_url=current_app.config["BASE_URL"], language=language or "ja")
-    return [Attachment(filename="event.ics", mimetype="text/calendar", content=body.decode("utf-8"))]
-
-
-def _event_url(series: EventSeries) -> str:
-    return current_app.config["BASE_URL"] + url_for("events.show", series_id=series.id)
-
-
-# ---------------------------------------------------------------- registrations
-
-
-def confirmed_counts(occurrence_ids: list[int]) -> dict[int, int]:
-    """Confirmed registrations per occurrence."""
-    return _counts(occurrence_ids, (RegistrationStatus.CONFIRMED,))
-
-
-def active_counts(occurrence_ids: list[int]) -> dict[int, int]:
-    """Confirmed and waitlisted registrations per occurrence."""
-    return _counts(occurrence_ids, (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED))
-
-
-def _counts(occurrence_ids, statuses) -> dict[int, int]:
-    if not occurrence_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Registration.occurrence_id, sa.func.count())
-        .where(Registration.occurrence_id.in_(occurrence_ids), Registration.status.in_(statuses))
-        .group_by(Registration.occurrence_id)
-    )
-    return dict(rows.all())
-
-
-def registration_window(occurrence: EventOccurrence) -> tuple[datetime | None, datetime]:
-    """When registration opens (None: already) and closes (the deadline, or the start)."""
-    series = occurrence.series
-    closes = occurrence.starts_at
-    if series.registration_deadline_days:
-        closes = min(closes, tokyo_to_utc(_tokyo_day(occurrence.starts_at)
-                                          - timedelta(days=series.registration_deadline_days), dtime(23, 59, 59)))
-    return series.registration_opens_at, closes
-
-
-def check_open(occurrence: EventOccurrence, *, now: datetime | None = None) -> None:
-    """Raise RegistrationClosed unless people may register for OCCURRENCE now."""
-    now = now or utcnow()
-    series = occurrence.series
-    if series.status != EventStatus.PUBLISHED or not series.is_public(now) \
-            or occurrence.status != OccurrenceStatus.SCHEDULED:
-        raise RegistrationClosed(_l("この回は申し込みを受け付けていません。"))
-    if not series.registration_required:
-        raise RegistrationClosed(_l("このイベントは申し込み不要です。直接会場へお越しください。"))
-    opens, closes = registration_window(occurrence)
-    if opens is not None and now < opens:
-        raise RegistrationClosed(_l("申し込みの受付はまだ始まっていません。"))
-    if now >= closes:
-        raise RegistrationClosed(_l("申し込みの受付は終わりました。"))
-
-
-def _lock_occurrence(occurrence_id: int) -> EventOccurrence:
-    # The occurrence row is the lock for its seats: FOR UPDATE on PostgreSQL; on SQLite the request's write
-    # transaction already began with BEGIN IMMEDIATE (app.core.db), which serialises writers the same way.
-    occurrence = db.session.scalar(
-        sa.select(EventOccurrence).where(EventOccurrence.id == occurrence_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if occurrence is None:
-        raise DomainError(_l("この回が見つかりません。"))
-    return occurrence
-
-
-def _count_unguarded(occurrence_id: int) -> int:
-    """The naive check-then-write, for the control run only: count in a transaction of its own, then write in
-    another. Nothing holds the seats in between, which is exactly the race the guard prevents."""
-    db.session.rollback()  # nothing written yet; end the request's write transaction so the count is not locked
-    token = write_intent.set(False)
-    try:
-        count = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
-        db.session.rollback()
-    finally:
-        write_intent.reset(token)
-    time_module.sleep(float(os.environ.get("TSUDOI_EVENTS_UNGUARDED_DELAY_S", "0.05")))
-    return count
-
-
-def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> Registration:
-    """Register USER for an occurrence: confirmed while seats remain, else waitlisted. One place per person.
-
-    Capacity holds under concurrency: the occurrence row is locked and seats are counted inside the lock.
-    """
-    return _place(occurrence_id, user_id=user.id, now=now)
-
-
-def register_guest(*, occurrence_id: int, email: str, name: str, language: str | None,
-                   now: datetime | None = None) -> Registration:
-    """Register a guest whose e-mail address was just confirmed (same rules and lock as accounts)."""
-    return _place(occurrence_id, guest_email=email.strip().lower(), guest_name=name.strip()[:80],
-                  guest_language=language, now=now)
-
-
-def _place(occurrence_id: int, *, user_id: int | None = None, guest_email: str | None = None,
-           guest_name: str | None = None, guest_language: str | None = None,
-           now: datetime | None = None) -> Registration:
-    if capacity_guard_enabled():
-        occurrence = _lock_occurrence(occurrence_id)
-        confirmed = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
-    else:
-        confirmed = _count_unguarded(occurrence_id)
-        occurrence = db.session.get(EventOccurrence, occurrence_id)
-        if occurrence is None:
-            raise DomainError(_l("この回が見つかりません。"))
-    check_open(occurrence, now=now)
-    who = Registration.user_id == user_id if user_id is not None else Registration.guest_email == guest_email
-    registration = db.session.scalar(
-        sa.select(Registration).where(Registration.occurrence_id == occurrence_id, who)
-    )
-    if registration is not None and registration.status != RegistrationStatus.CANCELLED:
-        raise AlreadyRegistered(_l("この回にはすでに申し込んでいます。"))
-    full = occurrence.capacity is not None and confirmed >= occurrence.capacity
-    status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.CONFIRMED
-    stamp = utcnow()
-    if registration is None:
-        registration = Registration(occurrence_id=occurrence_id, user_id=user_id, guest_email=guest_email,
-                                    guest_name=guest_name, guest_language=guest_language, status=status,
-                                    queued_at=stamp)
-        db.session.add(registration)
-    else:
-        registration.status, registration.queued_at, registration.cancelled_at = status, stamp, None
-    registration.occurrence = occurrence
-    db.session.flush()
-    if user_id is not None:
-        registration.user = db.session.get(User, user_id)
-    _mail_registrant(registration, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
-                     else _l("キャンセル待ちで受け付けました"), template="events/registered",
-                     ics=status == RegistrationStatus.CONFIRMED, qr=True)
-    return registration
-
-
-def guest_cancel_token(registration: Registration) -> str:
-    """A signed token that lets a guest cancel their registration from the e-mail."""
-    return _serializer("guest-cancel").dumps({"r": registration.id, "e": registration.guest_email})
-
-
-def guest_confirm_token(*, occurrence_id: int, email: str, name: str, language: str | None) -> str:
-    """A signed token proving the guest reads EMAIL; the place is taken only when they confirm."""
-    return _serializer("guest-confirm").dumps({"o": occurrence_id, "e": email.strip().lower(),
-                                                "n": name.strip()[:80], "l": language})
-
-
-def load_guest_token(purpose: str, token: str, *, max_age: int | None = None) -> dict:
-    """The data of a guest token, or InvalidGuestLink."""
-    from itsdangerous import BadSignature, SignatureExpired
-
-    try:
-        return _serializer(purpose).loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired):
-        raise InvalidGuestLink(_l("このリンクは使えません。期限が切れているか、正しくありません。")) from None
-
-
-def _serializer(purpose: str):
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"tsudoi-events-{purpose}")
-
-
-def request_guest_registration(*, occurrence_id: int, email: str, name: str, language: str | None) -> None:
-    """E-mail a confirmation link to a guest; nothing is reserved until they open it and confirm."""
-    occurrence = db.session.get(EventOccurrence, occurrence_id)
-    if occurrence is None:
-        raise DomainError(_l("この回が見つかりません。"))
-    check_open(occurrence)
-    token = guest_confirm_token(occurrence_id=occurrence_id, email=email, name=name, language=language)
-    queue_mail(to=email.strip().lower(), subject=_l("お申し込みの確認"), template="events/guest_confirm",
-               language=language, name=name, series=occurrence.series, occurrence=occurrence,
-               hours=GUEST_CONFIRM_MAX_AGE_S // 3600,
-               url=current_app.config["BASE_URL"] + url_for("events.guest_confirm", token=token))
-
-
-def _mail_registrant(registration: Registration, *, subject, template: str, ics: bool = False, qr: bool = False,
-                     **context) -> None:
-    occurrence = registration.occurrence
-    attachments = _ics_attachment(occurrence, registration.language) if ics else []
-    if qr and registration.status == RegistrationStatus.CONFIRMED:
-        from app.events import tickets
-
-        attachments = [*attachments, tickets.qr_attachment(registration)]  # the check-in QR, inline
-    cancel_url = None
-    if registration.is_guest:
-        cancel_url = current_app.config["BASE_URL"] + url_for("events.guest_cancel",
-                                                              token=guest_cancel_token(registration))
-    queue_mail(to=registration.email, subject=subject, template=template, language=registration.language,
-               name=registration.name, registration=registration, occurrence=occurrence, series=occurrence.series,
-               url=_event_url(occurrence.series), cancel_url=cancel_url,
-               attachments=attachments, **context)
-
-
-def cancel_registration(*, registration_id: int, user: User | None, by_organizer: bool = False,
-                        by_guest_link: bool = False) -> Registration | None:
-    """Cancel a registration; a freed seat goes to the first in line, who is e-mailed. Returns the promoted one.
-
-    The person themselves (signed in, or a guest through their signed link) or the organizer may cancel.
-    """
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        raise DomainError(_l("申し込みが見つかりません。"))
-    allowed = by_organizer or by_guest_link or (user is not None and registration.user_id == user.id)
-    if not allowed:
-        raise NotAllowed(_l("ご自身の申し込みだけ取り消せます。"))
-    occurrence = _lock_occurrence(registration.occurrence_id) if capacity_guard_enabled() else registration.occurrence
-    db.session.refresh(registration)
-    if registration.status == RegistrationStatus.CANCELLED:
-        raise Conflict(_l("この申し込みはすでに取り消されています。"))
-    if not by_organizer and occurrence.starts_at <= utcnow():
-        raise RegistrationClosed(_l("開始後は取り消せません。"))
-    registration.status = RegistrationStatus.CANCELLED
-    registration.cancelled_at = utcnow()
-    db.session.flush()
-    promoted = _fill_from_waitlist(occurrence)
-    record_audit("registration.cancelled", actor_id=user.id if user else None, target_type="registration",
-                 target_id=registration.id)
-    return promoted[0] if promoted else None
-
-
-def _fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
-    """Promote waitlisted people in order while seats are free, e-mailing each. Caller holds the lock."""
-    if occurrence.status != OccurrenceStatus.SCHEDULED or occurrence.starts_at <= utcnow():
-        return []
-    confirmed = confirmed_counts([occurrence.id]).get(occurrence.id, 0)
-    free = None if occurrence.capacity is None else occurrence.capacity - confirmed
-    query = (sa.select(Registration).where(Registration.occurrence_id == occurrence.id,
-                                           Registration.status == RegistrationStatus.WAITLISTED)
-             .order_by(Registration.queued_at, Registration.id))
-    if free is not None:
-        if free <= 0:
-            return []
-        query = query.limit(free)
-    promoted = list(db.session.scalars(query))
-    for registration in promoted:
-        registration.status = RegistrationStatus.CONFIRMED
-        registration.promoted_at = utcnow()
-        _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-                         ics=True, qr=True)
-    return promoted
-
-
-def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
-    """The organizer confirms a waitlisted person now, even beyond capacity (their decision, audited)."""
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        raise DomainError(_l("申し込みが見つかりません。"))
-    if capacity_guard_enabled():
-        _lock_occurrence(registration.occurrence_id)
-    db.session.refresh(registration)
-    if registration.status != RegistrationStatus.WAITLISTED:
-        raise Conflict(_l("キャンセル待ちの申し込みではありません。"))
-    registration.status = RegistrationStatus.CONFIRMED
-    registration.promoted_at = utcnow()
-    _mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
-                     ics=True, qr=True)
-    record_audit("registration.promoted", actor_id=actor.id, target_type="registration", target_id=registration.id)
-    return registration
-
-
-def message_registrants(occurrence: EventOccurrence, *, actor: User, subject: str, body: str,
-                        include_waitlisted: bool) -> int:
-    """The organizer e-mails the people registered for an occurrence; returns how many were written to."""
-    subject, body = (subject or "").strip(), (body or "").strip()
-    if not subject or not body:
-        raise InvalidEvent(_l("件名と本文を入力してください。"), "subject" if not subject else "body")
-    statuses = [RegistrationStatus.CONFIRMED] + ([RegistrationStatus.WAITLISTED] if include_waitlisted else [])
-    recipients = [r for r in registrations_of(occurrence.id) if r.status in statuses]
-    for registration in recipients:
-        queue_mail(to=registration.email, subject=subject[:200], template="events/message",
-                   language=registration.language, name=registration.name, series=occurrence.series,
-                   occurrence=occurrence, body=body, organizer=occurrence.series.organization,
-                   url=_event_url(occurrence.series))
-    record_audit("registrants.messaged", actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,
-                 details={"recipients": len(recipients)})
-    return len(recipients)
-
-
-def registrations_of(occurrence_id: int) -> list[Registration]:
-    """Everyone registered for an occurrence (for its organizer): confirmed, then waitlisted in order."""
-    from sqlalchemy.orm import joinedload
-
-    order = sa.case((Registration.status == RegistrationStatus.CONFIRMED, 0),
-                    (Registration.status == RegistrationStatus.WAITLISTED, 1), else_=2)
-    return list(db.session.scalars(
-        sa.select(Registration).options(joinedload(Registration.user))
-        .where(Registration.occurrence_id == occurrence_id)
-        .order_by(order, Registration.queued_at, Registration.id)
-    ))
-
-
-def my_feed_token(user: User) -> str:
-    """The secret of USER's private calendar URL; changing the password makes a new one (the old stops working)."""
-    from itsdangerous import URLSafeSerializer
-
-    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tsudoi-events-my-feed")
-    return serializer.dumps([user.id, int(user.password_changed_at.timestamp())])
-
-
-def user_for_feed_token(token: str) -> User | None:
-    """The owner of a private calendar URL, or None when the token is wrong or outdated."""
-    from itsdangerous import BadSignature, URLSafeSerializer
-
-    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tsudoi-events-my-feed")
-    try:
-        user_id, stamp = serializer.loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return None
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.is_active or int(user.password_changed_at.timestamp()) != stamp:
-        return None
-    return user
-
-
-def my_registrations(user: User) -> list[Registration]:
-    """USER's active registrations from today on, soonest first."""
-    from sqlalchemy.orm import joinedload
-
-    return list(db.session.scalars(
-        sa.select(Registration).join(EventOccurrence, EventOccurrence.id == Registration.occurrence_id)
-        .options(joinedload(Registration.occurrence).joinedload(EventOccurrence.series))
-        .where(Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED,
-               EventOccurrence.ends_at > utcnow())
-        .order_by(EventOccurrence.starts_at)
-    ))

@@ -1,0 +1,67 @@
+"""Ward staff review of submitted events: the queue, approve, return with a comment."""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.core.errors import DomainError
+from app.core.i18n import current_language
+from app.core.permissions import Role, role_required
+from app.events import queries
+from app.events import series as series_services
+from app.events.forms import (
+    ReviewForm,
+)
+from app.events.models import (
+    EventSeries,
+)
+from app.events.views.common import bp
+from app.extensions import db
+
+
+@bp.get("/review")
+@role_required(Role.WARD_STAFF)
+def review():
+    return render_template("events/review.html", queue=queries.review_queue(), form=ReviewForm(formdata=None),
+                           lang=current_language().code)
+
+
+@bp.post("/<int:series_id>/approve")
+@role_required(Role.WARD_STAFF)
+def approve(series_id: int):
+    series = db.session.get(EventSeries, series_id) or abort(404)
+    if ReviewForm().validate_on_submit():
+        try:
+            series_services.approve(series, staff=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("公開しました。"), "success")
+    return redirect(url_for("events.review"), 303)
+
+
+@bp.post("/<int:series_id>/return")
+@role_required(Role.WARD_STAFF)
+def return_to_draft(series_id: int):
+    series = db.session.get(EventSeries, series_id) or abort(404)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            series_services.return_to_draft(series, staff=current_user, comment=form.comment.data)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("コメントを付けて団体に戻しました。"), "success")
+    return redirect(url_for("events.review"), 303)
