@@ -78,6 +78,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts import views as account_views
     from app.alerts import views as alert_views
     from app.api import init_api
+    from app.bookings import availability_views
     from app.bookings import commands as booking_commands
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(event_views.bp)
     app.register_blueprint(participation_views.bp)
     app.register_blueprint(facility_views.bp)
+    app.register_blueprint(availability_views.bp)
     app.register_blueprint(booking_views.bp)
     app.register_blueprint(alert_views.bp)
     app.register_blueprint(booking_commands.bp)

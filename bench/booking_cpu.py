@@ -37,16 +37,16 @@ def _targets(count: int) -> list[tuple[int, object, str]]:
     """COUNT free (room, day, unit key) from 2 days ahead, found with the search page's query (leaf rooms)."""
     import sqlalchemy as sa
 
+    from app.bookings.availability import find_free_rooms
     from app.core.time import today_tokyo
     from app.extensions import db
-    from app.facilities import queries
     from app.facilities.models import Room
 
     parents = set(db.session.scalars(sa.select(Room.parent_id).where(Room.parent_id.is_not(None))))
     found_units: list[tuple[int, object, str]] = []
     day = today_tokyo() + timedelta(days=2)
     while len(found_units) < count and day < today_tokyo() + timedelta(days=90):
-        for found in queries.find_free_rooms(day):
+        for found in find_free_rooms(day):
             if found.room.id not in parents:
                 found_units += [(found.room.id, day, unit.key) for unit in found.free]
         day += timedelta(days=1)

@@ -50,9 +50,9 @@ class _Scenario:
 
         from app.accounts import services as account_services
         from app.accounts.models import User
+        from app.bookings.availability import find_free_rooms
         from app.core.time import today_tokyo
         from app.extensions import db
-        from app.facilities import queries
 
         self.base.generate(app, size)
         # Enough residents that no one reaches the monthly limit of active bookings (a rule, not the subject).
@@ -67,7 +67,7 @@ class _Scenario:
         parents = set(db.session.scalars(sa.select(Room.parent_id).where(Room.parent_id.is_not(None))))
         day = today_tokyo() + timedelta(days=2)
         while len(self.targets) < self.requests and day < today_tokyo() + timedelta(days=60):
-            for found in queries.find_free_rooms(day):
+            for found in find_free_rooms(day):
                 if found.room.id in parents:  # a whole hall would overlap the free units of its halves
                     continue
                 for unit in found.free:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.alerts.models import FreedCause, FreedSlot, SlotWatch
+from app.bookings.availability import claims_between
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError
 from app.core.mail import queue_mail
@@ -173,7 +174,7 @@ class FreeChecker:
             LotteryPeriod.end_date > first, facility_queries.lottery_blocks(self.now))  # leftovers opened: free
         for what, facility_id, room_id, start, end in db.session.execute(sa.union_all(closures, lotteries)):
             self._spans.setdefault((what, facility_id), []).append(Span(start, end, room_id))
-        self.claims = facility_queries.claims_between(sorted(self.rooms), first, after)
+        self.claims = claims_between(sorted(self.rooms), first, after)
         self.holidays = facility_queries.holidays_between(first, after)
 
     def _day(self, facility_id: int, day: date) -> _FacilityDay | None:
@@ -271,7 +272,7 @@ class LotteryOpening:
 
     @property
     def grid_path(self) -> str:
-        return url_for("facilities.availability", facility_id=self.facility.id, view="month",
+        return url_for("availability.grid", facility_id=self.facility.id, view="month",
                        start=max(self.start_date, to_tokyo(utcnow()).date()).isoformat())
 
 

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api.security import current_api_user, token_required
 from app.bookings import access
 from app.bookings import services as booking_services
+from app.bookings.availability import facility_grid, room_units
 from app.bookings.models import Booking, BookingState
 from app.core.converters import ID_MAX
 from app.core.errors import json_error
@@ -192,10 +193,10 @@ class RoomAvailability(MethodView):
         if room is None or not room.active:
             abort(404)
         facility = db.session.get(Facility, room.facility_id)
-        data = queries.facility_grid(facility, args["from_"], args["to"])
+        data = facility_grid(facility, args["from_"], args["to"])
         days = []
         for day in data.grid.days:
-            units = queries.room_units(data, room, day)
+            units = room_units(data, room, day)
             cells = []
             for cell in data.grid.row(room.id, day):
                 open_ = cell.status not in (Status.CLOSED, Status.LOTTERY)

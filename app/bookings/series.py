@@ -17,11 +17,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.bookings import services
 from app.bookings.access import is_booking_side
+from app.bookings.availability import claims_between
 from app.bookings.models import ACTIVE_STATES, Booking, BookingSeries
 from app.core.audit import record_audit
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
-from app.facilities import queries as facility_queries
 from app.facilities.availability import cells
 from app.facilities.models import Room, UserCategory
 
@@ -164,7 +164,7 @@ def plan_series(
 def _mark_taken(quoted: list[PlannedDate]) -> None:
     """Dates whose cells someone already holds: one query for the whole series."""
     leaf_ids = sorted(quoted[0].quote.leaf_ids)
-    claims = facility_queries.claims_between(leaf_ids, quoted[0].day, quoted[-1].day + timedelta(days=1))
+    claims = claims_between(leaf_ids, quoted[0].day, quoted[-1].day + timedelta(days=1))
     for p in quoted:
         if any((leaf, p.day, c) in claims for leaf in leaf_ids for u in p.quote.units for c in cells(u.start, u.end)):
             p.problem, p.kind = str(_l("ほかの予約が入っています。")), "taken"

@@ -32,7 +32,7 @@ from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
-from app.facilities.views import staff_facility
+from app.facilities.access import staff_facility
 
 
 def _fingerprint(form: SeriesForm, room_id: int) -> str:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.bookings.access import is_booking_side
+from app.bookings.availability import claims_between
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
@@ -503,7 +504,7 @@ def find_alternatives(room: Room, day: date, units: list[Unit], attendees: int, 
         if facility.closed_on_holidays and day in holidays:
             continue
         closures, lotteries = facility_queries.facility_spans(facility_id, day, day + timedelta(days=1))
-        claims = facility_queries.claims_between([r.id for r in all_rooms], day, day + timedelta(days=1))
+        claims = claims_between([r.id for r in all_rooms], day, day + timedelta(days=1))
         day_slots = slots_for_day(facility_queries.facility_slots(facility_id), day, holidays)
         for candidate in facility_rooms:
             if span_covers(closures, day, related_of[candidate.id]) or span_covers(lotteries, day,

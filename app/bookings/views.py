@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app.bookings import access, ical, services
+from app.bookings.availability import claims_between
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
@@ -19,9 +20,9 @@ from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities import queries as facility_queries
+from app.facilities.access import staff_facility
 from app.facilities.availability import RoomNode, cells, leaves, slots_for_day, units_for
 from app.facilities.models import Facility, Room
-from app.facilities.views import staff_facility
 from app.organizations.models import Membership, MembershipRole, Organization
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
@@ -63,7 +64,7 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
     if room.id not in nodes:
         return []
     my_leaves = leaves(list(nodes.values()))[room.id]
-    claims = facility_queries.claims_between(sorted(my_leaves), day, day + timedelta(days=1))
+    claims = claims_between(sorted(my_leaves), day, day + timedelta(days=1))
     choices = []
     for unit in units_for(nodes[room.id], slots_for_day(slots, day, holidays)):
         taken = any((leaf, day, c) in claims for leaf in my_leaves for c in cells(unit.start, unit.end))

@@ -35,3 +35,12 @@ def fiscal_year_arg(first: int, last: int, *, default: int, strict: bool = False
         raise DomainError(problem)
     page_notice(problem + _("%(year)sを表示しています。", year=fiscal_year_label(default)))
     return default
+
+
+def enum_arg(name: str, enum_cls):
+    """?NAME= as a member of ENUM_CLS, or None when absent, empty or not one of its values (filters: never a 500)."""
+    value = request.args.get(name) or None
+    try:
+        return enum_cls(value) if value else None
+    except ValueError:
+        return None

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotAllowed
 from app.core.time import to_tokyo, utcnow
@@ -116,7 +117,7 @@ def check_preferences(period: LotteryPeriod, preferences: Sequence[SlotKey], *, 
     if len(preferences) > max_preferences:
         raise BadPreferences(_l("希望は%(n)s件までです。", n=max_preferences))
     facility = db.session.get(Facility, period.facility_id)
-    data = facility_queries.facility_grid(facility, period.start_date, period.end_date)
+    data = facility_grid(facility, period.start_date, period.end_date)
     nodes = [facility_queries.room_node(r) for r in data.rooms]
     leaf_of, family = leaves(nodes), related(nodes)
     scope = family.get(period.room_id, frozenset()) if period.room_id is not None else {r.id for r in data.rooms}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError
 from app.core.time import utcnow
@@ -155,7 +156,7 @@ def lottery_slots(period: LotteryPeriod) -> list[SlotKey]:
     booking (staff may have booked 行政使用 before the draw). Rooms let by the hour are not in lotteries.
     """
     facility = db.session.get(Facility, period.facility_id)
-    data = facility_queries.facility_grid(facility, period.start_date, period.end_date)
+    data = facility_grid(facility, period.start_date, period.end_date)
     nodes = [facility_queries.room_node(r) for r in data.rooms]
     leaf_of, family = leaves(nodes), related(nodes)
     scope = family.get(period.room_id, frozenset()) if period.room_id is not None else {r.id for r in data.rooms}

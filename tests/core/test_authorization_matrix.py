@@ -240,10 +240,10 @@ TABLE = [
     R("participation.return_report", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
     # --- facilities (public)
     R("facilities.index", "GET", "ok"),
-    R("facilities.search", "GET", "ok"),
+    R("availability.search", "GET", "ok"),
     R("facilities.show", "GET", "ok", facility_id=W.facility_f),
-    R("facilities.availability", "GET", "ok", facility_id=W.facility_f),
-    R("facilities.room_busy", "GET", "ok", room_id=W.room_f),
+    R("availability.grid", "GET", "ok", facility_id=W.facility_f),
+    R("availability.room_busy", "GET", "ok", room_id=W.room_f),
     R("opendata.facilities", "GET", "ok"),
     # --- bookings: resident A's booking; the desk of facility F (staff F) and of facility G (nobody but admin)
     R("bookings.new", "GET", "L    ok   ok   ok   ok   ok   ok   ok", query={"room": W.room_f}),

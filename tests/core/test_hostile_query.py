@@ -131,6 +131,16 @@ def collect_argument_names() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         return _is_request_args(node) or (isinstance(node, ast.Name) and any(
             sources.get(fn) == node.id for fn in _functions_around(node, parents)))
 
+    imported = {module: {alias.asname or alias.name: node.module for node in ast.walk(tree)
+                         if isinstance(node, ast.ImportFrom) and node.module in trees for alias in node.names}
+                for module, tree in trees.items()}  # module -> {name: module it is imported from}
+
+    def _helper(module, name):
+        """The argument slots of helper NAME as MODULE sees it: its own, or one imported (app.core.args.enum_arg)."""
+        if name in helpers[module]:
+            return helpers[module][name]
+        return helpers.get(imported[module].get(name), {}).get(name)
+
     changed = True
     while changed:  # a helper found makes its callers' literals reads; helpers of helpers need another pass
         changed = False
@@ -158,8 +168,8 @@ def collect_argument_names() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                 elif (isinstance(node, ast.Compare) and len(node.ops) == 1
                       and isinstance(node.ops[0], ast.In | ast.NotIn) and is_source(node.comparators[0])):
                     read(module, node, node.left)
-                elif isinstance(node, ast.Call) and _callee(node) in helpers[module]:
-                    for index, param in helpers[module][_callee(node)].items():
+                elif isinstance(node, ast.Call) and _helper(module, _callee(node)) is not None:
+                    for index, param in _helper(module, _callee(node)).items():
                         if index < len(node.args):
                             read(module, node, node.args[index])
                         for keyword in node.keywords:

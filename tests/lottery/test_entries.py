@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.bookings import services as booking_services
+from app.bookings.availability import facility_grid
 from app.bookings.models import Booking, BookingClaim, BookingState
 from app.core.errors import Conflict, NotAllowed
 from app.core.mail import OutboxMessage
 from app.extensions import db
-from app.facilities import queries as facility_queries
 from app.facilities.availability import Status
 from app.facilities.models import Facility, UserCategory
 from app.lottery import entries as flow
@@ -298,7 +298,7 @@ def test_declined_and_leftover_slots_open_first_come_at_the_announced_time(app_c
         booking_services.book_slots(**book, now=LEFTOVERS - timedelta(minutes=1))
     db.session.rollback()
     facility = db.session.get(Facility, center.facility_id)
-    grid = facility_queries.facility_grid(facility, wanted.day, wanted.day + timedelta(days=1),
+    grid = facility_grid(facility, wanted.day, wanted.day + timedelta(days=1),
                                           now=LEFTOVERS - timedelta(minutes=1))
     assert {c.status for c in grid.grid.row(center.hall_id, wanted.day)} == {Status.LOTTERY}
     assert flow.open_due_leftovers(now=LEFTOVERS - timedelta(minutes=1)) == 0
@@ -306,7 +306,7 @@ def test_declined_and_leftover_slots_open_first_come_at_the_announced_time(app_c
     db.session.commit()
     assert flow.open_due_leftovers(now=LEFTOVERS + timedelta(minutes=1)) == 0
     assert _period(period.id).leftovers_opened_at == LEFTOVERS
-    grid = facility_queries.facility_grid(facility, wanted.day, wanted.day + timedelta(days=1), now=LEFTOVERS)
+    grid = facility_grid(facility, wanted.day, wanted.day + timedelta(days=1), now=LEFTOVERS)
     assert {c.status for c in grid.grid.row(center.hall_id, wanted.day)} == {Status.FREE}
     booking = booking_services.book_slots(**book, now=LEFTOVERS + timedelta(hours=1))
     db.session.commit()
@@ -486,7 +486,7 @@ def test_a_period_for_one_room_draws_and_blocks_only_that_room(app_ctx):
     db.session.commit()
     facility = db.session.get(Facility, center.facility_id)
     day = MONTH.replace(day=5)
-    grid = facility_queries.facility_grid(facility, day, day + timedelta(days=1), now=now)
+    grid = facility_grid(facility, day, day + timedelta(days=1), now=now)
     assert {c.status for c in grid.grid.row(center.meeting_id, day)} == {Status.LOTTERY}
     assert {c.status for c in grid.grid.row(center.hall_id, day)} == {Status.FREE}
     # Inside the booking window (before the leftovers open) the hall is bookable first-come that evening; the

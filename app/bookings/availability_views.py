@@ -1,24 +1,29 @@
-"""Public facility pages: the list, a facility with its rooms and 時間区分, and the 空き状況 grid (no login)."""
+"""Public availability pages (no login): the 空き状況 grid of a facility, the free-room search across facilities,
+and a room's busy times as ICS. They read booking claims, so they live with bookings; their addresses stay under
+/facilities/."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
+from app.bookings.availability import claims_between, facility_grid, find_free_rooms
+from app.bookings.ical import room_busy_calendar
+from app.core.args import enum_arg
 from app.core.districts import District
 from app.core.filters import date_long
 from app.core.time import today_tokyo
 from app.extensions import db
-from app.facilities import queries
-from app.facilities.availability import SYMBOLS, Status
-from app.facilities.models import EquipmentKind, Facility, FacilityKind, RoomKind
+from app.facilities.access import active_facility_or_404
+from app.facilities.availability import SYMBOLS, Status, leaves
+from app.facilities.models import EquipmentKind, Facility, Room, RoomKind
+from app.facilities.queries import facility_rooms, room_node, rooms_with_equipment
 
-bp = Blueprint("facilities", __name__, url_prefix="/facilities")
+bp = Blueprint("availability", __name__, url_prefix="/facilities")
+
 
 def status_text(status: Status) -> str:
     """The screen-reader text of a grid symbol, in the user's language."""
@@ -29,51 +34,6 @@ def status_text(status: Status) -> str:
         Status.CLOSED: _("休館・利用不可"),
         Status.LOTTERY: _("抽選受付中"),
     }[status]
-
-
-def _enum_arg(name: str, enum_cls):
-    value = request.args.get(name) or None
-    try:
-        return enum_cls(value) if value else None
-    except ValueError:
-        return None
-
-
-@bp.get("/")
-def index():
-    district = _enum_arg("district", District)
-    kind = _enum_arg("kind", FacilityKind)
-    facilities = queries.list_facilities(district=district, kind=kind)
-    return render_template("facilities/index.html", facilities=facilities, district=district, kind=kind,
-                           districts=list(District), kinds=list(FacilityKind))
-
-
-def _facility_or_404(facility_id: int) -> Facility:
-    facility = db.session.get(Facility, facility_id)
-    if facility is None or not facility.active:
-        abort(404)
-    return facility
-
-
-@bp.get("/<int:facility_id>")
-def show(facility_id: int):
-    facility = _facility_or_404(facility_id)
-    rooms = queries.facility_rooms(facility.id)
-    slots = sorted(queries.facility_slots(facility.id), key=lambda s: (s.on_date or date.min, s.weekday or -1,
-                                                                         s.start))
-    from app.facilities.models import Equipment
-
-    equipment = list(db.session.scalars(sa.select(Equipment).where(
-        Equipment.facility_id == facility.id, Equipment.active.is_(True)).order_by(Equipment.id)))
-    from app.facilities.photos import photos_of
-
-    photos = photos_of(facility.id)
-    return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots, equipment=equipment,
-                           facility_photos=[p for p in photos if p.room_id is None],
-                           room_photos=[p for p in photos if p.room_id is not None],
-                           room_names={r.id: r.name for r in rooms},
-                           is_staff=current_user.is_authenticated and queries.is_facility_staff(current_user,
-                                                                                                facility.id))
 
 
 def _parse_start(view: str) -> tuple[date, str | None]:
@@ -95,8 +55,9 @@ def _parse_start(view: str) -> tuple[date, str | None]:
 
 
 @bp.get("/<int:facility_id>/availability")
-def availability(facility_id: int):
-    facility = _facility_or_404(facility_id)
+def grid(facility_id: int):
+    """The 空き状況 grid of a facility, a week or a month (no login; never shows who booked)."""
+    facility = active_facility_or_404(facility_id)
     view = "month" if request.args.get("view") == "month" else "week"
     start, problem = _parse_start(view)
     if view == "month":
@@ -105,7 +66,7 @@ def availability(facility_id: int):
     else:
         end = start + timedelta(days=7)
         previous, following = start - timedelta(days=7), end
-    data = queries.facility_grid(facility, start, end)
+    data = facility_grid(facility, start, end)
     # Labels computed once per page, not once per cell: a month of a big centre has thousands of cells.
     texts = {status: status_text(status) for status in Status}
     slot_labels = {slot.id: f"{slot.label} {slot.start // 60:02d}:{slot.start % 60:02d}–"
@@ -113,15 +74,15 @@ def availability(facility_id: int):
                    for day_slots in data.grid.slots.values() for slot in day_slots}
     day_labels = {day: date_long(day) for day in data.grid.days}
     # Filters only hide rows: the grid is computed for every room because halves and wholes depend on each other.
-    room_kind = _enum_arg("kind", RoomKind)
+    room_kind = enum_arg("kind", RoomKind)
     try:
         capacity = max(0, int(request.args.get("capacity") or 0))
     except ValueError:
         capacity = 0
-    equipment = _enum_arg("equipment", EquipmentKind)
+    equipment = enum_arg("equipment", EquipmentKind)
     shown = [r for r in data.rooms if r.capacity >= capacity and (room_kind is None or r.kind == room_kind)]
     if equipment:  # one more query, only when the filter is used
-        equipped = queries.rooms_with_equipment(equipment, [r.id for r in shown])
+        equipped = rooms_with_equipment(equipment, [r.id for r in shown])
         shown = [r for r in shown if r.id in equipped]
     return render_template(
         "facilities/availability.html", facility=facility, data=data, view=view, start=start, end=end,
@@ -159,10 +120,10 @@ def search():
         start_minute = None
     if start_minute not in SEARCH_STARTS:
         start_minute = None
-    district = _enum_arg("district", District)
-    kind = _enum_arg("kind", RoomKind)
-    equipment = _enum_arg("equipment", EquipmentKind)
-    results = queries.find_free_rooms(day, district=district, kind=kind, min_capacity=capacity,
+    district = enum_arg("district", District)
+    kind = enum_arg("kind", RoomKind)
+    equipment = enum_arg("equipment", EquipmentKind)
+    results = find_free_rooms(day, district=district, kind=kind, min_capacity=capacity,
                                       start_minute=start_minute, equipment=equipment)
     return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
                            start_minute=start_minute, district=district, kind=kind, districts=list(District),
@@ -183,19 +144,13 @@ def _times(units) -> str:
 @bp.get("/rooms/<int:room_id>/busy.ics")
 def room_busy(room_id: int):
     """A room's busy times as ICS (a whole hall is busy when a half is booked, and the reverse); never names."""
-    from flask import make_response
-
-    from app.bookings.ical import room_busy_calendar
-    from app.facilities.availability import leaves
-    from app.facilities.models import Room
-
     room = db.session.get(Room, room_id)
     if room is None or not room.active:
         abort(404)
-    rooms = queries.facility_rooms(room.facility_id)
-    leaf_ids = leaves([queries.room_node(r) for r in rooms]).get(room.id, frozenset({room.id}))
+    rooms = facility_rooms(room.facility_id)
+    leaf_ids = leaves([room_node(r) for r in rooms]).get(room.id, frozenset({room.id}))
     today = today_tokyo()
-    claims = queries.claims_between(sorted(leaf_ids), today - timedelta(days=30), today + timedelta(days=366))
+    claims = claims_between(sorted(leaf_ids), today - timedelta(days=30), today + timedelta(days=366))
     cells_by_day: dict[date, set[int]] = {}
     for _leaf, day, cell in claims:
         cells_by_day.setdefault(day, set()).add(cell)
@@ -204,15 +159,3 @@ def room_busy(room_id: int):
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-
-
-def staff_facility(facility_id: int) -> Facility:
-    """The facility for a member of its staff (or an admin) on a staff page: 404 when unknown, else 403."""
-    facility = db.get_or_404(Facility, facility_id)
-    if not queries.is_facility_staff(current_user, facility.id):
-        abort(403)
-    return facility
-
-
-# Registers the photo pages and the name's reading page on this blueprint.
-from app.facilities import photo_views, reading_views  # noqa: E402, F401

@@ -14,9 +14,10 @@ from app.core.permissions import Role, role_required
 from app.core.uploads import accepts_uploads
 from app.extensions import db
 from app.facilities import photos, queries
+from app.facilities.access import staff_facility
 from app.facilities.forms import PhotoForm
 from app.facilities.models import Facility, FacilityPhoto
-from app.facilities.views import bp, staff_facility
+from app.facilities.views.common import bp
 
 
 @bp.get("/photos/<int:photo_id>.jpg")

@@ -10,9 +10,10 @@ from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
 from app.extensions import db
 from app.facilities import services
+from app.facilities.access import staff_facility
 from app.facilities.forms import FacilityReadingForm
 from app.facilities.models import Facility
-from app.facilities.views import bp, staff_facility
+from app.facilities.views.common import bp
 
 
 def _page(facility: Facility, form: FacilityReadingForm, status: int = 200):
