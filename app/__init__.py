@@ -88,7 +88,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.events import views as event_views
     from app.extensions import login_manager
     from app.facilities import views as facility_views
-    from app.indicators import cache as indicator_cache
     from app.indicators import commands as indicator_commands
     from app.indicators import views as indicator_views
     from app.lottery import commands as lottery_commands
@@ -98,7 +97,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.organizations import views as organization_views
     from app.participation import views as participation_views
     from app.utilization import commands as utilization_commands
-    from app.utilization import rollup as utilization_rollup
 
     account_views.init_login(login_manager)
     app.register_blueprint(core_views.bp)
@@ -122,13 +120,26 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(indicator_views.bp)
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(utilization_commands.bp)
-    utilization_rollup.init_app(app)
-    indicator_cache.init_app(app)
     app.register_blueprint(opendata_views.bp)
+    _init_domains(app)
     init_api(app)
     from app.api import init_docs
 
     init_docs(app)
+
+
+def _init_domains(app: Flask) -> None:
+    """Listeners and hooks that let a lower domain's writes reach a higher one, registered here rather than at import
+    time (each registers once per process, however many apps are created)."""
+    from app.alerts import services as alert_services
+    from app.events import venue
+    from app.indicators import cache as indicator_cache
+    from app.utilization import rollup as utilization_rollup
+
+    utilization_rollup.init_app(app)
+    indicator_cache.init_app(app)
+    alert_services.init_app(app)
+    venue.init_app(app)
 
 
 def _init_hooks(app: Flask) -> None:

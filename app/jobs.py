@@ -8,105 +8,86 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from app.alerts import reminders
+from app.alerts import services as alerts
+from app.alerts.services import url_context
+from app.bookings import services as booking_services
 from app.core.jobs import DailyAt, Every, Job, prune_runs, registry
+from app.core.mail import send_pending
+from app.core.time import to_tokyo
+from app.extensions import db
+from app.lottery import entries
+from app.lottery import services as lottery_services
+from app.organizations import services as organization_services
+from app.participation import reports
+from app.utilization import rollup
 
 
 def _expire_tentative_bookings(*, now: datetime) -> int:
     """Expire 仮予約 past their deadline and release their slots."""
-    from app.bookings import services as booking_services
-
     return booking_services.expire_tentative(now=now)
 
 
 def _draw_due_lotteries(*, now: datetime) -> int:
     """Draw committed lottery periods whose draw date has come (result e-mails are queued with the draw)."""
-    from app.lottery import services as lottery_services
-
     return lottery_services.draw_due_periods(now=now)
 
 
 def _release_unconfirmed_lottery_awards(*, now: datetime) -> int:
     """Release lottery awards not confirmed by their deadline (the entrant is e-mailed; idempotent)."""
-    from app.lottery import entries
-
     return entries.release_expired_awards(now=now)
 
 
 def _open_lottery_leftovers(*, now: datetime) -> int:
     """Mark lottery periods whose leftovers opened first-come and announce their released slots (once)."""
-    from app.lottery import entries
-
     return entries.open_due_leftovers(now=now)
 
 
 def _remind_overdue_reports(*, now: datetime) -> int:
     """E-mail organizers whose participation report is overdue (one reminder per occurrence and due key)."""
-    from app.participation import reports
-
     return reports.send_overdue_reminders(now=now)
 
 
 def _notify_freed_slots(*, now: datetime) -> int:
     """E-mail the watchers of slots freed since the last run that are still free (each freed slot once)."""
-    from app.alerts import services as alerts
-
     with alerts.url_context():
         return alerts.notify_freed_slots(now=now)
 
 
 def _remind_registrants(*, now: datetime) -> int:
     """Remind confirmed registrants the day before their event (once each, with a one-click cancel link)."""
-    from app.alerts import reminders
-    from app.alerts.services import url_context
-
     with url_context():
         return reminders.send_event_reminders(now=now)
 
 
 def _remind_bookings(*, now: datetime) -> int:
     """Remind bookers the day before use and before a 仮予約's payment deadline (once each, with a cancel link)."""
-    from app.alerts import reminders
-    from app.alerts.services import url_context
-
     with url_context():
         return reminders.send_booking_reminders(now=now)
 
 
 def _prune_alerts(*, now: datetime) -> int:
     """Delete slot watches and freed-slot records of past days."""
-    from app.alerts import services as alerts
-
     return alerts.prune(now=now)
 
 
 def _send_pending_mail(*, now: datetime) -> int:
     """Deliver e-mails waiting in the outbox (each message is claimed with a row lock as it goes)."""
-    from app.core.mail import send_pending
-
     return send_pending()
 
 
 def _extend_utilization_rollup(*, now: datetime) -> int:
     """Build the utilization rollup if nobody did, and extend it to the end of next fiscal year."""
-    from app.extensions import db
-    from app.utilization import rollup
-
     return rollup.extend(db.session, now=now)
 
 
 def _settle_stale_utilization(*, now: datetime) -> int:
     """Recompute the utilization rollup keys requests left stale (normally settled right after each response)."""
-    from app.extensions import db
-    from app.utilization import rollup
-
     return rollup.settle_stale(db.session)
 
 
 def _expire_organization_verifications(*, now: datetime) -> int:
     """Mark groups whose verification term ended before today (Tokyo) as expired; their officers are e-mailed."""
-    from app.core.time import to_tokyo
-    from app.organizations import services as organization_services
-
     return organization_services.expire_verifications(today=to_tokyo(now).date())
 
 

@@ -19,10 +19,22 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.accounts.models import User
 from app.alerts.models import ReminderKind, SentReminder
 from app.alerts.services import InvalidAlertLink
+from app.bookings import services as booking_services
+from app.bookings.models import Booking, BookingState
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
+from app.events import registrations as registration_services
+from app.events.models import (
+    EventOccurrence,
+    EventSeries,
+    EventStatus,
+    OccurrenceStatus,
+    Registration,
+    RegistrationStatus,
+)
 from app.extensions import db
 
 
@@ -90,15 +102,6 @@ def send_event_reminders(*, now: datetime | None = None) -> int:
     Catches up after an outage (anything not yet started and not yet reminded); people who registered or were
     promoted after the reminder time are not reminded (their confirmation mail is fresh). Returns mails queued.
     """
-    from app.events.models import (
-        EventOccurrence,
-        EventSeries,
-        EventStatus,
-        OccurrenceStatus,
-        Registration,
-        RegistrationStatus,
-    )
-
     now = now or utcnow()
     rows = list(db.session.scalars(
         sa.select(Registration)
@@ -133,8 +136,6 @@ def send_event_reminders(*, now: datetime | None = None) -> int:
 
 def send_booking_reminders(*, now: datetime | None = None) -> int:
     """Remind bookers the day before use, and before the payment deadline of a 仮予約; returns mails queued."""
-    from app.bookings.models import Booking, BookingState
-
     now = now or utcnow()
     today = to_tokyo(now).date()
     sent = 0
@@ -164,8 +165,6 @@ def send_booking_reminders(*, now: datetime | None = None) -> int:
 
 
 def _send_booking(booking, kind: ReminderKind, *, now: datetime) -> int:
-    from app.accounts.models import User
-
     user = db.session.get(User, booking.user_id)
     if user is None or not user.is_active:
         return 0
@@ -196,10 +195,6 @@ class CancelTarget:
 
 def load_cancel_link(token: str, *, now: datetime | None = None) -> CancelTarget:
     """The reminder and target of a cancel token; InvalidAlertLink with a clear message when it cannot be used."""
-    from app.bookings import services as booking_services
-    from app.bookings.models import Booking, BookingState
-    from app.events.models import Registration, RegistrationStatus
-
     now = now or utcnow()
     try:
         data = _serializer().loads(token)
@@ -230,10 +225,6 @@ def load_cancel_link(token: str, *, now: datetime | None = None) -> CancelTarget
 
 def cancel_by_link(token: str, *, now: datetime | None = None) -> CancelTarget:
     """Cancel what a reminder's link points at, once: the reminder is marked used in the same transaction."""
-    from app.accounts.models import User
-    from app.bookings import services as booking_services
-    from app.events import registrations as registration_services
-
     now = now or utcnow()
     target = load_cancel_link(token, now=now)
     table = SentReminder.__table__

@@ -21,7 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.alerts.models import FreedCause, FreedSlot, SlotWatch
+from app.bookings import services as booking_services
 from app.bookings.availability import claims_between
+from app.bookings.models import BookingState
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError
 from app.core.mail import queue_mail
@@ -29,7 +31,8 @@ from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import RoomNode, Span, cells, leaves, related, slots_for_day, span_covers, units_for
-from app.facilities.models import Facility, Room, TimeSlot
+from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.lottery.models import LotteryPeriod
 
 
 class AlertError(DomainError):
@@ -93,8 +96,6 @@ def slot_freed(*, room_id: int, day: date, cause: FreedCause | str,
 
 def booking_released(booking) -> None:
     """Release hook of app.bookings.services: a cancelled, expired or rejected booking frees its ranges."""
-    from app.bookings.models import BookingState
-
     cause = {BookingState.CANCELLED: FreedCause.CANCELLED, BookingState.EXPIRED: FreedCause.EXPIRED,
              BookingState.REJECTED: FreedCause.REJECTED}.get(booking.state, FreedCause.CANCELLED)
     slot_freed(room_id=booking.room_id, day=booking.day, cause=cause,
@@ -162,8 +163,6 @@ class FreeChecker:
             self._by_facility.setdefault(room.facility_id, []).append(room)
         for slot in db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id.in_(self.facility_ids))):
             self._slots.setdefault(slot.facility_id, []).append(facility_queries.slot_def(slot))
-        from app.facilities.models import Closure
-        from app.lottery.models import LotteryPeriod
 
         closures = sa.select(sa.literal("c").label("what"), Closure.facility_id, Closure.room_id, Closure.start_date,
                              Closure.end_date).where(Closure.facility_id.in_(self.facility_ids),
@@ -279,8 +278,6 @@ class LotteryOpening:
 def lottery_openings(*, now: datetime | None = None, days: int | None = None) -> list[LotteryOpening]:
     """Lottery periods whose slots opened first-come in the last DAYS days and still have days to come, newest
     first, in one query (their free cells are read on the facility's grid)."""
-    from app.lottery.models import LotteryPeriod
-
     now = now or utcnow()
     days = days if days is not None else current_app.config["ALERTS_FREED_LIST_DAYS"]
     rows = db.session.execute(
@@ -481,10 +478,6 @@ def prune(*, now: datetime | None = None) -> int:
     return gone
 
 
-def _register_hook() -> None:
-    from app.bookings import services as booking_services
-
+def init_app(_app) -> None:
+    """Record the freed ranges of every booking released (cancelled, expired, rejected), whatever path released it."""
     booking_services.register_release_hook(booking_released)
-
-
-_register_hook()  # like app.events.venue: every release of a booking records its freed ranges

@@ -21,6 +21,8 @@ from flask import Flask
 
 
 def _blueprints():
+    # late: app.extensions imports this package (app.api.errors holds the Api class), so the route modules, which
+    # import the extensions, are imported when the app is built.
     from app.api import auth, events, facilities, indicators, me, organizations, utilization
 
     # (blueprint, URL prefix)
@@ -37,6 +39,7 @@ def _blueprints():
 
 def init_api(app: Flask) -> None:
     """Register the API blueprints on the flask-smorest Api (CSRF-exempt: bearer tokens, no cookies)."""
+    # late: the extensions module imports this package; these import the extensions (see _blueprints).
     from app.api import errors
     from app.api.security import SECURITY_SCHEME
     from app.extensions import api, csrf
@@ -86,7 +89,7 @@ def _refuse_nul_in_json():
     from flask import request
     from flask_babel import gettext as _
 
-    from app.core.errors import json_error
+    from app.core.errors import json_error  # late: app.core.errors imports the extensions, which import this package
 
     if not (request.path.startswith("/api/") and request.is_json and request.method in ("POST", "PUT", "PATCH")):
         return None

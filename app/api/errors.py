@@ -18,6 +18,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
 from app.core.errors import ERROR_TITLES, json_error, render_error, wants_json
+from app.core.i18n import plain
 
 
 class ErrorBodySchema(ma.Schema):
@@ -89,8 +90,6 @@ def translate_field_message(message: str) -> str:
 
     Plain text: JSON has no place for the furigana markup of やさしい日本語 messages.
     """
-    from app.core.i18n import plain
-
     text = str(message)
     if text in _FIELD_MESSAGES:
         return plain(str(_FIELD_MESSAGES[text]))
@@ -135,8 +134,6 @@ def field_errors(error: HTTPException) -> dict:
 
 def validation_error(error: HTTPException):
     """422 with per-field messages under error.fields."""
-    from app.core.i18n import plain
-
     response, status = json_error(
         422, plain(str(ERROR_TITLES[422])), code="validation_failed", fields=field_errors(error)
     )

@@ -20,7 +20,7 @@ from app.core.i18n import plain
 from app.extensions import db
 from app.facilities import queries
 from app.facilities.availability import Status
-from app.facilities.models import Facility, Room, UserCategory
+from app.facilities.models import Facility, Room, TimeSlot, UserCategory
 
 blp = Blueprint(
     "api_facilities",
@@ -165,7 +165,6 @@ class FacilityList(MethodView):
         for room in db.session.scalars(sa.select(Room).where(Room.facility_id.in_(ids), Room.active.is_(True))
                                        .order_by(Room.sort_order, Room.id)):
             rooms.setdefault(room.facility_id, []).append(room)
-        from app.facilities.models import TimeSlot
 
         slots: dict[int, list] = {}
         for slot in db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id.in_(ids))

@@ -18,8 +18,10 @@ from flask_babel import lazy_gettext as _l
 from app.bookings import services
 from app.bookings.access import is_booking_side
 from app.bookings.availability import claims_between
+from app.bookings.ical import bookings_calendar
 from app.bookings.models import ACTIVE_STATES, Booking, BookingSeries
 from app.core.audit import record_audit
+from app.core.mail import Attachment, queue_mail
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.facilities.availability import cells
@@ -264,9 +266,6 @@ def book_series(
 
 def _queue_series_confirmation(series: BookingSeries, bookings: list[Booking], user) -> None:
     """One e-mail for the whole series with every occurrence in one .ics."""
-    from app.bookings.ical import bookings_calendar
-    from app.core.mail import Attachment, queue_mail
-
     base_url = current_app.config["BASE_URL"]
     ics = bookings_calendar(bookings, name="Tsudoi", base_url=base_url).decode("utf-8")
     queue_mail(to=user.email, subject=_l("くり返しの予約を受け付けました"), template="bookings/series_confirmation",

@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.bookings.access import is_booking_side
 from app.bookings.availability import claims_between
+from app.bookings.ical import bookings_calendar
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
+from app.core.mail import Attachment, queue_mail
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
@@ -466,9 +468,6 @@ def book_slots(
 
 def _queue_confirmation(booking: Booking, user) -> None:
     """The confirmation e-mail with an .ics, queued in the outbox of this transaction (sent after commit)."""
-    from app.bookings.ical import bookings_calendar
-    from app.core.mail import Attachment, queue_mail
-
     base_url = current_app.config["BASE_URL"]
     ics = bookings_calendar([booking], name="Tsudoi", base_url=base_url).decode("utf-8")
     queue_mail(to=user.email, subject=_l("施設の予約を受け付けました"), template="bookings/confirmation",

@@ -10,20 +10,24 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from app.accounts.models import User
+from app.accounts.services import normalize_email
 from app.bookings import access, ical, services
 from app.bookings.availability import claims_between
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
 from app.core.errors import DomainError
+from app.core.filters import date_long
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities import queries as facility_queries
+from app.facilities import services as facility_services
 from app.facilities.access import staff_facility
 from app.facilities.availability import RoomNode, cells, leaves, slots_for_day, units_for
-from app.facilities.models import Facility, Room
-from app.organizations.models import Membership, MembershipRole, Organization
+from app.facilities.models import Closure, ClosureKind, Equipment, Facility, Room
+from app.organizations.models import Membership, MembershipRole, Organization, VerificationStatus
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
 
@@ -76,8 +80,6 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
 
 
 def _equipment_choices(facility_id: int) -> list[SelectChoice]:
-    from app.facilities.models import Equipment
-
     rows = db.session.scalars(sa.select(Equipment).where(Equipment.facility_id == facility_id,
                                                          Equipment.active.is_(True)).order_by(Equipment.id))
     return [SelectChoice(e.id, f"{e.name}({e.fee_yen:,}円)") for e in rows]
@@ -165,8 +167,6 @@ def mine():
 @bp.get("/feed/<token>.ics")
 def feed(token: str):
     """The private ICS feed of a user's bookings (the token in the URL is the key; a password change revokes it)."""
-    from app.accounts.models import User
-
     user_id = ical.user_id_for_feed(token, lambda uid: db.session.get(User, uid))
     if user_id is None:
         abort(404)
@@ -236,7 +236,6 @@ def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | No
         .order_by(Booking.room_id, Booking.id)
         .options(sa.orm.selectinload(Booking.items))
     ))
-    from app.accounts.models import User
 
     user_ids = {b.user_id for b in bookings if b.user_id}
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))} if user_ids else {}
@@ -301,8 +300,6 @@ def _closure_form(facility: Facility, formdata=None) -> ClosureForm:
 
 
 def _closures_page(facility: Facility, form: ClosureForm, status: int = 200):
-    from app.facilities import services as facility_services
-
     return render_template("bookings/closures.html", facility=facility, form=form, action_form=ActionForm(),
                            closures=facility_services.upcoming_closures(facility.id, today_tokyo()),
                            rooms=facility_services.room_names(facility.id), timedelta=timedelta), status
@@ -311,9 +308,6 @@ def _closures_page(facility: Facility, form: ClosureForm, status: int = 200):
 @bp.route("/desk/<int:facility_id>/closures", methods=["GET", "POST"])
 @role_required(Role.FACILITY_STAFF)
 def closures(facility_id: int):
-    from app.facilities import services as facility_services
-    from app.facilities.models import ClosureKind
-
     facility = staff_facility(facility_id)
     form = _closure_form(facility)
     if request.method == "GET":
@@ -336,9 +330,6 @@ def closures(facility_id: int):
 @bp.post("/desk/closures/<int:closure_id>/delete")
 @role_required(Role.FACILITY_STAFF)
 def delete_closure(closure_id: int):
-    from app.facilities import services as facility_services
-    from app.facilities.models import Closure
-
     closure = db.get_or_404(Closure, closure_id)
     facility = staff_facility(closure.facility_id)
     if not ActionForm().validate_on_submit():
@@ -351,8 +342,6 @@ def delete_closure(closure_id: int):
 
 def _registered_organizations() -> list[Organization]:
     """Groups the desk may book for: registered (verified by staff), by name."""
-    from app.organizations.models import VerificationStatus
-
     return list(db.session.scalars(sa.select(Organization).where(
         Organization.status == VerificationStatus.VERIFIED).order_by(Organization.name_ja)))
 
@@ -366,9 +355,6 @@ def desk_party(form):
     """Whom the desk books for: (the user, the group or None), or None with the form's errors set.
 
     A group's booking without a named contact goes to (and is mailed to) its first officer."""
-    from app.accounts.models import User
-    from app.accounts.services import normalize_email
-
     organization = None
     if form.organization_id.data is not None:
         organization = db.session.get(Organization, form.organization_id.data) if form.organization_id.data else None
@@ -394,8 +380,6 @@ def desk_ban_warning(resident) -> str | None:
     """What the desk must know before booking for RESIDENT: until when and why they are barred, or None.
 
     quote(on_behalf=True) skips the ban (staff may book for anyone), so the desk shows it and asks for an override."""
-    from app.core.filters import date_long
-
     until = services.ban_until(resident.id)
     if until is None:
         return None

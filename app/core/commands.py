@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask import Blueprint
 
+from app.core.jobs import JobRun, registry, run_due
 from app.core.mail import send_pending
+from app.extensions import db
 
 bp = Blueprint("mail", __name__, cli_group="mail")
 
@@ -24,8 +26,6 @@ jobs_bp = Blueprint("jobs", __name__, cli_group="jobs")
 @click.option("--job", "only", multiple=True, metavar="NAME", help="Run only this job (repeatable).")
 def run_due_command(only: tuple[str, ...]) -> None:
     """Run every due job once (safe from cron on several machines at once); exit 1 if a job failed."""
-    from app.core.jobs import registry, run_due
-
     unknown = set(only) - {job.name for job in registry}
     if unknown:
         raise click.BadParameter(f"unknown job(s): {', '.join(sorted(unknown))}", param_hint="--job")
@@ -42,8 +42,6 @@ def list_command() -> None:
     """Show the registered jobs, their schedule, and their last run."""
     import sqlalchemy as sa
 
-    from app.core.jobs import JobRun, registry
-    from app.extensions import db
 
     for job in registry:
         last = db.session.scalars(

@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.core.i18n import plain
+
 
 class DomainError(Exception):
     """A rule was broken; views turn it into a form error or an HTTP status. The message is user text."""
@@ -75,8 +77,6 @@ def wants_json() -> bool:
 
 def json_error(status: int, message: str, code: str | None = None, **extra):
     """The API's error shape: {"error": {"code", "message"}}."""
-    from app.core.i18n import plain
-
     # JSON carries plain text: furigana markup of やさしい日本語 messages is for HTML only.
     body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": plain(str(message)), **extra}}
     return jsonify(body), status
@@ -84,8 +84,6 @@ def json_error(status: int, message: str, code: str | None = None, **extra):
 
 def render_error(status: int, message=None, code: str | None = None):
     """An error page in the user's language, never with a stack trace (JSON under /api/, with CODE)."""
-    from app.core.i18n import plain
-
     if wants_json():
         return json_error(status, plain(str(message or ERROR_TITLES.get(status, ERROR_TITLES[500]))), code)
     title = ERROR_TITLES.get(status, ERROR_TITLES[500])
@@ -105,7 +103,7 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         status = error.code or 500
         if status == 401 and not wants_json():
-            from app.extensions import login_manager
+            from app.extensions import login_manager  # late: extensions builds the API object on this module
 
             return login_manager.unauthorized()
         response = render_error(status)
@@ -130,9 +128,10 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException):
             return _http(error)
         app.logger.exception("unhandled error", exc_info=error)
-        from app.extensions import db
 
         try:
+            from app.extensions import db  # late: extensions builds the API object on this module
+
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the database may be the thing that failed; still answer with a page
             app.logger.exception("rollback after an unhandled error failed")

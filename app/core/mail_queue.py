@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from flask import current_app, g, has_app_context
 
+from app.core.mail import send_pending
+
 _worker_app = None  # the app of a worker process, built on its first job
 
 
@@ -34,12 +36,11 @@ def queue(app):
 def deliver_outbox() -> int:
     """The RQ job: deliver waiting outbox messages (in the worker's app, or the current one in tests)."""
     global _worker_app
-    from app.core.mail import send_pending
 
     if has_app_context():
         return send_pending()
     if _worker_app is None:
-        from app import create_app
+        from app import create_app  # late: the RQ worker builds its own app; the factory imports this module
 
         _worker_app = create_app()
     with _worker_app.app_context():

@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask, Response, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from app.core.errors import render_error
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -85,8 +87,6 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_nul():
         if query_holds_nul():
-            from app.core.errors import render_error
-
             return render_error(400, _l("アドレスに、使えない文字(NUL 制御文字)が含まれていました。"
                                         "その文字を除いて、もう一度お試しください。"))
         return None

@@ -15,9 +15,10 @@ from datetime import date, time, timedelta
 import sqlalchemy as sa
 
 from app.accounts.models import User
-from app.bookings.models import Booking, BookingClaim, BookingItem, BookingState
+from app.bookings import series as series_services
+from app.bookings.models import Booking, BookingClaim, BookingItem, BookingSeries, BookingState
 from app.core.districts import District
-from app.core.time import today_tokyo, utcnow
+from app.core.time import today_tokyo, tokyo_to_utc, utcnow
 from app.demo.accounts import DEMO_ACCOUNTS
 from app.demo.loaders import ORDER_BOOKINGS, ORDER_FACILITIES, DemoReport, demo_loader
 from app.facilities.availability import RoomNode, cells, leaves
@@ -36,8 +37,10 @@ from app.facilities.models import (
     TimeSlot,
     UserCategory,
 )
-from app.lottery.models import LotteryPeriod
-from app.organizations.models import OrganizationKind
+from app.lottery import periods as lottery_periods
+from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryPeriod
+from app.organizations.models import Organization, OrganizationKind, VerificationStatus
+from app.organizations.models import OrganizationKind as Kind
 
 STANDARD = (("morning", "午前", "Morning", time(9), time(12)), ("afternoon", "午後", "Afternoon", time(13), time(17)),
             ("evening", "夜間", "Evening", time(18), time(21, 30)))
@@ -271,10 +274,6 @@ def _add_lottery(session, facility: Facility, staff: User) -> None:
     later, drawn three weeks before the month, confirmed within a week, leftovers first-come three days later."""
     from datetime import time
 
-    from app.core.time import tokyo_to_utc
-    from app.lottery import periods as lottery_periods
-    from app.lottery.models import ANY_OTHER, INDIVIDUAL
-    from app.organizations.models import OrganizationKind as Kind
 
     hall = session.scalar(sa.select(Room).where(Room.facility_id == facility.id, Room.name_ja == "区民ホール"))
     today = today_tokyo()
@@ -363,10 +362,6 @@ SERIES = (  # (facility index, room kind, slot code, purpose, every N weeks, dat
 @demo_loader("booking_series", order=ORDER_BOOKINGS + 10)
 def load_booking_series(session, report: DemoReport) -> None:
     """Weekly series booked at the desk for demo groups (their free dates), with the first resident as contact."""
-    from app.bookings import series as series_services
-    from app.bookings.models import BookingSeries
-    from app.organizations.models import Organization, VerificationStatus
-
     contact = session.scalar(sa.select(User).where(User.email == DEMO_ACCOUNTS["resident"].email))
     staff = session.scalar(sa.select(User).where(User.email == DEMO_ACCOUNTS["facility_staff"].email))
     facilities = list(session.scalars(sa.select(Facility).where(Facility.kind == FacilityKind.COMMUNITY_CENTER)

@@ -126,7 +126,7 @@ def demo_loader(name: str, *, order: int) -> Callable[[LoaderFunction], LoaderFu
 
 
 def _import_loader_modules() -> None:
-    import app.demo as package
+    import app.demo as package  # late: the loader modules register themselves with this one as they are imported
 
     for module in pkgutil.iter_modules(package.__path__):
         if module.name.startswith("_") or module.name in _NOT_LOADER_MODULES:

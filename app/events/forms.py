@@ -26,9 +26,11 @@ from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, 
 
 from app.core.districts import District
 from app.core.forms import BaseForm
-from app.core.time import TOKYO
+from app.core.time import TOKYO, to_tokyo
+from app.events.errors import InvalidEvent
 from app.events.models import FOREIGN_LANGUAGES, Audience, EventCategory, Frequency
-from app.events.series import SeriesInput
+from app.events.recurrence import Rule
+from app.events.series import SeriesInput, reading
 
 REQUIRED = _l("入力してください。")
 
@@ -137,9 +139,6 @@ class _EventFormBase(BaseForm):
     end_time = TimeField(_l("終了時刻"), validators=[InputRequired(REQUIRED)])
 
     def validate_title_kana(self, field):
-        from app.events.errors import InvalidEvent
-        from app.events.series import reading
-
         try:
             reading(field.data)
         except InvalidEvent as exc:
@@ -200,9 +199,6 @@ class ReviewForm(BaseForm):
 
 def fill_from_series(form, series) -> None:
     """Put a saved series back into the form (editing)."""
-    from app.core.time import to_tokyo
-    from app.events.recurrence import Rule
-
     for name in TEXT_FIELD_NAMES + ("title_kana", "venue_name", "venue_address", "online_url", "fee_yen", "fee_note",
                                     "registration_required", "registration_deadline_days", "wheelchair_accessible",
                                     "sign_language", "captions", "childcare", "no_smoking", "contact_name",

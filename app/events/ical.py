@@ -9,6 +9,7 @@ from icalendar import Calendar, Event, Timezone
 
 from app.core.time import TOKYO, to_tokyo
 from app.events.models import EventOccurrence, EventStatus, OccurrenceStatus
+from app.events.venue import venue_of_occurrence
 
 UID_DOMAIN = "tsudoi.minato.example.jp"
 _VTIMEZONE = None
@@ -34,8 +35,6 @@ def _one_line(text: str | None) -> str:
 
 def build_calendar(occurrences: list[EventOccurrence], *, name: str, base_url: str, language: str = "ja") -> bytes:
     """Serialise OCCURRENCES as one VCALENDAR."""
-    from app.events.venue import venue_of_occurrence  # late: venue imports services, which imports this module
-
     calendar = Calendar()
     calendar.add("prodid", "-//Tsudoi//Minato City events//JA")
     calendar.add("version", "2.0")

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, defaultload, selectinload
 
+from app.bookings.models import Booking
 from app.core.districts import District
 from app.core.time import tokyo_to_utc, utcnow
 from app.events.cache import LRU
@@ -26,6 +27,7 @@ from app.events.models import (
     search_key,
 )
 from app.extensions import db
+from app.facilities.models import Room
 from app.organizations.models import Organization
 
 FEED_LIMIT = 2000  # occurrences per ICS feed, the earliest first
@@ -295,8 +297,6 @@ def _feed_where(query, *, now: datetime, organization_id: int | None, since: dat
 def _with_venues(query):
     # Booked venues (series' and occurrences' own) with their rooms and facilities: one query per level, only
     # when some row links a booking; never one per event.
-    from app.bookings.models import Booking
-    from app.facilities.models import Room
 
     room = selectinload(Booking.room).selectinload(Room.facility)
     return query.options(selectinload(EventOccurrence.room_booking).options(room),

@@ -19,6 +19,7 @@ from app.core.db import write_intent
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import Attachment, queue_mail
 from app.core.time import tokyo_day, tokyo_to_utc, utcnow
+from app.events import ical, tickets
 from app.events.errors import AlreadyRegistered, InvalidEvent, InvalidGuestLink, RegistrationClosed
 from app.events.models import (
     EventOccurrence,
@@ -43,8 +44,6 @@ def capacity_guard_enabled() -> bool:
 
 def ics_attachment(occurrence: EventOccurrence, language: str | None) -> list[Attachment]:
     """The occurrence as an .ics file, so the person can add it to their calendar from the e-mail."""
-    from app.events import ical
-
     body = ical.build_calendar([occurrence], name=occurrence.series.title_ja,
                                base_url=current_app.config["BASE_URL"], language=language or "ja")
     return [Attachment(filename="event.ics", mimetype="text/calendar", content=body.decode("utf-8"))]
@@ -225,8 +224,6 @@ def mail_registrant(registration: Registration, *, subject, template: str, ics: 
     occurrence = registration.occurrence
     attachments = ics_attachment(occurrence, registration.language) if ics else []
     if qr and registration.status == RegistrationStatus.CONFIRMED:
-        from app.events import tickets
-
         attachments = [*attachments, tickets.qr_attachment(registration)]  # the check-in QR, inline
     cancel_url = None
     if registration.is_guest:

@@ -19,7 +19,7 @@ from app.core.mail import queue_mail
 from app.core.permissions import Role, has_role
 from app.core.readings import READING_MAX_LENGTH, clean_reading
 from app.core.time import today_tokyo, tokyo_day, tokyo_to_utc, utcnow
-from app.events import recurrence
+from app.events import recurrence, venue
 from app.events.errors import InvalidEvent
 from app.events.models import (
     FOREIGN_LANGUAGES,
@@ -259,8 +259,6 @@ def save_series(
 
 
 def _recheck_venue(series: EventSeries) -> None:
-    from app.events import venue  # late: venue builds on this module
-
     venue.recheck(series)
 
 
@@ -438,8 +436,6 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
                 mail_registrant(registration, subject=_l("日時が変わりました"), template="events/moved", ics=True)
         fill_from_waitlist(target)
     if venue_booking_id is not _UNCHANGED:
-        from app.events import venue  # late: venue builds on this module
-
         venue.set_occurrence_booking(occurrence, venue_booking_id, actor=actor)
         _recheck_venue(series)
     record_audit("occurrence.edited", actor_id=actor.id, target_type="event_occurrence", target_id=occurrence.id,

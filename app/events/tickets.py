@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import Conflict
+from app.core.mail import Attachment
 from app.events.models import (
     CheckinCode,
     Registration,
@@ -79,8 +80,6 @@ def qr_png(registration: Registration) -> bytes:
 
 def qr_attachment(registration: Registration):
     """The QR code as an inline image part of the confirmation e-mail (the text link stays in the body)."""
-    from app.core.mail import Attachment
-
     return Attachment(filename=f"checkin-{format_code(ensure_code(registration))}.png", mimetype="image/png",
                       content=qr_png(registration), content_id=f"checkin-qr-{registration.id}@tsudoi")
 

@@ -206,7 +206,10 @@ def _tell_organizer(series: EventSeries, booking: Booking) -> None:
                url=f"{current_app.config['BASE_URL']}/events/{series.id}/edit")
 
 
-booking_services.register_release_hook(booking_released)
+def init_app(_app) -> None:
+    """Tell the bookings domain to call booking_released when a venue booking is cancelled, expires or is rejected
+    (bookings sit below events: they cannot import this module)."""
+    booking_services.register_release_hook(booking_released)
 
 
 def _text(obj, field: str, language: str) -> str:

@@ -8,6 +8,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.forms import BaseForm
+from app.facilities.services import FacilityError, name_reading
 
 
 def _optional_int(value):
@@ -37,8 +38,6 @@ class FacilityReadingForm(BaseForm):
     name_kana = StringField(_l("名称(カナ)"), validators=[Optional()])
 
     def validate_name_kana(self, field):
-        from app.facilities.services import FacilityError, name_reading
-
         try:
             name_reading(field.data)
         except FacilityError as exc:

@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta
 import jpholiday
 import sqlalchemy as sa
 
+from app.core.permissions import Role, has_role
 from app.core.time import utcnow
 from app.extensions import db
 from app.facilities.availability import RoomNode, SlotDef, Span
-from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.facilities.models import Closure, Equipment, Facility, FacilityStaff, Room, TimeSlot
 from app.lottery.models import LotteryPeriod
 
 
@@ -107,9 +108,6 @@ def facility_spans(facility_id: int, start: date, end: date, *,
 
 def is_facility_staff(user, facility_id: int) -> bool:
     """True for an admin, or for facility staff assigned to FACILITY_ID (staff are scoped per facility)."""
-    from app.core.permissions import Role, has_role
-    from app.facilities.models import FacilityStaff
-
     if has_role(user, Role.ADMIN) and user.role == Role.ADMIN:
         return True
     if not has_role(user, Role.FACILITY_STAFF):
@@ -120,8 +118,6 @@ def is_facility_staff(user, facility_id: int) -> bool:
 
 def rooms_with_equipment(kind, room_ids: list[int]) -> set[int]:
     """Which of ROOM_IDS can use active 付帯設備 of KIND (their own, or the facility's for any room); one query."""
-    from app.facilities.models import Equipment
-
     if not room_ids:
         return set()
     return set(db.session.scalars(

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.audit import record_audit
 from app.core.errors import DomainError
 from app.core.readings import READING_MAX_LENGTH, clean_reading
@@ -54,8 +55,6 @@ def add_closure(*, facility: Facility, room_id: int | None, kind: ClosureKind, f
                 reason: str, actor) -> Closure:
     """Close a facility (or one room) from FIRST_DAY to LAST_DAY inclusive. Refused while active bookings
     fall in the period (staff settle them with the users first), so nobody is silently left without a room."""
-    from app.bookings.models import ACTIVE_STATES, Booking
-
     if last_day < first_day:
         raise ClosureError(_l("終了日は開始日と同じか、それより後の日にしてください。"))
     if (last_day - first_day).days > 366:

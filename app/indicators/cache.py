@@ -26,9 +26,17 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.bookings.models import Booking, BookingItem
 from app.core.db import listen_once
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.events.cache import LRU
+from app.events.models import EventOccurrence, EventPartner, EventSeries
+from app.facilities.models import Closure, Facility, Room, TimeSlot
+from app.indicators.models import Indicator, MappingRule
+from app.organizations.models import NpoGrantUse, Organization
+from app.participation.models import ParticipationReport, ReportStatus
+from app.utilization.compute import BOOKED_STATES
+from app.utilization.models import UtilizationRollupCoverage
 
 CACHE_TTL_S = 300
 # About 40 indicators x a dozen years x a few signatures.
@@ -106,15 +114,6 @@ def signature(session) -> tuple:
 
 
 def _signature_statement():
-    from app.bookings.models import Booking, BookingItem
-    from app.events.models import EventOccurrence, EventPartner, EventSeries
-    from app.facilities.models import Closure, Facility, Room, TimeSlot
-    from app.indicators.models import Indicator, MappingRule
-    from app.organizations.models import NpoGrantUse, Organization
-    from app.participation.models import ParticipationReport, ReportStatus
-    from app.utilization.compute import BOOKED_STATES
-    from app.utilization.models import UtilizationRollupCoverage
-
     count, top = sa.func.count, sa.func.max
 
     def count_if(condition):
@@ -160,8 +159,6 @@ def _signature_statement():
 def valid_until(session, now: datetime) -> datetime:
     """When values computed at NOW may change without any row changing: the next end of an occurrence, or the
     next midnight in Tokyo (year-to-date bookings, the registry's current year), whichever comes first."""
-    from app.events.models import EventOccurrence
-
     midnight = tokyo_to_utc(to_tokyo(now).date() + timedelta(days=1), time())
     # Occurrences last less than a week; those starting after midnight end after it (index range on starts_at).
     next_end = session.connection().execute(

@@ -18,7 +18,9 @@ from wtforms.validators import InputRequired, Length, Optional
 from app.core.filters import fiscal_year_label
 from app.core.forms import BaseForm
 from app.core.time import fiscal_year, today_tokyo
+from app.events.models import EventCategory
 from app.indicators.services import FIRST_FISCAL_YEAR
+from app.organizations.models import OrganizationKind
 
 REQUIRED = _l("入力してください。")
 
@@ -73,9 +75,6 @@ class RulesForm(BaseForm):
     preview_year = SelectField(_l("プレビューする年度"), validators=[InputRequired(REQUIRED)])
 
     def __init__(self, *args, **kwargs):
-        from app.events.models import EventCategory
-        from app.organizations.models import OrganizationKind
-
         super().__init__(*args, **kwargs)
         self.categories.choices = [(c.value, str(c.label)) for c in EventCategory]
         self.organization_kinds.choices = [(k.value, str(k.label)) for k in OrganizationKind]

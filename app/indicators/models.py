@@ -11,7 +11,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.time import utcnow
+from app.events.models import EventCategory
 from app.extensions import db
+from app.organizations.models import OrganizationKind
 
 
 def _enum(cls):
@@ -247,9 +249,6 @@ class MappingRule(db.Model):
     @property
     def value_label(self) -> str:
         """What the rule matches, as people read it (a category's or a group kind's name, an event number)."""
-        from app.events.models import EventCategory
-        from app.organizations.models import OrganizationKind
-
         try:
             if self.match == MatchKind.CATEGORY:
                 return str(EventCategory(self.value).label)

@@ -13,6 +13,8 @@ from app.events.models import (
     EventOccurrence,
 )
 from app.extensions import db
+from app.indicators.models import Indicator, SourceKind
+from app.indicators.sources import compute_year, preview_rules, rule_matches_series, saved_rules
 from app.participation.models import (
     ParticipationReport,
 )
@@ -43,7 +45,6 @@ class ParticipantSum:
 def _participant_indicators():
     from sqlalchemy.orm import selectinload
 
-    from app.indicators.models import Indicator, SourceKind
 
     return db.session.scalars(sa.select(Indicator).where(Indicator.source_kind == SourceKind.PARTICIPANT_SUM)
                               .options(selectinload(Indicator.rules)).order_by(Indicator.code)).all()
@@ -55,8 +56,6 @@ def participant_sums(fiscal_year: int, *, now: datetime | None = None) -> dict[s
     Computed by app.indicators.sources.compute_year (the indicators' mapping rules): an occurrence counts in
     the fiscal year it starts (Asia/Tokyo), only its latest revision counts, and only when approved.
     """
-    from app.indicators.sources import compute_year
-
     indicators = _participant_indicators()
     values = compute_year(fiscal_year, indicators, now=now or utcnow())
     result = {}
@@ -72,8 +71,6 @@ def mapped_occurrences(fiscal_year: int, *, now: datetime | None = None, limit: 
                        ) -> list[tuple[EventOccurrence, ParticipationReport | None, list[str]]]:
     """Provenance of participant_sums: the ended mapped occurrences of FISCAL_YEAR, their latest report and the
     codes of the indicators they count in."""
-    from app.indicators.sources import preview_rules, rule_matches_series, saved_rules
-
     indicators = _participant_indicators()
     rules = {indicator.code: saved_rules(indicator) for indicator in indicators}
     every = [rule for group in rules.values() for rule in group]

@@ -15,6 +15,7 @@ from app.core.audit import record_audit
 from app.core.errors import DomainError
 from app.core.time import fiscal_year as fiscal_year_of
 from app.core.time import today_tokyo, utcnow
+from app.events.models import EventCategory, EventSeries
 from app.extensions import db
 from app.indicators.catalog import IndicatorSpec, read_catalog
 from app.indicators.models import (
@@ -28,6 +29,7 @@ from app.indicators.models import (
     SourceKind,
 )
 from app.indicators.sources import EVENT_KINDS, Rule, YearValue, breakdowns, compute_year
+from app.organizations.models import OrganizationKind
 
 FIRST_FISCAL_YEAR = 2019  # the plan's earliest baseline (令和元年度)
 
@@ -210,9 +212,6 @@ class InvalidRules(DomainError):
 
 def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None) -> list[Rule]:
     """Rules from the rules form: chosen categories and kinds, and event numbers typed as '12, 15'."""
-    from app.events.models import EventCategory, EventSeries
-    from app.organizations.models import OrganizationKind
-
     try:
         rules = [Rule(MatchKind.CATEGORY, EventCategory(v).value) for v in dict.fromkeys(categories)]
         rules += [Rule(MatchKind.ORGANIZATION_KIND, OrganizationKind(v).value)

@@ -31,6 +31,7 @@ from app.facilities.models import Facility, FacilityKind
 from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind, VerificationStatus
 from app.participation.models import ParticipationReport, ReportStatus
+from app.utilization.compute import FORMULAS, booking_stats, compute_utilization, rate_of
 
 EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
 BOOKING_FACILITY_KIND = {
@@ -56,8 +57,6 @@ REGISTRY_FORMULAS = {
 
 def formula_of(indicator: Indicator):
     """How a computed indicator's value is calculated, to show next to the number (None for manual ones)."""
-    from app.utilization.compute import FORMULAS
-
     if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
         return FORMULAS["rate"]
     if indicator.source_kind == SourceKind.BOOKING_COUNT:
@@ -305,8 +304,6 @@ def facility_ids_of(kind: FacilityKind) -> list[int]:
 def _booking_values(indicators: Sequence[Indicator], year: int, now: datetime) -> dict[int, YearValue]:
     """Every booking indicator of YEAR together: one utilization statement over the facilities of all of them
     (grouped by facility) and one booking count, instead of both per indicator."""
-    from app.utilization.compute import booking_stats, compute_utilization, rate_of
-
     if not indicators:
         return {}
     start, end = _year_days(year, now)
@@ -440,8 +437,6 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
             out[name] = [[str(k), int(v)] for k, v in db.session.execute(stmt)]
         return out
     if kind in BOOKING_FACILITY_KIND:
-        from app.utilization.compute import booking_stats, compute_utilization
-
         start, end = _year_days(year, now)
         ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
         if not ids or end <= start:

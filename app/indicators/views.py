@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.args import fiscal_year_arg
+from app.core.districts import District
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
@@ -54,8 +55,6 @@ def indicator_pace_text(value: Decimal | None, unit: str | None = None) -> str:
 @bp.app_template_filter("district_label")
 def district_label(value: str) -> str:
     """The label of a district value ('shiba' -> 芝)."""
-    from app.core.districts import District
-
     try:
         return str(District(value).label)
     except ValueError:

@@ -15,13 +15,18 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.accounts.models import User
+from app.alerts.models import FreedCause
+from app.alerts.services import slot_freed
+from app.bookings import services as booking_services
 from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotAllowed
+from app.core.mail import queue_mail
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
-from app.facilities.availability import Status, cells, leaves, related
+from app.facilities.availability import Status, cells, leaves, related, slots_for_day
 from app.facilities.models import Facility, Room
 from app.lottery import services as lottery_services
 from app.lottery.draw import SlotKey
@@ -247,8 +252,6 @@ def _check_award_open(entry: LotteryEntry, user, now: datetime) -> tuple[Lottery
 
 def unit_key_for(slot: SlotKey, facility_id: int) -> str:
     """The booking form's unit key ('s<slot id>') of a lottery slot's 時間区分 on its day."""
-    from app.facilities.availability import slots_for_day
-
     holidays = facility_queries.holidays_between(slot.day, slot.day + timedelta(days=1))
     for s in slots_for_day(facility_queries.facility_slots(facility_id), slot.day, holidays):
         if s.code == slot.slot_code:
@@ -260,8 +263,6 @@ def confirm_award(entry: LotteryEntry, *, user, purpose: str, attendees: int, ca
                   now: datetime | None = None):
     """The winner confirms: the slot becomes a booking through services.book_slots (fees, 減免, approval, the
     claims table against any double booking). Raises what book_slots raises; the caller rolls back."""
-    from app.bookings import services as booking_services
-
     now = now or utcnow()
     period, slot = _check_award_open(entry, user, now)
     booking = booking_services.book_slots(
@@ -286,9 +287,6 @@ def decline_award(entry: LotteryEntry, *, user, now: datetime | None = None) -> 
 def release_expired_awards(*, now: datetime | None = None) -> int:
     """Release awards not confirmed by their period's deadline and tell the entrant. Idempotent: a released
     award is never touched again. Returns how many were released (the `lottery.release-unconfirmed` job)."""
-    from app.accounts.models import User
-    from app.core.mail import queue_mail
-
     now = now or utcnow()
     rows = list(db.session.scalars(
         sa.select(LotteryEntry).join(LotteryPeriod, LotteryPeriod.id == LotteryEntry.period_id)
@@ -341,11 +339,6 @@ def open_due_leftovers(*, now: datetime | None = None) -> int:
 def notify_freed_slots(slots: Sequence[SlotKey], *, now: datetime) -> None:
     """THE single call site for freed-slot alerts from lotteries: the slots of a period that just opened
     first-come (released awards and leftovers; the alerts job re-checks each against the claims table)."""
-    try:
-        from app.alerts.models import FreedCause
-        from app.alerts.services import slot_freed
-    except ImportError:  # the alerts domain is not installed
-        return
     by_room_day: dict[tuple[int, date], list[str]] = {}
     for slot in sorted(slots):
         by_room_day.setdefault((slot.room_id, slot.day), []).append(slot.slot_code)

@@ -17,11 +17,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.audit import record_audit
 from app.core.errors import Conflict
+from app.core.permissions import Role, has_role
 from app.core.time import tokyo_to_utc, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import related
 from app.facilities.models import Facility, Room
+from app.lottery import draw as lottery
 from app.lottery import services as lottery_services
 from app.lottery.draw import SlotKey
 from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryDraw, LotteryEntry, LotteryPeriod, LotteryTier
@@ -189,8 +191,6 @@ def related_rooms(period: LotteryPeriod, rooms: Sequence[Room]) -> frozenset[int
 
 def can_manage(user, facility_id: int) -> bool:
     """Ward staff manage every facility's lotteries; facility staff those of their facilities."""
-    from app.core.permissions import Role, has_role
-
     return has_role(user, Role.WARD_STAFF) or facility_queries.is_facility_staff(user, facility_id)
 
 
@@ -237,8 +237,6 @@ class ResultRow:
 
 def public_results(period: LotteryPeriod, draw: LotteryDraw) -> list[ResultRow]:
     """The draw in draw order, by entry number only (no names): what anyone may check with `verify`."""
-    from app.lottery import draw as lottery
-
     rows, pure = lottery_services._pure_entries(period.id)
     by_id = {str(r.id): r for r in rows}
     result = []

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.accounts.models import User
 from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError
-from app.core.time import utcnow
+from app.core.mail import queue_mail
+from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.availability import Status, cells, leaves, related
@@ -218,9 +220,6 @@ def run_draw(period: LotteryPeriod, *, available: Iterable[SlotKey], actor=None,
 def _queue_results(period: LotteryPeriod, draw: LotteryDraw, rows: list[LotteryEntry],
                    result: lottery.DrawResult) -> None:
     """Tell every entrant their result, with the seed and its commitment so they can re-run the draw."""
-    from app.accounts.models import User
-    from app.core.mail import queue_mail
-
     facility = db.session.get(Facility, period.facility_id)
     rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id == period.facility_id))}
     labels: dict[str, str] = {}  # a slot code's name: the default row's, else any row's
@@ -298,8 +297,6 @@ def draw_due_periods(*, now: datetime) -> int:
 
     Run by the `lottery.draw-due` job. Periods without a committed seed are left alone (staff commit first).
     """
-    from app.core.time import to_tokyo
-
     today = to_tokyo(now).date()
     due = list(db.session.scalars(
         sa.select(LotteryPeriod).join(LotteryDraw, LotteryDraw.period_id == LotteryPeriod.id)

@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from app.accounts.models import User
+from app.bookings.models import Booking
 from app.core.converters import ID_MAX
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
@@ -34,6 +36,8 @@ from app.lottery.forms import (
     rows_for,
 )
 from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod
+from app.organizations.models import Organization
+from app.organizations.models import OrganizationKind as K
 
 bp = Blueprint("lotteries", __name__, url_prefix="/lotteries")
 
@@ -197,8 +201,6 @@ def _entry_page(entry: LotteryEntry, *, rows=None, confirm_form=None, error=None
     state = flow.award_state(entry, ctx["period"], now)
     booking = None
     if entry.booking_id:
-        from app.bookings.models import Booking
-
         booking = db.session.get(Booking, entry.booking_id)
     return render_template(
         "lotteries/entry.html", entry=entry, tier=tier, editable=tier is not None and tier.is_open(now)
@@ -336,8 +338,6 @@ def _spec(form: PeriodForm) -> lottery_periods.PeriodSpec:
 
 def _default_tiers(month) -> list[dict]:
     """The usual tiers: 町会 and welfare groups 4 months ahead, other registered groups 3, individuals 2."""
-    from app.organizations.models import OrganizationKind as K
-
     def months_before(n: int):
         year, mon = divmod(month.year * 12 + month.month - 1 - n, 12)
         return month.replace(year=year, month=mon + 1, day=1)
@@ -386,8 +386,6 @@ def staff_new(facility_id: int):
 @role_required(*STAFF_ROLES)
 def staff_period(period_id: int):
     ctx = _context(_managed_period(period_id))
-    from app.accounts.models import User
-    from app.organizations.models import Organization
 
     entries = list(db.session.scalars(
         sa.select(LotteryEntry).where(LotteryEntry.period_id == period_id).order_by(LotteryEntry.tier, LotteryEntry.id)

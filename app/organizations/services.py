@@ -11,6 +11,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
+from app.core import images
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import queue_mail
@@ -110,8 +111,6 @@ def update_profile(organization: Organization, *, actor: User, values: dict) -> 
 def set_logo(organization: Organization, *, actor: User, upload: bytes | None = None, remove: bool = False) -> None:
     """Replace (UPLOAD: the file's bytes) or REMOVE the group's logo. The upload is checked and re-encoded (EXIF
     and other metadata dropped) by app.core.images; InvalidImage carries the message for the user."""
-    from app.core import images
-
     if upload:
         organization.logo_name = images.store(upload, kind="logos", max_side=images.LOGO_SIDE)
     elif remove:

@@ -14,7 +14,7 @@ from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
-from app.core.time import today_tokyo
+from app.core.time import fiscal_year, today_tokyo
 from app.core.uploads import accepts_uploads
 from app.extensions import db
 from app.organizations import services
@@ -152,8 +152,6 @@ def _members_page(organization: Organization, status: int = 200, **forms):
 
 
 def _current_fiscal_year() -> int:
-    from app.core.time import fiscal_year
-
     return fiscal_year(today_tokyo())
 
 

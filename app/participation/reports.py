@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import User
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotAllowed
+from app.core.mail import queue_mail
+from app.core.permissions import Role, has_role
 from app.core.time import utcnow
 from app.events.models import (
     EventOccurrence,
@@ -144,8 +146,6 @@ def submit_report(*, occurrence: EventOccurrence, actor: User, data: ReportInput
 
 
 def _reviewable(report: ParticipationReport, staff: User) -> None:
-    from app.core.permissions import Role, has_role
-
     if not has_role(staff, Role.WARD_STAFF):
         raise NotAllowed(_l("参加報告を承認できるのは区の職員です。"))
     if not report.is_latest:
@@ -216,8 +216,6 @@ def send_overdue_reminders(*, now: datetime | None = None) -> int:
     (the same day, or after a crash) sends nothing twice; after PARTICIPATION_REMINDER_MAX reminders it stops.
     Reports waiting for review are not overdue; returned ones are.
     """
-    from app.core.mail import queue_mail
-
     now = now or utcnow()
     due_after, interval, most = _reminder_settings()
     rows = db.session.execute(

@@ -38,8 +38,10 @@ from flask_babel import lazy_gettext as _l
 from app.bookings.models import Booking, BookingState
 from app.extensions import db
 from app.facilities.models import Room
+from app.lottery.models import LotteryPreference
 from app.utilization.models import UtilizationBookingRollup, UtilizationUnitRollup
 from app.utilization.months import add_months, month_ceiling, month_floor, month_key
+from app.utilization.rollup import coverage, settle, stale_months
 from app.utilization.sql import (
     BOOKED_STATES,
     MIX_KEYS,
@@ -161,8 +163,6 @@ def _split(session, start: date, end: date) -> tuple[list[tuple[date, date]], li
     """[start, end) as the stretches of whole months read from the rollup and the stretches of days computed
     live: the days outside its coverage, and the months holding a key a request left stale (until settle_stale
     recomputes it, normally milliseconds after that request's response)."""
-    from app.utilization.rollup import coverage, settle, stale_months  # the rollup reads the live SQL: it sits above
-
     covered = coverage(session)
     if covered is not None:
         settle(session)  # this transaction's own changes first
@@ -350,8 +350,6 @@ def lottery_demand(
     *, start: date, end: date, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None,
 ) -> LotteryDemand:
     """Lottery preferences for days in [start, end) of the rooms in scope, in ONE query (per-slot subquery)."""
-    from app.lottery.models import LotteryPreference
-
     anc = ancestors()
     per_slot = (
         sa.select(

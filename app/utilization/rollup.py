@@ -38,8 +38,9 @@ from flask import current_app, g, has_request_context
 from sqlalchemy.orm import Session
 
 from app.bookings.models import Booking, BookingItem
-from app.core.db import listen_once
+from app.core.db import listen_once, write_intent
 from app.core.time import fiscal_year, today_tokyo, utcnow
+from app.extensions import db
 from app.facilities.models import Closure, Facility, Room, TimeSlot
 from app.utilization.models import (
     UtilizationBookingRollup,
@@ -554,9 +555,6 @@ def settle_stale(session: Session) -> int:
 def settle_stale_now(app) -> None:
     """Settle the stale keys in a transaction of their own (after a response has gone out, or from the job).
     Never raises: a failure leaves the keys for the next settler, and readers stay exact meanwhile."""
-    from app.core.db import write_intent
-    from app.extensions import db
-
     with app.app_context():
         intent = write_intent.set(True)  # it writes: on SQLite its transaction must begin IMMEDIATE
         try:

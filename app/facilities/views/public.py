@@ -13,7 +13,8 @@ from app.core.districts import District
 from app.extensions import db
 from app.facilities import queries
 from app.facilities.access import active_facility_or_404
-from app.facilities.models import FacilityKind
+from app.facilities.models import Equipment, FacilityKind
+from app.facilities.photos import photos_of
 from app.facilities.views.common import bp
 
 
@@ -32,11 +33,9 @@ def show(facility_id: int):
     rooms = queries.facility_rooms(facility.id)
     slots = sorted(queries.facility_slots(facility.id), key=lambda s: (s.on_date or date.min, s.weekday or -1,
                                                                          s.start))
-    from app.facilities.models import Equipment
 
     equipment = list(db.session.scalars(sa.select(Equipment).where(
         Equipment.facility_id == facility.id, Equipment.active.is_(True)).order_by(Equipment.id)))
-    from app.facilities.photos import photos_of
 
     photos = photos_of(facility.id)
     return render_template("facilities/show.html", facility=facility, rooms=rooms, slots=slots, equipment=equipment,
