@@ -87,7 +87,6 @@ class Config:
     # Bookings: numbers are configuration. The claims guard exists to be switched off ONLY by the concurrency
     # test's control run, which shows the race test would catch a missing guard.
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
-    BOOKING_CLAIMS_GUARD = _bool("BOOKING_CLAIMS_GUARD", True)
     # A web request's booking changes mark their utilization rollup keys stale and are recomputed after the
     # response is sent (app/utilization/rollup.py); off: recomputed before the request's commit, as jobs do.
     UTILIZATION_ROLLUP_DEFER = _bool("UTILIZATION_ROLLUP_DEFER", True)

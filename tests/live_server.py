@@ -78,9 +78,11 @@ def create_residents(app, count: int, *, name: str = "競争者") -> list[str]:
 
 
 class Gunicorn:
-    """gunicorn (gthread) on a free loopback port, production settings, with the given extra environment."""
+    """gunicorn (gthread) on a free loopback port, production settings, with the given extra environment; APP is
+    the WSGI app to serve (a control run serves one of tests/faults.py)."""
 
-    def __init__(self, database_url: str, workdir: Path, *, workers: int = 4, threads: int = 8, **extra_env):
+    def __init__(self, database_url: str, workdir: Path, *, workers: int = 4, threads: int = 8, app: str = "wsgi:app",
+                 **extra_env):
         env = dict(os.environ)
         env.pop("REDIS_URL", None)
         env.update(TSUDOI_ENV="production", DATABASE_URL=database_url, SECRET_KEY="race-test-secret-key-0123456789",
@@ -92,7 +94,7 @@ class Gunicorn:
         # (a killed worker resets its connections, which would read as a server failure).
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", str(workers),
-             "--threads", str(threads), "--bind", f"{HOST}:0", "--no-control-socket", "--timeout", "180", "wsgi:app"],
+             "--threads", str(threads), "--bind", f"{HOST}:0", "--no-control-socket", "--timeout", "180", app],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.port = self._wait_ready()

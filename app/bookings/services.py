@@ -396,6 +396,15 @@ def _price(room: Room, units: list[Unit], category: UserCategory, organization: 
     return fees, gross, percent, reduction
 
 
+def _claim_cells(booking: Booking, q: Quote, day: date) -> None:
+    """Claim every 30-minute cell of every leaf room the booking holds: the unique (room, day, cell) constraint of
+    booking_claims is what refuses a double booking, whatever raced it."""
+    db.session.execute(sa.insert(BookingClaim), [
+        {"booking_id": booking.id, "room_id": leaf, "day": day, "cell": c}
+        for leaf in sorted(q.leaf_ids) for u in q.units for c in cells(u.start, u.end)
+    ])
+
+
 def book_slots(
     *,
     user,
@@ -444,11 +453,7 @@ def book_slots(
         # Only the claims go in the savepoint: their unique constraint is the one that may fail. One executemany
         # (core insert, no ORM objects): a slot is 6-8 cells per leaf room, a whole hall twice that.
         with db.session.begin_nested():
-            if current_app.config["BOOKING_CLAIMS_GUARD"]:
-                db.session.execute(sa.insert(BookingClaim), [
-                    {"booking_id": booking.id, "room_id": leaf, "day": day, "cell": c}
-                    for leaf in sorted(q.leaf_ids) for u in q.units for c in cells(u.start, u.end)
-                ])
+            _claim_cells(booking, q, day)
     except IntegrityError:
         # The caller rolls back (the booking row added above must not be kept).
         raise SlotTaken(

@@ -4,8 +4,6 @@ Services never commit."""
 
 from __future__ import annotations
 
-import os
-import time as time_module
 from datetime import datetime, timedelta
 from datetime import time as dtime
 
@@ -15,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
 from app.core.audit import record_audit
-from app.core.db import write_intent
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import Attachment, queue_mail
 from app.core.time import tokyo_day, tokyo_to_utc, utcnow
@@ -32,14 +29,6 @@ from app.events.models import (
 from app.extensions import db
 
 GUEST_CONFIRM_MAX_AGE_S = 48 * 3600
-
-
-def capacity_guard_enabled() -> bool:
-    """Whether registrations lock the occurrence row. Only a control run of the concurrency test turns it off."""
-    value = current_app.config.get("EVENTS_CAPACITY_GUARD")
-    if value is None:
-        value = os.environ.get("TSUDOI_EVENTS_CAPACITY_GUARD", "1").strip().lower() not in {"0", "false", "off"}
-    return bool(value)
 
 
 def ics_attachment(occurrence: EventOccurrence, language: str | None) -> list[Attachment]:
@@ -112,18 +101,10 @@ def _lock_occurrence(occurrence_id: int) -> EventOccurrence:
     return occurrence
 
 
-def _count_unguarded(occurrence_id: int) -> int:
-    """The naive check-then-write, for the control run only: count in a transaction of its own, then write in
-    another. Nothing holds the seats in between, which is exactly the race the guard prevents."""
-    db.session.rollback()  # nothing written yet; end the request's write transaction so the count is not locked
-    token = write_intent.set(False)
-    try:
-        count = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
-        db.session.rollback()
-    finally:
-        write_intent.reset(token)
-    time_module.sleep(float(os.environ.get("TSUDOI_EVENTS_UNGUARDED_DELAY_S", "0.05")))
-    return count
+def _hold_seats(occurrence_id: int) -> tuple[EventOccurrence, int]:
+    """Lock the occurrence (the lock for its seats) and count its confirmed registrations under that lock."""
+    occurrence = _lock_occurrence(occurrence_id)
+    return occurrence, confirmed_counts([occurrence_id]).get(occurrence_id, 0)
 
 
 def register(*, occurrence_id: int, user: User, now: datetime | None = None) -> Registration:
@@ -144,14 +125,7 @@ def register_guest(*, occurrence_id: int, email: str, name: str, language: str |
 def _place(occurrence_id: int, *, user_id: int | None = None, guest_email: str | None = None,
            guest_name: str | None = None, guest_language: str | None = None,
            now: datetime | None = None) -> Registration:
-    if capacity_guard_enabled():
-        occurrence = _lock_occurrence(occurrence_id)
-        confirmed = confirmed_counts([occurrence_id]).get(occurrence_id, 0)
-    else:
-        confirmed = _count_unguarded(occurrence_id)
-        occurrence = db.session.get(EventOccurrence, occurrence_id)
-        if occurrence is None:
-            raise DomainError(_l("この回が見つかりません。"))
+    occurrence, confirmed = _hold_seats(occurrence_id)
     check_open(occurrence, now=now)
     who = Registration.user_id == user_id if user_id is not None else Registration.guest_email == guest_email
     registration = db.session.scalar(
@@ -247,7 +221,7 @@ def cancel_registration(*, registration_id: int, user: User | None, by_organizer
     allowed = by_organizer or by_guest_link or (user is not None and registration.user_id == user.id)
     if not allowed:
         raise NotAllowed(_l("ご自身の申し込みだけ取り消せます。"))
-    occurrence = _lock_occurrence(registration.occurrence_id) if capacity_guard_enabled() else registration.occurrence
+    occurrence = _lock_occurrence(registration.occurrence_id)
     db.session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
         raise Conflict(_l("この申し込みはすでに取り消されています。"))
@@ -289,8 +263,7 @@ def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
     registration = db.session.get(Registration, registration_id)
     if registration is None:
         raise DomainError(_l("申し込みが見つかりません。"))
-    if capacity_guard_enabled():
-        _lock_occurrence(registration.occurrence_id)
+    _lock_occurrence(registration.occurrence_id)
     db.session.refresh(registration)
     if registration.status != RegistrationStatus.WAITLISTED:
         raise Conflict(_l("キャンセル待ちの申し込みではありません。"))

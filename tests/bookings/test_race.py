@@ -97,7 +97,7 @@ def test_twenty_simultaneous_bookings_one_winner_then_control_without_guard(tmp_
             server.stop()
 
         # 3. Control: the same race against a server whose claims guard is off must let several through.
-        control = Gunicorn(url, tmp_path, BOOKING_CLAIMS_GUARD="0")
+        control = Gunicorn(url, tmp_path, app="tests.faults:without_booking_claims()")
         try:
             for browser in browsers:
                 browser.port = control.port

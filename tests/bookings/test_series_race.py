@@ -103,7 +103,7 @@ def test_overlapping_series_race_never_double_books(tmp_path):
 
         # 3. Control: without the claims guard the same all-or-nothing race lets several series through, which shows
         # the test above would catch a missing guard.
-        control = Gunicorn(url, tmp_path, workers=2, threads=4, BOOKING_CLAIMS_GUARD="0")
+        control = Gunicorn(url, tmp_path, workers=2, threads=4, app="tests.faults:without_booking_claims()")
         try:
             for browser in browsers:
                 browser.port = control.port

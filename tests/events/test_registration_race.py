@@ -1,6 +1,6 @@
 """Capacity under concurrency through the real HTTP stack: gunicorn on loopback, 30 signed-in browsers posting the
 registration form at the same instant (behind a barrier) for 5 seats. Exactly 5 are confirmed and 25 waitlisted,
-no 5xx. A control server with the capacity guard switched off (TSUDOI_EVENTS_CAPACITY_GUARD=0) lets more than 5
+no 5xx. A control server with the capacity guard switched off (tests/faults.py) lets more than 5
 through, which shows the test would catch a missing guard. Runs on the suite's database kind (SQLite file, or
 PostgreSQL when TEST_DATABASE_URL is set), in a fresh database of its own."""
 
@@ -104,7 +104,7 @@ def test_thirty_registrations_for_five_seats_then_control_without_guard(tmp_path
             server.stop()
 
         # Control: the same race against a server whose capacity guard is off must overfill the event.
-        control = Gunicorn(url, tmp_path, TSUDOI_EVENTS_CAPACITY_GUARD="0")
+        control = Gunicorn(url, tmp_path, app="tests.faults:without_seat_lock()")
         try:
             for browser in browsers:  # sessions live in the database: the control server accepts them
                 browser.port = control.port
