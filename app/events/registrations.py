@@ -147,6 +147,8 @@ def _place(occurrence_id: int, *, user_id: int | None = None, guest_email: str |
     db.session.flush()
     if user_id is not None:
         registration.user = db.session.get(User, user_id)
+    if status == RegistrationStatus.CONFIRMED:
+        tickets.ensure_code(registration)  # the ticket exists before anyone opens it: its page only reads
     mail_registrant(registration, subject=_l("お申し込みを受け付けました") if status == RegistrationStatus.CONFIRMED
                      else _l("キャンセル待ちで受け付けました"), template="events/registered",
                      ics=status == RegistrationStatus.CONFIRMED, qr=True)
@@ -253,6 +255,7 @@ def fill_from_waitlist(occurrence: EventOccurrence) -> list[Registration]:
     for registration in promoted:
         registration.status = RegistrationStatus.CONFIRMED
         registration.promoted_at = utcnow()
+        tickets.ensure_code(registration)
         mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
                          ics=True, qr=True)
     return promoted
@@ -269,6 +272,7 @@ def promote_by_hand(*, registration_id: int, actor: User) -> Registration:
         raise Conflict(_l("キャンセル待ちの申し込みではありません。"))
     registration.status = RegistrationStatus.CONFIRMED
     registration.promoted_at = utcnow()
+    tickets.ensure_code(registration)
     mail_registrant(registration, subject=_l("キャンセル待ちから参加が決まりました"), template="events/promoted",
                      ics=True, qr=True)
     record_audit("registration.promoted", actor_id=actor.id, target_type="registration", target_id=registration.id)

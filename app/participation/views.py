@@ -8,7 +8,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.core.db import write_intent
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
@@ -48,17 +47,10 @@ def _organized(occurrence_id: int) -> EventOccurrence:
 
 
 def _code_for(registration_id: int) -> str:
-    """The registration's code; created on first view in a write transaction of its own (this is a GET)."""
+    """The registration's check-in code, made when it was confirmed (this GET writes nothing); 404 if it has none."""
     code = tickets.code_of(registration_id)
-    if code:
-        return code
-    db.session.rollback()  # end the read transaction: on SQLite the write must begin IMMEDIATE
-    token = write_intent.set(True)
-    try:
-        code = tickets.ensure_code(db.session.get(Registration, registration_id))
-        db.session.commit()
-    finally:
-        write_intent.reset(token)
+    if code is None:
+        abort(404)
     return code
 
 

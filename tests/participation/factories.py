@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.core.time import utcnow
+from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
 from tests.events.factories import make_series, occurrence_ids
@@ -62,5 +63,8 @@ def make_registration(occurrence_id: int, *, user_id: int | None = None,
     with app_context():
         registration = Registration(occurrence_id=occurrence_id, user_id=user_id, status=status)
         db.session.add(registration)
+        db.session.flush()
+        if status == RegistrationStatus.CONFIRMED:
+            tickets.ensure_code(registration)  # as the registration service does on confirmation
         db.session.commit()
         return registration.id, user_id, email

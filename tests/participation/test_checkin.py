@@ -56,8 +56,9 @@ def test_registrant_sees_a_stable_code_and_an_svg_qr_code(client, app):
 
 def test_codes_are_unique_within_an_occurrence(app_ctx):
     org = make_organized()
-    first, _u, _e = make_registration(org.occurrence_id)
-    second, _u, _e = make_registration(org.occurrence_id)
+    # Waitlisted: no code yet (a confirmed registration is given one at once), so the test writes both codes.
+    first, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
+    second, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
     db.session.add(CheckinCode(registration_id=first, occurrence_id=org.occurrence_id, code="AAAAAA"))
     db.session.commit()
     db.session.add(CheckinCode(registration_id=second, occurrence_id=org.occurrence_id, code="AAAAAA"))
@@ -324,3 +325,69 @@ def test_confirmation_mail_carries_the_qr_code_as_an_inline_png_and_my_events_sh
     assert re.search(rf'<img src="/participation/registrations/{registration.id}/qr.svg"', html)
     waitlisted = [m for m in outbox if m["To"] != resident.email]
     assert all(not any(p.get_content_type() == "image/png" for p in m.iter_attachments()) for m in waitlisted)
+
+
+def _code_rows() -> int:
+    with app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(CheckinCode))
+
+
+def test_the_ticket_page_writes_nothing(client, app):
+    """A GET never writes: the code is made when the registration is confirmed, so a confirmed registration that
+    somehow has none (made outside the services) is a 404, not a code created by whoever opens the page."""
+    org = make_organized()
+    registration_id, _user_id, email = make_registration(org.occurrence_id)
+    login(client, email)
+    before = _code_rows()
+    assert client.get(f"/participation/registrations/{registration_id}/ticket").status_code == 200
+    assert client.get(f"/participation/registrations/{registration_id}/qr.svg").status_code == 200
+    assert _code_rows() == before
+    with app_context():
+        db.session.execute(sa.delete(CheckinCode).where(CheckinCode.registration_id == registration_id))
+        db.session.commit()
+    assert client.get(f"/participation/registrations/{registration_id}/ticket").status_code == 404
+    assert _code_rows() == before - 1
+
+
+def test_a_registration_confirmed_from_the_waitlist_has_its_code_at_once(app, app_ctx):
+    from app.events import registrations
+    from app.events.models import EventOccurrence, Registration
+
+    org = make_organized()
+    waiting, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
+    assert db.session.get(CheckinCode, waiting) is None
+    with app.test_request_context():  # the promotion e-mail links to the event
+        promoted = registrations.fill_from_waitlist(db.session.get(EventOccurrence, org.occurrence_id))
+    assert [r.id for r in promoted] == [waiting]
+    db.session.commit()
+    assert db.session.get(Registration, waiting).status == RegistrationStatus.CONFIRMED
+    assert db.session.get(CheckinCode, waiting) is not None
+
+
+def test_the_backfill_migration_gives_every_confirmed_registration_a_code(app):
+    """Revision 0023 on data made before it: confirmed registrations without a code get one, unique within their
+    occurrence; waitlisted ones and existing codes are left alone."""
+    import importlib.util
+    import pathlib
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    org = make_organized()
+    confirmed = [make_registration(org.occurrence_id)[0] for _ in range(3)]
+    waiting, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
+    with app_context():
+        kept = db.session.get(CheckinCode, confirmed[0]).code
+        db.session.execute(sa.delete(CheckinCode).where(CheckinCode.registration_id.in_(confirmed[1:])))
+        db.session.commit()
+        versions = pathlib.Path(__file__).resolve().parents[2] / "migrations" / "versions"
+        path = versions / "0023_checkin_codes_backfill.py"
+        spec = importlib.util.spec_from_file_location("backfill_0023", path)
+        revision = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(revision)
+        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            revision.upgrade()
+        codes = dict(db.session.execute(sa.select(CheckinCode.registration_id, CheckinCode.code)).all())
+    assert set(codes) == set(confirmed) and waiting not in codes
+    assert codes[confirmed[0]] == kept
+    assert len(set(codes.values())) == 3 and all(re.fullmatch(r"[A-Z0-9]{6}", c) for c in codes.values())
