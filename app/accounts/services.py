@@ -18,6 +18,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.accounts.errors import EmailNotConfirmed, InvalidCredentials, InvalidLink, WeakPassword
 from app.accounts.models import ApiToken, User, UserSession
 from app.core.audit import record_audit
 from app.core.errors import DomainError
@@ -42,24 +43,6 @@ def _hasher() -> tuple[PasswordHasher, str]:
     """
     params = current_app.config.get("ARGON2_PARAMS") or {}
     return _hasher_for(tuple(sorted(params.items())))
-
-
-class WeakPassword(DomainError):
-    code = "weak_password"
-
-
-class InvalidCredentials(DomainError):
-    status_code = 401
-    code = "invalid_credentials"
-
-
-class EmailNotConfirmed(DomainError):
-    status_code = 403
-    code = "email_not_confirmed"
-
-
-class InvalidLink(DomainError):
-    code = "invalid_link"
 
 
 def normalize_email(email: str) -> str:

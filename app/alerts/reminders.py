@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
+from app.alerts.errors import InvalidAlertLink
 from app.alerts.models import ReminderKind, SentReminder
-from app.alerts.services import InvalidAlertLink
 from app.bookings import services as booking_services
 from app.bookings.models import Booking, BookingState
 from app.core.mail import queue_mail

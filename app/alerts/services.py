@@ -20,12 +20,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
+from app.alerts.errors import AlertError, AlreadyWatching, InvalidAlertLink, TooManyWatches
 from app.alerts.models import FreedCause, FreedSlot, SlotWatch
 from app.bookings import services as booking_services
 from app.bookings.availability import claims_between
 from app.bookings.models import BookingState
 from app.core.audit import record_audit
-from app.core.errors import Conflict, DomainError
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
@@ -33,26 +33,6 @@ from app.facilities import queries as facility_queries
 from app.facilities.availability import RoomNode, Span, cells, leaves, related, slots_for_day, span_covers, units_for
 from app.facilities.models import Closure, Facility, Room, TimeSlot
 from app.lottery.models import LotteryPeriod
-
-
-class AlertError(DomainError):
-    """A watch cannot be made as asked (the form shows the message)."""
-
-    status_code = 422
-    code = "alert_invalid"
-
-
-class TooManyWatches(AlertError):
-    code = "too_many_watches"
-
-
-class AlreadyWatching(Conflict):
-    code = "already_watching"
-
-
-class InvalidAlertLink(DomainError):
-    status_code = 400
-    code = "invalid_link"
 
 
 @contextmanager

@@ -13,10 +13,24 @@ from sqlalchemy.exc import IntegrityError
 
 from app.bookings.access import is_booking_side
 from app.bookings.availability import claims_between
+from app.bookings.errors import (
+    Banned,
+    BookingError,
+    ClosedDay,
+    FeeNotSet,
+    NotCancellable,
+    OutsideWindow,
+    OverCapacity,
+    PastDate,
+    RoomNotFound,
+    SlotTaken,
+    TooManyBookings,
+    UnknownSlot,
+)
 from app.bookings.ical import bookings_calendar
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
 from app.core.audit import record_audit
-from app.core.errors import Conflict, DomainError, NotAllowed
+from app.core.errors import NotAllowed
 from app.core.mail import Attachment, queue_mail
 from app.core.time import to_tokyo, tokyo_to_utc, utcnow
 from app.extensions import db
@@ -35,64 +49,6 @@ from app.facilities.models import Equipment, ExemptDay, Facility, FeeRate, FeeRe
 from app.organizations.models import Membership, MembershipRole, Organization
 
 HOURLY_FEE_CODE = "hour"
-
-
-class BookingError(DomainError):
-    """A booking rule was broken (400-ish: the form shows the message)."""
-
-    status_code = 422
-    code = "booking_invalid"
-
-
-class RoomNotFound(BookingError):
-    status_code = 404
-    code = "room_not_found"
-
-
-class PastDate(BookingError):
-    code = "past_date"
-
-
-class OutsideWindow(BookingError):
-    code = "outside_window"
-
-
-class ClosedDay(BookingError):
-    code = "closed"
-
-
-class UnknownSlot(BookingError):
-    code = "unknown_slot"
-
-
-class OverCapacity(BookingError):
-    code = "over_capacity"
-
-
-class FeeNotSet(BookingError):
-    code = "fee_not_set"
-
-
-class TooManyBookings(BookingError):
-    code = "too_many_bookings"
-
-
-class Banned(NotAllowed):
-    code = "banned"
-
-
-class SlotTaken(Conflict):
-    """Someone holds a cell of what was asked for; ALTERNATIVES lists the same ranges free in other rooms."""
-
-    code = "slot_taken"
-
-    def __init__(self, message=None, *, alternatives=None):
-        super().__init__(message)
-        self.alternatives = alternatives or []
-
-
-class NotCancellable(BookingError):
-    code = "not_cancellable"
 
 
 @dataclass

@@ -8,7 +8,8 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.forms import BaseForm
-from app.facilities.services import FacilityError, name_reading
+from app.facilities.errors import FacilityError
+from app.facilities.services import name_reading
 
 
 def _optional_int(value):

@@ -11,19 +11,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.audit import record_audit
-from app.core.errors import DomainError
 from app.core.images import InvalidImage, reencode
 from app.extensions import db
+from app.facilities.errors import PhotoError
 from app.facilities.models import Facility, FacilityPhoto, Room
 
 MAX_PHOTOS_PER_FACILITY = 30
 
 __all__ = ["InvalidImage", "PhotoError", "add_photo", "path_of", "photos_of", "remove_photo"]
-
-
-class PhotoError(DomainError):
-    status_code = 422
-    code = "photo_invalid"
 
 
 def upload_dir() -> Path:

@@ -9,25 +9,15 @@ from flask_babel import lazy_gettext as _l
 
 from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.audit import record_audit
-from app.core.errors import DomainError
 from app.core.readings import READING_MAX_LENGTH, clean_reading
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.availability import related
+from app.facilities.errors import ClosureError, FacilityError
 from app.facilities.models import Closure, ClosureKind, Facility, Room
 from app.facilities.queries import facility_rooms, room_node
 
 MAX_CLOSURE_DAYS_AHEAD = 3650
-
-
-class ClosureError(DomainError):
-    status_code = 422
-    code = "closure_invalid"
-
-
-class FacilityError(DomainError):
-    status_code = 422
-    code = "facility_invalid"
 
 
 def name_reading(value: str | None) -> str | None:

@@ -12,12 +12,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from app.core.audit import record_audit
-from app.core.errors import DomainError
 from app.core.time import fiscal_year as fiscal_year_of
 from app.core.time import today_tokyo, utcnow
 from app.events.models import EventCategory, EventSeries
 from app.extensions import db
 from app.indicators.catalog import IndicatorSpec, read_catalog
+from app.indicators.errors import FreezeError, InvalidManualValue, InvalidRules
 from app.indicators.models import (
     FrozenYear,
     Indicator,
@@ -117,16 +117,6 @@ def load_catalog(specs: list[IndicatorSpec] | None = None) -> LoadResult:
     return result
 
 
-class InvalidManualValue(DomainError):
-    """A staff-entered value is not acceptable; `field` names the form field at fault."""
-
-    status_code = 422
-
-    def __init__(self, message, field: str):
-        super().__init__(message)
-        self.field = field
-
-
 def parse_value(text: str | None, unit: str | None) -> Decimal:
     """The Decimal a person typed ('1,234', '４５.２', '45.2%'), checked against the indicator's UNIT."""
     raw = unicodedata.normalize("NFKC", text or "").strip().replace(",", "")
@@ -204,12 +194,6 @@ def record_manual_value(
 # ---------------------------------------------------------------- mapping rules
 
 
-class InvalidRules(DomainError):
-    """Proposed mapping rules cannot be used."""
-
-    status_code = 422
-
-
 def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None) -> list[Rule]:
     """Rules from the rules form: chosen categories and kinds, and event numbers typed as '12, 15'."""
     try:
@@ -260,12 +244,6 @@ def save_rules(indicator: Indicator, rules: list[Rule], *, actor_id: int | None)
 
 
 # ---------------------------------------------------------------- freezing fiscal years
-
-
-class FreezeError(DomainError):
-    """A fiscal year cannot be frozen or reopened."""
-
-    status_code = 409
 
 
 def frozen_years() -> set[int]:

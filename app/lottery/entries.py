@@ -30,9 +30,9 @@ from app.facilities.availability import Status, cells, leaves, related, slots_fo
 from app.facilities.models import Facility, Room
 from app.lottery import services as lottery_services
 from app.lottery.draw import SlotKey
+from app.lottery.errors import BadPreferences, LotteryError, NotOpen, WindowClosed
 from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryPeriod, LotteryTier
 from app.lottery.periods import award, draw_of, tiers_of
-from app.lottery.services import BadPreferences, LotteryError, NotOpen
 from app.organizations.models import Membership, MembershipRole, Organization
 
 
@@ -42,12 +42,6 @@ class PreferenceProblem(BadPreferences):
     def __init__(self, message=None, *, rank: int | None = None):
         super().__init__(message)
         self.rank = rank
-
-
-class WindowClosed(Conflict):
-    """The applicant's tier does not take entries now (not yet open, or closed)."""
-
-    code = "lottery_window_closed"
 
 
 # --- applicants -----------------------------------------------------------------------------------------------

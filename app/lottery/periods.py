@@ -26,8 +26,8 @@ from app.facilities.models import Facility, Room
 from app.lottery import draw as lottery
 from app.lottery import services as lottery_services
 from app.lottery.draw import SlotKey
+from app.lottery.errors import LotteryError, NotOpen
 from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryDraw, LotteryEntry, LotteryPeriod, LotteryTier
-from app.lottery.services import LotteryError, NotOpen
 from app.organizations.models import OrganizationKind
 
 APPLICANT_KINDS = [k.value for k in OrganizationKind] + [INDIVIDUAL, ANY_OTHER]

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from app.accounts.models import User
 from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
@@ -25,31 +25,8 @@ from app.facilities.availability import Status, cells, leaves, related
 from app.facilities.models import Facility, Room, TimeSlot
 from app.lottery import draw as lottery
 from app.lottery.draw import SlotKey
+from app.lottery.errors import AlreadyDrawn, BadPreferences, LotteryError, NotOpen, TooManyEntries
 from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod, LotteryPreference
-
-
-class LotteryError(DomainError):
-    """A lottery rule was broken (the message is shown to the user)."""
-
-
-class NotOpen(LotteryError):
-    """The period takes no entries: no seed committed yet, or already drawn."""
-
-
-class TooManyEntries(Conflict):
-    """The group has used all its entries for this period."""
-
-    code = "too_many_entries"
-
-
-class BadPreferences(LotteryError):
-    """Preferences empty, repeated, too many, or outside the period."""
-
-
-class AlreadyDrawn(Conflict):
-    """The period was drawn already."""
-
-    code = "already_drawn"
 
 
 def group_key(*, user_id: int, organization_id: int | None) -> str:

@@ -18,6 +18,7 @@ from app.core.mail import queue_mail
 from app.core.permissions import Role, has_role
 from app.core.time import today_tokyo, utcnow
 from app.extensions import db
+from app.organizations.errors import InvalidInvitation
 from app.organizations.models import (
     Invitation,
     Membership,
@@ -34,10 +35,6 @@ PROFILE_FIELDS = (
     "public_email", "public_phone", "website_url", "contact_name", "contact_email", "contact_phone",
     "member_count", "shop_count", "in_shotengai_federation",
 )
-
-
-class InvalidInvitation(DomainError):
-    pass
 
 
 def _sha256(value: str) -> str:
