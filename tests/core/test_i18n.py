@@ -91,11 +91,13 @@ def _ruby_allowed(message_id, places: tuple[str, ...], attribute_ids: set[str]) 
 
 
 def _shown_safely(path: str, line: int) -> bool:
-    """A flashed message or field error (shown through |ruby), or one passed through plain()."""
+    """A flashed message or field error (shown through |ruby), or one passed through plain(). The success= of
+    request_transaction is flashed."""
     lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
     near = lines[max(0, line - 3) : line]
     # Field errors are shown through |ruby by the form macros.
-    return any("flash(" in text or ".errors.append(" in text for text in near) or "plain(" in lines[line - 1]
+    return any("flash(" in text or ".errors.append(" in text or "success=" in text
+               for text in near) or "plain(" in lines[line - 1]
 
 
 def _attribute_message_ids() -> set[str]:
