@@ -23,7 +23,8 @@ belong to the call (reading values from its result before the commit expires the
 for failure stay ordinary code in the view, and names bound in the block are there after it.
 
 Leaving the block normally: commit (unless COMMIT is false: a quote or a plan that writes nothing ends as it
-did, without a commit), then flash SUCCESS, when given, as "success".
+did, without a commit), then flash SUCCESS, when given, as "success". A `return` inside the block leaves it
+normally too, and so commits: answer after the block.
 
 Leaving it by a DomainError: roll back, then put the message in the first place that takes it:
   1. FORM: the field of FORM that the exception's `field` attribute names (InvalidEvent, InvalidReport ...);
