@@ -222,7 +222,7 @@ def sign_in(port: int, email: str, password: str = BENCH_PASSWORD) -> dict[str, 
         answer = conn.getresponse()
         answer.read()
         _cookies_from(answer, jar)
-        if answer.status != 302:
+        if answer.status != 303:
             raise BenchError(f"signing in as {email} answered {answer.status} (expected a redirect)")
     finally:
         conn.close()

@@ -166,4 +166,4 @@ class Browser:
         token = self.token_for("/account/login")
         form = {"csrf_token": token, "email": email, "password": PASSWORD}
         status, _, _ = self.request("POST", "/account/login", form)
-        assert status == 302, f"sign-in of {email} answered {status}"
+        assert status == 303, f"sign-in of {email} answered {status}"

@@ -31,10 +31,10 @@ from app.accounts.forms import (
     SignupForm,
 )
 from app.accounts.limits import account_failure_limit
-from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
+from app.core.transactions import VIEW, request_transaction
 from app.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -77,24 +77,21 @@ def _set_language_cookie(response, code: str):
 @limiter.limit("20 per hour", methods=["POST"])
 @limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
 def signup():
-    if current_user.is_authenticated:
-        return redirect(url_for("core.index"))
+    if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
+        return redirect(url_for("core.index"), 303 if request.method == "POST" else 302)
     form = SignupForm()
     if request.method == "GET":
         form.language.data = g.get("ui_language", "ja")
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors={services.WeakPassword: form.password}) as tx:
             services.register_user(
                 email=form.email.data,
                 password=form.password.data,
                 display_name=form.display_name.data,
                 language=form.language.data,
             )
-        except services.WeakPassword as exc:
-            form.password.errors.append(exc.message)
-        else:
-            db.session.commit()
-            return redirect(url_for("accounts.signup_sent"))
+        if tx.ok:
+            return redirect(url_for("accounts.signup_sent"), 303)
     return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
 
 
@@ -109,13 +106,12 @@ def confirm_email(token: str):
     # A button confirms (POST): mail scanners that open links must not act for the user.
     form = ActionForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors={services.InvalidLink: VIEW},
+                                 success=_("メールアドレスを確認しました。ログインしてください。")) as tx:
             services.confirm_email(token)
-        except services.InvalidLink as exc:
-            return render_template("accounts/link_invalid.html", message=exc.message), 400
-        db.session.commit()
-        flash(_("メールアドレスを確認しました。ログインしてください。"), "success")
-        return redirect(url_for("accounts.login"))
+        if tx.failed:
+            return render_template("accounts/link_invalid.html", message=tx.error.message), 400
+        return redirect(url_for("accounts.login"), 303)
     return render_template("accounts/confirm.html", form=form)
 
 
@@ -124,8 +120,8 @@ def confirm_email(token: str):
 @account_failure_limit  # one counter per account, shared with POST /api/v1/auth/token
 def login():
     next_url = request.args.get("next")
-    if current_user.is_authenticated:
-        return redirect(safe_next(next_url))
+    if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
+        return redirect(safe_next(next_url), 303 if request.method == "POST" else 302)
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -141,10 +137,10 @@ def login():
             status = 401
         else:
             session.clear()
-            services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
-            db.session.commit()
+            with request_transaction():
+                services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
             login_user(user)
-            response = redirect(safe_next(next_url))
+            response = redirect(safe_next(next_url), 303)
             return _set_language_cookie(response, user.preferred_language)
     elif request.method == "POST":
         status = 422
@@ -155,14 +151,14 @@ def login():
 def logout():
     form = ActionForm()
     if not form.validate_on_submit():
-        return redirect(url_for("core.index"))
+        return redirect(url_for("core.index"), 303)
     if current_user.is_authenticated:
-        services.end_session(current_user.session_token)
-        db.session.commit()
+        with request_transaction():
+            services.end_session(current_user.session_token)
     logout_user()
     session.clear()
     flash(_("ログアウトしました。"), "success")
-    return redirect(url_for("core.index"))
+    return redirect(url_for("core.index"), 303)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -171,8 +167,8 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
-        db.session.commit()
+        with request_transaction():
+            services.request_password_reset(form.email.data)
         return render_template("accounts/forgot_sent.html", email=form.email.data)
     return render_template("accounts/forgot.html", form=form), 200 if request.method == "GET" else 422
 
@@ -186,16 +182,13 @@ def reset_password(token: str):
         return render_template("accounts/link_invalid.html", message=exc.message), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=form.password) as tx:
             services.reset_password(token, form.password.data)
-        except DomainError as exc:
-            form.password.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if tx.ok:
             logout_user()
             session.clear()
             flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
-            return redirect(url_for("accounts.login"))
+            return redirect(url_for("accounts.login"), 303)
     return render_template("accounts/reset.html", form=form), 200 if request.method == "GET" else 422
 
 
@@ -221,10 +214,9 @@ def update_profile():
     form = ProfileForm()
     if not form.validate_on_submit():
         return _profile_page(422, profile_form=form)
-    services.update_profile(current_user, display_name=form.display_name.data, language=form.language.data)
-    db.session.commit()
-    flash(_("プロフィールを保存しました。"), "success")
-    return _set_language_cookie(redirect(url_for("accounts.profile")), current_user.preferred_language)
+    with request_transaction(success=_("プロフィールを保存しました。")):
+        services.update_profile(current_user, display_name=form.display_name.data, language=form.language.data)
+    return _set_language_cookie(redirect(url_for("accounts.profile"), 303), current_user.preferred_language)
 
 
 def _password_check_failed(response) -> bool:
@@ -244,24 +236,21 @@ def _account_key() -> str:
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors={services.InvalidCredentials: form.current_password,
+                                         services.WeakPassword: form.password}) as tx:
             services.change_password(
                 current_user, current_password=form.current_password.data, new_password=form.password.data
             )
-        except services.InvalidCredentials as exc:
-            g.password_check_failed = True
-            form.current_password.errors.append(exc.message)
-        except services.WeakPassword as exc:
-            form.password.errors.append(exc.message)
-        else:
             # Every session was revoked; this browser gets a fresh one.
             user = current_user._get_current_object()
             services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
-            db.session.commit()
+        if isinstance(tx.error, services.InvalidCredentials):
+            g.password_check_failed = True
+        if tx.ok:
             session.clear()
             login_user(user)
             flash(_("パスワードを変更しました。ほかの端末はログアウトされました。"), "success")
-            return redirect(url_for("accounts.profile"))
+            return redirect(url_for("accounts.profile"), 303)
     return _profile_page(422, password_form=form)
 
 
@@ -271,20 +260,18 @@ def request_deletion():
     form = DeleteAccountForm()
     if not form.validate_on_submit():
         return _profile_page(422, delete_form=form)
-    services.request_deletion(current_user)
-    db.session.commit()
-    flash(_("削除の申し出を受け付けました。担当者が確認してから削除します。"), "success")
-    return redirect(url_for("accounts.profile"))
+    with request_transaction(success=_("削除の申し出を受け付けました。担当者が確認してから削除します。")):
+        services.request_deletion(current_user)
+    return redirect(url_for("accounts.profile"), 303)
 
 
 @bp.post("/delete/cancel")
 @login_required
 def cancel_deletion():
     if ActionForm().validate_on_submit():
-        services.cancel_deletion_request(current_user)
-        db.session.commit()
-        flash(_("削除の申し出を取り消しました。"), "success")
-    return redirect(url_for("accounts.profile"))
+        with request_transaction(success=_("削除の申し出を取り消しました。")):
+            services.cancel_deletion_request(current_user)
+    return redirect(url_for("accounts.profile"), 303)
 
 
 @bp.post("/tokens")
@@ -293,8 +280,8 @@ def create_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
         return _profile_page(422, token_form=form)
-    _token, secret = services.issue_api_token(current_user, name=form.name.data)
-    db.session.commit()
+    with request_transaction():
+        _token, secret = services.issue_api_token(current_user, name=form.name.data)
     # Shown once, on this response only; never stored in clear.
     return _profile_page(201, new_token_secret=secret)
 
@@ -302,10 +289,12 @@ def create_token():
 @bp.post("/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    if ActionForm().validate_on_submit() and services.revoke_api_token(current_user, token_id):
-        db.session.commit()
-        flash(_("トークンを無効にしました。"), "success")
-    return redirect(url_for("accounts.profile"))
+    if ActionForm().validate_on_submit():
+        with request_transaction():
+            revoked = services.revoke_api_token(current_user, token_id)
+        if revoked:
+            flash(_("トークンを無効にしました。"), "success")
+    return redirect(url_for("accounts.profile"), 303)
 
 
 def init_login(login_manager) -> None:

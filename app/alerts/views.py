@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -18,6 +18,7 @@ from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.time import today_tokyo
+from app.core.transactions import VIEW, request_transaction
 from app.extensions import db, limiter
 from app.facilities import queries as facility_queries
 from app.facilities.models import Facility, Room, TimeSlot
@@ -88,15 +89,11 @@ def new():
     form = _watch_form(facility, request.form)
     if not form.validate_on_submit():
         return _new_page(form, facility, 422)
-    try:
+    with request_transaction(errors=form.day, success=_("空きが出たらメールでお知らせします。")) as tx:
         services.add_watch(user=current_user, facility_id=facility.id, day=form.day.data,
                            room_id=form.room_id.data, slot_id=form.slot_id.data)
-    except DomainError as exc:
-        db.session.rollback()
-        form.day.errors = [*form.day.errors, exc.message]
-        return _new_page(form, facility, 409 if exc.status_code == 409 else 422)
-    db.session.commit()
-    flash(_("空きが出たらメールでお知らせします。"), "success")
+    if tx.failed:
+        return _new_page(form, facility, tx.status(keep=(409,)))
     return redirect(url_for("alerts.mine"), 303)
 
 
@@ -119,9 +116,8 @@ def delete(watch_id: int):
         abort(404)  # another user's watch: no hint that it exists
     if not ActionForm().validate_on_submit():
         abort(400)
-    services.remove_watch(watch, user=current_user)
-    db.session.commit()
-    flash(_("お知らせを解除しました。"), "success")
+    with request_transaction(success=_("お知らせを解除しました。")):
+        services.remove_watch(watch, user=current_user)
     return redirect(url_for("alerts.mine"), 303)
 
 
@@ -136,8 +132,8 @@ def unsubscribe(token: str):
         return render_template("alerts/result.html", message=_("このお知らせは、すでに解除されています。"))
     form = ActionForm()
     if form.validate_on_submit():
-        services.unsubscribe(token)
-        db.session.commit()
+        with request_transaction():
+            services.unsubscribe(token)
         return render_template("alerts/result.html", done=_("お知らせを解除しました。"))
     return render_template("alerts/unsubscribe.html", watch=watch, form=form)
 
@@ -146,19 +142,17 @@ def unsubscribe(token: str):
 def cancel(token: str):
     """The one-click cancel link of a reminder: GET shows what cancelling means, POST cancels (once)."""
     form = ActionForm()
-    try:
+    confirmed = form.validate_on_submit()
+    with request_transaction(errors=VIEW, commit=confirmed) as tx:
         target = reminders.load_cancel_link(token)
-        if form.validate_on_submit():
+        if confirmed:
             target = reminders.cancel_by_link(token)
-        elif request.method == "POST":
+    if tx.failed:
+        return render_template("alerts/result.html", message=tx.error.message), tx.status(keep=(409,), otherwise=400)
+    if not confirmed:
+        if request.method == "POST":
             abort(400)
-        else:
-            return render_template("alerts/cancel.html", target=target, form=form, hm=_hm,
-                                   lang=current_language().code)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_template("alerts/result.html", message=exc.message), 409 if exc.status_code == 409 else 400
-    db.session.commit()
+        return render_template("alerts/cancel.html", target=target, form=form, hm=_hm, lang=current_language().code)
     if target.registration is not None:
         return render_template("alerts/result.html", done=_("申し込みを取り消しました。"))
     if target.booking.late_cancellation:

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from app.accounts import services as account_services
 from app.accounts.limits import account_failure_limit
 from app.api.security import current_api_token, current_api_user, token_required
+from app.core.transactions import request_transaction
 from app.extensions import db, limiter
 
 blp = Blueprint("api_auth", __name__, description="Bearer tokens: issue and revoke")
@@ -65,14 +66,14 @@ class TokenResource(MethodView):
             g.login_failed = True
             db.session.commit()  # keep the audit row of the failure
             raise
-        token, secret = account_services.issue_api_token(user, name=data["name"])
-        db.session.commit()
+        with request_transaction():
+            token, secret = account_services.issue_api_token(user, name=data["name"])
         return {"token": secret, "id": token.id, "name": token.name, "created_at": token.created_at}
 
     @token_required
     @blp.response(204)
     def delete(self):
         """Revoke the bearer token used for this request"""
-        account_services.revoke_api_token(current_api_user(), current_api_token().id)
-        db.session.commit()
+        with request_transaction():
+            account_services.revoke_api_token(current_api_user(), current_api_token().id)
         return None

@@ -15,7 +15,8 @@ from marshmallow import Schema, fields, validate
 from app.api.security import current_api_user, token_required
 from app.core.converters import ID_MAX
 from app.core.districts import District
-from app.core.errors import DomainError, json_error
+from app.core.errors import json_error
+from app.core.transactions import VIEW, request_transaction
 from app.events import errors, queries
 from app.events import registrations as registration_services
 from app.events import series as series_services
@@ -229,31 +230,27 @@ def _invalid(exc: errors.InvalidEvent):
 
 
 def _save_and_publish(organization, user, data, series=None):
-    try:
-        base = series_services.input_from_series(series) if series else None
-        if base is None:
-            missing = [k for k in ("title", "category", "district", "recurrence", "start_time", "end_time")
-                       if k not in data]
-            if missing:
-                return json_error(422, str(_l("入力してください。")), "invalid", field=missing[0])
-            base = series_services.SeriesInput(
-                texts={}, category="", audiences=[], district="", venue_name=None, venue_address=None,
-                online_url=None, fee_yen=0, fee_note=None, registration_required=True, capacity=None,
-                registration_opens_at=None, registration_deadline_days=None, accessibility={},
-                foreign_languages=[], contact={}, partner_ids=[], frequency="once", first_date=None,
-                until_date=None, nth=None, dates=[], start_time=None, end_time=None)
+    base = series_services.input_from_series(series) if series else None
+    if base is None:
+        missing = [k for k in ("title", "category", "district", "recurrence", "start_time", "end_time")
+                   if k not in data]
+        if missing:
+            return json_error(422, str(_l("入力してください。")), "invalid", field=missing[0])
+        base = series_services.SeriesInput(
+            texts={}, category="", audiences=[], district="", venue_name=None, venue_address=None,
+            online_url=None, fee_yen=0, fee_note=None, registration_required=True, capacity=None,
+            registration_opens_at=None, registration_deadline_days=None, accessibility={},
+            foreign_languages=[], contact={}, partner_ids=[], frequency="once", first_date=None,
+            until_date=None, nth=None, dates=[], start_time=None, end_time=None)
+    # An InvalidEvent answers 422 with its field; any other DomainError goes on to the API's error answer.
+    with request_transaction(errors={errors.InvalidEvent: VIEW}) as tx:
         saved = series_services.save_series(organization=organization, actor=user, data=_apply(base, data),
                                             series=series)
         if data.get("publish"):
             series_services.submit(saved, actor=user, publish_at=data.get("publish_at"))
-    except errors.InvalidEvent as exc:
-        db.session.rollback()
-        return _invalid(exc)
-    except DomainError:
-        db.session.rollback()
-        raise
-    saved_id = saved.id
-    db.session.commit()
+        saved_id = saved.id
+    if tx.failed:
+        return _invalid(tx.error)
     return saved_id
 
 
@@ -408,14 +405,10 @@ class OccurrenceRegistration(MethodView):
         occurrence = db.session.get(EventOccurrence, occurrence_id)
         if occurrence is None or not series_services.is_visible(None, occurrence.series):
             abort(404)
-        try:
+        with request_transaction():
             registration = registration_services.register(occurrence_id=occurrence_id, user=user)
-        except DomainError:
-            db.session.rollback()
-            raise
-        result = {"id": registration.id, "occurrence_id": occurrence_id, "status": registration.status.value,
-                  "promoted_registration_id": None}
-        db.session.commit()
+            result = {"id": registration.id, "occurrence_id": occurrence_id, "status": registration.status.value,
+                      "promoted_registration_id": None}
         return result
 
     @token_required
@@ -430,14 +423,10 @@ class OccurrenceRegistration(MethodView):
             Registration.status != RegistrationStatus.CANCELLED))
         if registration_id is None:
             abort(404)
-        try:
+        with request_transaction():
             promoted = registration_services.cancel_registration(registration_id=registration_id, user=user)
-        except DomainError:
-            db.session.rollback()
-            raise
-        result = {"id": registration_id, "occurrence_id": occurrence_id, "status": "cancelled",
-                  "promoted_registration_id": promoted.id if promoted else None}
-        db.session.commit()
+            result = {"id": registration_id, "occurrence_id": occurrence_id, "status": "cancelled",
+                      "promoted_registration_id": promoted.id if promoted else None}
         return result
 
 
@@ -453,10 +442,8 @@ class EventCancel(MethodView):
         """Cancel an event with a reason; registrants are e-mailed and feeds show STATUS:CANCELLED"""
         user = current_api_user()
         series = db.session.get(EventSeries, event_id)  # exists and is the caller's: _series_editor_required
-        try:
+        with request_transaction(errors={errors.InvalidEvent: VIEW}) as tx:
             series_services.cancel_series(series, actor=user, reason=data["reason"])
-        except errors.InvalidEvent as exc:
-            db.session.rollback()
-            return _invalid(exc)
-        db.session.commit()
+        if tx.failed:
+            return _invalid(tx.error)
         return _detail(event_id)

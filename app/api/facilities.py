@@ -17,6 +17,7 @@ from app.bookings.models import Booking, BookingState
 from app.core.converters import ID_MAX
 from app.core.errors import json_error
 from app.core.i18n import plain
+from app.core.transactions import VIEW, request_transaction
 from app.extensions import db
 from app.facilities import queries
 from app.facilities.availability import Status
@@ -227,21 +228,20 @@ class BookingList(MethodView):
     def post(self, data):
         """Book units of a room (the same rules as the booking form; the database arbitrates races)"""
         user = current_api_user()
-        try:
+        with request_transaction(errors={booking_services.SlotTaken: VIEW}) as tx:
             booking = booking_services.book_slots(
                 user=user, room_id=data["room_id"], day=data["day"], unit_keys=data["units"],
                 purpose=data["purpose"], attendees=data["attendees"], category=data["category"],
                 organization_id=data["organization_id"], equipment_ids=data["equipment"],
             )
-        except booking_services.SlotTaken as exc:
-            db.session.rollback()
+            # Dumped before the commit, which expires the booking: dumped after, it would be read back (booking
+            # and items, 2 SELECTs) only to give the same values. The response is already JSON, so the decorator
+            # passes it.
+            body = _BOOKING_SCHEMA.dump(booking)
+        if tx.failed:
             alternatives = [{"room_id": a.room.id, "facility_id": a.room.facility_id, "room": a.room.name,
-                             "units": a.unit_keys} for a in exc.alternatives]
-            return json_error(409, plain(str(exc.message)), exc.code, alternatives=alternatives)
-        # Dumped before the commit, which expires the booking: dumped after, it would be read back (booking and
-        # items, 2 SELECTs) only to give the same values. The response is already JSON, so the decorator passes it.
-        body = _BOOKING_SCHEMA.dump(booking)
-        db.session.commit()
+                             "units": a.unit_keys} for a in tx.error.alternatives]
+            return json_error(409, plain(str(tx.error.message)), tx.error.code, alternatives=alternatives)
         return jsonify(body), 201
 
 
@@ -257,7 +257,7 @@ class BookingCancel(MethodView):
         booking = db.session.get(Booking, booking_id)
         if booking is None or not access.is_booking_side(user, booking):
             abort(404)
-        booking_services.cancel_booking(booking, actor=user)
-        db.session.commit()
+        with request_transaction():
+            booking_services.cancel_booking(booking, actor=user)
         return booking
 

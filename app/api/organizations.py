@@ -11,9 +11,10 @@ from marshmallow import Schema, fields, validate
 
 from app.api.security import current_api_user, token_required
 from app.core.districts import District
-from app.core.errors import DomainError, json_error
+from app.core.errors import json_error
 from app.core.permissions import Role, has_role
 from app.core.time import today_tokyo
+from app.core.transactions import request_transaction
 from app.extensions import db
 from app.organizations import services
 from app.organizations.models import Organization, OrganizationKind, VerificationStatus
@@ -133,13 +134,9 @@ class OrganizationList(MethodView):
                       name_ja=names["ja"].strip()[:200], name_en=names.get("en"), name_easy=names.get("easy"),
                       description_ja=descriptions.get("ja"), description_en=descriptions.get("en"),
                       description_easy=descriptions.get("easy"))
-        try:
+        with request_transaction():
             org = services.register_organization(officer=user, values=values, verified_until=data["verified_until"])
-        except DomainError:
-            db.session.rollback()
-            raise
-        result = _doc(org)
-        db.session.commit()
+            result = _doc(org)
         return result
 
 

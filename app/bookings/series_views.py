@@ -27,10 +27,10 @@ from app.bookings.views import (
     desk_organization_choices,
     desk_party,
 )
-from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
+from app.core.transactions import FLASH, VIEW, request_transaction
 from app.extensions import db
 from app.facilities.access import staff_facility
 
@@ -113,38 +113,35 @@ def _plan_or_book(form: SeriesForm, room, *, user, actor=None, organization_id: 
     )
     fingerprint = _fingerprint(form, room.id)
     mode = form.mode.data if form.mode.data in ("all", "free") else None
-    try:
-        if mode is None or form.confirm.data != fingerprint:
+    planning = mode is None or form.confirm.data != fingerprint  # the plan first (writes nothing), then confirm
+    override = desk_ban_override(form) if ban and not planning else None
+    barred = not planning and ban and override is None  # never book a barred resident silently: plan again
+    with request_transaction(errors=VIEW, commit=not (planning or barred)) as tx:
+        if planning or barred:
             plan = series_services.plan_series(on_behalf=on_behalf, **options)
-            form.confirm.data = fingerprint
-            return _render(form, room, 200, plan=plan, action_url=action_url, ban=ban)
-        override = desk_ban_override(form) if ban else None
-        if ban and override is None:  # never book a barred resident silently
-            plan = series_services.plan_series(on_behalf=on_behalf, **options)
-            return _render(form, room, 422, plan=plan, action_url=action_url, ban=ban)
-        series, booked = series_services.book_series(purpose=form.purpose.data, skip_conflicts=mode == "free",
-                                                     actor=actor, ban_override_reason=override, **options)
-    except series_services.SeriesConflict as exc:
-        db.session.rollback()
+        else:
+            series, booked = series_services.book_series(purpose=form.purpose.data, skip_conflicts=mode == "free",
+                                                         actor=actor, ban_override_reason=override, **options)
+    if isinstance(tx.error, series_services.SeriesConflict):
         plan = _plan_or_none(options, on_behalf=on_behalf)
         form.confirm.data = fingerprint if plan else ""
-        return _render(form, room, 409, plan=plan, error=exc.message, action_url=action_url, ban=ban)
-    except DomainError as exc:
-        db.session.rollback()
+        return _render(form, room, 409, plan=plan, error=tx.error.message, action_url=action_url, ban=ban)
+    if tx.failed:
         form.confirm.data = ""
-        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
-        return _render(form, room, status, error=exc.message, action_url=action_url, ban=ban)
-    db.session.commit()
+        return _render(form, room, tx.status(), error=tx.error.message, action_url=action_url, ban=ban)
+    if planning:
+        form.confirm.data = fingerprint
+        return _render(form, room, 200, plan=plan, action_url=action_url, ban=ban)
+    if barred:
+        return _render(form, room, 422, plan=plan, action_url=action_url, ban=ban)
     flash(_("くり返しの予約を受け付けました(%(n)s回)。", n=len(booked)), "success")
     return redirect(url_for("bookings.series_show", series_id=series.id), 303)
 
 
 def _plan_or_none(options: dict, *, on_behalf: bool = False):
-    try:
-        return series_services.plan_series(on_behalf=on_behalf, **options)
-    except DomainError:
-        db.session.rollback()
-        return None
+    with request_transaction(errors=VIEW, commit=False) as tx:
+        plan = series_services.plan_series(on_behalf=on_behalf, **options)
+    return None if tx.failed else plan
 
 
 def _series_for_user(series_id: int) -> BookingSeries:
@@ -176,14 +173,10 @@ def series_cancel(series_id: int):
         from_day = None
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH) as tx:
             cancelled = series_services.cancel_series(series, actor=current_user, from_day=from_day)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("bookings.series_show", series_id=series.id), 303)
-        db.session.commit()
-        flash(_("%(n)s件の予約を取り消しました。", n=len(cancelled)), "success")
+        if tx.ok:
+            flash(_("%(n)s件の予約を取り消しました。", n=len(cancelled)), "success")
         return redirect(url_for("bookings.series_show", series_id=series.id), 303)
     preview = series_services.cancellation_preview(series, actor=current_user, from_day=from_day)
     if not preview.bookings:

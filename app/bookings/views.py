@@ -21,6 +21,7 @@ from app.core.filters import date_long
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import today_tokyo
+from app.core.transactions import FLASH, VIEW, request_transaction
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities import services as facility_services
@@ -122,23 +123,21 @@ def new():
         attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
         equipment_ids=form.equipment.data or [],
     )
-    try:
-        if form.confirm.data != "1":
+    quoting = form.confirm.data != "1"  # first the quote (writes nothing), then the booking
+    with request_transaction(errors=VIEW, commit=not quoting) as tx:
+        if quoting:
             quote = services.quote(**options)
-            form.confirm.data = "1"
-            return _render_form(form, room, 200, quote=quote)
-        booking = services.book_slots(purpose=form.purpose.data, **options)
-    except services.SlotTaken as exc:
-        db.session.rollback()
+        else:
+            booking = services.book_slots(purpose=form.purpose.data, **options)
+    if tx.failed:
         form.confirm.data = ""
-        form.units.choices = _unit_choices(room, form.day.data)
-        return _render_form(form, room, 409, error=exc.message, alternatives=exc.alternatives)
-    except DomainError as exc:
-        db.session.rollback()
-        form.confirm.data = ""
-        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
-        return _render_form(form, room, status, error=exc.message)
-    db.session.commit()
+        if isinstance(tx.error, services.SlotTaken):
+            form.units.choices = _unit_choices(room, form.day.data)
+            return _render_form(form, room, 409, error=tx.error.message, alternatives=tx.error.alternatives)
+        return _render_form(form, room, tx.status(), error=tx.error.message)
+    if quoting:
+        form.confirm.data = "1"
+        return _render_form(form, room, 200, quote=quote)
     flash(_("予約を受け付けました。"), "success")
     return redirect(url_for("bookings.show", booking_id=booking.id), 303)
 
@@ -202,13 +201,10 @@ def cancel(booking_id: int):
     booking = _booking_for_user(booking_id)
     form = ActionForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH) as tx:
             services.cancel_booking(booking, actor=current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        if tx.failed:
             return redirect(url_for("bookings.show", booking_id=booking.id), 303)
-        db.session.commit()
         flash(_("予約を取り消しました。") if not booking.late_cancellation else
               _("予約を取り消しました。直前の取消しのため、しばらく新しい予約はできません。"), "success")
         return redirect(url_for("bookings.mine"), 303)
@@ -263,19 +259,13 @@ def desk_action(booking_id: int, action: str):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH, success=_("記録しました。")):
         if action == "paid":
             services.record_payment(booking, actor=current_user)
         elif action in ("checkin", "noshow"):
             services.mark_attendance(booking, actor=current_user, came=action == "checkin")
         else:
             services.decide_booking(booking, actor=current_user, approve=action == "approve")
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("記録しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=booking.facility_id, day=booking.day.isoformat()), 303)
 
 
@@ -286,9 +276,9 @@ def desk_exempt(facility_id: int):
     form = ExemptDayForm()
     if not form.validate_on_submit():
         return _desk_page(facility, today_tokyo(), exempt_form=form, status=422)
-    services.add_exempt_day(facility_id=facility.id, day=form.day.data, reason=form.reason.data, actor=current_user)
-    db.session.commit()
-    flash(_("この日の直前の取消しと無断キャンセルは、利用制限の対象外になりました。"), "success")
+    with request_transaction(success=_("この日の直前の取消しと無断キャンセルは、利用制限の対象外になりました。")):
+        services.add_exempt_day(facility_id=facility.id, day=form.day.data, reason=form.reason.data,
+                                actor=current_user)
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=form.day.data.isoformat()), 303)
 
 
@@ -334,9 +324,8 @@ def delete_closure(closure_id: int):
     facility = staff_facility(closure.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    facility_services.remove_closure(closure, actor=current_user)
-    db.session.commit()
-    flash(_("休館を取り消しました。"), "success")
+    with request_transaction(success=_("休館を取り消しました。")):
+        facility_services.remove_closure(closure, actor=current_user)
     return redirect(url_for("bookings.closures", facility_id=facility.id), 303)
 
 
@@ -435,27 +424,26 @@ def desk_book(facility_id: int):
                    attendees=form.attendees.data, category=form.category_value,
                    organization_id=organization.id if organization else None,
                    equipment_ids=form.equipment.data or [])
-    try:
-        if form.confirm.data != "1":
+    confirming = form.confirm.data == "1"  # else the quote first (writes nothing)
+    override = desk_ban_override(form) if confirming and ban else None
+    barred = confirming and ban and override is None  # never book a barred resident silently: quote again
+    with request_transaction(errors=VIEW, commit=confirming and not barred) as tx:
+        if confirming and not barred:
+            booking = services.book_slots(purpose=form.purpose.data, actor=current_user,
+                                          ban_override_reason=override, **options)
+        else:
             quote = services.quote(on_behalf=True, **options)
-            form.confirm.data = "1"
-            return _render_form(form, room, 200, quote=quote, **urls)
-        override = desk_ban_override(form) if ban else None
-        if ban and override is None:  # never book a barred resident silently
-            return _render_form(form, room, 422, quote=services.quote(on_behalf=True, **options), **urls)
-        booking = services.book_slots(purpose=form.purpose.data, actor=current_user, ban_override_reason=override,
-                                      **options)
-    except services.SlotTaken as exc:
-        db.session.rollback()
+    if tx.failed:
         form.confirm.data = ""
-        form.units.choices = _unit_choices(room, form.day.data)
-        return _render_form(form, room, 409, error=exc.message, alternatives=exc.alternatives, **urls)
-    except DomainError as exc:
-        db.session.rollback()
-        form.confirm.data = ""
-        status = exc.status_code if exc.status_code in (403, 404, 409) else 422
-        return _render_form(form, room, status, error=exc.message, **urls)
-    db.session.commit()
+        if isinstance(tx.error, services.SlotTaken):
+            form.units.choices = _unit_choices(room, form.day.data)
+            return _render_form(form, room, 409, error=tx.error.message, alternatives=tx.error.alternatives, **urls)
+        return _render_form(form, room, tx.status(), error=tx.error.message, **urls)
+    if not confirming:
+        form.confirm.data = "1"
+        return _render_form(form, room, 200, quote=quote, **urls)
+    if barred:
+        return _render_form(form, room, 422, quote=quote, **urls)
     flash(_("団体に代わって予約しました。") if organization else _("利用者に代わって予約しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=booking.day.isoformat()), 303)
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
+from app.core.transactions import request_transaction
 from app.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -33,11 +34,11 @@ def switch_language():
     code = normalize_language(request.form.get("lang"))
     target = safe_next(request.form.get("next"))
     if not form.validate_on_submit() or code is None:
-        return redirect(target)
+        return redirect(target, 303)
     if current_user.is_authenticated and current_user.preferred_language != code:
-        current_user.preferred_language = code
-        db.session.commit()
-    response = redirect(target)
+        with request_transaction():
+            current_user.preferred_language = code
+    response = redirect(target, 303)
     response.set_cookie(LANGUAGE_COOKIE, code, max_age=60 * 60 * 24 * 365, samesite="Lax", httponly=True,
                         secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response

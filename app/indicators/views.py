@@ -14,6 +14,7 @@ from app.core.districts import District
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
+from app.core.transactions import FLASH, request_transaction
 from app.extensions import db
 from app.indicators import export, participants, queries, services, sources
 from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, YearActionForm
@@ -158,7 +159,8 @@ def enter_value(code: str):
     form = ManualValueForm()
     if not form.validate_on_submit():
         return _detail(indicator, form, 422)
-    try:
+    # An InvalidManualValue names the field at fault; any other DomainError goes on to the error page.
+    with request_transaction(form=form, success=_("値を保存しました。")) as tx:
         services.record_manual_value(
             indicator,
             fiscal_year=int(form.fiscal_year.data),
@@ -168,13 +170,9 @@ def enter_value(code: str):
             note=form.note.data,
             actor_id=current_user.id,
         )
-    except services.InvalidManualValue as error:
-        db.session.rollback()
-        getattr(form, error.field).errors.append(error.message)
+    if tx.failed:
         return _detail(_indicator_or_404(code), form, 422)
-    db.session.commit()
-    flash(_("値を保存しました。"), "success")
-    return redirect(url_for("indicators.staff_detail", code=code))
+    return redirect(url_for("indicators.staff_detail", code=code), 303)
 
 
 def _rules_page(indicator, form: RulesForm, *, preview=None, error: str | None = None, status: int = 200):
@@ -223,8 +221,8 @@ def save_rules(code: str):
     if "save" not in request.form:
         year = int(form.preview_year.data)
         return _rules_page(indicator, form, preview=(year, *sources.preview_rules(indicator, proposed, year)))
-    changed = services.save_rules(indicator, proposed, actor_id=current_user.id)
-    db.session.commit()
+    with request_transaction():
+        changed = services.save_rules(indicator, proposed, actor_id=current_user.id)
     flash(_("対応づけのルールを保存しました。") if changed else _("ルールは変わっていません。"), "success")
     return redirect(url_for("indicators.staff_detail", code=code), 303)
 
@@ -243,14 +241,8 @@ def _year_action(year: int, action, done: str):
     form = YearActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors={services.FreezeError: FLASH}, success=done):
         action(year, actor_id=current_user.id)
-    except services.FreezeError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("indicators.years"), 303)
-    db.session.commit()
-    flash(done, "success")
     return redirect(url_for("indicators.years"), 303)
 
 

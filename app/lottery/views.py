@@ -19,6 +19,7 @@ from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
+from app.core.transactions import FLASH, VIEW, request_transaction
 from app.extensions import db
 from app.facilities import queries as facility_queries
 from app.facilities.models import Facility, Room, TimeSlot
@@ -149,20 +150,14 @@ def apply(period_id: int):
         form.applicant.errors = [_("申込者を一覧から選んでください。")]
         return _apply_page(ctx, form, rows, 422, applicants=applicants)
     organization_id = int(raw) if raw else None
-    try:
+    with request_transaction(errors=VIEW) as tx:
         entry = flow.apply(period, user=current_user, organization_id=organization_id,
                            preferences=[r.key for r in rows if r.key])
-    except DomainError as exc:
-        db.session.rollback()
-        _mark_row(rows, exc)
-        return _apply_page(ctx, form, rows, _status(exc), error=exc.message, applicants=applicants)
-    db.session.commit()
+    if tx.failed:
+        _mark_row(rows, tx.error)
+        return _apply_page(ctx, form, rows, tx.status(), error=tx.error.message, applicants=applicants)
     flash(_("申し込みました。申込番号は%(n)sです。受付期間中は変更できます。", n=entry.id), "success")
     return redirect(url_for("lotteries.entry", entry_id=entry.id), 303)
-
-
-def _status(exc: DomainError) -> int:
-    return exc.status_code if exc.status_code in (403, 404, 409) else 422
 
 
 def _mark_row(rows: list[PreferenceRow], exc: DomainError) -> None:
@@ -221,15 +216,12 @@ def entry(entry_id: int):
     rows, ok = read_preferences(request.form, draw.max_preferences)
     if not form.validate_on_submit() or not ok:
         return _entry_page(entry, rows=rows, status=422, error=None if ok else _("入力内容を確かめてください。"))
-    try:
+    with request_transaction(errors=VIEW, success=_("希望を変更しました。")) as tx:
         flow.change(entry, user=current_user, preferences=[r.key for r in rows if r.key])
-    except DomainError as exc:
-        db.session.rollback()
-        _mark_row(rows, exc)
-        return _entry_page(db.session.get(LotteryEntry, entry_id), rows=rows, error=exc.message,
-                           status=_status(exc))
-    db.session.commit()
-    flash(_("希望を変更しました。"), "success")
+    if tx.failed:
+        _mark_row(rows, tx.error)
+        return _entry_page(db.session.get(LotteryEntry, entry_id), rows=rows, error=tx.error.message,
+                           status=tx.status())
     return redirect(url_for("lotteries.entry", entry_id=entry.id), 303)
 
 
@@ -240,14 +232,10 @@ def withdraw(entry_id: int):
     period_id = entry.period_id
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH, success=_("申込を取り下げました。")) as tx:
         flow.withdraw(entry, user=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    if tx.failed:
         return redirect(url_for("lotteries.entry", entry_id=entry_id), 303)
-    db.session.commit()
-    flash(_("申込を取り下げました。"), "success")
     return redirect(url_for("lotteries.show", period_id=period_id), 303)
 
 
@@ -258,15 +246,12 @@ def confirm(entry_id: int):
     form = ConfirmAwardForm()
     if not form.validate_on_submit():
         return _entry_page(entry, confirm_form=form, status=422)
-    try:
+    with request_transaction(errors=VIEW, success=_("当選した枠の予約を確定しました。")) as tx:
         booking = flow.confirm_award(entry, user=current_user, purpose=form.purpose.data,
                                      attendees=form.attendees.data, category=form.category_value)
-    except DomainError as exc:
-        db.session.rollback()
-        return _entry_page(db.session.get(LotteryEntry, entry_id), confirm_form=form, error=exc.message,
-                           status=_status(exc))
-    db.session.commit()
-    flash(_("当選した枠の予約を確定しました。"), "success")
+    if tx.failed:
+        return _entry_page(db.session.get(LotteryEntry, entry_id), confirm_form=form, error=tx.error.message,
+                           status=tx.status())
     return redirect(url_for("bookings.show", booking_id=booking.id), 303)
 
 
@@ -276,14 +261,8 @@ def decline(entry_id: int):
     entry = _entry_or_404(entry_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH, success=_("当選を辞退しました。")):
         flow.decline_award(entry, user=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("当選を辞退しました。"), "success")
     return redirect(url_for("lotteries.entry", entry_id=entry_id), 303)
 
 
@@ -372,13 +351,11 @@ def staff_new(facility_id: int):
     form = _period_form(facility, request.form)
     if not form.validate_on_submit():
         return _form_page(facility, form, 422)
-    try:
+    with request_transaction(errors=VIEW,
+                             success=_("抽選期間を作りました。事前に公開する値(SHA-256)が決まりました。")) as tx:
         period = lottery_periods.open_period(facility, _spec(form), actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _form_page(facility, form, _status(exc), error=exc.message)
-    db.session.commit()
-    flash(_("抽選期間を作りました。事前に公開する値(SHA-256)が決まりました。"), "success")
+    if tx.failed:
+        return _form_page(facility, form, tx.status(), error=tx.error.message)
     return redirect(url_for("lotteries.staff_period", period_id=period.id), 303)
 
 
@@ -423,14 +400,11 @@ def staff_edit(period_id: int):
     form = _period_form(facility, request.form)
     if not form.validate_on_submit():
         return _form_page(facility, form, 422, period=period)
-    try:
+    with request_transaction(errors=VIEW, success=_("抽選期間を変更しました。")) as tx:
         lottery_periods.update_period(period, _spec(form), actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        return _form_page(facility, form, _status(exc), period=db.session.get(LotteryPeriod, period_id),
-                          error=exc.message)
-    db.session.commit()
-    flash(_("抽選期間を変更しました。"), "success")
+    if tx.failed:
+        return _form_page(facility, form, tx.status(), period=db.session.get(LotteryPeriod, period_id),
+                          error=tx.error.message)
     return redirect(url_for("lotteries.staff_period", period_id=period.id), 303)
 
 
@@ -440,13 +414,9 @@ def staff_draw(period_id: int):
     period = _managed_period(period_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH) as tx:
         result = lottery_periods.staff_draw(period, actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
+    if tx.ok:
         flash(_("抽選しました。%(n)s件が当選しました。結果を申込者にメールで知らせました。", n=len(result.awards)),
               "success")
     return redirect(url_for("lotteries.staff_period", period_id=period_id), 303)

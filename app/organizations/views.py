@@ -15,6 +15,7 @@ from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, today_tokyo
+from app.core.transactions import FLASH, VIEW, request_transaction
 from app.core.uploads import accepts_uploads
 from app.extensions import db
 from app.organizations import services
@@ -70,14 +71,11 @@ def mine():
 def new():
     form = OrganizationForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=form.member_count) as tx:
             organization = services.register_organization(officer=current_user, values=form.values())
-        except DomainError as exc:
-            form.member_count.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if tx.ok:
             flash(_("団体を登録しました。区の職員が確認するまでお待ちください。"), "success")
-            return redirect(url_for("organizations.show", org_id=organization.id))
+            return redirect(url_for("organizations.show", org_id=organization.id), 303)
     return render_template("organizations/form.html", form=form, organization=None), (
         200 if request.method == "GET" else 422)
 
@@ -115,20 +113,13 @@ def edit(org_id: int):
         form.district.data = organization.district.value
     if form.validate_on_submit():
         upload = form.logo.data
-        try:
+        with request_transaction(errors={images.InvalidImage: form.logo, DomainError: form.member_count}) as tx:
             services.update_profile(organization, actor=current_user, values=form.values())
             services.set_logo(organization, actor=current_user, remove=form.remove_logo.data,
                               upload=upload.read() if upload and getattr(upload, "filename", "") else None)
-        except images.InvalidImage as exc:
-            db.session.rollback()
-            form.logo.errors = [*form.logo.errors, exc.message]
-        except DomainError as exc:
-            db.session.rollback()
-            form.member_count.errors.append(exc.message)
-        else:
-            db.session.commit()
+        if tx.ok:
             flash(_("団体の情報を保存しました。"), "success")
-            return redirect(url_for("organizations.show", org_id=org_id))
+            return redirect(url_for("organizations.show", org_id=org_id), 303)
     return render_template("organizations/form.html", form=form, organization=organization), (
         200 if request.method == "GET" else 422)
 
@@ -168,16 +159,12 @@ def invite(org_id: int):
     form = InviteForm()
     if not form.validate_on_submit():
         return _members_page(organization, 422, invite_form=form)
-    try:
+    with request_transaction(errors=form.email, success=_("招待のメールを送りました。")) as tx:
         services.invite(organization, inviter=current_user, email=form.email.data,
                         role=MembershipRole(form.role.data))
-    except DomainError as exc:
-        db.session.rollback()
-        form.email.errors.append(exc.message)
+    if tx.failed:
         return _members_page(organization, 422, invite_form=form)
-    db.session.commit()
-    flash(_("招待のメールを送りました。"), "success")
-    return redirect(url_for("organizations.members", org_id=org_id))
+    return redirect(url_for("organizations.members", org_id=org_id), 303)
 
 
 @bp.post("/<int:org_id>/members/<int:membership_id>/role")
@@ -186,16 +173,10 @@ def change_role(org_id: int, membership_id: int):
     organization = _managed(org_id)
     form = RoleForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("役割を変更しました。")):
             services.change_role(organization, actor=current_user, membership_id=membership_id,
                                  role=MembershipRole(form.role.data))
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("役割を変更しました。"), "success")
-    return redirect(url_for("organizations.members", org_id=org_id))
+    return redirect(url_for("organizations.members", org_id=org_id), 303)
 
 
 @bp.post("/<int:org_id>/members/<int:membership_id>/remove")
@@ -203,15 +184,9 @@ def change_role(org_id: int, membership_id: int):
 def remove_member(org_id: int, membership_id: int):
     organization = _managed(org_id)
     if ActionForm().validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("メンバーを外しました。")):
             services.remove_member(organization, actor=current_user, membership_id=membership_id)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("メンバーを外しました。"), "success")
-    return redirect(url_for("organizations.members", org_id=org_id))
+    return redirect(url_for("organizations.members", org_id=org_id), 303)
 
 
 @bp.post("/<int:org_id>/hand-over")
@@ -222,16 +197,12 @@ def hand_over(org_id: int):
     form.successor.choices = [SelectChoice(m.id, "") for m in organization.memberships]
     if not form.validate_on_submit():
         return _members_page(organization, 422, handover_form=form)
-    try:
+    with request_transaction(errors=form.successor, success=_("役員を引き継ぎました。")) as tx:
         services.hand_over(organization, officer=current_user, successor_membership_id=form.successor.data,
                            stay_as=MembershipRole(form.stay_as.data))
-    except DomainError as exc:
-        db.session.rollback()
-        form.successor.errors.append(exc.message)
+    if tx.failed:
         return _members_page(organization, 422, handover_form=form)
-    db.session.commit()
-    flash(_("役員を引き継ぎました。"), "success")
-    return redirect(url_for("organizations.show", org_id=org_id))
+    return redirect(url_for("organizations.show", org_id=org_id), 303)
 
 
 @bp.post("/<int:org_id>/npo-grant")
@@ -241,15 +212,11 @@ def npo_grant(org_id: int):
     form = NpoGrantForm()
     if not form.validate_on_submit():
         return _members_page(organization, 422, npo_form=form)
-    try:
+    with request_transaction(errors=form.fiscal_year, success=_("NPO活動助成制度の利用を保存しました。")) as tx:
         services.set_npo_grant(organization, fiscal_year=form.fiscal_year.data, uses_grant=form.uses_grant.data)
-    except DomainError as exc:
-        db.session.rollback()
-        form.fiscal_year.errors.append(exc.message)
+    if tx.failed:
         return _members_page(organization, 422, npo_form=form)
-    db.session.commit()
-    flash(_("NPO活動助成制度の利用を保存しました。"), "success")
-    return redirect(url_for("organizations.members", org_id=org_id))
+    return redirect(url_for("organizations.members", org_id=org_id), 303)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -261,13 +228,11 @@ def accept_invitation(token: str):
         return render_template("organizations/invitation_invalid.html", message=exc.message), 400
     form = ActionForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=VIEW, success=_("団体に参加しました。")) as tx:
             membership = services.accept_invitation(token, user=current_user)
-        except DomainError as exc:
-            return render_template("organizations/invitation_invalid.html", message=exc.message), 400
-        db.session.commit()
-        flash(_("団体に参加しました。"), "success")
-        return redirect(url_for("organizations.show", org_id=membership.organization_id))
+        if tx.failed:
+            return render_template("organizations/invitation_invalid.html", message=tx.error.message), 400
+        return redirect(url_for("organizations.show", org_id=membership.organization_id), 303)
     return render_template("organizations/invitation.html", invitation=invitation, form=form,
                            lang=current_language().code)
 
@@ -291,17 +256,11 @@ def verify(org_id: int):
     organization = _get(org_id)
     form = VerifyForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("団体を確認済みにしました。")):
             services.verify_organization(organization, staff=current_user, until=form.verified_until.data)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("organizations.review"))
-        db.session.commit()
-        flash(_("団体を確認済みにしました。"), "success")
     else:
         flash(_("登録の有効期限を入力してください。"), "error")
-    return redirect(url_for("organizations.review"))
+    return redirect(url_for("organizations.review"), 303)
 
 
 @bp.post("/<int:org_id>/reject")
@@ -310,15 +269,9 @@ def reject(org_id: int):
     organization = _get(org_id)
     form = RejectForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("登録を却下しました。")):
             services.reject_organization(organization, staff=current_user, reason=form.reason.data)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("登録を却下しました。"), "success")
     else:
         flash(_("理由を入力してください。"), "error")
-    return redirect(url_for("organizations.review"))
+    return redirect(url_for("organizations.review"), 303)
 

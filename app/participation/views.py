@@ -8,10 +8,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
+from app.core.transactions import FLASH, request_transaction
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
@@ -145,15 +145,12 @@ def checkin_code(occurrence_id: int):
     if not form.validate_on_submit():
         return _door_page(occurrence, form, 422)
     method = CheckinMethod.QR if form.via.data == CheckinMethod.QR.value else CheckinMethod.CODE
-    try:
+    with request_transaction(errors=form.code) as tx:
         row, created = door.check_in_by_code(occurrence=occurrence, text=form.code.data, by=current_user,
                                                       method=method)
-    except DomainError as exc:
-        db.session.rollback()
-        form.code.errors = [exc.message]
-        return _door_page(occurrence, form, exc.status_code if exc.status_code >= 400 else 422)
-    name = row.registration.name
-    db.session.commit()
+        name = row.registration.name
+    if tx.failed:
+        return _door_page(occurrence, form, tx.status(keep=range(400, 600)))
     if created:
         flash(_("%(name)s さんの受付をしました。", name=name), "success")
     else:
@@ -168,15 +165,11 @@ def checkin_manual(registration_id: int):
     occurrence = _organized(registration.occurrence_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH) as tx:
         _row, created = door.check_in(registration=registration, by=current_user,
                                                method=CheckinMethod.MANUAL)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
         name = registration.name
-        db.session.commit()
+    if tx.ok:
         flash(_("%(name)s さんの受付をしました。", name=name) if created
               else _("%(name)s さんはすでに受付済みです。", name=name), "success" if created else "info")
     return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
@@ -190,9 +183,10 @@ def uncheck(registration_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     name = registration.name
-    if door.undo_check_in(registration=registration, by=current_user):
+    with request_transaction():
+        undone = door.undo_check_in(registration=registration, by=current_user)
+    if undone:
         flash(_("%(name)s さんの受付を取り消しました。", name=name), "success")
-    db.session.commit()
     return redirect(url_for("participation.checkin", occurrence_id=occurrence.id), 303)
 
 
@@ -203,8 +197,8 @@ def walkins(occurrence_id: int):
     form = WalkinForm()
     if not form.validate_on_submit() or form.delta.data not in ("1", "-1"):
         abort(400)
-    door.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
-    db.session.commit()
+    with request_transaction():
+        door.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
     return redirect(url_for("participation.checkin", occurrence_id=occurrence_id) + "#walkins", 303)
 
 
@@ -251,18 +245,11 @@ def submit_report(occurrence_id: int):
         total=form.total.data, counting_method=CountingMethod(form.counting_method.data), notes=form.notes.data,
         breakdown={name: getattr(form, name).data for name in BREAKDOWN_FIELDS},
     )
-    try:
+    with request_transaction(form=form, errors=FLASH) as tx:
         saved = reports.submit_report(occurrence=occurrence, actor=current_user, data=data)
-    except DomainError as exc:
-        db.session.rollback()
-        target = getattr(form, getattr(exc, "field", None) or "", None)
-        if target is not None:
-            target.errors = [*target.errors, exc.message]
-        else:
-            flash(exc.message, "error")
+        approved = saved.status.value == "approved"
+    if tx.failed:
         return _report_page(occurrence, form, 422)
-    approved = saved.status.value == "approved"
-    db.session.commit()
     flash(_("参加報告を送りました。") if approved else _("参加報告を送りました。区の職員が確認します。"), "success")
     return redirect(url_for("participation.report", occurrence_id=occurrence_id), 303)
 
@@ -302,14 +289,8 @@ def approve(report_id: int):
     report = _staff_report(report_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with request_transaction(errors=FLASH, success=_("参加報告を承認しました。")):
         reports.approve_report(report=report, staff=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("参加報告を承認しました。"), "success")
     return redirect(url_for("participation.staff_reports"), 303)
 
 
@@ -320,13 +301,8 @@ def return_report(report_id: int):
     form = ReturnReportForm()
     if not form.validate_on_submit():
         return _staff_page(form, report_id, 422)
-    try:
+    with request_transaction(errors=form.comment, success=_("参加報告を差し戻しました。")) as tx:
         reports.return_report(report=report, staff=current_user, comment=form.comment.data)
-    except DomainError as exc:
-        db.session.rollback()
-        form.comment.errors = [exc.message]
-        return _staff_page(form, report_id, exc.status_code if exc.status_code >= 400 else 422)
-    else:
-        db.session.commit()
-        flash(_("参加報告を差し戻しました。"), "success")
+    if tx.failed:
+        return _staff_page(form, report_id, tx.status(keep=range(400, 600)))
     return redirect(url_for("participation.staff_reports"), 303)

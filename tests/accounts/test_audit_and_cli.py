@@ -35,7 +35,7 @@ def _login_from(client, email: str, password: str, ip: str = IP):
 
 def test_login_success_is_audited_with_ip(app, client):
     user = make_user()
-    assert _login_from(client, user.email, DEFAULT_PASSWORD).status_code == 302
+    assert _login_from(client, user.email, DEFAULT_PASSWORD).status_code == 303
     [event] = _events(app, "login.succeeded")
     assert (event.actor_id, event.target_type, event.target_id, event.ip) == (user.id, "user", str(user.id), IP)
     assert event.occurred_at.tzinfo is not None
@@ -65,7 +65,7 @@ def test_password_change_is_audited_with_ip(app, client):
         page="/account/profile",
         environ_base={"REMOTE_ADDR": IP},
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     [event] = _events(app, "password.changed")
     assert (event.actor_id, event.target_id, event.ip) == (user.id, str(user.id), IP)
 

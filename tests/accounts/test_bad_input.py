@@ -130,7 +130,7 @@ def test_reset_bad_password(client, outbox, password, confirm, message):
     assert password not in html
     # The link still works: nothing was changed.
     assert client.get(path).status_code == 200
-    assert login(client, user.email).status_code == 302
+    assert login(client, user.email).status_code == 303
 
 
 def test_reset_with_a_tampered_link(client):
@@ -141,7 +141,7 @@ def test_reset_with_a_tampered_link(client):
 
 def _signed_in(client, **kwargs):
     user = make_user(**kwargs)
-    assert login(client, user.email).status_code == 302
+    assert login(client, user.email).status_code == 303
     return user
 
 
@@ -190,7 +190,7 @@ def test_password_change_bad_input(client, current, new, confirm, message):
     # Still signed in with the old password.
     assert client.get("/account/profile").status_code == 200
     other = client.application.test_client()
-    assert login(other, user.email).status_code == 302
+    assert login(other, user.email).status_code == 303
 
 
 def test_delete_request_without_confirmation(client, app):
@@ -234,7 +234,7 @@ def test_nul_characters_never_reach_the_database(client, app):
     user = _signed_in(client)
     response = post_form(client, "/account/profile", {"display_name": "港\x00 次郎", "language": "ja"},
                          page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     response = post_form(client, "/account/tokens", {"name": "\x00"}, page="/account/profile")
     assert response.status_code == 422
     assert "入力してください" in _page(response)
@@ -247,7 +247,7 @@ def test_nul_characters_never_reach_the_database(client, app):
 
 def test_signup_with_nul_in_name(client, app):
     response = _signup(client, display_name="\x00花子\x00")
-    assert response.status_code == 302
+    assert response.status_code == 303
     from app.accounts.services import get_user_by_email
 
     with app.app_context():

@@ -26,7 +26,7 @@ def test_signup_confirm_login_logout(client, outbox):
             "language": "ja",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith("/account/signup/sent")
     assert len(outbox) == 1
     assert outbox[0]["To"] == "hanako@example.jp"
@@ -38,14 +38,14 @@ def test_signup_confirm_login_logout(client, outbox):
     confirm_path = _link(outbox[0], "confirm")
     assert client.get(confirm_path).status_code == 200
     response = post_form(client, confirm_path, {})
-    assert response.status_code == 302
+    assert response.status_code == 303
 
     response = login(client, "HANAKO@example.jp", "minato-shiba-2026")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert client.get("/account/profile").status_code == 200
 
     response = post_form(client, "/account/logout", {}, page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert client.get("/account/profile").status_code == 302
 
 
@@ -82,10 +82,10 @@ def test_password_reset_revokes_sessions_and_link_is_single_use(client, outbox, 
     reset_path = _link(outbox[-1], "reset")
     new = "new-secret-pass-77"
     response = post_form(client, reset_path, {"password": new, "password_confirm": new})
-    assert response.status_code == 302
+    assert response.status_code == 303
 
     assert other_browser.get("/account/profile").status_code == 302  # revoked
     assert login(client, user.email, DEFAULT_PASSWORD).status_code == 401
-    assert login(client, user.email, "new-secret-pass-77").status_code == 302
+    assert login(client, user.email, "new-secret-pass-77").status_code == 303
     # The same link cannot be used twice.
     assert client.get(reset_path).status_code == 400

@@ -19,8 +19,8 @@ def _sessions_of(app, user_id: int) -> int:
 def test_password_change_signs_out_other_browsers_only(app, client, outbox):
     user = make_user()
     other = app.test_client()
-    assert login(client, user.email).status_code == 302
-    assert login(other, user.email).status_code == 302
+    assert login(client, user.email).status_code == 303
+    assert login(other, user.email).status_code == 303
     assert _sessions_of(app, user.id) == 2
 
     response = post_form(
@@ -29,7 +29,7 @@ def test_password_change_signs_out_other_browsers_only(app, client, outbox):
         {"current_password": DEFAULT_PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
         page="/account/profile",
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith("/account/profile")
 
     assert client.get("/account/profile").status_code == 200  # this browser stays signed in
@@ -42,7 +42,7 @@ def test_password_change_signs_out_other_browsers_only(app, client, outbox):
     assert "パスワードが変更されました" in outbox[-1]["Subject"]
     fresh = app.test_client()
     assert login(fresh, user.email, DEFAULT_PASSWORD).status_code == 401
-    assert login(fresh, user.email, NEW_PASSWORD).status_code == 302
+    assert login(fresh, user.email, NEW_PASSWORD).status_code == 303
 
 
 def test_session_cookie_is_rotated_at_login(app, client):
@@ -75,7 +75,7 @@ def test_deletion_request_and_cancel(app, client):
     user = make_user()
     login(client, user.email)
     response = post_form(client, "/account/delete", {"confirm": "y"}, page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         requested = db.session.get(User, user.id).deletion_requested_at
     assert requested is not None
@@ -83,7 +83,7 @@ def test_deletion_request_and_cancel(app, client):
     assert "削除の申し出を受け付けています" in html
 
     response = post_form(client, "/account/delete/cancel", {}, page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         assert db.session.get(User, user.id).deletion_requested_at is None
     assert "削除の申し出を受け付けています" not in client.get("/account/profile").get_data(as_text=True)
@@ -106,7 +106,7 @@ def test_profile_update_sets_the_language_cookie(app, client):
     response = post_form(
         client, "/account/profile", {"display_name": "港 次郎", "language": "en"}, page="/account/profile"
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert client.get_cookie("tsudoi_lang").value == "en"
     html = client.get("/account/profile").get_data(as_text=True)
     assert '<html lang="en"' in html
@@ -126,7 +126,7 @@ def test_language_switch_while_signed_in_updates_the_profile(app, client):
     user = make_user(language="ja")
     login(client, user.email)
     response = post_form(client, "/language", {"lang": "en", "next": "/account/profile"}, page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         assert db.session.get(User, user.id).preferred_language == "en"
 

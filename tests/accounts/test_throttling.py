@@ -38,7 +38,7 @@ def test_sixth_failure_from_one_ip_gets_429_in_the_users_language(app):
     # Even the right password is refused now from that address...
     assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 429
     # ...but another address is not affected.
-    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="198.51.100.8").status_code == 302
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="198.51.100.8").status_code == 303
 
     english = app.test_client()
     english.set_cookie("tsudoi_lang", "en")
@@ -54,7 +54,7 @@ def test_sixth_failure_from_one_ip_gets_429_in_the_users_language(app):
 def test_successful_logins_do_not_count(app):
     user = make_user()
     for _ in range(8):
-        assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD).status_code == 302
+        assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD).status_code == 303
     client = app.test_client()
     for _ in range(5):
         assert _attempt(client, user.email, "wrong-password-1").status_code == 401
@@ -66,7 +66,7 @@ def test_invalid_form_does_not_count(app):
     for _ in range(6):
         assert _attempt(client, "not-an-address", "x").status_code == 422
     user = make_user()
-    assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 302
+    assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 303
 
 
 def test_per_account_limit_across_addresses(app):
@@ -81,7 +81,7 @@ def test_per_account_limit_across_addresses(app):
     response = _attempt(app.test_client(), user.email.upper(), DEFAULT_PASSWORD, ip="203.0.113.51")
     assert response.status_code == 429
     # ...while other accounts still sign in from there.
-    assert _attempt(app.test_client(), other.email, DEFAULT_PASSWORD, ip="203.0.113.50").status_code == 302
+    assert _attempt(app.test_client(), other.email, DEFAULT_PASSWORD, ip="203.0.113.50").status_code == 303
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_signup_notices_to_one_address_are_limited(app, outbox):
             },
             environ_base=environ,
         )
-        assert response.status_code == (302 if n < 3 else 429)
+        assert response.status_code == (303 if n < 3 else 429)
     assert len(outbox) == 3  # "this address is already registered" notices, then no more
 
 

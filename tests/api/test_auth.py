@@ -42,7 +42,7 @@ def test_token_lifecycle_through_profile_and_delete(client, app):
     assert secret not in profile
     assert "集計スクリプト" in profile
     response = post_form(browser, f"/account/tokens/{body['id']}/revoke", {}, page="/account/profile")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert get_token(body["id"]).revoked_at is not None
 
     gone = client.get("/api/v1/me", headers=bearer(secret))
@@ -200,7 +200,7 @@ def test_form_and_api_failures_share_one_counter_per_account(client, app):
     assert _form_login(app, user.email.upper(), DEFAULT_PASSWORD, "192.0.2.51").status_code == 429
     # Another account is not affected on either door.
     other = make_user()
-    assert _form_login(app, other.email, DEFAULT_PASSWORD, "192.0.2.52").status_code == 302
+    assert _form_login(app, other.email, DEFAULT_PASSWORD, "192.0.2.52").status_code == 303
     response = client.post(TOKEN_URL, json={"email": other.email, "password": DEFAULT_PASSWORD},
                            environ_base={"REMOTE_ADDR": "192.0.2.53"})
     assert response.status_code == 201

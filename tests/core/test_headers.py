@@ -138,7 +138,7 @@ def test_production_language_cookie_is_secure(monkeypatch, database_url):
             base_url="https://tsudoi.example.jp",
             headers={"Referer": "https://tsudoi.example.jp/"},
         )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "Secure" in _set_cookie(response, "tsudoi_lang")
 
 

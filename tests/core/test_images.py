@@ -46,7 +46,7 @@ def test_upload_is_reencoded_without_exif_and_served(client, app, uploads):
     original = _jpeg_with_exif()
     assert b"SecretCamera" in original
     response = _create(client, org.id, image=(io.BytesIO(original), "photo.jpg"))
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     with app_context():
         series = db.session.scalar(sa.select(EventSeries))
         name, series_id = series.image_name, series.id

@@ -71,21 +71,21 @@ def _login_with_next(client, email: str, target: str):
 def test_login_next_stays_on_site(client, target):
     user = make_user()
     response = _login_with_next(client, user.email, target)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert_stays_on_site(response.headers["Location"])
 
 
 def test_login_follows_a_safe_next(client):
     user = make_user()
     response = _login_with_next(client, user.email, SAFE)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == SAFE
 
 
 @pytest.mark.parametrize("target", HOSTILE)
 def test_login_page_of_signed_in_user_with_hostile_next(client, target):
     user = make_user()
-    assert _login_with_next(client, user.email, "/").status_code == 302
+    assert _login_with_next(client, user.email, "/").status_code == 303
     response = client.get("/account/login", query_string={"next": target})
     assert response.status_code == 302
     assert_stays_on_site(response.headers["Location"])
@@ -99,14 +99,14 @@ def _switch_language(client, target: str):
 @pytest.mark.parametrize("target", HOSTILE)
 def test_language_switch_next_stays_on_site(client, target):
     response = _switch_language(client, target)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert_stays_on_site(response.headers["Location"])
     assert client.get_cookie("tsudoi_lang").value == "en"
 
 
 def test_language_switch_follows_a_safe_next(client):
     response = _switch_language(client, SAFE)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == SAFE
 
 

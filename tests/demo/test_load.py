@@ -72,7 +72,7 @@ def test_printed_accounts_sign_in_with_their_passwords(app):
     for email, (password, _role) in printed.items():
         client = app.test_client()
         response = login(client, email, password)
-        assert response.status_code == 302, email
+        assert response.status_code == 303, email
         # Signed in: the login page now sends the user on.
         assert client.get("/account/login").status_code == 302
     # Control: the login check would catch a wrong password.
@@ -121,7 +121,7 @@ def test_the_demo_officer_signs_in_and_runs_groups_with_events(app):
             EventSeries.organization_id.in_([group.id for group in groups]),
             EventSeries.status == EventStatus.PUBLISHED))
     client = app.test_client()
-    assert login(client, spec.email, printed[spec.email]).status_code == 302
+    assert login(client, spec.email, printed[spec.email]).status_code == 303
     page = client.get("/organizations/mine").get_data(as_text=True)
     assert all(group.name_ja in page for group in groups)
 

@@ -48,7 +48,7 @@ def test_verified_group_creates_and_publishes_directly(client, app):
     url = f"/events/new?org={org.id}"
     response = post_form(client, url, form_data(audiences=["foreign_residents", "first_timers"],
                                                 wheelchair_accessible="y", foreign_languages=["en"]))
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     series_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     assert _series(series_id).status == EventStatus.DRAFT
     # Drafts are private.
@@ -116,7 +116,7 @@ def test_weekly_series_makes_occurrences(client):
     first = date.today() + timedelta(days=7)
     response = post_form(client, f"/events/new?org={org.id}", form_data(
         frequency="weekly", first_date=first.isoformat(), until_date=(first + timedelta(days=28)).isoformat()))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _count(EventOccurrence) == 5
 
 

@@ -42,7 +42,7 @@ def test_form_reading_is_checked_normalised_and_used_by_the_csv(client):
 
     # Half-width kana, hiragana and a full-width space come out as full-width katakana with one space.
     response = post_form(client, url, form_data(title_ja="港まつり", title_kana="ﾐﾅﾄ　まつり・ｲﾁ"))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _stored_kana() == ["ミナト マツリ・イチ"]
     series_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     edit = client.get(f"/events/{series_id}/edit").get_data(as_text=True)

@@ -80,7 +80,7 @@ def test_enter_and_replace_a_manual_value(client, staff, app):
     data = {"fiscal_year": "2024", "value": "48.5", "source_document": "令和6年度 町会・自治会実態調査",
             "source_date": "2025-03-10", "note": ""}
     response = post_form(client, url, data, page=page)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _manual_values(app, SURVEY) == [(2024, Decimal("48.5"), "令和6年度 町会・自治会実態調査")]
     html = client.get(page).get_data(as_text=True)
     assert "48.5%" in html
@@ -88,7 +88,7 @@ def test_enter_and_replace_a_manual_value(client, staff, app):
     assert "64.3%" in html and "未達成" in html
 
     response = post_form(client, url, {**data, "value": "５０．２"}, page=page)  # full-width digits
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _manual_values(app, SURVEY) == [(2024, Decimal("50.2"), "令和6年度 町会・自治会実態調査")]
     with app.app_context():
         audits = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "indicator.manual_value")).all()

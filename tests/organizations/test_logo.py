@@ -50,7 +50,7 @@ def test_officer_uploads_a_logo_shown_with_alt_text(client, app, uploads):
     make_series(organization_id=org.id, actor_id=officer.id, texts={"title_ja": "夏まつり"})
     login(client, officer.email)
     response = _edit(client, org.id, logo=(io.BytesIO(_png_with_exif()), "logo.png"))
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     with app_context():
         name = db.session.get(Organization, org.id).logo_name
     assert name and name.endswith(".jpg")
@@ -68,7 +68,7 @@ def test_officer_uploads_a_logo_shown_with_alt_text(client, app, uploads):
     assert f"/organizations/{org.id}/logo.jpg?v={name[:8]}" in cards
 
     # Removing it: the page shows none and the URL answers 404.
-    assert _edit(client, org.id, remove_logo="y").status_code == 302
+    assert _edit(client, org.id, remove_logo="y").status_code == 303
     assert anonymous.get(f"/organizations/{org.id}/logo.jpg").status_code == 404
     assert "logo.jpg" not in anonymous.get("/events/").get_data(as_text=True)
 
@@ -100,7 +100,7 @@ def test_logo_of_a_pending_group_is_not_public(client, app, uploads):
     officer = make_user()
     org = make_organization(name="申請中の会", officer_id=officer.id, verified=False)
     login(client, officer.email)
-    assert _edit(client, org.id, logo=(io.BytesIO(_png_with_exif()), "logo.png")).status_code == 302
+    assert _edit(client, org.id, logo=(io.BytesIO(_png_with_exif()), "logo.png")).status_code == 303
     assert client.get(f"/organizations/{org.id}/logo.jpg").status_code == 200  # its officer sees it
     assert app.test_client().get(f"/organizations/{org.id}/logo.jpg").status_code == 404
     assert app.test_client().get("/organizations/999999/logo.jpg").status_code == 404

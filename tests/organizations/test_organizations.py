@@ -38,7 +38,7 @@ def test_register_then_staff_verifies_with_term(client, app, outbox):
         "kind": "shopping_street", "district": "azabu", "name_ja": "麻布十番商店会", "member_count": "40",
         "shop_count": "120", "in_shotengai_federation": "y", "contact_email": "private@example.jp",
     })
-    assert response.status_code == 302
+    assert response.status_code == 303
     org_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     org = _org(org_id)
     assert org.status == VerificationStatus.PENDING
@@ -106,7 +106,7 @@ def test_invitation_by_email_then_hand_over(client, app, outbox):
     login(client, officer.email)
     response = post_form(client, f"/organizations/{org.id}/invite", {"email": "NEW@example.jp", "role": "editor"},
                          page=f"/organizations/{org.id}/members")
-    assert response.status_code == 302
+    assert response.status_code == 303
     mail = next(m for m in outbox if m["To"] == "new@example.jp")
     link = re.search(r"https?://\S+/organizations/invitations/\S+", mail.get_content()).group(0)
     path = link.split("localhost", 1)[1]
@@ -119,7 +119,7 @@ def test_invitation_by_email_then_hand_over(client, app, outbox):
 
     new_client = app.test_client()
     login(new_client, successor.email)
-    assert post_form(new_client, path, {}).status_code == 302
+    assert post_form(new_client, path, {}).status_code == 303
     assert _roles(org.id)[successor.id] == MembershipRole.EDITOR
     assert post_form(new_client, path, {}, page="/").status_code == 400  # used once
 
@@ -128,7 +128,7 @@ def test_invitation_by_email_then_hand_over(client, app, outbox):
     response = post_form(client, f"/organizations/{org.id}/hand-over",
                          {"successor": str(membership_id), "stay_as": "member"},
                          page=f"/organizations/{org.id}/members")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _roles(org.id) == {officer.id: MembershipRole.MEMBER, successor.id: MembershipRole.OFFICER}
     # The former officer no longer manages the group.
     assert client.get(f"/organizations/{org.id}/members").status_code == 403
@@ -233,7 +233,7 @@ def test_a_rejected_group_corrected_by_its_officer_goes_back_to_review(client, a
     login(client, officer.email)
     response = post_form(client, f"/organizations/{org.id}/edit", {
         "kind": "neighborhood_association", "district": "shiba", "name_ja": "却下された会", "member_count": "35"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _org(org.id).status == VerificationStatus.PENDING
     staff_client = app.test_client()
     login(staff_client, make_user(role=Role.WARD_STAFF).email)

@@ -26,8 +26,9 @@ from app.core.forms import ActionForm
 from app.core.i18n import current_language, plain
 from app.core.spreadsheet import neutralize
 from app.core.time import to_tokyo
+from app.core.transactions import FLASH, request_transaction
 from app.core.uploads import accepts_uploads
-from app.events import errors, queries, venue
+from app.events import queries, venue
 from app.events import registrations as registration_services
 from app.events import series as series_services
 from app.events.forms import (
@@ -74,31 +75,18 @@ def _form_page(form, organization, series, status):
 
 
 def _save(form, organization, series):
-    try:
+    """The saved series, committed; None with the error on the form (the field an InvalidEvent names, the image
+    field for a bad image, else the title)."""
+    with request_transaction(form=form, errors={images.InvalidImage: form.image, DomainError: form.title_ja}) as tx:
         saved = series_services.save_series(organization=organization, actor=current_user, data=form.to_input(),
                                      series=series, check_venue=False)
         venue.set_venue_booking(saved, form.room_booking_id.data, actor=current_user)
-    except errors.InvalidEvent as exc:
-        db.session.rollback()
-        target = form[exc.field] if exc.field and exc.field in form else form.title_ja
-        target.errors = [*target.errors, exc.message]
-        return None
-    except DomainError as exc:
-        db.session.rollback()
-        form.title_ja.errors = [*form.title_ja.errors, exc.message]
-        return None
-    if form.remove_image.data:
-        saved.image_name = None
-    upload = form.image.data
-    if upload and getattr(upload, "filename", ""):
-        try:
+        if form.remove_image.data:
+            saved.image_name = None
+        upload = form.image.data
+        if upload and getattr(upload, "filename", ""):
             saved.image_name = images.store(upload.read())
-        except images.InvalidImage as exc:
-            db.session.rollback()
-            form.image.errors = [*form.image.errors, exc.message]
-            return None
-    db.session.commit()
-    return saved
+    return None if tx.failed else saved
 
 
 def _occurrence_booking_choices(form, occurrence: EventOccurrence) -> None:
@@ -138,7 +126,7 @@ def new():
         saved = _save(form, organization, None)
         if saved is not None:
             flash(_("下書きを保存しました。内容を確かめて公開してください。"), "success")
-            return redirect(url_for("events.show", series_id=saved.id))
+            return redirect(url_for("events.show", series_id=saved.id), 303)
     elif request.method == "GET":
         form.contact_email.data = organization.public_email
         form.district.data = organization.district.value
@@ -163,7 +151,7 @@ def edit(series_id: int):
         saved = _save(form, organization, series)
         if saved is not None:
             flash(_("イベントを保存しました。"), "success")
-            return redirect(url_for("events.show", series_id=series_id))
+            return redirect(url_for("events.show", series_id=series_id), 303)
         series = db.session.get(EventSeries, series_id)
     return _form_page(form, organization, series, 200 if request.method == "GET" else 422)
 
@@ -176,13 +164,9 @@ def submit(series_id: int):
     if not form.validate_on_submit():
         flash(_("公開する日時の形が正しくありません。"), "error")
         return redirect(url_for("events.show", series_id=series_id), 303)
-    try:
+    with request_transaction(errors=FLASH) as tx:
         status = series_services.submit(series, actor=current_user, publish_at=form.publish_at_utc())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
+    if tx.ok:
         flash(_("公開しました。") if status == EventStatus.PUBLISHED
               else _("公開を申請しました。区の職員が確認してから公開されます。"), "success")
     return redirect(url_for("events.show", series_id=series_id), 303)
@@ -194,13 +178,9 @@ def cancel(series_id: int):
     series = editable_series(series_id)
     form = CancelEventForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=form.reason) as tx:
             told = series_services.cancel_series(series, actor=current_user, reason=form.reason.data)
-        except DomainError as exc:
-            db.session.rollback()
-            form.reason.errors = [*form.reason.errors, exc.message]
-        else:
-            db.session.commit()
+        if tx.ok:
             flash(_("イベントを中止しました。申込者%(count)d人にメールで知らせました。", count=told), "success")
             return redirect(url_for("events.show", series_id=series_id), 303)
     return render_template("events/cancel.html", series=series, form=form,
@@ -222,20 +202,12 @@ def edit_occurrence(occurrence_id: int):
         form.room_booking_id.data = occurrence.room_booking_id
     elif form.validate_on_submit():
         following = form.scope.data == "following"
-        try:
+        with request_transaction(form=form, errors=form.start_time) as tx:
             changed = series_services.edit_occurrences(occurrence, actor=current_user, following=following,
                                                 day=form.day.data, start_time=form.start_time.data,
                                                 end_time=form.end_time.data, capacity=form.capacity.data,
                                                 venue_booking_id=form.room_booking_id.data)
-        except errors.InvalidEvent as exc:
-            db.session.rollback()
-            target = form._fields.get(exc.field, form.start_time)
-            target.errors = [*target.errors, exc.message]
-        except DomainError as exc:
-            db.session.rollback()
-            form.start_time.errors = [*form.start_time.errors, exc.message]
-        else:
-            db.session.commit()
+        if tx.ok:
             flash(_("%(count)d回分を変更しました。", count=len(changed)), "success")
             return redirect(url_for("events.show", series_id=series.id), 303)
     return render_template("events/occurrence_form.html", form=form, occurrence=occurrence, series=series,
@@ -249,13 +221,9 @@ def cancel_occurrence(occurrence_id: int):
     series = occurrence.series
     form = CancelEventForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=form.reason) as tx:
             told = series_services.cancel_occurrence(occurrence, actor=current_user, reason=form.reason.data)
-        except DomainError as exc:
-            db.session.rollback()
-            form.reason.errors = [*form.reason.errors, exc.message]
-        else:
-            db.session.commit()
+        if tx.ok:
             flash(_("この回を中止しました。申込者%(count)d人にメールで知らせました。", count=told), "success")
             return redirect(url_for("events.show", series_id=series.id), 303)
     return render_template("events/cancel.html", series=series, occurrence=occurrence, form=form,
@@ -299,14 +267,11 @@ def message(occurrence_id: int):
     form = MessageForm()
     if not form.validate_on_submit():
         return _registrations_page(occurrence, form, 422)
-    try:
+    with request_transaction(errors=form.body) as tx:
         count = registration_services.message_registrants(occurrence, actor=current_user, subject=form.subject.data,
                                              body=form.body.data, include_waitlisted=form.include_waitlisted.data)
-    except DomainError as exc:
-        db.session.rollback()
-        form.body.errors = [*form.body.errors, exc.message]
+    if tx.failed:
         return _registrations_page(occurrence, form, 422)
-    db.session.commit()
     flash(_("%(count)d人にメールを送りました。", count=count), "success")
     return redirect(url_for("events.registrations", occurrence_id=occurrence_id), 303)
 
@@ -343,14 +308,8 @@ def promote(registration_id: int):
     registration = db.session.get(Registration, registration_id) or abort(404)
     occurrence = _organizer_occurrence(registration.occurrence_id)
     if ActionForm().validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("参加を確定しました。本人にメールで知らせました。")):
             registration_services.promote_by_hand(registration_id=registration_id, actor=current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("参加を確定しました。本人にメールで知らせました。"), "success")
     return redirect(url_for("events.registrations", occurrence_id=occurrence.id), 303)
 
 
@@ -360,13 +319,7 @@ def remove_registration(registration_id: int):
     registration = db.session.get(Registration, registration_id) or abort(404)
     occurrence = _organizer_occurrence(registration.occurrence_id)
     if ActionForm().validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("申し込みを取り消しました。")):
             registration_services.cancel_registration(registration_id=registration_id, user=current_user,
                                                       by_organizer=True)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("申し込みを取り消しました。"), "success")
     return redirect(url_for("events.registrations", occurrence_id=occurrence.id), 303)

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
+from app.core.transactions import FLASH, VIEW, request_transaction
 from app.events import registrations as registration_services
 from app.events import series as series_services
 from app.events.forms import (
@@ -39,14 +40,10 @@ def register(occurrence_id: int):
     series_id = occurrence.series_id
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        registration = registration_services.register(occurrence_id=occurrence_id, user=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("events.show", series_id=series_id)), 303
-    status = registration.status
-    db.session.commit()
+    with request_transaction(errors=FLASH) as tx:
+        status = registration_services.register(occurrence_id=occurrence_id, user=current_user).status
+    if tx.failed:
+        return redirect(url_for("events.show", series_id=series_id), 303)
     if status == RegistrationStatus.CONFIRMED:
         flash(_("申し込みました。確認のメールを送りました。"), "success")
     else:
@@ -65,14 +62,8 @@ def cancel_registration(registration_id: int):
     registration = db.session.get(Registration, registration_id)
     if registration is None or registration.user_id != current_user.id:
         abort(404)
-    try:
+    with request_transaction(errors=FLASH, success=_("申し込みを取り消しました。")):
         registration_services.cancel_registration(registration_id=registration_id, user=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("申し込みを取り消しました。"), "success")
     return redirect(url_for("events.mine"), 303)
 
 
@@ -85,14 +76,10 @@ def guest_register(occurrence_id: int):
         abort(404)
     form = GuestRegistrationForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=form.email) as tx:
             registration_services.request_guest_registration(occurrence_id=occurrence_id, email=form.email.data,
                                                 name=form.name.data, language=current_language().code)
-        except DomainError as exc:
-            db.session.rollback()
-            form.email.errors = [*form.email.errors, exc.message]
-        else:
-            db.session.commit()
+        if tx.ok:
             return render_template("events/guest_result.html", series=occurrence.series, sent_to=form.email.data,
                                    lang=current_language().code)
     return render_template("events/guest.html", form=form, occurrence=occurrence, series=occurrence.series,
@@ -111,15 +98,12 @@ def guest_confirm(token: str):
     occurrence = db.session.get(EventOccurrence, data["o"]) or abort(404)
     form = ActionForm()
     if form.validate_on_submit():
-        try:
-            registration = registration_services.register_guest(
-                occurrence_id=data["o"], email=data["e"], name=data["n"], language=data.get("l"))
-        except DomainError as exc:
-            db.session.rollback()
-            return render_template("events/guest_result.html", message=exc.message, series=occurrence.series,
-                                   lang=language), exc.status_code
-        status = registration.status
-        db.session.commit()
+        with request_transaction(errors=VIEW) as tx:
+            status = registration_services.register_guest(
+                occurrence_id=data["o"], email=data["e"], name=data["n"], language=data.get("l")).status
+        if tx.failed:
+            return render_template("events/guest_result.html", message=tx.error.message, series=occurrence.series,
+                                   lang=language), tx.error.status_code
         return render_template("events/guest_result.html", series=occurrence.series, status=status, lang=language)
     return render_template("events/guest_confirm.html", form=form, occurrence=occurrence, series=occurrence.series,
                            email=data["e"], lang=language)
@@ -137,12 +121,11 @@ def guest_cancel(token: str):
         abort(404)
     form = ActionForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=VIEW) as tx:
             registration_services.cancel_registration(registration_id=registration.id, user=None, by_guest_link=True)
-        except DomainError as exc:
-            db.session.rollback()
-            return render_template("events/guest_result.html", message=exc.message, lang=language), exc.status_code
-        db.session.commit()
+        if tx.failed:
+            return render_template("events/guest_result.html", message=tx.error.message,
+                                   lang=language), tx.error.status_code
         return render_template("events/guest_result.html", cancelled=True, lang=language)
     return render_template("events/guest_cancel.html", form=form, registration=registration,
                            occurrence=registration.occurrence, series=registration.occurrence.series, lang=language)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     abort,
-    flash,
     redirect,
     render_template,
     url_for,
@@ -12,9 +11,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.core.errors import DomainError
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
+from app.core.transactions import FLASH, request_transaction
 from app.events import queries
 from app.events import series as series_services
 from app.events.forms import (
@@ -39,14 +38,8 @@ def review():
 def approve(series_id: int):
     series = db.session.get(EventSeries, series_id) or abort(404)
     if ReviewForm().validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("公開しました。")):
             series_services.approve(series, staff=current_user)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("公開しました。"), "success")
     return redirect(url_for("events.review"), 303)
 
 
@@ -56,12 +49,6 @@ def return_to_draft(series_id: int):
     series = db.session.get(EventSeries, series_id) or abort(404)
     form = ReviewForm()
     if form.validate_on_submit():
-        try:
+        with request_transaction(errors=FLASH, success=_("コメントを付けて団体に戻しました。")):
             series_services.return_to_draft(series, staff=current_user, comment=form.comment.data)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            db.session.commit()
-            flash(_("コメントを付けて団体に戻しました。"), "success")
     return redirect(url_for("events.review"), 303)

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.images import jpeg_response
 from app.core.permissions import Role, role_required
+from app.core.transactions import request_transaction
 from app.core.uploads import accepts_uploads
 from app.extensions import db
 from app.facilities import photos, queries
@@ -49,16 +49,12 @@ def photos_manage(facility_id: int):
         return _page(facility, form)
     if not form.validate_on_submit():
         return _page(facility, form, 422)
-    try:
+    with request_transaction(errors=form.photo, success=_("写真を登録しました。")) as tx:
         photos.add_photo(facility=facility, room_id=form.room_id.data, data=form.photo.data.read(),
                          alt_ja=form.alt_ja.data, alt_en=form.alt_en.data, alt_easy=form.alt_easy.data,
                          actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        form.photo.errors = [*form.photo.errors, exc.message]
+    if tx.failed:
         return _page(facility, form, 422)
-    db.session.commit()
-    flash(_("写真を登録しました。"), "success")
     return redirect(url_for("facilities.photos_manage", facility_id=facility.id), 303)
 
 
@@ -69,8 +65,8 @@ def photo_delete(photo_id: int):
     facility = staff_facility(item.facility_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    name = photos.remove_photo(item, actor=current_user)
-    db.session.commit()
+    with request_transaction():
+        name = photos.remove_photo(item, actor=current_user)
     path = photos.path_of(name)
     if path is not None:
         path.unlink(missing_ok=True)

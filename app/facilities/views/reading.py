@@ -6,9 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.core.errors import DomainError
 from app.core.permissions import Role, role_required
-from app.extensions import db
+from app.core.transactions import request_transaction
 from app.facilities import services
 from app.facilities.access import staff_facility
 from app.facilities.forms import FacilityReadingForm
@@ -30,12 +29,9 @@ def reading_edit(facility_id: int):
     form = FacilityReadingForm()
     if not form.validate_on_submit():
         return _page(facility, form, 422)
-    try:
+    with request_transaction(errors=form.name_kana) as tx:
         changed = services.set_name_reading(facility, value=form.name_kana.data, actor=current_user)
-    except DomainError as exc:
-        db.session.rollback()
-        form.name_kana.errors = [*form.name_kana.errors, exc.message]
+    if tx.failed:
         return _page(facility, form, 422)
-    db.session.commit()
     flash(_("名称の読みを保存しました。") if changed else _("変更はありませんでした。"), "success")
     return redirect(url_for("facilities.reading_edit", facility_id=facility.id), 303)
