@@ -26,6 +26,7 @@ from app.bookings import services as booking_services
 from app.bookings.availability import claims_between
 from app.bookings.models import BookingState
 from app.core.audit import record_audit
+from app.core.db import rows_by_id
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, utcnow
 from app.extensions import db
@@ -134,8 +135,8 @@ class FreeChecker:
         if not pairs:
             return
         first, after = self.days[0], self.days[-1] + timedelta(days=1)
-        self.facilities = {f.id: f for f in db.session.scalars(
-            sa.select(Facility).where(Facility.id.in_(self.facility_ids), Facility.active.is_(True)))}
+        self.facilities = rows_by_id(db.session.scalars(
+            sa.select(Facility).where(Facility.id.in_(self.facility_ids), Facility.active.is_(True))))
         for room in db.session.scalars(sa.select(Room).where(Room.facility_id.in_(self.facility_ids),
                                                              Room.active.is_(True))
                                        .order_by(Room.sort_order, Room.id)):
@@ -431,7 +432,7 @@ def notify_freed_slots(*, now: datetime | None = None, limit: int = 200) -> int:
         if offers:
             by_user.setdefault(watch.user_id, []).append((watch, sorted(offers.values(),
                                                                         key=lambda o: (o.room.sort_order, o.start))))
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(sorted(by_user))))}
+    users = rows_by_id(db.session.scalars(sa.select(User).where(User.id.in_(sorted(by_user)))))
     base_url = current_app.config["BASE_URL"]
     sent = 0
     for user_id, found in by_user.items():

@@ -13,11 +13,12 @@ from wtforms import SelectChoice
 from app.alerts import reminders, services
 from app.alerts.forms import WatchForm
 from app.alerts.models import SlotWatch
+from app.core.args import id_arg
 from app.core.converters import parse_id
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
-from app.core.time import today_tokyo
+from app.core.time import hhmm, today_tokyo
 from app.core.transactions import VIEW, request_transaction
 from app.extensions import db, limiter
 from app.facilities import queries as facility_queries
@@ -26,9 +27,6 @@ from app.facilities.models import Facility, Room, TimeSlot
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 
 
-def _hm(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
 
 @bp.get("/freed")
 def freed():
@@ -36,10 +34,6 @@ def freed():
     return render_template("alerts/freed.html", offers=services.newly_available(),
                            openings=services.lottery_openings())
 
-
-def _int_arg(name: str) -> int | None:
-    """?NAME= as an id; None when it is not one an id column can hold (converters.parse_id)."""
-    return parse_id(request.args.get(name, "")) or None
 
 
 def _watch_form(facility: Facility, formdata=None) -> WatchForm:
@@ -72,13 +66,13 @@ def _facility_or_404(raw) -> Facility:
 def new():
     """Watch a room / 時間区分 / day (from the availability grid) or a facility and day (from its page)."""
     if request.method == "GET":
-        room_id = _int_arg("room")
+        room_id = id_arg("room")
         room = db.session.get(Room, room_id) if room_id else None
         facility = _facility_or_404(room.facility_id if room is not None else request.args.get("facility"))
         form = _watch_form(facility)
         form.facility_id.data = str(facility.id)
         form.room_id.data = room.id if room is not None and room.facility_id == facility.id else None
-        slot_id = _int_arg("slot")
+        slot_id = id_arg("slot")
         form.slot_id.data = slot_id if slot_id in {c.value for c in form.slot_id.choices} else None
         try:
             form.day.data = date.fromisoformat(request.args.get("day", ""))
@@ -105,7 +99,7 @@ def _new_page(form: WatchForm, facility: Facility, status: int = 200):
 @login_required
 def mine():
     watches = services.watches_of(current_user)
-    return render_template("alerts/mine.html", watches=watches, form=ActionForm(), hm=_hm)
+    return render_template("alerts/mine.html", watches=watches, form=ActionForm(), hm=hhmm)
 
 
 @bp.post("/<int:watch_id>/delete")
@@ -152,7 +146,7 @@ def cancel(token: str):
     if not confirmed:
         if request.method == "POST":
             abort(400)
-        return render_template("alerts/cancel.html", target=target, form=form, hm=_hm, lang=current_language().code)
+        return render_template("alerts/cancel.html", target=target, form=form, hm=hhmm, lang=current_language().code)
     if target.registration is not None:
         return render_template("alerts/result.html", done=_("申し込みを取り消しました。"))
     if target.booking.late_cancellation:

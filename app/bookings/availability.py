@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingItem, BookingState
+from app.core.db import rows_by_id
 from app.extensions import db
 from app.facilities.availability import Grid, SlotDef, Span, Status, cells, compute_grid, leaves, units_for
 from app.facilities.models import Closure, Facility, Room, TimeSlot
@@ -146,7 +147,7 @@ def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 
     facility_stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.district, Facility.name_ja)
     if district:
         facility_stmt = facility_stmt.where(Facility.district == district)
-    facilities = {f.id: f for f in db.session.scalars(facility_stmt)}
+    facilities = rows_by_id(db.session.scalars(facility_stmt))
     if not facilities:
         return []
     rooms = list(db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities)),

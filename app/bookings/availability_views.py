@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 
 from app.bookings.availability import claims_between, facility_grid, find_free_rooms
 from app.bookings.ical import room_busy_calendar
-from app.core.args import enum_arg
+from app.core.args import date_arg, enum_arg
 from app.core.districts import District
 from app.core.filters import date_long
-from app.core.time import today_tokyo
+from app.core.time import hhmm, today_tokyo
 from app.extensions import db
 from app.facilities.access import active_facility_or_404
 from app.facilities.availability import SYMBOLS, Status, leaves
@@ -39,19 +39,13 @@ def status_text(status: Status) -> str:
 def _parse_start(view: str) -> tuple[date, str | None]:
     """The first day shown; a bad value falls back to today with a message (never a 500)."""
     today = today_tokyo()
-    raw = request.args.get("start")
-    problem = None
-    start = today
-    if raw:
-        try:
-            start = date.fromisoformat(raw)
-        except ValueError:
-            problem = _("日付の形が正しくありません(例: 2026-12-01)。今日から表示しています。")
-    if not (today - timedelta(days=366) <= start <= today + timedelta(days=730)):
-        start, problem = today, _("表示できる期間の外です。今日から表示しています。")
+    start, problem = date_arg("start", default=today, first=today - timedelta(days=366),
+                              last=today + timedelta(days=730))
+    message = {"format": _("日付の形が正しくありません(例: 2026-12-01)。今日から表示しています。"),
+               "range": _("表示できる期間の外です。今日から表示しています。")}.get(problem)
     if view == "month":
         start = start.replace(day=1)
-    return start, problem
+    return start, message
 
 
 @bp.get("/<int:facility_id>/availability")
@@ -69,8 +63,7 @@ def grid(facility_id: int):
     data = facility_grid(facility, start, end)
     # Labels computed once per page, not once per cell: a month of a big centre has thousands of cells.
     texts = {status: status_text(status) for status in Status}
-    slot_labels = {slot.id: f"{slot.label} {slot.start // 60:02d}:{slot.start % 60:02d}–"
-                            f"{slot.end // 60:02d}:{slot.end % 60:02d}"
+    slot_labels = {slot.id: f"{slot.label} {hhmm(slot.start)}–{hhmm(slot.end)}"
                    for day_slots in data.grid.slots.values() for slot in day_slots}
     day_labels = {day: date_long(day) for day in data.grid.days}
     # Filters only hide rows: the grid is computed for every room because halves and wholes depend on each other.
@@ -101,13 +94,10 @@ def search():
     """Find a free room on a day across all facilities (filters: district, room kind, capacity, slot start)."""
     today = today_tokyo()
     problems = []
-    try:
-        day = date.fromisoformat(request.args.get("day") or today.isoformat())
-    except ValueError:
-        day = today
+    day, problem = date_arg("day", default=today, first=today, last=today + timedelta(days=366))
+    if problem == "format":
         problems.append(_("日付の形が正しくありません(例: 2026-12-01)。今日の空きを表示しています。"))
-    if not (today <= day <= today + timedelta(days=366)):
-        day = today
+    elif problem == "range":
         problems.append(_("今日から1年先までの日を選んでください。今日の空きを表示しています。"))
     try:
         capacity = max(0, min(int(request.args.get("capacity") or 0), 10000))
@@ -128,17 +118,14 @@ def search():
     return render_template("facilities/search.html", results=results, day=day, capacity=capacity or "",
                            start_minute=start_minute, district=district, kind=kind, districts=list(District),
                            room_kinds=list(RoomKind), starts=SEARCH_STARTS, problems=problems,
-                           equipment_kinds=list(EquipmentKind), equipment=equipment, hm=_hm, times=_times,
+                           equipment_kinds=list(EquipmentKind), equipment=equipment, hm=hhmm, times=_times,
                            free_label=_("空いている時間"))
 
-
-def _hm(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def _times(units) -> str:
     """'09:00–12:00, 13:00–17:00': formatted in Python, not by a template macro per unit (a page has hundreds)."""
-    return ", ".join(f"{_hm(u.start)}–{_hm(u.end)}" for u in units)
+    return ", ".join(f"{hhmm(u.start)}–{hhmm(u.end)}" for u in units)
 
 
 @bp.get("/rooms/<int:room_id>/busy.ics")

@@ -17,7 +17,6 @@ from app.bookings.models import BookingSeries
 from app.bookings.views import (
     _day_arg,
     _equipment_choices,
-    _hm,
     _organization_choices,
     _room_or_404,
     _unit_choices,
@@ -29,7 +28,7 @@ from app.bookings.views import (
 )
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
-from app.core.time import today_tokyo
+from app.core.time import hhmm, today_tokyo
 from app.core.transactions import FLASH, VIEW, request_transaction
 from app.extensions import db
 from app.facilities.access import staff_facility
@@ -46,7 +45,7 @@ def _fingerprint(form: SeriesForm, room_id: int) -> str:
 def _render(form: SeriesForm, room, status: int, *, plan=None, error=None, action_url: str | None = None,
             ban: str | None = None):
     return render_template("bookings/series_new.html", form=form, room=room, facility=room.facility, plan=plan,
-                           error=error, hm=_hm, action_url=action_url or url_for("bookings.series_new"),
+                           error=error, hm=hhmm, action_url=action_url or url_for("bookings.series_new"),
                            ban=ban), status
 
 
@@ -157,7 +156,7 @@ def _series_for_user(series_id: int) -> BookingSeries:
 def series_show(series_id: int):
     series = _series_for_user(series_id)
     bookings = series_services.series_bookings(series.id)
-    return render_template("bookings/series_show.html", series=series, bookings=bookings, hm=_hm,
+    return render_template("bookings/series_show.html", series=series, bookings=bookings, hm=hhmm,
                            today=today_tokyo(), remaining=series_services.remaining(series.id),
                            net=sum(b.fee_net_yen for b in bookings if b.state.is_active))
 
@@ -182,5 +181,5 @@ def series_cancel(series_id: int):
     if not preview.bookings:
         flash(_("取り消せる予約が残っていません。"), "error")
         return redirect(url_for("bookings.series_show", series_id=series.id), 303)
-    return render_template("bookings/series_cancel.html", series=series, preview=preview, form=form, hm=_hm,
+    return render_template("bookings/series_cancel.html", series=series, preview=preview, form=form, hm=hhmm,
                            from_day=from_day), 400 if request.method == "POST" else 200

@@ -16,11 +16,12 @@ from app.bookings import access, ical, services
 from app.bookings.availability import claims_between
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
+from app.core.db import rows_by_id
 from app.core.errors import DomainError
 from app.core.filters import date_long
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
-from app.core.time import today_tokyo
+from app.core.time import hhmm, today_tokyo
 from app.core.transactions import FLASH, VIEW, request_transaction
 from app.extensions import db
 from app.facilities import queries as facility_queries
@@ -34,9 +35,6 @@ bp = Blueprint("bookings", __name__, url_prefix="/bookings")
 
 MAX_DAYS_AWAY = 3660  # pages show days within ten years of today; the services refuse what is outside the window
 
-
-def _hm(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def _room_or_404(raw) -> Room:
@@ -73,7 +71,7 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
     choices = []
     for unit in units_for(nodes[room.id], slots_for_day(slots, day, holidays)):
         taken = any((leaf, day, c) in claims for leaf in my_leaves for c in cells(unit.start, unit.end))
-        label = f"{unit.slot.label} {_hm(unit.start)}–{_hm(unit.end)}"
+        label = f"{unit.slot.label} {hhmm(unit.start)}–{hhmm(unit.end)}"
         if taken:
             label += " " + _("(予約済み)")
         choices.append(SelectChoice(unit.key, label, render_kw={"disabled": True} if taken else {}))
@@ -98,7 +96,7 @@ def _organization_choices() -> list[SelectChoice]:
 def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, error=None, alternatives=None,
                  action_url: str | None = None, day_url: str | None = None, ban: str | None = None):
     return render_template("bookings/new.html", form=form, room=room, facility=room.facility, quote=quote,
-                           error=error, alternatives=alternatives or [], hm=_hm, ban=ban,
+                           error=error, alternatives=alternatives or [], hm=hhmm, ban=ban,
                            action_url=action_url or url_for("bookings.new"),
                            day_url=day_url or url_for("bookings.new")), status
 
@@ -157,9 +155,9 @@ def mine():
     feed_url = url_for("bookings.feed", token=ical.feed_token(current_user), _external=True)
     bookings = _own_bookings(current_user.id)
     organization_ids = {b.organization_id for b in bookings if b.organization_id}
-    organizations = {o.id: o for o in db.session.scalars(
-        sa.select(Organization).where(Organization.id.in_(organization_ids)))} if organization_ids else {}
-    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=_hm, feed_url=feed_url,
+    organizations = rows_by_id(db.session.scalars(
+        sa.select(Organization).where(Organization.id.in_(organization_ids)))) if organization_ids else {}
+    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=hhmm, feed_url=feed_url,
                            organizations=organizations)
 
 
@@ -191,7 +189,7 @@ def _booking_for_user(booking_id: int) -> Booking:
 @login_required
 def show(booking_id: int):
     booking = _booking_for_user(booking_id)
-    return render_template("bookings/show.html", booking=booking, hm=_hm, today=today_tokyo(),
+    return render_template("bookings/show.html", booking=booking, hm=hhmm, today=today_tokyo(),
                            preview=services.cancellation_preview(booking) if booking.state.is_active else None)
 
 
@@ -212,7 +210,7 @@ def cancel(booking_id: int):
         flash(_("この予約はすでに取り消されているか、終了しています。"), "error")
         return redirect(url_for("bookings.show", booking_id=booking.id), 303)
     return render_template("bookings/cancel.html", booking=booking, form=form,
-                           preview=services.cancellation_preview(booking), hm=_hm)
+                           preview=services.cancellation_preview(booking), hm=hhmm)
 
 
 # --- staff desk ------------------------------------------------------------------------------------------
@@ -234,16 +232,16 @@ def _desk_page(facility: Facility, day: date, *, exempt_form: ExemptDayForm | No
     ))
 
     user_ids = {b.user_id for b in bookings if b.user_id}
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    users = rows_by_id(db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))) if user_ids else {}
     organization_ids = {b.organization_id for b in bookings if b.organization_id}
-    organizations = {o.id: o for o in db.session.scalars(
-        sa.select(Organization).where(Organization.id.in_(organization_ids)))} if organization_ids else {}
+    organizations = rows_by_id(db.session.scalars(
+        sa.select(Organization).where(Organization.id.in_(organization_ids)))) if organization_ids else {}
     by_room: dict[int, list[Booking]] = {}
     for booking in bookings:
         by_room.setdefault(booking.room_id, []).append(booking)
     exempt_form = exempt_form or ExemptDayForm(formdata=None, day=day)
     return render_template("bookings/desk.html", facility=facility, day=day, rooms=rooms, by_room=by_room,
-                           users=users, organizations=organizations, hm=_hm,
+                           users=users, organizations=organizations, hm=hhmm,
                            form=ActionForm(), BookingState=BookingState, today=today_tokyo(),
                            previous=day - timedelta(days=1), following=day + timedelta(days=1),
                            exempt_form=exempt_form), status

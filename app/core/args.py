@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date
 
-from flask import g, request
+from flask import abort, g, request
 from flask_babel import gettext as _
 
+from app.core.converters import parse_id
 from app.core.errors import DomainError
 from app.core.filters import fiscal_year_label
 
@@ -44,3 +46,30 @@ def enum_arg(name: str, enum_cls):
         return enum_cls(value) if value else None
     except ValueError:
         return None
+
+
+def id_arg(name: str, *, strict: bool = False) -> int | None:
+    """?NAME= as an id an id column can hold (converters.parse_id: '²' and 2**63 are not ids); None when absent or
+    empty. A value that is not an id is None too, or, with STRICT (the id names what the page is about), a 404."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    value = parse_id(raw)
+    if not value and strict:
+        abort(404)
+    return value or None
+
+
+def date_arg(name: str, *, default: date, first: date, last: date) -> tuple[date, str | None]:
+    """?NAME= as an ISO day from FIRST to LAST: (the day, None); DEFAULT when absent or empty. An unusable value gives
+    (DEFAULT, "format") or (DEFAULT, "range"), for the page to say, in its own words, what it shows instead."""
+    raw = request.args.get(name) or ""
+    if not raw:
+        return default, None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        return default, "format"
+    if not first <= value <= last:
+        return default, "range"
+    return value, None

@@ -84,3 +84,52 @@ def listen_once(target, identifier: str, fn, **kw) -> None:
     one process: tests, benchmarks). Domains register their listeners from create_app, never at import time."""
     if not event.contains(target, identifier, fn):
         event.listen(target, identifier, fn, **kw)
+
+
+def rows_by_id(rows) -> dict:
+    """{row.id: row} of ROWS (models or result rows with an id), in their order."""
+    return {row.id: row for row in rows}
+
+
+class Dialect:
+    """The few date/time SQL expressions that differ between SQLite and PostgreSQL: Dialect(engine.dialect.name)."""
+
+    def __init__(self, name: str):
+        self.sqlite = name == "sqlite"
+
+    def day_literal(self, value):
+        """A date value (or Date bind parameter) usable as a column value."""
+        # SQLite stores dates as ISO text: CAST(... AS DATE) would turn '2026-04-01' into the number 2026.
+        literal = value if isinstance(value, sa.BindParameter) else sa.literal(value, sa.Date)
+        return literal if self.sqlite else sa.cast(literal, sa.Date)
+
+    def next_day(self, expr):
+        return sa.func.date(expr, "+1 day") if self.sqlite else expr + sa.literal(1, sa.Integer)
+
+    def year(self, expr):
+        if self.sqlite:
+            return sa.cast(sa.func.strftime("%Y", expr), sa.Integer)
+        return sa.cast(sa.extract("year", expr), sa.Integer)
+
+    def month(self, expr):
+        if self.sqlite:
+            return sa.cast(sa.func.strftime("%m", expr), sa.Integer)
+        return sa.cast(sa.extract("month", expr), sa.Integer)
+
+    def weekday(self, expr):
+        """0 = Monday ... 6 = Sunday."""
+        if self.sqlite:
+            return (sa.cast(sa.func.strftime("%w", expr), sa.Integer) + 6) % 7
+        return sa.cast(sa.extract("isodow", expr), sa.Integer) - 1
+
+    def minutes(self, expr):
+        if self.sqlite:  # 'HH:MM:SS[.ffffff]'
+            return (sa.cast(sa.func.substr(expr, 1, 2), sa.Integer) * 60
+                    + sa.cast(sa.func.substr(expr, 4, 2), sa.Integer))
+        return sa.cast(sa.extract("hour", expr) * 60 + sa.extract("minute", expr), sa.Integer)
+
+    def month_key(self, expr):
+        return self.year(expr) * 100 + self.month(expr)
+
+    def fiscal_year(self, expr):
+        return self.year(expr) - sa.case((self.month(expr) < 4, 1), else_=0)

@@ -21,6 +21,11 @@ def to_tokyo(instant: datetime) -> datetime:
     return instant.astimezone(TOKYO)
 
 
+def hhmm(minute: int) -> str:
+    """A minute of the day as 09:30 (時間区分 and booking times are minutes from midnight)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def tokyo_day(instant: datetime) -> date:
     """The day in Tokyo of an aware instant."""
     return to_tokyo(instant).date()

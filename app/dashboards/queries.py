@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from app.core.db import rows_by_id
 from app.core.time import FiscalYear
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, TimeSlot
@@ -175,8 +176,8 @@ def _slot_labels(facility_id: int) -> tuple[list[str], dict[str, str]]:
 def facility_report(facility: Facility, year: int, *, room: Room | None = None) -> FacilityReport:
     """The facility page's figures: 7 queries (rooms, slots, rollup coverage, utilization, stats, purposes,
     lottery) whatever the data size."""
-    rooms = {r.id: r for r in db.session.scalars(
-        sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id))}  # 1
+    rooms = rows_by_id(db.session.scalars(
+        sa.select(Room).where(Room.facility_id == facility.id).order_by(Room.sort_order, Room.id)))  # 1
     codes, labels = _slot_labels(facility.id)  # 2
     previous, current = FiscalYear(year - 1), FiscalYear(year)
     scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
@@ -230,8 +231,8 @@ def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
     ids = visible_facility_ids(user)
     if facility_id is not None:
         ids = [facility_id] if ids is None or facility_id in ids else []
-    facilities = {f.id: f for f in _facilities(ids)}
-    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities))))}
+    facilities = rows_by_id(_facilities(ids))
+    rooms = rows_by_id(db.session.scalars(sa.select(Room).where(Room.facility_id.in_(list(facilities)))))
     fy = FiscalYear(year)
     scope = {"start": fy.first_day, "end": fy.end_day, "facility_ids": list(facilities)}
     keys = ("facility", "room", "month")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.core.args import fiscal_year_arg
-from app.core.converters import ID_MAX, parse_id
+from app.core.args import fiscal_year_arg, id_arg
+from app.core.converters import ID_MAX
 from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, format_wareki_year, today_tokyo
 from app.dashboards import export, queries
@@ -20,17 +20,6 @@ bp = Blueprint("dashboards", __name__)
 
 STAFF = (Role.FACILITY_STAFF, Role.WARD_STAFF)
 MIN_YEAR, MAX_YEAR = 2000, 2100
-
-
-def _id_arg(name: str) -> int | None:
-    """?NAME= as an id: None when absent; 404 when it is not a whole number an id column can hold."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    value = parse_id(raw)  # 0 for anything that is not an id ("²" passes isdigit() but not int())
-    if not value:
-        abort(404)
-    return value
 
 
 def _year(*, strict: bool = False) -> int:
@@ -66,7 +55,7 @@ def facility(facility_id: int):
         abort(403)
     item = db.session.get(Facility, facility_id) or abort(404)
     room = None
-    room_id = _id_arg("room_id")
+    room_id = id_arg("room_id", strict=True)
     if room_id is not None:
         room = db.session.get(Room, room_id)
         if room is None or room.facility_id != facility_id:
@@ -77,7 +66,7 @@ def facility(facility_id: int):
 
 
 def _export_rows():
-    facility_id = _id_arg("facility_id")
+    facility_id = id_arg("facility_id", strict=True)
     if facility_id is not None and not can_see(current_user, facility_id):
         abort(403)
     year = _year(strict=True)

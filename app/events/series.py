@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
 from app.core.audit import record_audit
+from app.core.db import rows_by_id
 from app.core.districts import District
 from app.core.errors import Conflict
 from app.core.mail import queue_mail
@@ -338,7 +339,7 @@ def return_to_draft(series: EventSeries, *, staff: User, comment: str) -> None:
 
 def _mail_review_outcome(series: EventSeries, *, approved: bool) -> None:
     """Tell the group's officers and the event's author what staff decided (the comment says what to fix)."""
-    people = {u.id: u for u in organization_services.officers(series.organization)}
+    people = rows_by_id(organization_services.officers(series.organization))
     if series.created_by_id is not None and series.created_by_id not in people:
         author = db.session.get(User, series.created_by_id)
         if author is not None:

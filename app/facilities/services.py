@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.audit import record_audit
+from app.core.db import rows_by_id
 from app.core.readings import READING_MAX_LENGTH, clean_reading
 from app.core.time import today_tokyo
 from app.extensions import db
@@ -87,4 +88,4 @@ def upcoming_closures(facility_id: int, today: date) -> list[Closure]:
 
 
 def room_names(facility_id: int) -> dict[int, Room]:
-    return {r.id: r for r in facility_rooms(facility_id)}
+    return rows_by_id(facility_rooms(facility_id))

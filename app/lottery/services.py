@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from app.accounts.models import User
 from app.bookings.availability import facility_grid
 from app.core.audit import record_audit
+from app.core.db import rows_by_id
 from app.core.errors import Conflict
 from app.core.mail import queue_mail
 from app.core.time import to_tokyo, utcnow
@@ -198,7 +199,7 @@ def _queue_results(period: LotteryPeriod, draw: LotteryDraw, rows: list[LotteryE
                    result: lottery.DrawResult) -> None:
     """Tell every entrant their result, with the seed and its commitment so they can re-run the draw."""
     facility = db.session.get(Facility, period.facility_id)
-    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id == period.facility_id))}
+    rooms = rows_by_id(db.session.scalars(sa.select(Room).where(Room.facility_id == period.facility_id)))
     labels: dict[str, str] = {}  # a slot code's name: the default row's, else any row's
     for code, label, weekday, on_date in db.session.execute(
             sa.select(TimeSlot.code, TimeSlot.label_ja, TimeSlot.weekday, TimeSlot.on_date)

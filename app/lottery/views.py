@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 from app.accounts.models import User
 from app.bookings.models import Booking
 from app.core.converters import ID_MAX
+from app.core.db import rows_by_id
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
@@ -57,7 +58,7 @@ def _period_or_404(period_id: int) -> LotteryPeriod:
 def _context(period: LotteryPeriod) -> dict:
     """What every lottery page shows about a period: facility, rooms, tiers, draw, phase, slot labels."""
     facility = db.session.get(Facility, period.facility_id)
-    rooms = {r.id: r for r in db.session.scalars(sa.select(Room).where(Room.facility_id == facility.id))}
+    rooms = rows_by_id(db.session.scalars(sa.select(Room).where(Room.facility_id == facility.id)))
     labels: dict[str, str] = {}
     for slot in db.session.scalars(sa.select(TimeSlot).where(TimeSlot.facility_id == facility.id)
                                    .order_by(TimeSlot.start_time, TimeSlot.id)):

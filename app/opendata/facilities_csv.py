@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import force_locale
 
+from app.core.time import hhmm
 from app.extensions import db
 from app.facilities.availability import SlotDef, slots_for_day
 from app.facilities.models import Facility, Room, TimeSlot
@@ -39,9 +40,6 @@ _WEEK = tuple(date(2024, 1, 1) + timedelta(days=n) for n in range(7))
 _HOLIDAY = date(2024, 1, 8)
 
 
-def _hm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
 
 def weekly_hours(slots: list[SlotDef]) -> tuple[dict[int, tuple[int, int]], tuple[int, int] | None]:
     """Per weekday (0 = Monday) the first start and last end of its 時間区分, and the same for holidays.
@@ -70,15 +68,15 @@ def _opening(facility: Facility, slots: list[SlotDef]) -> tuple[str, str, str, s
     common = Counter(days[d] for d in sorted(days)).most_common(1)[0][0]
     for weekday in sorted(days):
         if days[weekday] != common:
-            notes.append(f"{WEEKDAYS[weekday]}曜日は{_hm(days[weekday][0])}〜{_hm(days[weekday][1])}")
+            notes.append(f"{WEEKDAYS[weekday]}曜日は{hhmm(days[weekday][0])}〜{hhmm(days[weekday][1])}")
     labels = [WEEKDAYS[d] for d in sorted(days)]
     if facility.closed_on_holidays:
         notes.append("祝日は休館")
     else:
         labels.append(HOLIDAY_MARK)
         if holiday and holiday != common:
-            notes.append(f"祝日は{_hm(holiday[0])}〜{_hm(holiday[1])}")
-    return ",".join(labels), _hm(common[0]), _hm(common[1]), " / ".join(part for part in notes if part)
+            notes.append(f"祝日は{hhmm(holiday[0])}〜{hhmm(holiday[1])}")
+    return ",".join(labels), hhmm(common[0]), hhmm(common[1]), " / ".join(part for part in notes if part)
 
 
 def _active_ids():

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from app.bookings.models import Booking, BookingItem, BookingState
+from app.core.db import Dialect
 from app.extensions import db
 from app.facilities.models import Closure, Facility, Room, TimeSlot, UserCategory
 from app.facilities.queries import holidays_between
@@ -28,50 +29,6 @@ HOUR = 60
 
 
 CELL_MINUTES = 30
-
-
-class Dialect:
-    """The few date/time expressions that differ between SQLite and PostgreSQL."""
-
-    def __init__(self, name: str):
-        self.sqlite = name == "sqlite"
-
-    def day_literal(self, value):
-        """A date value (or Date bind parameter) usable as a column value."""
-        # SQLite stores dates as ISO text: CAST(... AS DATE) would turn '2026-04-01' into the number 2026.
-        literal = value if isinstance(value, sa.BindParameter) else sa.literal(value, sa.Date)
-        return literal if self.sqlite else sa.cast(literal, sa.Date)
-
-    def next_day(self, expr):
-        return sa.func.date(expr, "+1 day") if self.sqlite else expr + sa.literal(1, sa.Integer)
-
-    def year(self, expr):
-        if self.sqlite:
-            return sa.cast(sa.func.strftime("%Y", expr), sa.Integer)
-        return sa.cast(sa.extract("year", expr), sa.Integer)
-
-    def month(self, expr):
-        if self.sqlite:
-            return sa.cast(sa.func.strftime("%m", expr), sa.Integer)
-        return sa.cast(sa.extract("month", expr), sa.Integer)
-
-    def weekday(self, expr):
-        """0 = Monday ... 6 = Sunday."""
-        if self.sqlite:
-            return (sa.cast(sa.func.strftime("%w", expr), sa.Integer) + 6) % 7
-        return sa.cast(sa.extract("isodow", expr), sa.Integer) - 1
-
-    def minutes(self, expr):
-        if self.sqlite:  # 'HH:MM:SS[.ffffff]'
-            return (sa.cast(sa.func.substr(expr, 1, 2), sa.Integer) * 60
-                    + sa.cast(sa.func.substr(expr, 4, 2), sa.Integer))
-        return sa.cast(sa.extract("hour", expr) * 60 + sa.extract("minute", expr), sa.Integer)
-
-    def month_key(self, expr):
-        return self.year(expr) * 100 + self.month(expr)
-
-    def fiscal_year(self, expr):
-        return self.year(expr) - sa.case((self.month(expr) < 4, 1), else_=0)
 
 
 def dialect() -> Dialect:

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from app.core.db import rows_by_id
 from app.core.forms import ActionForm
 from app.core.images import jpeg_response
 from app.core.permissions import Role, role_required
@@ -33,7 +34,7 @@ def photo(photo_id: int):
 def _page(facility: Facility, form: PhotoForm, status: int = 200):
     return render_template("facilities/photos.html", facility=facility, form=form, action_form=ActionForm(),
                            photos=photos.photos_of(facility.id),
-                           rooms={r.id: r for r in queries.facility_rooms(facility.id)}), status
+                           rooms=rows_by_id(queries.facility_rooms(facility.id))), status
 
 
 @bp.route("/<int:facility_id>/photos", methods=["GET", "POST"])
