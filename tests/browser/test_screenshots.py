@@ -49,12 +49,28 @@ def _pages(ids: dict) -> list[tuple[str, str, str | None, str]]:
         ("events-easy", "/events/", None, "ja-easy"),
         ("event", f"/events/{ids['series']}", None, "ja"),
         ("availability", f"/facilities/{ids['facility']}/availability", None, "ja"),
+        ("search", "/facilities/search", None, "en"),
         ("indicators", "/indicators", None, "ja"),
         ("booking-form", f"/bookings/new?room={ids['room']}", "resident", "ja"),
         ("my-bookings", "/bookings/mine", "resident", "ja"),
         ("utilization", "/staff/utilization", "ward_staff", "ja"),
         ("staff-indicators", "/staff/indicators", "ward_staff", "ja"),
     ]
+
+
+# Each visible label of a filter form, and where its control is: the label must sit above its own control, left
+# edges aligned (the Digital Agency's form pattern). On a wrapping row a bare label could end one line and its
+# control start the next, beside the wrong field ("[すべて] 分類" where that select is 地区).
+LABELS_ABOVE_CONTROLS = """() => [...document.querySelectorAll('form.filters label[for]')].flatMap(label => {
+  const control = document.getElementById(label.htmlFor);
+  const l = label.getBoundingClientRect();
+  if (!control || l.width === 0) return [];
+  const c = control.getBoundingClientRect();
+  const above = l.bottom <= c.top + 2 && c.top - l.bottom < 24;
+  const aligned = Math.abs(l.left - c.left) < 4;
+  return above && aligned ? [] : [[label.htmlFor, Math.round(l.left), Math.round(l.bottom), Math.round(c.left),
+                                   Math.round(c.top)]];
+})"""
 
 
 def _save(png: bytes, path: Path) -> None:
@@ -71,6 +87,7 @@ def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
     ids = _ids(live)
     pages: dict[tuple[str | None, str], object] = {}
     too_wide = {}
+    misplaced = []
     if SAVE:
         OUT.mkdir(parents=True, exist_ok=True)
     for name, path, who, lang in _pages(ids):
@@ -83,9 +100,13 @@ def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         if scroll_width > viewport["width"]:
             too_wide[path] = scroll_width
+        if page.locator("details.filters-panel").count():
+            page.evaluate("document.querySelectorAll('details.filters-panel').forEach(d => d.open = true)")
+        misplaced += [(path, *pair) for pair in page.evaluate(LABELS_ABOVE_CONTROLS)]
         if SAVE:
             _save(page.screenshot(full_page=False), OUT / f"{name}-{width}.png")
     assert too_wide == {}
+    assert misplaced == [], "a filter label is not right above its own control"
 
 
 def test_chromium_has_its_japanese_ui():
