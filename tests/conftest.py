@@ -101,8 +101,22 @@ def _empty_tables(app) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(app):
-    """Every test starts with empty tables, no rate-limit history and an empty mail outbox."""
+def _clean_state(request):
+    """Every test that uses the app starts with empty tables, no rate-limit history and an empty mail outbox.
+
+    Tests that use neither the `app` fixture nor a fixture built on it (client, app_ctx, outbox, ...) are pure:
+    they do not pay for building the app and migrating its database. The factories' app is hidden from them,
+    so a pure test that calls a factory fails at once instead of leaving rows behind that nobody empties:
+    such a test must request `app`.
+    """
+    if "app" not in request.fixturenames:
+        hidden, factories.APP = factories.APP, None
+        try:
+            yield
+        finally:
+            factories.APP = hidden
+        return
+    app = request.getfixturevalue("app")
     yield
     _empty_tables(app)
     limiter.reset()

@@ -102,6 +102,7 @@ def test_redis_url_selects_redis_storage(monkeypatch):
     assert config.get_config("production").RATELIMIT_STORAGE_URI == "memory://"
 
 
+@pytest.mark.usefixtures("app")  # make_user writes to the suite's database: migrated and emptied by `app`
 def test_counters_live_in_redis_and_are_shared_between_app_instances(database_url, redis_db):
     user = make_user()
     settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL}
