@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from functools import partial
 from pathlib import Path
 
 from app import create_app
@@ -22,6 +23,7 @@ from app.accounts import services as account_services
 from app.core.permissions import Role
 from app.extensions import db
 from tests import factories
+from tests.concurrency import at_once
 from tests.conftest import _create_pg_database, _drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,3 +167,10 @@ class Browser:
         form = {"csrf_token": token, "email": email, "password": PASSWORD}
         status, _, _ = self.request("POST", "/account/login", form)
         assert status == 302, f"sign-in of {email} answered {status}"
+
+
+def post_at_once(posts: list[tuple[Browser, str, dict]]) -> list[tuple[int, str, dict]]:
+    """Each (browser, path, form) is POSTed at the same instant (behind a barrier): (status, body, headers) of each,
+    in order. A dropped connection counts as a server failure: status 599."""
+    outcomes = at_once([partial(browser.request, "POST", path, form) for browser, path, form in posts])
+    return [(599, "", {}) if isinstance(outcome, BaseException) else outcome for outcome in outcomes]

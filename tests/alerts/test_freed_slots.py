@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from app.core.mail import send_pending
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.models import UserCategory
+from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center
 from tests.factories import app_context, login, make_user, post_form
 
@@ -166,23 +166,14 @@ def test_parallel_senders_email_each_watcher_once(app, outbox):
     for key in ("morning", "afternoon", "evening"):
         _cancel(_book(make_user().id, c.meeting_id, day, [f"s{c.slot_ids[key]}"]))
     outbox.clear()
-    results, errors = [], []
-    barrier = threading.Barrier(2)
 
-    def worker():
-        try:
-            with app.app_context(), alerts.url_context():
-                barrier.wait()
-                results.append(alerts.notify_freed_slots())
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def sender():
+        with alerts.url_context():
+            sent = alerts.notify_freed_slots()
+            db.session.commit()
+            return sent
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = at_once_in_app(app, [sender, sender], timeout=60)
     assert errors == []
     with app.app_context():
         send_pending()
