@@ -19,7 +19,7 @@ from app.extensions import db
 from app.facilities.models import UserCategory
 from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 
 DAY_AHEAD = 12
 
@@ -201,18 +201,8 @@ def test_public_list_shows_still_free_slots_without_personal_data_in_fixed_queri
     assert "山田花子" not in html and "秘密の打合せ" not in html and booker.email not in html
 
     def count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as statements:
             assert client.get("/alerts/freed").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
 
     few = count()

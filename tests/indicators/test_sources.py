@@ -25,7 +25,7 @@ from app.indicators.models import FrozenYear, Indicator, MappingRule, MatchKind,
 from app.indicators.sources import Rule, breakdowns, compute_year, preview_rules
 from app.organizations.models import NpoGrantUse, OrganizationKind
 from tests.facilities.factories import add_closure, make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.organizations.factories import make_organization
 from tests.participation.factories import ended, make_organized, move_occurrence
 from tests.utilization.factories import add_booking
@@ -339,23 +339,11 @@ def test_detail_page_chart_breakdown_and_sources(client, staff_user):
 
 
 def test_staff_list_query_count_does_not_grow_with_events(client, staff_user, app):
-    from sqlalchemy import event
-
     login(client, staff_user.email)
 
     def measure():
-        statements = []
-
-        def count(*_args):
-            statements.append(1)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(app) as statements:
             assert client.get("/staff/indicators").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     _event("tourism", ended(), 3)
