@@ -4,7 +4,6 @@ built by the migrations, emptied after every test; mail captured through the rea
 from __future__ import annotations
 
 import os
-import re
 import uuid
 
 import pytest
@@ -145,12 +144,3 @@ def client(app):
 def outbox(app):
     """E-mails delivered through the app's mail layer (send_pending runs after each request in tests)."""
     return app.extensions.setdefault("mail_delivered", [])
-
-
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no CSRF token in page"
-    return match.group(1)

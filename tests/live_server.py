@@ -29,7 +29,6 @@ from tests.conftest import _create_pg_database, _drop_pg_database
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 PASSWORD = "race-Minato-password-2026"  # noqa: S105
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LISTENING_RE = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
@@ -160,7 +159,7 @@ class Browser:
         """The CSRF token of the form on PATH."""
         status, page, _ = self.request("GET", path)
         assert status == 200, (path, status)
-        return CSRF_RE.search(page).group(1)
+        return factories.csrf_from(page)
 
     def sign_in(self, email: str) -> None:
         token = self.token_for("/account/login")

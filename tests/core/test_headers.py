@@ -132,7 +132,7 @@ def test_production_language_cookie_is_secure(monkeypatch, database_url):
     with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
         browser = prod.test_client()
         html = browser.get("/", base_url="https://tsudoi.example.jp").get_data(as_text=True)
-        from tests.conftest import csrf_from
+        from tests.factories import csrf_from
 
         response = browser.post(
             "/language",
