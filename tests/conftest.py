@@ -4,47 +4,21 @@ built by the migrations, emptied after every test; mail captured through the rea
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import limiter
 from tests import factories
-
-PG_URL = os.environ.get("TEST_DATABASE_URL")  # a PostgreSQL server URL; tests create their own database
-
-
-def _create_pg_database(server_url: str) -> tuple[str, str]:
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"tsudoi_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_pg_database(server_url: str, name: str) -> None:
-    url = make_url(server_url).set(drivername="postgresql+psycopg", database="postgres")
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+from tests.databases import throwaway_database
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """A fresh, empty database for this test run."""
-    if PG_URL:
-        url, name = _create_pg_database(PG_URL)
+    with throwaway_database(tmp_path_factory.mktemp("db") / "test.sqlite3") as url:
         yield url
-        _drop_pg_database(PG_URL, name)
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
 def _compile_catalogs() -> None:

@@ -24,7 +24,7 @@ from app.core.permissions import Role
 from app.extensions import db
 from tests import factories
 from tests.concurrency import at_once
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.databases import throwaway_database
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -32,18 +32,9 @@ PASSWORD = "race-Minato-password-2026"  # noqa: S105
 LISTENING_RE = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
-@contextlib.contextmanager
 def fresh_database(tmp_path: Path):
     """A new empty database of the suite's kind (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set)."""
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / f'live-{uuid.uuid4().hex[:6]}.sqlite3'}"
-        return
-    url, name = _create_pg_database(server)
-    try:
-        yield url
-    finally:
-        _drop_pg_database(server, name)
+    return throwaway_database(tmp_path / f"live-{uuid.uuid4().hex[:6]}.sqlite3")
 
 
 @contextlib.contextmanager
