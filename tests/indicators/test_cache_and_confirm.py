@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.core.permissions import Role
 from app.core.time import FiscalYear, fiscal_year, today_tokyo, utcnow
 from app.events.models import EventOccurrence, EventPartner
 from app.extensions import db
@@ -26,18 +25,6 @@ from tests.indicators.test_sources import _event, _set_rules
 from tests.organizations.factories import make_organization
 from tests.participation.factories import ended, move_occurrence
 from tests.utilization.factories import add_booking
-
-
-@pytest.fixture
-def catalog(app):
-    with app.app_context():
-        services.load_catalog()
-        db.session.commit()
-
-
-@pytest.fixture
-def staff_user(catalog):
-    return make_user(role=Role.WARD_STAFF, display_name="区職員 佐藤")
 
 
 def _current(client, code):

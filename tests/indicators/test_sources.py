@@ -10,12 +10,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.core.audit import AuditEvent
-from app.core.permissions import Role
 from app.core.time import fiscal_year, utcnow
 from app.events.models import EventPartner
 from app.extensions import db
@@ -36,18 +34,6 @@ NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 令和8年度 (2026) in progre
 
 def _jst(*args) -> datetime:
     return datetime(*args, tzinfo=UTC) - JST
-
-
-@pytest.fixture
-def catalog(app):
-    with app.app_context():
-        services.load_catalog()
-        db.session.commit()
-
-
-@pytest.fixture
-def staff_user(catalog):
-    return make_user(role=Role.WARD_STAFF, display_name="区職員 佐藤")
 
 
 def _event(category, starts_at, total=None, **report):
