@@ -43,6 +43,15 @@ def recorded_statements(app):
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
+def uploads_under(folder, monkeypatch):
+    """Point the image uploads of every kind (events, logos ...) at a folder of their kind under FOLDER."""
+    from app.core import images
+
+    for kind in images.KINDS:
+        (folder / kind).mkdir()
+    monkeypatch.setattr(images, "upload_dir", lambda kind="events": folder / kind)
+
+
 def detach(obj):
     """Load OBJ's columns and detach it so the test can read them after the context closes."""
     db.session.refresh(obj)
