@@ -4,6 +4,8 @@ built by the migrations, emptied after every test; mail captured through the rea
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,70 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from tests import factories
 from tests.databases import throwaway_database
+
+# The suite's map, applied by pytest_collection_modifyitems below: which tests carry the `race` and `matrix` markers
+# (declared in pyproject.toml). `make test-quick` leaves them out with `slow` and `browser`; `make test` runs them.
+# A file is named by a pattern of its name, a test by its function's name (all its parameters), so that moving a file
+# to another folder keeps its marks; a name that no test file defines any more stops the run.
+MARKED_FILES = {
+    "race": ("*_race.py",),  # many threads, processes or browsers at once against one database or server
+    "matrix": ("test_hostile_*.py",  # hostile values into every form, query string and API body
+               "test_authorization_matrix.py"),  # every route for every role
+}
+MARKED_TESTS = {
+    "race": (  # several threads or processes at once, a lock held by another session, or a forced interleaving
+        "test_parallel_senders_email_each_watcher_once",
+        "test_two_runners_at_once_send_each_reminder_exactly_once",
+        "test_control_without_the_reminder_record_both_runners_send",
+        "test_locked_database_is_skipped_quickly",
+        "test_parallel_runners_never_run_a_job_twice_nor_send_a_mail_twice",
+        "test_control_without_the_claim_the_same_job_runs_twice",
+        "test_two_cli_processes_at_once_send_each_mail_once",
+        "test_parallel_runs_never_send_a_message_twice",
+        "test_a_held_write_lock_blocks_writers_at_begin_but_not_readers",
+        "test_single_flight_builds_once_for_concurrent_misses",
+        "test_two_officers_confirming_at_once_make_one_booking",
+        "test_a_confirmation_racing_the_release_job_never_leaves_a_released_award_booked",
+        "test_concurrent_entries_of_one_group_never_exceed_the_limit",
+        "test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled",
+        "test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact",
+        "test_interleaved_upkeep_waits_for_the_lock_and_collides_without_it_postgresql",
+        "test_simultaneous_deferred_bookings_and_settlers_keep_the_rollup_exact",
+    ),
+}
+
+
+def _test_files() -> list[Path]:
+    files = []
+    for folder, subfolders, names in os.walk(Path(__file__).resolve().parent):
+        subfolders[:] = [s for s in subfolders if s != "node_modules" and not s.startswith((".", "__"))]
+        files += [Path(folder, name) for name in names if fnmatch(name, "test_*.py")]
+    return files
+
+
+def _check_the_map() -> None:
+    """Every file pattern and test name of the map still names something: a renamed test must not slip into
+    `make test-quick` unnoticed."""
+    files = _test_files()
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in files)
+    stale = [pattern for patterns in MARKED_FILES.values() for pattern in patterns
+             if not any(fnmatch(path.name, pattern) for path in files)]
+    stale += [name for names in MARKED_TESTS.values() for name in names if f"def {name}(" not in sources]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py marks tests that no longer exist: {', '.join(stale)}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    _check_the_map()
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        for marker, patterns in MARKED_FILES.items():
+            if any(fnmatch(item.path.name, pattern) for pattern in patterns):
+                item.add_marker(marker)
+        for marker, names in MARKED_TESTS.items():
+            if name in names:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
