@@ -12,7 +12,7 @@ PORT ?= 5000
 BROWSER_DIR := tests/browser
 TRANSLATIONS := app/translations
 
-.PHONY: install run test test-sqlite test-postgres test-browser browser-deps screenshots lint i18n i18n-compile migrate demo bench clean
+.PHONY: install run test test-quick test-sqlite test-postgres test-browser browser-deps screenshots lint i18n i18n-compile migrate demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -49,6 +49,11 @@ test: install lint test-sqlite test-postgres test-browser
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+## The edit loop, under 3 minutes: the pure and the fast app tests on SQLite. Leaves out what carries the markers
+## race, matrix (both set in tests/conftest.py), slow and browser; `make test` runs everything.
+test-quick: $(VENV)/.installed
+	$(PY) -m pytest -q -m 'not browser and not slow and not race and not matrix' $(PYTEST_ARGS)
 
 test-sqlite: install
 	@echo "== tests on SQLite =="

@@ -36,12 +36,12 @@ def main() -> int:
     from app import create_app
     from app.extensions import db
     from tests import factories
-    from tests.conftest import _create_pg_database, _drop_pg_database
+    from tests.databases import create_pg_database, drop_pg_database
 
     tmp = tempfile.TemporaryDirectory()
     name = None
     if args.postgres:
-        url, name = _create_pg_database(args.postgres)
+        url, name = create_pg_database(args.postgres)
     else:
         url = f"sqlite:///{tmp.name}/draw.sqlite3"
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, RATELIMIT_STORAGE_URI="memory://")
@@ -94,7 +94,7 @@ def main() -> int:
         with app.app_context():
             db.engine.dispose()
         if name:
-            _drop_pg_database(args.postgres, name)
+            drop_pg_database(args.postgres, name)
         tmp.cleanup()
     return 0
 

@@ -4,48 +4,87 @@ built by the migrations, emptied after every test; mail captured through the rea
 from __future__ import annotations
 
 import os
-import re
-import uuid
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import limiter
 from tests import factories
+from tests.databases import throwaway_database
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")  # a PostgreSQL server URL; tests create their own database
+# The suite's map, applied by pytest_collection_modifyitems below: which tests carry the `race` and `matrix` markers
+# (declared in pyproject.toml). `make test-quick` leaves them out with `slow` and `browser`; `make test` runs them.
+# A file is named by a pattern of its name, a test by its function's name (all its parameters), so that moving a file
+# to another folder keeps its marks; a name that no test file defines any more stops the run.
+MARKED_FILES = {
+    "race": ("*_race.py",),  # many threads, processes or browsers at once against one database or server
+    "matrix": ("test_hostile_*.py",  # hostile values into every form, query string and API body
+               "test_authorization_matrix.py"),  # every route for every role
+}
+MARKED_TESTS = {
+    "race": (  # several threads or processes at once, a lock held by another session, or a forced interleaving
+        "test_parallel_senders_email_each_watcher_once",
+        "test_two_runners_at_once_send_each_reminder_exactly_once",
+        "test_control_without_the_reminder_record_both_runners_send",
+        "test_locked_database_is_skipped_quickly",
+        "test_parallel_runners_never_run_a_job_twice_nor_send_a_mail_twice",
+        "test_control_without_the_claim_the_same_job_runs_twice",
+        "test_two_cli_processes_at_once_send_each_mail_once",
+        "test_parallel_runs_never_send_a_message_twice",
+        "test_a_held_write_lock_blocks_writers_at_begin_but_not_readers",
+        "test_single_flight_builds_once_for_concurrent_misses",
+        "test_two_officers_confirming_at_once_make_one_booking",
+        "test_a_confirmation_racing_the_release_job_never_leaves_a_released_award_booked",
+        "test_concurrent_entries_of_one_group_never_exceed_the_limit",
+        "test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled",
+        "test_simultaneous_bookings_in_one_facility_month_keep_the_rollup_exact",
+        "test_interleaved_upkeep_waits_for_the_lock_and_collides_without_it_postgresql",
+        "test_simultaneous_deferred_bookings_and_settlers_keep_the_rollup_exact",
+    ),
+}
 
 
-def _create_pg_database(server_url: str) -> tuple[str, str]:
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"tsudoi_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False), name
+def _test_files() -> list[Path]:
+    files = []
+    for folder, subfolders, names in os.walk(Path(__file__).resolve().parent):
+        subfolders[:] = [s for s in subfolders if s != "node_modules" and not s.startswith((".", "__"))]
+        files += [Path(folder, name) for name in names if fnmatch(name, "test_*.py")]
+    return files
 
 
-def _drop_pg_database(server_url: str, name: str) -> None:
-    url = make_url(server_url).set(drivername="postgresql+psycopg", database="postgres")
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+def _check_the_map() -> None:
+    """Every file pattern and test name of the map still names something: a renamed test must not slip into
+    `make test-quick` unnoticed."""
+    files = _test_files()
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in files)
+    stale = [pattern for patterns in MARKED_FILES.values() for pattern in patterns
+             if not any(fnmatch(path.name, pattern) for path in files)]
+    stale += [name for names in MARKED_TESTS.values() for name in names if f"def {name}(" not in sources]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py marks tests that no longer exist: {', '.join(stale)}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    _check_the_map()
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        for marker, patterns in MARKED_FILES.items():
+            if any(fnmatch(item.path.name, pattern) for pattern in patterns):
+                item.add_marker(marker)
+        for marker, names in MARKED_TESTS.items():
+            if name in names:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """A fresh, empty database for this test run."""
-    if PG_URL:
-        url, name = _create_pg_database(PG_URL)
+    with throwaway_database(tmp_path_factory.mktemp("db") / "test.sqlite3") as url:
         yield url
-        _drop_pg_database(PG_URL, name)
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
 def _compile_catalogs() -> None:
@@ -101,8 +140,22 @@ def _empty_tables(app) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(app):
-    """Every test starts with empty tables, no rate-limit history and an empty mail outbox."""
+def _clean_state(request):
+    """Every test that uses the app starts with empty tables, no rate-limit history and an empty mail outbox.
+
+    Tests that use neither the `app` fixture nor a fixture built on it (client, app_ctx, outbox, ...) are pure:
+    they do not pay for building the app and migrating its database. The factories' app is hidden from them,
+    so a pure test that calls a factory fails at once instead of leaving rows behind that nobody empties:
+    such a test must request `app`.
+    """
+    if "app" not in request.fixturenames:
+        hidden, factories.APP = factories.APP, None
+        try:
+            yield
+        finally:
+            factories.APP = hidden
+        return
+    app = request.getfixturevalue("app")
     yield
     _empty_tables(app)
     limiter.reset()
@@ -131,12 +184,3 @@ def client(app):
 def outbox(app):
     """E-mails delivered through the app's mail layer (send_pending runs after each request in tests)."""
     return app.extensions.setdefault("mail_delivered", [])
-
-
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no CSRF token in page"
-    return match.group(1)

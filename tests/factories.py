@@ -43,6 +43,15 @@ def recorded_statements(app):
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
+def uploads_under(folder, monkeypatch):
+    """Point the image uploads of every kind (events, logos ...) at a folder of their kind under FOLDER."""
+    from app.core import images
+
+    for kind in images.KINDS:
+        (folder / kind).mkdir()
+    monkeypatch.setattr(images, "upload_dir", lambda kind="events": folder / kind)
+
+
 def detach(obj):
     """Load OBJ's columns and detach it so the test can read them after the context closes."""
     db.session.refresh(obj)
@@ -80,6 +89,13 @@ def make_user(
         return detach(user)
 
 
+def csrf_from(html: str) -> str:
+    """The CSRF token of the (first) form in HTML."""
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
 def csrf_token(client, url: str = "/") -> str:
     """The CSRF token from a page, as a browser's form would carry it."""
     response = client.get(url)
@@ -97,3 +113,11 @@ def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs
 def login(client, email: str, password: str = DEFAULT_PASSWORD, **kwargs):
     """Sign in through the login form."""
     return post_form(client, "/account/login", {"email": email, "password": password}, **kwargs)
+
+
+def login_from(client, email: str, password: str = DEFAULT_PASSWORD, *, ip: str):
+    """Sign in through the login form from the address IP (page and post), as the rate limits and the audit see it."""
+    environ = {"REMOTE_ADDR": ip}
+    token = csrf_from(client.get("/account/login", environ_base=environ).get_data(as_text=True))
+    return client.post("/account/login", data={"csrf_token": token, "email": email, "password": password},
+                       environ_base=environ)

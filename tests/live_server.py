@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from functools import partial
 from pathlib import Path
 
 from app import create_app
@@ -22,27 +23,18 @@ from app.accounts import services as account_services
 from app.core.permissions import Role
 from app.extensions import db
 from tests import factories
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.concurrency import at_once
+from tests.databases import throwaway_database
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 PASSWORD = "race-Minato-password-2026"  # noqa: S105
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LISTENING_RE = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
-@contextlib.contextmanager
 def fresh_database(tmp_path: Path):
     """A new empty database of the suite's kind (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set)."""
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / f'live-{uuid.uuid4().hex[:6]}.sqlite3'}"
-        return
-    url, name = _create_pg_database(server)
-    try:
-        yield url
-    finally:
-        _drop_pg_database(server, name)
+    return throwaway_database(tmp_path / f"live-{uuid.uuid4().hex[:6]}.sqlite3")
 
 
 @contextlib.contextmanager
@@ -160,10 +152,17 @@ class Browser:
         """The CSRF token of the form on PATH."""
         status, page, _ = self.request("GET", path)
         assert status == 200, (path, status)
-        return CSRF_RE.search(page).group(1)
+        return factories.csrf_from(page)
 
     def sign_in(self, email: str) -> None:
         token = self.token_for("/account/login")
         form = {"csrf_token": token, "email": email, "password": PASSWORD}
         status, _, _ = self.request("POST", "/account/login", form)
         assert status == 303, f"sign-in of {email} answered {status}"
+
+
+def post_at_once(posts: list[tuple[Browser, str, dict]]) -> list[tuple[int, str, dict]]:
+    """Each (browser, path, form) is POSTed at the same instant (behind a barrier): (status, body, headers) of each,
+    in order. A dropped connection counts as a server failure: status 599."""
+    outcomes = at_once([partial(browser.request, "POST", path, form) for browser, path, form in posts])
+    return [(599, "", {}) if isinstance(outcome, BaseException) else outcome for outcome in outcomes]

@@ -9,8 +9,7 @@ from app.accounts.services import verify_password
 from app.core.audit import AuditEvent
 from app.core.permissions import Role
 from app.extensions import db
-from tests.conftest import csrf_from
-from tests.factories import DEFAULT_PASSWORD, make_user, post_form
+from tests.factories import DEFAULT_PASSWORD, login_from, make_user, post_form
 
 IP = "203.0.113.24"
 
@@ -24,13 +23,7 @@ def _events(app, action: str) -> list[AuditEvent]:
 
 
 def _login_from(client, email: str, password: str, ip: str = IP):
-    environ = {"REMOTE_ADDR": ip}
-    html = client.get("/account/login", environ_base=environ).get_data(as_text=True)
-    return client.post(
-        "/account/login",
-        data={"csrf_token": csrf_from(html), "email": email, "password": password},
-        environ_base=environ,
-    )
+    return login_from(client, email, password, ip=ip)
 
 
 def test_login_success_is_audited_with_ip(app, client):

@@ -8,21 +8,14 @@ from app.core.errors import ERROR_TITLES
 from app.core.i18n import use_language
 from app.extensions import limiter
 from tests.apps import extra_app
-from tests.conftest import csrf_from
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.factories import DEFAULT_PASSWORD, csrf_from, login_from, make_user
 from tests.redis_server import redis_or_skip
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _attempt(client, email: str, password: str, ip: str = "198.51.100.7"):
-    environ = {"REMOTE_ADDR": ip}
-    html = client.get("/account/login", environ_base=environ).get_data(as_text=True)
-    return client.post(
-        "/account/login",
-        data={"csrf_token": csrf_from(html), "email": email, "password": password},
-        environ_base=environ,
-    )
+    return login_from(client, email, password, ip=ip)
 
 
 def test_sixth_failure_from_one_ip_gets_429_in_the_users_language(app):
@@ -102,6 +95,7 @@ def test_redis_url_selects_redis_storage(monkeypatch):
     assert config.get_config("production").RATELIMIT_STORAGE_URI == "memory://"
 
 
+@pytest.mark.usefixtures("app")  # make_user writes to the suite's database: migrated and emptied by `app`
 def test_counters_live_in_redis_and_are_shared_between_app_instances(database_url, redis_db):
     user = make_user()
     settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL}

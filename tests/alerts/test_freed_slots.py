@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -18,8 +17,9 @@ from app.core.mail import send_pending
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.models import UserCategory
+from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 
 DAY_AHEAD = 12
 
@@ -166,23 +166,14 @@ def test_parallel_senders_email_each_watcher_once(app, outbox):
     for key in ("morning", "afternoon", "evening"):
         _cancel(_book(make_user().id, c.meeting_id, day, [f"s{c.slot_ids[key]}"]))
     outbox.clear()
-    results, errors = [], []
-    barrier = threading.Barrier(2)
 
-    def worker():
-        try:
-            with app.app_context(), alerts.url_context():
-                barrier.wait()
-                results.append(alerts.notify_freed_slots())
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def sender():
+        with alerts.url_context():
+            sent = alerts.notify_freed_slots()
+            db.session.commit()
+            return sent
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = at_once_in_app(app, [sender, sender], timeout=60)
     assert errors == []
     with app.app_context():
         send_pending()
@@ -210,18 +201,8 @@ def test_public_list_shows_still_free_slots_without_personal_data_in_fixed_queri
     assert "山田花子" not in html and "秘密の打合せ" not in html and booker.email not in html
 
     def count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as statements:
             assert client.get("/alerts/freed").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
 
     few = count()

@@ -4,8 +4,8 @@ the one-click cancel link (GET asks, POST cancels once, forged/reused/expired li
 from __future__ import annotations
 
 import re
-import threading
 from datetime import time, timedelta
+from functools import partial
 
 import sqlalchemy as sa
 
@@ -21,6 +21,7 @@ from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
 from app.extensions import db
 from app.facilities.models import UserCategory
+from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center
 from tests.factories import app_context, make_user, post_form
 from tests.participation.factories import make_organized, make_registration
@@ -245,22 +246,8 @@ def _race(app, outbox):
         db.session.commit()
     outbox.clear()
     jobs = {"alerts.remind-registrants", "alerts.remind-bookings"}
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def runner(at):
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(run_due(now=at, only=jobs))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=runner, args=(now + timedelta(minutes=m),)) for m in (0, 16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results, errors = at_once_in_app(app, [partial(run_due, now=now + timedelta(minutes=m), only=jobs)
+                                           for m in (0, 16)])
     assert errors == []
     assert sorted(o.status for run in results for o in run) == ["succeeded"] * 4  # both runners ran both jobs
     with app.app_context():

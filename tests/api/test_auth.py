@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.api.factories import bearer, get_token, make_token
-from tests.factories import DEFAULT_PASSWORD, login, make_user, post_form
+from tests.factories import DEFAULT_PASSWORD, login, login_from, make_user, post_form
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -175,12 +175,7 @@ def test_failures_against_one_account_are_limited_across_addresses(client, app):
 
 
 def _form_login(app, email: str, password: str, ip: str):
-    from tests.conftest import csrf_from
-
-    client = app.test_client()
-    html = client.get("/account/login", environ_base={"REMOTE_ADDR": ip}).get_data(as_text=True)
-    return client.post("/account/login", data={"csrf_token": csrf_from(html), "email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": ip})
+    return login_from(app.test_client(), email, password, ip=ip)
 
 
 def test_form_and_api_failures_share_one_counter_per_account(client, app):

@@ -6,7 +6,6 @@ TEST_DATABASE_URL is set), each time in a fresh database of its own."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.time import today_tokyo
 from app.extensions import db
-from tests.live_server import Browser, Gunicorn, create_residents, fresh_database, seeding
+from tests.live_server import Browser, Gunicorn, create_residents, fresh_database, post_at_once, seeding
 
 CLIENTS = 20
 
@@ -37,25 +36,10 @@ def _race(browsers: list[Browser], requests: list[tuple[int, str, str]]) -> list
     prepared = []
     for browser, (room_id, day, unit) in zip(browsers, requests, strict=True):
         token = browser.token_for(f"/bookings/new?room={room_id}&day={day}")
-        prepared.append((browser, {"csrf_token": token, "room_id": room_id, "day": day, "units": [unit],
-                                   "purpose": "同時予約の試験", "attendees": "10", "category": "resident",
-                                   "organization_id": "", "confirm": "1"}))
-    barrier = threading.Barrier(len(prepared))
-    statuses: list[int] = [0] * len(prepared)
-
-    def fire(index: int, browser: Browser, form: dict) -> None:
-        barrier.wait()
-        try:
-            statuses[index] = browser.request("POST", "/bookings/new", form)[0]
-        except Exception:  # noqa: BLE001 - a dropped connection counts as a server failure
-            statuses[index] = 599
-
-    threads = [threading.Thread(target=fire, args=(i, b, f)) for i, (b, f) in enumerate(prepared)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return statuses
+        prepared.append((browser, "/bookings/new", {
+            "csrf_token": token, "room_id": room_id, "day": day, "units": [unit], "purpose": "同時予約の試験",
+            "attendees": "10", "category": "resident", "organization_id": "", "confirm": "1"}))
+    return [status for status, _, _ in post_at_once(prepared)]
 
 
 def _active_bookings(app, day) -> int:

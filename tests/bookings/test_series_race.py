@@ -5,7 +5,6 @@ control server with the claims guard off lets several overlapping series through
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.time import today_tokyo
 from app.extensions import db
-from tests.live_server import Browser, Gunicorn, create_residents, fresh_database, seeding
+from tests.live_server import Browser, Gunicorn, create_residents, fresh_database, post_at_once, seeding
 
 CLIENTS = 8
 CONFIRM_RE = re.compile(r'name="confirm"[^>]*value="([^"]+)"')
@@ -34,22 +33,7 @@ def _prepare(browser: Browser, room_id: int, first, unit: str, mode: str) -> dic
 
 
 def _fire(pairs: list[tuple[Browser, dict]]) -> list[int]:
-    barrier = threading.Barrier(len(pairs))
-    statuses = [0] * len(pairs)
-
-    def fire(index: int, browser: Browser, form: dict) -> None:
-        barrier.wait()
-        try:
-            statuses[index] = browser.request("POST", "/bookings/series/new", form)[0]
-        except Exception:  # noqa: BLE001 - a dropped connection counts as a server failure
-            statuses[index] = 599
-
-    threads = [threading.Thread(target=fire, args=(i, b, f)) for i, (b, f) in enumerate(pairs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return statuses
+    return [status for status, _, _ in post_at_once([(b, "/bookings/series/new", form) for b, form in pairs])]
 
 
 def _active_per_day(app, room_id: int) -> dict:

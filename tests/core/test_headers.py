@@ -111,6 +111,7 @@ def test_language_cookie_flags(client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.usefixtures("app")  # a production app on the suite's database, migrated and emptied by `app`
 def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
     with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
@@ -125,12 +126,13 @@ def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, database_ur
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.usefixtures("app")  # a production app on the suite's database, migrated and emptied by `app`
 def test_production_language_cookie_is_secure(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
     with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
         browser = prod.test_client()
         html = browser.get("/", base_url="https://tsudoi.example.jp").get_data(as_text=True)
-        from tests.conftest import csrf_from
+        from tests.factories import csrf_from
 
         response = browser.post(
             "/language",

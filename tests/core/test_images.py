@@ -12,15 +12,13 @@ from app.core import images
 from app.events.models import EventSeries
 from app.extensions import db
 from tests.events.factories import form_data
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, uploads_under
 from tests.organizations.factories import make_organization
 
 
 @pytest.fixture
 def uploads(tmp_path, monkeypatch):
-    for kind in images.KINDS:
-        (tmp_path / kind).mkdir()
-    monkeypatch.setattr(images, "upload_dir", lambda kind="events": tmp_path / kind)
+    uploads_under(tmp_path, monkeypatch)
     return tmp_path / "events"
 
 

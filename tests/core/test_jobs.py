@@ -21,6 +21,7 @@ from app.core.mail import OutboxMessage, queue_mail
 from app.core.time import today_tokyo, utcnow
 from app.extensions import db
 from app.facilities.models import UserCategory
+from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center
 from tests.factories import make_user
 
@@ -251,23 +252,7 @@ def test_cli_exits_1_when_a_job_failed(app, monkeypatch):
 
 
 def _in_parallel(app, target, count: int = 2) -> list:
-    results: list = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def worker():
-        try:
-            with app.app_context():
-                start.wait()
-                results.append(target())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results, errors = at_once_in_app(app, [target] * count)
     assert errors == []
     return results
 

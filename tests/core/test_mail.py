@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from app.core.i18n import use_language
 from app.core.mail import OutboxMessage, queue_mail, send_pending
 from app.extensions import db
+from tests.concurrency import at_once_in_app
 from tests.factories import make_user, post_form
 
 
@@ -176,23 +177,7 @@ def test_send_pending_cli(app, outbox):
 def test_parallel_runs_never_send_a_message_twice(app, smtp_server):
     server = smtp_server(Recorder(delay=0.01))
     ids = _queue(app, 30)
-    results: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def worker():
-        try:
-            with app.app_context():
-                start.wait()
-                results.append(send_pending())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results, errors = at_once_in_app(app, [send_pending, send_pending])
     assert errors == []
     subjects = [m["Subject"] for m in server.messages]
     assert sorted(subjects) == sorted(f"お知らせ {n}" for n in range(30))  # each exactly once

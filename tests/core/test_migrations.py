@@ -13,7 +13,7 @@ from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
 from tests.apps import extra_app
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
+from tests.databases import PG_URL, pg_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
@@ -24,9 +24,8 @@ def fresh_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     else:
-        url, name = _create_pg_database(PG_URL)
-        yield url
-        _drop_pg_database(PG_URL, name)
+        with pg_database(PG_URL) as url:
+            yield url
 
 
 def _tables(conn) -> set[str]:

@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 
 from app.extensions import db
 from tests.apps import extra_app
-from tests.conftest import csrf_from
+from tests.factories import csrf_from
 
 BUSY_TIMEOUT_MS = 4321
 

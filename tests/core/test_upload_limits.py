@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app.core import images
 from app.core.i18n import LANGUAGE_COOKIE
 from app.core.uploads import DEFAULT_UPLOAD_MAX_CONTENT_LENGTH
 from app.events.models import EventSeries
@@ -22,7 +21,7 @@ from app.organizations.models import Organization
 from tests.events.factories import form_data
 from tests.facilities.factories import make_center
 from tests.facilities.test_equipment_photos import _staff
-from tests.factories import app_context, csrf_token, login, make_user
+from tests.factories import app_context, csrf_token, login, make_user, uploads_under
 from tests.organizations.factories import make_organization
 
 TEN_MB = b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)  # over 8 MB site-wide, under the upload limit
@@ -30,9 +29,7 @@ TEN_MB = b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)  # over 8 MB site-wide, und
 
 @pytest.fixture
 def uploads(tmp_path, monkeypatch):
-    for kind in images.KINDS:
-        (tmp_path / kind).mkdir()
-    monkeypatch.setattr(images, "upload_dir", lambda kind="events": tmp_path / kind)
+    uploads_under(tmp_path, monkeypatch)
     monkeypatch.setattr(photos, "upload_dir", lambda: tmp_path / "photos")
     return tmp_path
 

@@ -6,7 +6,6 @@ import io
 import re
 from datetime import date, timedelta
 
-import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.bookings.models import BookingState
@@ -15,7 +14,7 @@ from app.core.time import fiscal_year, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, UserCategory
 from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
-from tests.factories import app_context, csrf_token, login, make_user
+from tests.factories import app_context, csrf_token, login, make_user, recorded_statements
 from tests.utilization.factories import add_booking
 
 FY = 2026
@@ -306,25 +305,11 @@ def test_user_mix_and_cancellations(app_ctx):
     assert (stats.no_show, stats.no_show_rate) == (0, 0)
 
 
-class _StatementCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, *args, **kwargs):
-        self.count += 1
-
-
 def _count_overview(app, client, year, url="/staff/utilization"):
-    counter = _StatementCounter()
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", counter)
-    try:
+    with recorded_statements(app) as statements:
         response = client.get(f"{url}?fy={year}")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", counter)
     assert response.status_code == 200
-    return counter.count
+    return len(statements)
 
 
 def test_overview_query_count_does_not_grow(app, client):

@@ -14,7 +14,7 @@ from app.core.districts import District
 from app.events.models import EventSeries, EventStatus, Registration, RegistrationStatus
 from app.extensions import db
 from tests.events.factories import make_series, occurrence_ids
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.organizations.factories import make_organization
 
 
@@ -68,27 +68,14 @@ def test_list_shows_counts_and_filters(client, app):
 
 
 def test_list_query_count_does_not_grow(client, app):
-    from sqlalchemy import event
-
     editor, org, _series = _setup()
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def count(*_args, **_kwargs):
-        statements.append(1)
-
     month = (date.today() + timedelta(days=10)).strftime("%Y-%m")
 
     def measure():
         counts = []
         for url in ("/events/", f"/events/calendar?month={month}", "/events/feed.ics"):
-            statements.clear()
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with recorded_statements(app) as statements:
                 assert client.get(url).status_code == 200
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
             counts.append(len(statements))
         return counts
 

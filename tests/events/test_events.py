@@ -17,7 +17,7 @@ from app.events.models import (
 )
 from app.extensions import db
 from tests.events.factories import form_data, make_series, occurrence_ids
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, detach, login, make_user, post_form
 from tests.organizations.factories import make_organization
 
 
@@ -28,10 +28,7 @@ def _count(model, *where):
 
 def _series(series_id):
     with app_context():
-        series = db.session.get(EventSeries, series_id)
-        db.session.refresh(series)
-        db.session.expunge(series)
-        return series
+        return detach(db.session.get(EventSeries, series_id))
 
 
 def _statuses(occurrence_id):

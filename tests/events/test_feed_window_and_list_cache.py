@@ -8,13 +8,12 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from icalendar import Calendar
-from sqlalchemy import event
 
 from app.core.time import utcnow
 from app.events.models import EventOccurrence
 from app.extensions import db
 from tests.events.factories import make_series, occurrence_ids
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.organizations.factories import make_organization
 
 
@@ -39,18 +38,8 @@ def _move(occurrence_id: int, days: int) -> None:
 
 
 def _statements(app, client, url, **kwargs):
-    with app.app_context():
-        engine = db.engine
-    seen = []
-
-    def count(*_args, **_kwargs):
-        seen.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as seen:
         response = client.get(url, **kwargs)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return response, len(seen)
 
 

@@ -6,8 +6,6 @@ PostgreSQL when TEST_DATABASE_URL is set), in a fresh database of its own."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -15,7 +13,7 @@ from app.accounts import services as account_services
 from app.core.permissions import Role
 from app.events.models import EventOccurrence, EventStatus, Registration, RegistrationStatus
 from app.extensions import db
-from tests.live_server import PASSWORD, Browser, Gunicorn, create_residents, fresh_database, seeding
+from tests.live_server import PASSWORD, Browser, Gunicorn, create_residents, fresh_database, post_at_once, seeding
 
 CLIENTS = 30
 SEATS = 5
@@ -50,27 +48,9 @@ def _seed(database_url: str):
 
 def _race(browsers: list[Browser], series_id: int, occurrence_id: int) -> list[tuple[int, str | None]]:
     """Every browser posts the registration form at the same instant; returns (status, registration status)."""
-    forms = []
-    for browser in browsers:
-        forms.append({"csrf_token": browser.token_for(f"/events/{series_id}")})
-    barrier = threading.Barrier(len(browsers))
-    results: list[tuple[int, str | None]] = [(0, None)] * len(browsers)
-
-    def fire(index: int) -> None:
-        barrier.wait()
-        try:
-            status, _, headers = browsers[index].request(
-                "POST", f"/events/occurrences/{occurrence_id}/register", forms[index])
-            results[index] = (status, headers.get("X-Registration-Status"))
-        except Exception:  # noqa: BLE001 - a dropped connection counts as a server failure
-            results[index] = (599, None)
-
-    threads = [threading.Thread(target=fire, args=(i,)) for i in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
+    posts = [(browser, f"/events/occurrences/{occurrence_id}/register",
+              {"csrf_token": browser.token_for(f"/events/{series_id}")}) for browser in browsers]
+    return [(status, headers.get("X-Registration-Status")) for status, _, headers in post_at_once(posts)]
 
 
 def _stored(app, occurrence_id: int) -> dict[RegistrationStatus, int]:

@@ -41,7 +41,7 @@ def _book(center, *, user_id, organization_id=None, room_id=None, state=BookingS
 
 
 @pytest.fixture
-def world():
+def world(app):
     """An editor of a group, a booking center, and a one-off event 10:00-12:00 on DAY for 10 people."""
     editor = make_user()
     organization = make_organization(name="芝浦町会", editor_id=editor.id)

@@ -42,6 +42,7 @@ def _csv_kana(client) -> dict[str, str]:
     return {row["名称"]: row["名称_カナ"] for row in csv.DictReader(io.StringIO(body, newline=""))}
 
 
+@pytest.mark.usefixtures("app")  # the factories write through the test app
 def test_the_column_holds_a_reading_and_none_by_default():
     c = make_center(name="高輪区民センター")
     assert _stored(c.facility_id) is None

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from app.bookings import services
 from app.core.time import today_tokyo
 from app.extensions import db
 from app.facilities.models import UserCategory
 from tests.facilities.factories import add_closure, add_lottery, make_center
-from tests.factories import app_context, make_user
+from tests.factories import app_context, make_user, recorded_statements
 
 
 def _book(user_id, room_id, day, keys, purpose="秘密の会合"):
@@ -62,18 +60,8 @@ def test_grid_bad_start_falls_back_to_today_with_a_message(client):
 
 
 def _count_month_grid_queries(client, app, facility_id, start):
-    statements = []
-
-    def listener(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements(app) as statements:
         response = client.get(f"/facilities/{facility_id}/availability?view=month&start={start.isoformat()}")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
     assert response.status_code == 200
     return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
 
@@ -109,18 +97,8 @@ def test_find_a_free_room_across_facilities(client, app):
     assert bad.status_code == 200 and "日付の形が正しくありません" in bad.get_data(as_text=True)
 
     def count(url):
-        statements = []
-        with app.app_context():
-            engine = db.engine
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as statements:
             assert client.get(url).status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         return len(statements)
 
     before = count(f"/facilities/search?day={day.isoformat()}")

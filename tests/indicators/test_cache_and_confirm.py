@@ -9,9 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from app.core.permissions import Role
 from app.core.time import FiscalYear, fiscal_year, today_tokyo, utcnow
 from app.events.models import EventOccurrence, EventPartner
 from app.extensions import db
@@ -22,23 +20,11 @@ from app.indicators.sources import Rule
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind
 from app.participation.models import ParticipationReport, ReportStatus
 from tests.facilities.factories import make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.indicators.test_sources import _event, _set_rules
 from tests.organizations.factories import make_organization
 from tests.participation.factories import ended, move_occurrence
 from tests.utilization.factories import add_booking
-
-
-@pytest.fixture
-def catalog(app):
-    with app.app_context():
-        services.load_catalog()
-        db.session.commit()
-
-
-@pytest.fixture
-def staff_user(catalog):
-    return make_user(role=Role.WARD_STAFF, display_name="区職員 佐藤")
 
 
 def _current(client, code):
@@ -195,18 +181,8 @@ def test_cached_values_equal_a_recomputation(staff_user):
 
 
 def _statements(app, client, url):
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(statements)
 
 

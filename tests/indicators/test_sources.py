@@ -10,12 +10,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.core.audit import AuditEvent
-from app.core.permissions import Role
 from app.core.time import fiscal_year, utcnow
 from app.events.models import EventPartner
 from app.extensions import db
@@ -25,9 +23,9 @@ from app.indicators.models import FrozenYear, Indicator, MappingRule, MatchKind,
 from app.indicators.sources import Rule, breakdowns, compute_year, preview_rules
 from app.organizations.models import NpoGrantUse, OrganizationKind
 from tests.facilities.factories import add_closure, make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.organizations.factories import make_organization
-from tests.participation.factories import ended, make_organized, move_occurrence
+from tests.participation.factories import ended, make_organized, make_report, move_occurrence
 from tests.utilization.factories import add_booking
 
 JST = timedelta(hours=9)
@@ -38,43 +36,11 @@ def _jst(*args) -> datetime:
     return datetime(*args, tzinfo=UTC) - JST
 
 
-@pytest.fixture
-def catalog(app):
-    with app.app_context():
-        services.load_catalog()
-        db.session.commit()
-
-
-@pytest.fixture
-def staff_user(catalog):
-    return make_user(role=Role.WARD_STAFF, display_name="区職員 佐藤")
-
-
-def _report(org, total, *, approve=True, amend_to=None):
-    from app.accounts.models import User
-    from app.events.models import EventOccurrence
-    from app.participation import reports
-
-    with app_context():
-        occurrence = db.session.get(EventOccurrence, org.occurrence_id)
-        officer = db.session.get(User, org.officer_id)
-        staff = db.session.scalar(sa.select(User).where(User.role == Role.WARD_STAFF))
-        report = reports.submit_report(occurrence=occurrence, actor=officer,
-                                             data=reports.ReportInput(total=total, counting_method="head_count"))
-        if amend_to is not None:
-            reports.approve_report(report=report, staff=staff)
-            report = reports.submit_report(occurrence=occurrence, actor=officer, data=reports.ReportInput(
-                total=amend_to, counting_method="head_count"))
-        if approve:
-            reports.approve_report(report=report, staff=staff)
-        db.session.commit()
-
-
 def _event(category, starts_at, total=None, **report):
     org = make_organized(category=category)
     move_occurrence(org.occurrence_id, starts_at, hours=1)
     if total is not None:
-        _report(org, total, **report)
+        make_report(org, total, **report)
     return org
 
 
@@ -135,7 +101,7 @@ def test_rules_on_organization_kind_and_explicit_event(staff_user):
     linked = _event("other", _jst(2026, 6, 1, 10, 0), 5)
     org = type(linked)(npo.email, npo.id, group.id, series.id, occurrence_ids(series.id)[0])
     move_occurrence(org.occurrence_id, _jst(2026, 6, 2, 10, 0))
-    _report(org, 12)
+    make_report(org, 12)
     _set_rules("P11-03-1", [Rule(MatchKind.ORGANIZATION_KIND, "npo"), Rule(MatchKind.SERIES, str(linked.series_id))])
     assert _values(2026, "P11-03-1")["P11-03-1"].value == 17
 
@@ -339,23 +305,11 @@ def test_detail_page_chart_breakdown_and_sources(client, staff_user):
 
 
 def test_staff_list_query_count_does_not_grow_with_events(client, staff_user, app):
-    from sqlalchemy import event
-
     login(client, staff_user.email)
 
     def measure():
-        statements = []
-
-        def count(*_args):
-            statements.append(1)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements(app) as statements:
             assert client.get("/staff/indicators").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     _event("tourism", ended(), 3)

@@ -20,13 +20,6 @@ COMPUTED = "P09-04-1"  # 区民センター利用率: from bookings
 
 
 @pytest.fixture
-def catalog(app):
-    with app.app_context():
-        services.load_catalog()
-        db.session.commit()
-
-
-@pytest.fixture
 def staff(client, catalog):
     user = make_user(role=Role.WARD_STAFF, display_name="区職員 山田")
     login(client, user.email)

@@ -5,6 +5,7 @@ declining, the release job (idempotent, e-mail), leftovers opening at the announ
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from app.lottery import services as lottery_services
 from app.lottery.draw import SlotKey
 from app.lottery.models import LotteryEntry, LotteryPeriod, LotteryTier
 from app.organizations.models import OrganizationKind
-from tests.concurrency import wait_for_a_lock_waiter
+from tests.concurrency import at_once_in_app, wait_for_a_lock_waiter
 from tests.facilities.factories import add_closure, make_center, make_organization
 from tests.factories import make_user
 from tests.lottery.factories import at, open_period, spec_for
@@ -362,8 +363,6 @@ def test_changing_a_period_after_entries_keeps_what_was_announced(app_ctx):
 
 
 def test_two_officers_confirming_at_once_make_one_booking(app_ctx, app):
-    import threading
-
     from app.organizations.models import Membership, MembershipRole
 
     center, period, officer, org, winner, losers, wanted = _drawn(app_ctx)
@@ -372,31 +371,24 @@ def test_two_officers_confirming_at_once_make_one_booking(app_ctx, app):
     db.session.commit()
     entry_id, user_ids = winner.id, [officer.id, colleague.id]
     db.session.remove()  # the threads get their own sessions; this one holds nothing
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def confirm(user_id: int) -> None:
-        barrier.wait(timeout=30)  # before any statement: on SQLite the first one takes the write lock
-        with app.app_context():
-            try:
-                user = db.session.get(User, user_id)
-                entry = db.session.get(LotteryEntry, entry_id)
-                flow.confirm_award(entry, user=user, purpose="総会", attendees=40, category=UserCategory.RESIDENT,
-                                   now=at(CONFIRM))
-                db.session.commit()
-                outcomes.append("booked")
-            except (Conflict, booking_services.SlotTaken):
-                db.session.rollback()
-                outcomes.append("refused")
-            finally:
-                db.session.remove()
+    def confirm(user_id: int) -> str:
+        try:
+            user = db.session.get(User, user_id)
+            entry = db.session.get(LotteryEntry, entry_id)
+            flow.confirm_award(entry, user=user, purpose="総会", attendees=40, category=UserCategory.RESIDENT,
+                               now=at(CONFIRM))
+            db.session.commit()
+            return "booked"
+        except (Conflict, booking_services.SlotTaken):
+            db.session.rollback()
+            return "refused"
+        finally:
+            db.session.remove()
 
-    threads = [threading.Thread(target=confirm, args=(uid,)) for uid in user_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["booked", "refused"]
+    # Released together before any statement: on SQLite the first one takes the write lock.
+    outcomes, errors = at_once_in_app(app, [partial(confirm, uid) for uid in user_ids], timeout=60)
+    assert sorted(outcomes) == ["booked", "refused"], errors
     assert db.session.scalar(sa.select(sa.func.count(Booking.id))) == 1
     assert db.session.get(LotteryEntry, entry_id).booking_id is not None
 

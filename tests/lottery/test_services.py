@@ -4,8 +4,8 @@ stored once with its frozen inputs, and `flask lottery verify PERIOD` reproducin
 from __future__ import annotations
 
 import hashlib
-import threading
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from app.extensions import db
 from app.lottery import services
 from app.lottery.draw import SlotKey
 from app.lottery.models import LotteryDraw, LotteryEntry, LotteryPeriod
+from tests.concurrency import at_once_in_app
 from tests.facilities.factories import make_center, make_organization
 from tests.factories import make_user
 
@@ -175,27 +176,19 @@ def test_concurrent_entries_of_one_group_never_exceed_the_limit(app):
         period_id = _period(center)
         services.commit_seed(db.session.get(LotteryPeriod, period_id), entries_per_group=1, max_preferences=1)
         db.session.commit()
-    outcomes: list[str] = []
-    start = threading.Barrier(4)
 
     def worker(n):
-        with app.app_context():
-            start.wait()
-            try:
-                services.enter(db.session.get(LotteryPeriod, period_id), user=db.session.merge(user), tier=1,
-                               preferences=[_slot(center.meeting_id, n)])
-                db.session.commit()
-                outcomes.append("entered")
-            except services.TooManyEntries:
-                db.session.rollback()
-                outcomes.append("refused")
+        try:
+            services.enter(db.session.get(LotteryPeriod, period_id), user=db.session.merge(user), tier=1,
+                           preferences=[_slot(center.meeting_id, n)])
+            db.session.commit()
+            return "entered"
+        except services.TooManyEntries:
+            db.session.rollback()
+            return "refused"
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["entered", "refused", "refused", "refused"]
+    outcomes, errors = at_once_in_app(app, [partial(worker, n) for n in range(4)], timeout=60)
+    assert sorted(outcomes) == ["entered", "refused", "refused", "refused"], errors
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(LotteryEntry.id))) == 1
         assert db.session.scalar(sa.select(sa.func.count(LotteryDraw.id))) == 1

@@ -17,7 +17,7 @@ from app.lottery import services as lottery_services
 from app.lottery.models import ANY_OTHER, INDIVIDUAL, LotteryEntry, LotteryPeriod, LotteryTier
 from app.organizations.models import OrganizationKind
 from tests.facilities.factories import assign_staff, make_center, make_organization
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_form, recorded_statements
 from tests.lottery.factories import NEIGHBORHOOD, at, open_period, spec_for
 
 
@@ -340,20 +340,8 @@ def test_window_helpers_are_in_tokyo_days():
 
 
 def _statements(app, client, url: str) -> int:
-    from sqlalchemy import event
-
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(app) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(statements)
 
 

@@ -13,16 +13,13 @@ from app.core.permissions import Role
 from app.extensions import db
 from app.organizations import services
 from app.organizations.models import Membership, MembershipRole, NpoGrantUse, Organization, VerificationStatus
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, detach, login, make_user, post_form
 from tests.organizations.factories import make_organization
 
 
 def _org(org_id):
     with app_context():
-        org = db.session.get(Organization, org_id)
-        db.session.refresh(org)
-        db.session.expunge(org)
-        return org
+        return detach(db.session.get(Organization, org_id))
 
 
 def _roles(org_id):

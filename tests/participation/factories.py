@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from app.core.time import utcnow
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
@@ -50,6 +52,28 @@ def move_occurrence(occurrence_id: int, starts_at: datetime, *, hours: int = 2) 
 def ended(hours_ago: int = 3) -> datetime:
     """A start time whose two-hour occurrence ended an hour before now (by default)."""
     return utcnow() - timedelta(hours=hours_ago)
+
+
+def make_report(org: Organized, total: int, *, approve: bool = True, amend_to: int | None = None) -> None:
+    """ORG's officer reports TOTAL participants (head count) and the ward staff approves it (unless not APPROVE);
+    with AMEND_TO, the approved report is then amended to that total. Needs a ward staff user."""
+    from app.accounts.models import User
+    from app.core.permissions import Role
+    from app.participation import reports
+
+    with app_context():
+        occurrence = db.session.get(EventOccurrence, org.occurrence_id)
+        officer = db.session.get(User, org.officer_id)
+        staff = db.session.scalar(sa.select(User).where(User.role == Role.WARD_STAFF))
+        report = reports.submit_report(occurrence=occurrence, actor=officer,
+                                       data=reports.ReportInput(total=total, counting_method="head_count"))
+        if amend_to is not None:
+            reports.approve_report(report=report, staff=staff)
+            report = reports.submit_report(occurrence=occurrence, actor=officer, data=reports.ReportInput(
+                total=amend_to, counting_method="head_count"))
+        if approve:
+            reports.approve_report(report=report, staff=staff)
+        db.session.commit()
 
 
 def make_registration(occurrence_id: int, *, user_id: int | None = None,

@@ -4,8 +4,6 @@ every tap counted."""
 
 from __future__ import annotations
 
-import threading
-
 import sqlalchemy as sa
 
 from app.accounts.models import User
@@ -13,31 +11,21 @@ from app.events.models import EventOccurrence, Registration
 from app.extensions import db
 from app.participation import checkin
 from app.participation.models import Checkin, CheckinMethod, WalkinCount
+from tests.concurrency import at_once_in_app
 from tests.participation.factories import make_organized, make_registration
 
 THREADS = 8
 
 
 def _run_at_once(app, work):
-    barrier = threading.Barrier(THREADS)
-    results, errors = [], []
+    """WORK in THREADS threads at once, each committing its own transaction: (results, errors)."""
 
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                results.append(work())
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
-                db.session.rollback()
-                errors.append(exc)
+    def work_and_commit():
+        result = work()
+        db.session.commit()
+        return result
 
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
+    return at_once_in_app(app, [work_and_commit] * THREADS, timeout=60)
 
 
 def test_same_person_checked_in_from_many_phones_at_once_is_one_row(app):

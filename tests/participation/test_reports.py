@@ -13,7 +13,7 @@ from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.participation.models import ParticipationReport, ReportReminder, ReportStatus
 from tests.factories import app_context, login, make_user, post_form
-from tests.participation.factories import ended, make_organized, make_registration, move_occurrence
+from tests.participation.factories import ended, make_organized, make_registration, make_report, move_occurrence
 
 VALID = {"total": "120", "counting_method": "head_count", "age_children": "30", "age_seniors": "50",
          "residents": "100", "commuters": "20", "first_time": "12", "notes": "雨でした"}
@@ -217,26 +217,6 @@ def _jst(*args):
     return datetime(*args, tzinfo=UTC) - JST
 
 
-def _report(org, total, *, approve=True, amend_to=None):
-    from app.accounts.models import User
-    from app.events.models import EventOccurrence
-    from app.participation import reports
-
-    with app_context():
-        occurrence = db.session.get(EventOccurrence, org.occurrence_id)
-        officer = db.session.get(User, org.officer_id)
-        staff = db.session.scalar(sa.select(User).where(User.role == Role.WARD_STAFF))
-        report = reports.submit_report(occurrence=occurrence, actor=officer,
-                                             data=reports.ReportInput(total=total, counting_method="head_count"))
-        if amend_to is not None:
-            reports.approve_report(report=report, staff=staff)
-            report = reports.submit_report(occurrence=occurrence, actor=officer, data=reports.ReportInput(
-                total=amend_to, counting_method="head_count"))
-        if approve:
-            reports.approve_report(report=report, staff=staff)
-        db.session.commit()
-
-
 def _catalog():
     """The plan's indicators with their default mapping rules (safety -> P09-02-2, tourism -> P13-03-1 ...)."""
     from app.indicators import services as indicator_services
@@ -265,12 +245,12 @@ def test_participant_sums_per_fiscal_year_with_boundary_and_completeness(app):
     move_occurrence(tour.occurrence_id, _jst(2026, 8, 1, 10, 0))
     other = make_organized(category="other")  # mapped to no indicator
     move_occurrence(other.occurrence_id, _jst(2026, 8, 2, 10, 0))
-    _report(last_minute, 7)
-    _report(first_minute, 11)
-    _report(amended, 100, amend_to=40)  # the amendment replaces, it does not add
-    _report(waiting, 1000, approve=False)  # not approved: not counted
-    _report(tour, 25)
-    _report(other, 9)
+    make_report(last_minute, 7)
+    make_report(first_minute, 11)
+    make_report(amended, 100, amend_to=40)  # the amendment replaces, it does not add
+    make_report(waiting, 1000, approve=False)  # not approved: not counted
+    make_report(tour, 25)
+    make_report(other, 9)
     now = _jst(2026, 11, 28, 12, 0)
     with app.app_context():
         year = participants.participant_sums(2026, now=now)
@@ -290,7 +270,7 @@ def test_staff_page_of_participant_sums_with_provenance(client, app):
     start = utcnow() - timedelta(days=1)
     counted = make_organized(category="tourism", starts_at=start)
     missing = make_organized(category="tourism", starts_at=start)
-    _report(counted, 1234)
+    make_report(counted, 1234)
     with app_context():
         from app.core.time import fiscal_year
 
@@ -316,7 +296,7 @@ def test_organizer_sees_the_groups_ended_events_and_their_reports(client, app):
     assert url in client.get(f"/events/organizations/{org.organization_id}/manage").get_data(as_text=True)
     html = client.get(url).get_data(as_text=True)
     assert "未提出" in html and f"/participation/occurrences/{org.occurrence_id}/report" in html
-    _report(org, 42)
+    make_report(org, 42)
     html = client.get(url).get_data(as_text=True)
     assert "42人" in html and "承認済み" in html and "未提出" not in html
     assert client.get(f"/participation/organizations/{future.organization_id}/reports").status_code == 403
@@ -353,8 +333,8 @@ def test_an_event_mapped_to_two_indicators_counts_once_in_each(app):
     move_occurrence(drill.occurrence_id, _jst(2026, 9, 1, 10, 0))
     festival = make_organized(category="community")
     move_occurrence(festival.occurrence_id, _jst(2026, 9, 2, 10, 0))
-    _report(drill, 30)
-    _report(festival, 500)
+    make_report(drill, 30)
+    make_report(festival, 500)
     with app.app_context():
         sums = participants.participant_sums(2026, now=_jst(2027, 1, 1, 0, 0))
     assert sums["P09-02-2"].participants == 30
