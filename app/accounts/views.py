@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from app.accounts import services
 from app.accounts.forms import (
@@ -306,6 +306,13 @@ def init_login(login_manager) -> None:
     @login_manager.user_loader
     def _load(token: str):
         return services.load_session_user(token)
+
+    @login_manager.unauthorized_handler
+    def _sign_in_first():
+        """To the sign-in page, coming back here after it (as Flask-Login's own answer), but with 303 when a
+        form was posted: after a POST every redirect is 303, so no client repeats the POST at the sign-in page."""
+        target = login_url(login_manager.login_view, next_url=request.url)
+        return redirect(target, 302 if request.method in ("GET", "HEAD") else 303)
 
 
 __all__ = ["bp", "init_login", "normalize_language"]

@@ -120,3 +120,15 @@ def test_login_required_page_comes_back_after_login(client):
     assert next_value == "/account/profile?tab=tokens"  # a path, so the guard lets it through
     response = _login_with_next(client, user.email, next_value)
     assert response.headers["Location"] == "/account/profile?tab=tokens"
+
+
+def test_a_form_posted_without_signing_in_is_sent_to_sign_in_with_303(client):
+    """After a POST every redirect is 303, the sign-in one too (Flask-Login's own answer is a 302, which a client
+    may repeat as a POST); a GET keeps Flask-Login's 302. Both come back to where the person was."""
+    token = csrf_token(client, "/account/login")
+    response = client.post("/events/occurrences/1/register", data={"csrf_token": token})
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/account/login"
+    assert parse_qs(location.query)["next"] == ["/events/occurrences/1/register"]
+    assert client.get("/events/mine").status_code == 302
