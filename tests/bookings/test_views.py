@@ -326,3 +326,24 @@ def test_desk_approves_rejects_and_every_desk_action_is_audited(client):
     assert {("booking.approve", str(first.id)), ("booking.reject", str(second.id)),
             ("booking.paid", str(first.id))} <= audited
     assert "closure.create" in {action for action, _target in audited}
+
+
+def test_taken_units_are_disabled_on_the_booking_form(client):
+    """A 時間区分 someone holds shows as 予約済み and cannot be ticked (WTForms gives each checkbox the field's
+    render_kw, not its choice's: the template passes the choice's own)."""
+    import re
+
+    c = make_center()
+    first, second = make_user(), make_user()
+    day = today_tokyo() + timedelta(days=5)
+    page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
+    login(client, first.email)
+    assert post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url).status_code == 303
+    client.post("/account/logout", data={"csrf_token": ""})
+    client.delete_cookie("tsudoi_session")
+    login(client, second.email)
+    page = client.get(page_url).get_data(as_text=True)
+    boxes = {m.group(2): "disabled" in m.group(0)
+             for m in re.finditer(r'<input([^>]*)value="(s\d+)"[^>]*>', page) if 'name="units"' in m.group(0)}
+    assert boxes[f"s{c.slot_ids['morning']}"] is True
+    assert [value for value, disabled in boxes.items() if not disabled]  # the other 時間区分 stay free
