@@ -132,8 +132,20 @@ def _empty_tables(app) -> None:
         tables = [t for t in reversed(_db.metadata.sorted_tables)]
         with _db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                # TRUNCATE syncs every table it empties to disk: emptying all ~60 after each test made the
+                # PostgreSQL half twice as long as SQLite's. Only the tables a test wrote to are truncated, and
+                # only the sequences it advanced are reset (ids start at 1 in every test, as on SQLite).
+                probes = " UNION ALL ".join(
+                    f'SELECT {i} FROM (SELECT 1 FROM "{t.name}" LIMIT 1) AS p{i}'  # noqa: S608 - our own tables
+                    for i, t in enumerate(tables))
+                written = [tables[i] for (i,) in conn.exec_driver_sql(probes)]
+                if written:
+                    names = ", ".join(f'"{t.name}"' for t in written)
+                    conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                for (sequence,) in conn.exec_driver_sql(
+                        "SELECT quote_ident(sequencename) FROM pg_sequences"
+                        " WHERE schemaname = current_schema() AND last_value IS NOT NULL"):
+                    conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} RESTART")
             else:
                 for table in tables:
                     conn.execute(table.delete())
