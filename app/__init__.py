@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.organizations import commands as organization_commands
     from app.organizations import views as organization_views
     from app.participation import views as participation_views
+    from app.portal import views as portal_views
     from app.utilization import commands as utilization_commands
 
     account_views.init_login(login_manager)
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(utilization_commands.bp)
     app.register_blueprint(opendata_views.bp)
+    app.register_blueprint(portal_views.bp)
     _init_domains(app)
     init_api(app)
     from app.api import init_docs

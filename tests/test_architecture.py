@@ -30,6 +30,7 @@ LAYERS = (
     "indicators",
     "opendata",
     "dashboards",
+    "portal",
     "api",
     "demo",
 )
@@ -40,7 +41,7 @@ ROOT_MODULES = {"app", "app.models", "app.jobs"}
 EXTENSION_IMPORTS = {"app.core.db", "app.api.errors"}
 # The API package's __init__ builds the Api object and is imported by app.extensions: its own route modules are
 # imported when the app is built, not at import time (they say so with `late:`).
-TOP_ONLY = {"dashboards", "api", "demo"}  # pages, exports and data loaders: nobody below imports them
+TOP_ONLY = {"dashboards", "portal", "api", "demo"}  # pages, exports and data loaders: nobody below imports them
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def _set_language_cookie(response, code: str):
 @limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
 def signup():
     if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
-        return redirect(url_for("core.index"), 303 if request.method == "POST" else 302)
+        return redirect(url_for("portal.home"), 303 if request.method == "POST" else 302)
     form = SignupForm()
     if request.method == "GET":
         form.language.data = g.get("ui_language", "ja")
@@ -151,14 +151,14 @@ def login():
 def logout():
     form = ActionForm()
     if not form.validate_on_submit():
-        return redirect(url_for("core.index"), 303)
+        return redirect(url_for("portal.home"), 303)
     if current_user.is_authenticated:
         with request_transaction():
             services.end_session(current_user.session_token)
     logout_user()
     session.clear()
     flash(_("ログアウトしました。"), "success")
-    return redirect(url_for("core.index"), 303)
+    return redirect(url_for("portal.home"), 303)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])

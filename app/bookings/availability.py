@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingItem, BookingState
 from app.core.db import rows_by_id
@@ -23,6 +24,9 @@ from app.facilities.queries import (
     slot_def,
 )
 from app.lottery.models import LotteryPeriod
+
+# The search's 時間区分 choices: the minute each part of the day starts (the free-room search and the home page).
+SEARCH_STARTS = {540: _l("午前"), 780: _l("午後"), 1080: _l("夜間")}
 
 
 def claims_between(room_ids: list[int], start: date, end: date) -> dict[tuple[int, date, int], bool]:

@@ -8,9 +8,8 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, make_response, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
-from app.bookings.availability import claims_between, facility_grid, find_free_rooms
+from app.bookings.availability import SEARCH_STARTS, claims_between, facility_grid, find_free_rooms
 from app.bookings.ical import room_busy_calendar
 from app.core.args import date_arg, enum_arg
 from app.core.districts import District
@@ -86,7 +85,6 @@ def grid(facility_id: int):
     )
 
 
-SEARCH_STARTS = {540: _l("午前"), 780: _l("午後"), 1080: _l("夜間")}
 
 
 @bp.get("/search")

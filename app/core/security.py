@@ -66,7 +66,7 @@ def is_safe_next(target: str | None) -> bool:
     return " " not in target
 
 
-def safe_next(target: str | None, fallback_endpoint: str = "core.index") -> str:
+def safe_next(target: str | None, fallback_endpoint: str = "portal.home") -> str:
     """TARGET when it is safe, otherwise the fallback page."""
     return target if is_safe_next(target) else url_for(fallback_endpoint)
 

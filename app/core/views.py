@@ -1,9 +1,9 @@
-"""Pages without a domain: home, health check, language switch."""
+"""Pages without a domain: health check, language switch (the home page is app.portal's)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, jsonify, redirect, request
 from flask_login import current_user
 
 from app.core.forms import ActionForm
@@ -13,11 +13,6 @@ from app.core.transactions import request_transaction
 from app.extensions import db
 
 bp = Blueprint("core", __name__)
-
-
-@bp.get("/")
-def index():
-    return render_template("core/index.html")
 
 
 @bp.get("/healthz")

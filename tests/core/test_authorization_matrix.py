@@ -116,7 +116,11 @@ PERIOD = {"from": "2026-04-01", "to": "2026-05-01"}
 #                                                               anon res_a res_b off_x off_y st_f ward admin
 TABLE = [
     # --- core, static, account
-    R("core.index", "GET", "ok"),
+    R("portal.home", "GET", "ok"),
+    R("portal.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("portal.manage", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
+    R("portal.desk", "GET", "L    403  403  403  403  ok   403  ok"),
+    R("portal.ward", "GET", "L    403  403  403  403  403  ok   ok"),
     R("core.healthz", "GET", "ok"),
     R("core.switch_language", "POST", "ok", data={"lang": "ja", "next": "/"}),
     R("static", "GET", "ok", filename="css/app.css"),

@@ -63,12 +63,12 @@ def test_500_has_headers_and_no_stack_trace(app, client):
     def broken():
         raise RuntimeError(secret)
 
-    original = app.view_functions["core.index"]
-    app.view_functions["core.index"] = broken
+    original = app.view_functions["portal.home"]
+    app.view_functions["portal.home"] = broken
     try:
         response = client.get("/")
     finally:
-        app.view_functions["core.index"] = original
+        app.view_functions["portal.home"] = original
     assert response.status_code == 500
     assert_security_headers(response)
     body = response.get_data(as_text=True)
@@ -161,14 +161,14 @@ def test_500_page_even_when_the_rollback_fails(app, client, monkeypatch):
     def failing_rollback():
         raise sa.exc.OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
 
-    original = app.view_functions["core.index"]
-    app.view_functions["core.index"] = broken
+    original = app.view_functions["portal.home"]
+    app.view_functions["portal.home"] = broken
     try:
         with monkeypatch.context() as patch:
             patch.setattr(db.session, "rollback", failing_rollback)
             response = client.get("/")
     finally:
-        app.view_functions["core.index"] = original
+        app.view_functions["portal.home"] = original
     assert response.status_code == 500
     assert_security_headers(response)
     assert "server closed" not in response.get_data(as_text=True)

@@ -368,7 +368,7 @@ def _provoke(app, client, status: int):
             assert response.status_code == 401
         raise AssertionError("login failures were never limited")
     view = {403: _raise_forbidden, 409: _raise_conflict, 500: _raise_crash}[status]
-    with replaced_view(app, "core.index", view):
+    with replaced_view(app, "portal.home", view):
         return client.get("/")
 
 
