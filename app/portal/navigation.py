@@ -1,5 +1,6 @@
 """The header every page shares and the breadcrumbs of the pages below a workspace.
 
+Labels are menu text: plain() keeps furigana out of them (they are short words, and an <option>-like place).
 The header holds the public sections (イベント, 施設の予約, 抽選, 団体, 成果指標) and, for a signed-in person, one menu
 per role they hold: マイページ, 団体の管理, 窓口, 区の業務. Each menu opens its workspace page and lists its pages with
 the counts of app.portal.work, so a number in the header is the length of the list it links to.
@@ -10,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import request, url_for
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.core.i18n import plain
 from app.core.permissions import Role, has_role
 from app.portal import work
 
 
 @dataclass
 class Link:
-    label: object  # a lazy string
+    label: str
     url: str
     count: int | None = None  # what waits behind the link; None: nothing is counted there
     current: bool = False
@@ -28,7 +30,7 @@ class Link:
 @dataclass
 class Menu:
     key: str  # mine | manage | desk | ward
-    label: object
+    label: str
     url: str
     links: list[Link] = field(default_factory=list)
 
@@ -37,15 +39,33 @@ class Menu:
         return sum(link.count or 0 for link in self.links)
 
 
-SECTIONS = (  # (endpoint, label, the blueprints whose pages it stands for)
-    ("events.index", _l("イベント"), ("events", "participation")),
-    ("facilities.index", _l("施設の予約"), ("facilities", "availability", "bookings", "alerts")),
-    ("lotteries.index", _l("抽選"), ("lotteries",)),
-    ("organizations.index", _l("団体"), ("organizations",)),
-    ("indicators.public_list", _l("成果指標"), ("indicators", "dashboards")),
+SECTIONS = (  # (endpoint, the blueprints whose pages it stands for)
+    ("events.index", ("events", "participation")),
+    ("facilities.index", ("facilities", "availability", "bookings", "alerts")),
+    ("lotteries.index", ("lotteries",)),
+    ("organizations.index", ("organizations",)),
+    ("indicators.public_list", ("indicators", "dashboards")),
 )
 
-WORKSPACE_LABELS = {"mine": _l("マイページ"), "manage": _l("団体の管理"), "desk": _l("窓口"), "ward": _l("区の業務")}
+
+def _section_labels() -> dict[str, str]:
+    return {
+        "events.index": plain(_("イベント")),
+        "facilities.index": plain(_("施設の予約")),
+        "lotteries.index": plain(_("抽選")),
+        "organizations.index": plain(_("団体")),
+        "indicators.public_list": plain(_("成果指標")),
+    }
+
+
+def workspace_labels() -> dict[str, str]:
+    return {
+        "mine": plain(_("マイページ")),
+        "manage": plain(_("団体の管理")),
+        "desk": plain(_("窓口")),
+        "ward": plain(_("区の業務")),
+    }
+
 
 # The pages below each workspace (by endpoint): they get the breadcrumb ホーム › <workspace> › <page>. An endpoint
 # under several (the lottery staff pages serve the desk and the ward) takes the first the person holds.
@@ -70,7 +90,9 @@ WORKSPACE_ENDPOINTS = {"mine": "portal.mine", "manage": "portal.manage", "desk":
 
 def sections() -> list[Link]:
     blueprint = request.blueprint
-    return [Link(label, url_for(endpoint), current=blueprint in blueprints) for endpoint, label, blueprints in SECTIONS]
+    labels = _section_labels()
+    return [Link(labels[endpoint], url_for(endpoint), current=blueprint in blueprints)
+            for endpoint, blueprints in SECTIONS]
 
 
 def holds(user, key: str) -> bool:
@@ -90,34 +112,35 @@ def menus(user) -> list[Menu]:
     """The role menus of USER, in the order of the header."""
     if not user.is_authenticated:
         return []
-    result = [Menu("mine", WORKSPACE_LABELS["mine"], url_for("portal.mine"), [
-        Link(_l("申し込んだイベント"), url_for("events.mine")),
-        Link(_l("わたしの予約"), url_for("bookings.mine")),
-        Link(_l("抽選の申込"), url_for("lotteries.mine")),
-        Link(_l("空きのお知らせ"), url_for("alerts.mine")),
-        Link(_l("カレンダー配信"), url_for("portal.mine") + "#feeds"),
-        Link(_l("プロフィール"), url_for("accounts.profile")),
+    labels = workspace_labels()
+    result = [Menu("mine", labels["mine"], url_for("portal.mine"), [
+        Link(plain(_("申し込んだイベント")), url_for("events.mine")),
+        Link(plain(_("わたしの予約")), url_for("bookings.mine")),
+        Link(plain(_("抽選の申込")), url_for("lotteries.mine")),
+        Link(plain(_("空きのお知らせ")), url_for("alerts.mine")),
+        Link(plain(_("カレンダー配信")), url_for("portal.mine") + "#feeds"),
+        Link(plain(_("プロフィール")), url_for("accounts.profile")),
     ])]
     groups = work.group_work(user)
     if groups:
         links = [Link(w.organization.name_ja, url_for("portal.manage") + f"#org-{w.organization.id}",
                       count=w.reports_due or None) for w in groups]
-        links.append(Link(_l("新しいイベント"), url_for("events.new")))
-        result.append(Menu("manage", WORKSPACE_LABELS["manage"], url_for("portal.manage"), links))
+        links.append(Link(plain(_("新しいイベント")), url_for("events.new")))
+        result.append(Menu("manage", labels["manage"], url_for("portal.manage"), links))
     desks = work.desk_work(user)
     if desks:
         links = [Link(d.facility.name, url_for("bookings.desk", facility_id=d.facility.id), count=d.waiting or None)
                  for d in desks]
-        result.append(Menu("desk", WORKSPACE_LABELS["desk"], url_for("portal.desk"), links))
+        result.append(Menu("desk", labels["desk"], url_for("portal.desk"), links))
     ward = work.ward_work(user)
     if ward is not None:
-        result.append(Menu("ward", WORKSPACE_LABELS["ward"], url_for("portal.ward"), [
-            Link(_l("団体の確認"), url_for("organizations.review"), count=ward.groups_to_verify),
-            Link(_l("イベントの審査"), url_for("events.review"), count=ward.events_to_review),
-            Link(_l("参加報告の承認"), url_for("participation.staff_reports"),
+        result.append(Menu("ward", labels["ward"], url_for("portal.ward"), [
+            Link(plain(_("団体の確認")), url_for("organizations.review"), count=ward.groups_to_verify),
+            Link(plain(_("イベントの審査")), url_for("events.review"), count=ward.events_to_review),
+            Link(plain(_("参加報告の承認")), url_for("participation.staff_reports"),
                  count=ward.reports_to_approve + ward.reports_overdue),
-            Link(_l("成果指標(職員)"), url_for("indicators.staff_list")),
-            Link(_l("施設の利用率"), url_for("dashboards.overview")),
+            Link(plain(_("成果指標(職員)")), url_for("indicators.staff_list")),
+            Link(plain(_("施設の利用率")), url_for("dashboards.overview")),
         ]))
     return result
 
@@ -129,6 +152,6 @@ def breadcrumb() -> list[Link]:
         return []
     for key, endpoints in _BELOW.items():
         if endpoint in endpoints and holds(current_user, key):
-            return [Link(_l("ホーム"), url_for("portal.home")),
-                    Link(WORKSPACE_LABELS[key], url_for(WORKSPACE_ENDPOINTS[key]))]
+            return [Link(plain(_("ホーム")), url_for("portal.home")),
+                    Link(workspace_labels()[key], url_for(WORKSPACE_ENDPOINTS[key]))]
     return []

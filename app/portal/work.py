@@ -26,6 +26,8 @@ from app.lottery.models import LotteryPeriod, LotteryTier
 from app.organizations.models import Membership, MembershipRole, Organization, VerificationStatus
 from app.participation.models import ParticipationReport, ReportStatus
 
+# How many of a group's next occurrences its workspace lists (with their registrants).
+UPCOMING = 3
 # A 仮予約 whose payment deadline falls within this many days is "near its deadline" on the desk's list.
 TENTATIVE_DEADLINE_DAYS = 3
 
@@ -48,6 +50,7 @@ class GroupWork:
     organization: Organization
     role: MembershipRole
     today: list[EventOccurrence] = field(default_factory=list)  # occurrences held today: the door check-in
+    upcoming: list[EventOccurrence] = field(default_factory=list)  # the next UPCOMING after today
     reports_due: int = 0  # ended occurrences whose report is missing or was returned
     drafts: int = 0  # event series not yet submitted (or returned by staff)
 
@@ -69,7 +72,8 @@ def _due_clause(now: datetime):
 
 
 def group_work(user) -> list[GroupWork]:
-    """The groups USER is an officer or editor of, by name, with today's occurrences and the counts: 3 queries."""
+    """The groups USER is an officer or editor of, by name, with today's and the next occurrences and the counts:
+    3 queries."""
     if not user.is_authenticated:
         return []
 
@@ -88,10 +92,14 @@ def group_work(user) -> list[GroupWork]:
         for occurrence in db.session.scalars(
                 sa.select(EventOccurrence).join(EventSeries, EventSeries.id == EventOccurrence.series_id)
                 .where(EventSeries.organization_id.in_(work), EventSeries.status == EventStatus.PUBLISHED,
-                       EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-                       EventOccurrence.starts_at < end, EventOccurrence.ends_at > start)
-                .options(sa.orm.joinedload(EventOccurrence.series)).order_by(EventOccurrence.starts_at)):
-            work[occurrence.series.organization_id].today.append(occurrence)
+                       EventOccurrence.status == OccurrenceStatus.SCHEDULED, EventOccurrence.ends_at > start)
+                .options(sa.orm.joinedload(EventOccurrence.series))
+                .order_by(EventOccurrence.starts_at, EventOccurrence.id).limit(UPCOMING * 20 + 50)):
+            group = work[occurrence.series.organization_id]
+            if occurrence.starts_at < end:
+                group.today.append(occurrence)
+            elif len(group.upcoming) < UPCOMING:
+                group.upcoming.append(occurrence)
         drafts = sa.func.count(sa.distinct(sa.case(
             (EventSeries.status.in_((EventStatus.DRAFT,)), EventSeries.id))))
         due = sa.func.count(sa.distinct(sa.case((_due_clause(now), EventOccurrence.id))))

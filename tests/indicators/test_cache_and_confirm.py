@@ -5,6 +5,7 @@ confirmation page."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -223,7 +224,7 @@ def test_rules_preview_and_indicator_page_say_when_the_list_is_cut(client, staff
     monkeypatch.setattr(sources, "PROVENANCE_LIMIT", 2)
     html = client.get(page).get_data(as_text=True)
     assert "2件まで表示; 全 3 件" in html and "7人" in html  # the value still counts all three
-    assert html.count('href="/events/') == 2
+    assert len(re.findall(r'href="/events/\d+"', html)) == 2  # event pages (the header links the list)
     year = str(fiscal_year(utcnow()))
     html = post_form(client, page, {"categories": ["tourism"], "series": "", "preview_year": year, "preview": "1"},
                      page=page).get_data(as_text=True)
