@@ -12,7 +12,7 @@ PORT ?= 5000
 BROWSER_DIR := tests/browser
 TRANSLATIONS := app/translations
 
-.PHONY: install run test test-quick test-sqlite test-postgres test-browser browser-deps screenshots lint i18n i18n-compile migrate demo bench clean
+.PHONY: install run test test-quick test-sqlite test-postgres test-browser browser-deps screenshots lint i18n i18n-compile migrate demo bench tokens clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
@@ -95,6 +95,14 @@ test-browser: install browser-deps
 ## Screenshots of the main pages (1280 px and 375 px wide) into docs/screenshots/.
 screenshots: install browser-deps
 	TSUDOI_SCREENSHOTS=1 $(PY) -m pytest -m browser $(BROWSER_DIR)/test_screenshots.py -q
+
+## The Digital Agency design tokens: npm ci in design/ (the pinned @digital-go-jp/design-tokens), then
+## design/build_tokens.py rewrites static/vendor/design-tokens/ (tokens.css, LICENSE, VERSION). The output is
+## committed: run this only to move to another version (edit design/package.json) or to change the build.
+tokens:
+	@command -v npm >/dev/null || { echo "make tokens needs npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd design && npm ci --no-audit --no-fund --loglevel=error
+	$(PYTHON) design/build_tokens.py
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
