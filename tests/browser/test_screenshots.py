@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.events.models import EventOccurrence, EventSeries, EventStatus
+from app.accounts.models import User
+from app.bookings.models import Booking
+from app.demo.accounts import DEMO_ACCOUNTS
+from app.events.models import EventOccurrence, EventSeries, EventStatus, Registration
 from app.extensions import db
 from app.facilities.models import FacilityStaff, Room
+from app.organizations.models import Membership
 from tests.browser.conftest import CHROMIUM, DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
@@ -35,7 +39,19 @@ def _ids(live) -> dict:
                                  .order_by(Room.sort_order, Room.id).limit(1))
         occurrence = db.session.scalar(sa.select(EventOccurrence.id).where(EventOccurrence.series_id == series)
                                        .order_by(EventOccurrence.starts_at.desc()).limit(1))
-        return {"facility": facility, "series": series, "room": room, "occurrence": occurrence}
+        # the occurrence with the most registrations, and the facility's busiest day: full tables to lay out
+        officer = db.session.scalar(sa.select(User.id).where(User.email == DEMO_ACCOUNTS["officer"].email))
+        theirs = sa.select(EventSeries.id).join(Membership, Membership.organization_id == EventSeries.organization_id) \
+            .where(Membership.user_id == officer)
+        registered = db.session.scalar(sa.select(Registration.occurrence_id)
+                                       .join(EventOccurrence, EventOccurrence.id == Registration.occurrence_id)
+                                       .where(EventOccurrence.series_id.in_(theirs))
+                                       .group_by(Registration.occurrence_id)
+                                       .order_by(sa.func.count().desc(), Registration.occurrence_id).limit(1))
+        busy_day = db.session.scalar(sa.select(Booking.day).where(Booking.facility_id == facility)
+                                     .group_by(Booking.day).order_by(sa.func.count().desc(), Booking.day).limit(1))
+        return {"facility": facility, "series": series, "room": room, "occurrence": occurrence,
+                "registered": registered, "busy_day": busy_day.isoformat() if busy_day else ""}
 
     return live.run(read)
 
@@ -49,12 +65,15 @@ def _pages(ids: dict) -> list[tuple[str, str, str | None, str]]:
         ("events-easy", "/events/", None, "ja-easy"),
         ("event", f"/events/{ids['series']}", None, "ja"),
         ("availability", f"/facilities/{ids['facility']}/availability", None, "ja"),
+        ("availability-month", f"/facilities/{ids['facility']}/availability?view=month", None, "ja"),
         ("search", "/facilities/search", None, "en"),
         ("indicators", "/indicators", None, "ja"),
         ("booking-form", f"/bookings/new?room={ids['room']}", "resident", "ja"),
         ("my-bookings", "/bookings/mine", "resident", "ja"),
         ("utilization", "/staff/utilization", "ward_staff", "ja"),
         ("staff-indicators", "/staff/indicators", "ward_staff", "ja"),
+        ("registrants", f"/events/occurrences/{ids['registered']}/registrations", "officer", "ja"),
+        ("desk", f"/bookings/desk/{ids['facility']}?day={ids['busy_day']}", "facility_staff", "ja"),
     ]
 
 
@@ -73,6 +92,17 @@ LABELS_ABOVE_CONTROLS = """() => [...document.querySelectorAll('form.filters lab
 })"""
 
 
+# Table cells holding text but narrower than two characters of it: Japanese then breaks one character per line.
+NARROW_CELLS = """() => [...document.querySelectorAll('main td, main th')].flatMap(cell => {
+  const text = cell.innerText.trim();
+  const box = cell.getBoundingClientRect();
+  if (!text || box.width === 0) return [];
+  const style = getComputedStyle(cell);
+  const inner = box.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return inner < 2 * parseFloat(style.fontSize) ? [text.slice(0, 20)] : [];
+})"""
+
+
 def _save(png: bytes, path: Path) -> None:
     """A palette PNG (256 colours, optimised): a tenth of chromium's size, text still crisp."""
     from PIL import Image
@@ -88,6 +118,7 @@ def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
     pages: dict[tuple[str | None, str], object] = {}
     too_wide = {}
     misplaced = []
+    narrow = {}
     if SAVE:
         OUT.mkdir(parents=True, exist_ok=True)
     for name, path, who, lang in _pages(ids):
@@ -103,10 +134,13 @@ def test_main_pages_fit_the_screen(live, open_context, demo_user, width):
         if page.locator("details.filters-panel").count():
             page.evaluate("document.querySelectorAll('details.filters-panel').forEach(d => d.open = true)")
         misplaced += [(path, *pair) for pair in page.evaluate(LABELS_ABOVE_CONTROLS)]
+        if cells := page.evaluate(NARROW_CELLS):
+            narrow[path] = cells[:5]
         if SAVE:
             _save(page.screenshot(full_page=False), OUT / f"{name}-{width}.png")
     assert too_wide == {}
     assert misplaced == [], "a filter label is not right above its own control"
+    assert narrow == {}, "table cells narrower than two characters: text would break one character per line"
 
 
 def test_chromium_has_its_japanese_ui():
