@@ -15,6 +15,7 @@ from collections import deque
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
@@ -221,6 +222,7 @@ def _sign_in(client, key: str | None) -> None:
     assert response.status_code in (302, 303), f"{key} could not sign in"
 
 
+@pytest.mark.slow  # loads the demo data and crawls 21 times: about a minute
 def test_every_work_page_is_reached_from_home_by_clicking(app):
     """One world (the demo data, loaded once), every persona in every language; all misses reported together."""
     _load_demo_with_an_editor(app)
