@@ -71,12 +71,13 @@ def public_pages(ids: dict) -> list[str]:
 
 
 def resident_pages(ids: dict) -> list[str]:
-    return ["/account/profile", "/bookings/mine", f"/bookings/new?room={ids['room']}", "/events/mine",
+    return ["/", "/my/", "/account/profile", "/bookings/mine", f"/bookings/new?room={ids['room']}", "/events/mine",
             "/organizations/mine", "/organizations/new", "/lotteries/mine"]
 
 
 def staff_pages(ids: dict) -> list[str]:
-    return ["/staff/utilization", f"/staff/utilization/facilities/{ids['facility']}", "/staff/indicators",
+    return ["/ward/", "/desk/", "/", "/staff/utilization", f"/staff/utilization/facilities/{ids['facility']}",
+            "/staff/indicators",
             "/organizations/review", "/events/review", "/participation/staff/reports",
             "/participation/staff/participants", f"/bookings/desk/{ids['facility']}",
             f"/bookings/desk/{ids['facility']}/closures", "/lotteries/staff"]
@@ -156,7 +157,8 @@ def _officer_ids(live) -> dict:
 def officer_pages(ids: dict) -> list[str]:
     org, series, upcoming = ids["organization"], ids["series"], ids["upcoming"]
     return [
-        "/organizations/mine", f"/organizations/{org}", f"/organizations/{org}/edit", f"/organizations/{org}/members",
+        "/", "/manage/", "/organizations/mine", f"/organizations/{org}", f"/organizations/{org}/edit",
+        f"/organizations/{org}/members",
         f"/organizations/invitations/{ids['invitation']}",
         f"/events/organizations/{org}/manage", f"/events/new?org={org}", f"/events/{series}",
         f"/events/{series}/edit", f"/events/{series}/cancel",

@@ -61,6 +61,12 @@ def _pages(ids: dict) -> list[tuple[str, str, str | None, str]]:
     return [
         ("home", "/", None, "ja"),
         ("home-en", "/", None, "en"),
+        ("home-officer", "/", "officer", "ja"),
+        ("mypage", "/my/", "resident", "ja"),
+        ("manage", "/manage/", "officer", "ja"),
+        ("manage-en", "/manage/", "officer", "en"),
+        ("desk-workspace", "/desk/", "facility_staff", "ja"),
+        ("ward-workspace", "/ward/", "ward_staff", "ja"),
         ("events", "/events/", None, "ja"),
         ("events-easy", "/events/", None, "ja-easy"),
         ("event", f"/events/{ids['series']}", None, "ja"),
