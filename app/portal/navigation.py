@@ -137,8 +137,8 @@ def menus(user) -> list[Menu]:
         result.append(Menu("ward", labels["ward"], url_for("portal.ward"), [
             Link(plain(_("団体の確認")), url_for("organizations.review"), count=ward.groups_to_verify),
             Link(plain(_("イベントの審査")), url_for("events.review"), count=ward.events_to_review),
-            Link(plain(_("参加報告の承認")), url_for("participation.staff_reports"),
-                 count=ward.reports_to_approve + ward.reports_overdue),
+            Link(plain(_("参加報告の承認")), url_for("participation.staff_reports"), count=ward.reports_to_approve),
+            Link(plain(_("期限を過ぎた報告")), url_for("participation.staff_reports"), count=ward.reports_overdue),
             Link(plain(_("成果指標(職員)")), url_for("indicators.staff_list")),
             Link(plain(_("施設の利用率")), url_for("dashboards.overview")),
         ]))
