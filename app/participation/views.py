@@ -3,7 +3,6 @@ and the staff list of ended occurrences without an approved report."""
 
 from __future__ import annotations
 
-import segno
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -67,9 +66,7 @@ def _ticket_page(registration: Registration, qr_url: str):
 
 def _qr_response(registration: Registration) -> Response:
     code = _code_for(registration.id)
-    qr = segno.make(tickets.qr_payload(registration.occurrence_id, code), error="m")
-    svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=tickets.format_code(code))
-    response = Response(svg, mimetype="image/svg+xml")
+    response = Response(tickets.qr_svg(registration.occurrence_id, code), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,18 @@ def _checkins(occurrence_id):
     with app_context():
         return list(db.session.execute(sa.select(Checkin.registration_id, Checkin.method, Checkin.checked_in_by_id)
                                        .where(Checkin.occurrence_id == occurrence_id)).all())
+
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _assert_standalone_svg(data: bytes) -> None:
+    """DATA is an SVG document a browser draws in <img>: XML whose root is <svg> in the SVG namespace, sized."""
+    root = ElementTree.fromstring(data)  # noqa: S314 -- our own output, parsed to check its shape
+    assert root.tag == f"{SVG_NS}svg", root.tag
+    assert (root.get("width") and root.get("height")) or root.get("viewBox")
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    assert root.find(f"{SVG_NS}path") is not None or root.find(f"{SVG_NS}g") is not None
 
 
 def _ticket_code(client, registration_id):
@@ -47,6 +60,7 @@ def test_registrant_sees_a_stable_code_and_an_svg_qr_code(client, app):
     assert response.mimetype == "image/svg+xml"
     body = response.get_data(as_text=True)
     assert "<svg" in body and "<script" not in body
+    _assert_standalone_svg(response.get_data())
     # Someone else cannot see this registration's ticket.
     other = app.test_client()
     login(other, make_user().email)
@@ -285,6 +299,7 @@ def test_confirmation_mail_links_a_ticket_that_works_without_an_account(client, 
     assert f"/participation/tickets/{token}/qr.svg" in page.get_data(as_text=True)
     qr = anonymous.get(f"/participation/tickets/{token}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    _assert_standalone_svg(qr.get_data())
     assert anonymous.get(f"/participation/tickets/{token}x").status_code == 404
     with app_context():
         from app.events.models import Registration
