@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
+from app.core.time import utcnow
 from app.core.transactions import FLASH, request_transaction
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
@@ -123,7 +124,8 @@ def _door_page(occurrence: EventOccurrence, form: CheckinCodeForm, status: int =
     return render_template(
         "participation/checkin.html", occurrence=occurrence, series=occurrence.series, form=form,
         counts=door.door_counts(occurrence.id), people=door.door_list(occurrence.id),
-        action_form=ActionForm(), lang=current_language().code,
+        action_form=ActionForm(), lang=current_language().code, window=door.checkin_window(occurrence),
+        now=utcnow(),
     ), status
 
 
@@ -194,7 +196,7 @@ def walkins(occurrence_id: int):
     form = WalkinForm()
     if not form.validate_on_submit() or form.delta.data not in ("1", "-1"):
         abort(400)
-    with request_transaction():
+    with request_transaction(errors=FLASH):
         door.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
     return redirect(url_for("participation.checkin", occurrence_id=occurrence_id) + "#walkins", 303)
 

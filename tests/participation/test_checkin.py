@@ -15,7 +15,7 @@ from app.extensions import db
 from app.participation.models import Checkin, CheckinMethod, WalkinCount
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
-from tests.participation.factories import make_organized, make_registration
+from tests.participation.factories import make_organized, make_registration, today
 
 CODE_RE = re.compile(r'class="ticket-code"><strong>([A-Z0-9]{3}-[A-Z0-9]{3})</strong>')
 
@@ -82,7 +82,7 @@ def test_codes_are_unique_within_an_occurrence(app_ctx):
 
 
 def test_officer_checks_in_by_typed_code_once_even_when_sent_twice(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _user_id, email = make_registration(org.occurrence_id)
     registrant = app.test_client()
     login(registrant, email)
@@ -102,7 +102,7 @@ def test_officer_checks_in_by_typed_code_once_even_when_sent_twice(client, app):
 
 
 def test_qr_payload_checks_in_with_method_qr_and_refuses_another_occurrence(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _user_id, email = make_registration(org.occurrence_id)
     registrant = app.test_client()
     login(registrant, email)
@@ -119,7 +119,7 @@ def test_qr_payload_checks_in_with_method_qr_and_refuses_another_occurrence(clie
 
 
 def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     url = f"/participation/occurrences/{org.occurrence_id}/checkin"
     response = post_form(client, url, {"code": "zzz-999"})
@@ -131,7 +131,7 @@ def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
 
 def test_a_qr_payload_with_a_digit_python_cannot_read_is_a_foreign_code(client):
     """'²' passes str.isdigit() but not int(): the payload is not ours (422), never a 500."""
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     url = f"/participation/occurrences/{org.occurrence_id}/checkin"
     response = post_form(client, url, {"code": "TSUDOI-CHECKIN:²:ABC123", "via": "qr"})
@@ -140,7 +140,7 @@ def test_a_qr_payload_with_a_digit_python_cannot_read_is_a_foreign_code(client):
 
 
 def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
     waitlisted_id, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
     login(client, org.officer_email)
@@ -155,7 +155,7 @@ def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(cl
 
 
 def test_walk_in_counter_goes_up_and_down_but_never_below_zero(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     page = f"/participation/occurrences/{org.occurrence_id}/checkin"
     url = f"/participation/occurrences/{org.occurrence_id}/walkins"
@@ -263,7 +263,7 @@ def test_links_from_the_event_page_and_my_events(client, app):
 
 
 def test_a_mistaken_check_in_can_be_undone_by_the_organizer_only(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
     login(client, org.officer_email)
     page = f"/participation/occurrences/{org.occurrence_id}/checkin"
