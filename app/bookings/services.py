@@ -22,6 +22,7 @@ from app.bookings.errors import (
     OutsideWindow,
     OverCapacity,
     PastDate,
+    QuoteChanged,
     RoomNotFound,
     SlotTaken,
     TooManyBookings,
@@ -377,17 +378,23 @@ def book_slots(
     lottery_award: bool = False,
     series_id: int | None = None,
     ban_override_reason: str | None = None,
+    expected_net_yen: int | None = None,
 ) -> Booking:
     """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
     the caller must then roll back the transaction. LOTTERY_AWARD: see quote(). SERIES_ID: an occurrence of a
     weekly series (app/bookings/series.py), which sends one e-mail for the whole series instead of one each.
-    BAN_OVERRIDE_REASON: the desk booked for a barred resident (ban_until()) on purpose; audited with the reason."""
+    BAN_OVERRIDE_REASON: the desk booked for a barred resident (ban_until()) on purpose; audited with the reason.
+    EXPECTED_NET_YEN: the fee of the summary the user confirmed; a different fee now raises QuoteChanged (with the
+    new quote) and books nothing."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
               organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf,
               lottery_award=lottery_award)
+    if expected_net_yen is not None and q.net != expected_net_yen:
+        raise QuoteChanged(_l("料金が、確かめたときと変わりました。新しい内容を確かめてから予約してください。"),
+                           quote=q)
     booking = Booking(
         user_id=user.id, organization_id=q.organization.id if q.organization else None,
         facility_id=q.facility.id, room_id=q.room.id, day=day, state=q.state, category=category,
