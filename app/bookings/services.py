@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts.models import User
 from app.bookings.access import is_booking_side
 from app.bookings.availability import claims_between
 from app.bookings.errors import (
@@ -530,8 +531,10 @@ def cancellation_preview(booking: Booking, *, now: datetime | None = None) -> Ca
     return CancellationPreview(undo, late, facility.late_cancel_ban_days if late else 0, undo_until)
 
 
-def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> CancellationPreview:
-    """Cancel BOOKING and release its cells. Within the undo window it has no consequence."""
+def cancel_booking(booking: Booking, *, actor, now: datetime | None = None,
+                   notify: bool = True) -> CancellationPreview:
+    """Cancel BOOKING and release its cells. Within the undo window it has no consequence. NOTIFY: the booking's
+    user gets an e-mail saying so (a weekly series cancelled at once sends none per date)."""
     now = now or utcnow()
     if booking.state not in ACTIVE_STATES:
         raise NotCancellable(_l("この予約はすでに取り消されているか、終了しています。"))
@@ -548,7 +551,19 @@ def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> C
                  details={"undo": preview.undo, "late": booking.late_cancellation,
                           **({"for_user_id": booking.user_id, "organization_id": booking.organization_id}
                              if actor.id != booking.user_id else {})})
+    if notify:
+        _queue_cancellation(booking)
     return preview
+
+
+def _queue_cancellation(booking: Booking) -> None:
+    """The e-mail telling the booking's user it is cancelled, queued in this transaction (sent after commit)."""
+    user = db.session.get(User, booking.user_id) if booking.user_id else None
+    if user is None or not user.email:
+        return
+    queue_mail(to=user.email, subject=_l("施設の予約を取り消しました"), template="bookings/cancellation",
+               language=user.preferred_language, user=user, booking=booking,
+               url=f"{current_app.config['BASE_URL']}/bookings/{booking.id}")
 
 
 def expire_tentative(*, now: datetime | None = None) -> int:

@@ -177,12 +177,16 @@ def _own_bookings(user_id: int, *, since: date | None = None) -> list[Booking]:
 @login_required
 def mine():
     feed_url = url_for("bookings.feed", token=ical.feed_token(current_user), _external=True)
-    bookings = _own_bookings(current_user.id)
+    bookings = _own_bookings(current_user.id)  # most recent day first
+    today = today_tokyo()
+    # Upcoming first, the soonest at the top; then the past, the most recent first.
+    upcoming = sorted((b for b in bookings if b.day >= today), key=lambda b: (b.day, b.id))
+    past = [b for b in bookings if b.day < today]
     organization_ids = {b.organization_id for b in bookings if b.organization_id}
     organizations = rows_by_id(db.session.scalars(
         sa.select(Organization).where(Organization.id.in_(organization_ids)))) if organization_ids else {}
-    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=hhmm, feed_url=feed_url,
-                           organizations=organizations)
+    return render_template("bookings/mine.html", upcoming=upcoming, past=past, today=today, hm=hhmm,
+                           feed_url=feed_url, organizations=organizations)
 
 
 @bp.get("/feed/<token>.ics")
