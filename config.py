@@ -87,6 +87,11 @@ class Config:
     # Bookings: numbers are configuration. The claims guard exists to be switched off ONLY by the concurrency
     # test's control run, which shows the race test would catch a missing guard.
     BOOKING_UNDO_MINUTES = int(os.environ.get("BOOKING_UNDO_MINUTES", "15"))
+
+    # Check-in at the door is open on the occurrence's day (Tokyo) only: from this many minutes before the start
+    # (never before that day begins; unset: from the start of the day) through the end of that day.
+    CHECKIN_OPENS_MINUTES_BEFORE = (int(os.environ["CHECKIN_OPENS_MINUTES_BEFORE"])
+                                    if os.environ.get("CHECKIN_OPENS_MINUTES_BEFORE") else None)
     # A web request's booking changes mark their utilization rollup keys stale and are recomputed after the
     # response is sent (app/utilization/rollup.py); off: recomputed before the request's commit, as jobs do.
     UTILIZATION_ROLLUP_DEFER = _bool("UTILIZATION_ROLLUP_DEFER", True)

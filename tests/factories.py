@@ -110,6 +110,27 @@ def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs
     return client.post(url, data={"csrf_token": token, **data}, **kwargs)
 
 
+QUOTE_RE = re.compile(r'name="confirm"[^>]*value="([^"]+)"')
+
+
+def quote_token(html: str) -> str | None:
+    """The signed quote a booking summary page carries in its `confirm` field (None: no summary)."""
+    match = QUOTE_RE.search(html)
+    return match.group(1) if match else None
+
+
+def post_confirmed(client, url: str, data: dict, *, page: str | None = None, **kwargs):
+    """Book as a person does: POST DATA (without `confirm`) for the summary, then confirm it with the signed quote
+    the summary carries. When no summary comes back (a rule refused the quote), that answer is returned."""
+    data = {k: v for k, v in data.items() if k != "confirm"}
+    token = csrf_token(client, page or url)
+    quoted = client.post(url, data={"csrf_token": token, **data})
+    signed = quote_token(quoted.get_data(as_text=True))
+    if quoted.status_code != 200 or signed is None:
+        return quoted
+    return client.post(url, data={"csrf_token": token, **data, "confirm": signed}, **kwargs)
+
+
 def login(client, email: str, password: str = DEFAULT_PASSWORD, **kwargs):
     """Sign in through the login form."""
     return post_form(client, "/account/login", {"email": email, "password": password}, **kwargs)

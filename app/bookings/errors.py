@@ -62,3 +62,13 @@ class SlotTaken(Conflict):
 
 class NotCancellable(BookingError):
     code = "not_cancellable"
+
+
+class QuoteChanged(Conflict):
+    """The fee computed when booking is not the one the confirmed summary showed; QUOTE is the new one to show."""
+
+    code = "quote_changed"
+
+    def __init__(self, message=None, *, quote=None):
+        super().__init__(message)
+        self.quote = quote

@@ -319,7 +319,7 @@ def cancel_series(series: BookingSeries, *, actor, from_day: date | None = None,
     if not bookings:
         raise services.NotCancellable(_l("取り消せる予約が残っていません。"))
     for booking in bookings:
-        services.cancel_booking(booking, actor=actor, now=now)
+        services.cancel_booking(booking, actor=actor, now=now, notify=False)
     record_audit("booking.series.cancel", actor_id=actor.id, target_type="booking_series", target_id=series.id,
                  details={"cancelled": [b.day.isoformat() for b in bookings],
                           **({"for_user_id": series.user_id, "organization_id": series.organization_id}

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts.models import User
 from app.bookings.access import is_booking_side
 from app.bookings.availability import claims_between
 from app.bookings.errors import (
@@ -22,6 +23,7 @@ from app.bookings.errors import (
     OutsideWindow,
     OverCapacity,
     PastDate,
+    QuoteChanged,
     RoomNotFound,
     SlotTaken,
     TooManyBookings,
@@ -377,17 +379,23 @@ def book_slots(
     lottery_award: bool = False,
     series_id: int | None = None,
     ban_override_reason: str | None = None,
+    expected_net_yen: int | None = None,
 ) -> Booking:
     """Book UNITS of a room for USER. The unique cell constraint decides races: a loser gets SlotTaken, and
     the caller must then roll back the transaction. LOTTERY_AWARD: see quote(). SERIES_ID: an occurrence of a
     weekly series (app/bookings/series.py), which sends one e-mail for the whole series instead of one each.
-    BAN_OVERRIDE_REASON: the desk booked for a barred resident (ban_until()) on purpose; audited with the reason."""
+    BAN_OVERRIDE_REASON: the desk booked for a barred resident (ban_until()) on purpose; audited with the reason.
+    EXPECTED_NET_YEN: the fee of the summary the user confirmed; a different fee now raises QuoteChanged (with the
+    new quote) and books nothing."""
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
               organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf,
               lottery_award=lottery_award)
+    if expected_net_yen is not None and q.net != expected_net_yen:
+        raise QuoteChanged(_l("料金が、確かめたときと変わりました。新しい内容を確かめてから予約してください。"),
+                           quote=q)
     booking = Booking(
         user_id=user.id, organization_id=q.organization.id if q.organization else None,
         facility_id=q.facility.id, room_id=q.room.id, day=day, state=q.state, category=category,
@@ -523,8 +531,10 @@ def cancellation_preview(booking: Booking, *, now: datetime | None = None) -> Ca
     return CancellationPreview(undo, late, facility.late_cancel_ban_days if late else 0, undo_until)
 
 
-def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> CancellationPreview:
-    """Cancel BOOKING and release its cells. Within the undo window it has no consequence."""
+def cancel_booking(booking: Booking, *, actor, now: datetime | None = None,
+                   notify: bool = True) -> CancellationPreview:
+    """Cancel BOOKING and release its cells. Within the undo window it has no consequence. NOTIFY: the booking's
+    user gets an e-mail saying so (a weekly series cancelled at once sends none per date)."""
     now = now or utcnow()
     if booking.state not in ACTIVE_STATES:
         raise NotCancellable(_l("この予約はすでに取り消されているか、終了しています。"))
@@ -541,7 +551,19 @@ def cancel_booking(booking: Booking, *, actor, now: datetime | None = None) -> C
                  details={"undo": preview.undo, "late": booking.late_cancellation,
                           **({"for_user_id": booking.user_id, "organization_id": booking.organization_id}
                              if actor.id != booking.user_id else {})})
+    if notify:
+        _queue_cancellation(booking)
     return preview
+
+
+def _queue_cancellation(booking: Booking) -> None:
+    """The e-mail telling the booking's user it is cancelled, queued in this transaction (sent after commit)."""
+    user = db.session.get(User, booking.user_id) if booking.user_id else None
+    if user is None or not user.email:
+        return
+    queue_mail(to=user.email, subject=_l("施設の予約を取り消しました"), template="bookings/cancellation",
+               language=user.preferred_language, user=user, booking=booking,
+               url=f"{current_app.config['BASE_URL']}/bookings/{booking.id}")
 
 
 def expire_tentative(*, now: datetime | None = None) -> int:

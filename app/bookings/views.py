@@ -7,12 +7,13 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app.accounts.models import User
 from app.accounts.services import normalize_email
-from app.bookings import access, ical, services
+from app.bookings import access, ical, quotes, services
 from app.bookings.availability import claims_between
 from app.bookings.forms import BookingForm, ClosureForm, ExemptDayForm, StaffBookingForm, parse_id
 from app.bookings.models import Booking, BookingState
@@ -101,6 +102,22 @@ def _render_form(form: BookingForm, room: Room, status: int, *, quote=None, erro
                            day_url=day_url or url_for("bookings.new")), status
 
 
+def _quote_terms(form: BookingForm, room: Room, *, user_id: int, organization_id: int | None) -> dict:
+    return quotes.quote_terms(user_id=user_id, room_id=room.id, day=form.day.data, unit_keys=form.units.data or [],
+                              attendees=form.attendees.data, category=form.category_value,
+                              organization_id=organization_id, equipment_ids=form.equipment.data or [])
+
+
+def _render_quote(form: BookingForm, room: Room, terms: dict, quote, status: int = 200, *, changed=None, **urls):
+    """The summary of QUOTE above the form, whose `confirm` field now carries it signed; CHANGED: why it is shown
+    again instead of booking (the confirmation was not what the summary before it said)."""
+    form.confirm.data = quotes.sign_quote(terms, net_yen=quote.net)
+    return _render_form(form, room, status, quote=quote, error=changed, **urls)
+
+
+QUOTE_CHANGED = _l("予約の内容が、確かめたときと変わりました。新しい内容と料金を確かめてから予約してください。")
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -121,12 +138,18 @@ def new():
         attendees=form.attendees.data, category=form.category_value, organization_id=form.organization_id.data,
         equipment_ids=form.equipment.data or [],
     )
-    quoting = form.confirm.data != "1"  # first the quote (writes nothing), then the booking
+    terms = _quote_terms(form, room, user_id=current_user.id, organization_id=form.organization_id.data)
+    fee = quotes.signed_fee(form.confirm.data, terms)
+    # First the quote (writes nothing), then the booking of exactly what it said; a confirmation that is not what its
+    # quote said (edited below the summary, or the token altered) is quoted again.
+    quoting = fee is None
     with request_transaction(errors=VIEW, commit=not quoting) as tx:
         if quoting:
             quote = services.quote(**options)
         else:
-            booking = services.book_slots(purpose=form.purpose.data, **options)
+            booking = services.book_slots(purpose=form.purpose.data, expected_net_yen=fee, **options)
+    if isinstance(tx.error, services.QuoteChanged):
+        return _render_quote(form, room, terms, tx.error.quote, 409, changed=tx.error.message)
     if tx.failed:
         form.confirm.data = ""
         if isinstance(tx.error, services.SlotTaken):
@@ -134,8 +157,9 @@ def new():
             return _render_form(form, room, 409, error=tx.error.message, alternatives=tx.error.alternatives)
         return _render_form(form, room, tx.status(), error=tx.error.message)
     if quoting:
-        form.confirm.data = "1"
-        return _render_form(form, room, 200, quote=quote)
+        if form.confirm.data:
+            return _render_quote(form, room, terms, quote, 409, changed=QUOTE_CHANGED)
+        return _render_quote(form, room, terms, quote)
     flash(_("予約を受け付けました。"), "success")
     return redirect(url_for("bookings.show", booking_id=booking.id), 303)
 
@@ -153,12 +177,16 @@ def _own_bookings(user_id: int, *, since: date | None = None) -> list[Booking]:
 @login_required
 def mine():
     feed_url = url_for("bookings.feed", token=ical.feed_token(current_user), _external=True)
-    bookings = _own_bookings(current_user.id)
+    bookings = _own_bookings(current_user.id)  # most recent day first
+    today = today_tokyo()
+    # Upcoming first, the soonest at the top; then the past, the most recent first.
+    upcoming = sorted((b for b in bookings if b.day >= today), key=lambda b: (b.day, b.id))
+    past = [b for b in bookings if b.day < today]
     organization_ids = {b.organization_id for b in bookings if b.organization_id}
     organizations = rows_by_id(db.session.scalars(
         sa.select(Organization).where(Organization.id.in_(organization_ids)))) if organization_ids else {}
-    return render_template("bookings/mine.html", bookings=bookings, today=today_tokyo(), hm=hhmm, feed_url=feed_url,
-                           organizations=organizations)
+    return render_template("bookings/mine.html", upcoming=upcoming, past=past, today=today, hm=hhmm,
+                           feed_url=feed_url, organizations=organizations)
 
 
 @bp.get("/feed/<token>.ics")
@@ -422,15 +450,19 @@ def desk_book(facility_id: int):
                    attendees=form.attendees.data, category=form.category_value,
                    organization_id=organization.id if organization else None,
                    equipment_ids=form.equipment.data or [])
-    confirming = form.confirm.data == "1"  # else the quote first (writes nothing)
+    terms = _quote_terms(form, room, user_id=resident.id, organization_id=options["organization_id"])
+    fee = quotes.signed_fee(form.confirm.data, terms)
+    confirming = fee is not None  # else the quote first (writes nothing), or again when the input changed since
     override = desk_ban_override(form) if confirming and ban else None
     barred = confirming and ban and override is None  # never book a barred resident silently: quote again
     with request_transaction(errors=VIEW, commit=confirming and not barred) as tx:
         if confirming and not barred:
             booking = services.book_slots(purpose=form.purpose.data, actor=current_user,
-                                          ban_override_reason=override, **options)
+                                          ban_override_reason=override, expected_net_yen=fee, **options)
         else:
             quote = services.quote(on_behalf=True, **options)
+    if isinstance(tx.error, services.QuoteChanged):
+        return _render_quote(form, room, terms, tx.error.quote, 409, changed=tx.error.message, **urls)
     if tx.failed:
         form.confirm.data = ""
         if isinstance(tx.error, services.SlotTaken):
@@ -438,10 +470,11 @@ def desk_book(facility_id: int):
             return _render_form(form, room, 409, error=tx.error.message, alternatives=tx.error.alternatives, **urls)
         return _render_form(form, room, tx.status(), error=tx.error.message, **urls)
     if not confirming:
-        form.confirm.data = "1"
-        return _render_form(form, room, 200, quote=quote, **urls)
+        if form.confirm.data:
+            return _render_quote(form, room, terms, quote, 409, changed=QUOTE_CHANGED, **urls)
+        return _render_quote(form, room, terms, quote, **urls)
     if barred:
-        return _render_form(form, room, 422, quote=quote, **urls)
+        return _render_quote(form, room, terms, quote, 422, **urls)
     flash(_("団体に代わって予約しました。") if organization else _("利用者に代わって予約しました。"), "success")
     return redirect(url_for("bookings.desk", facility_id=facility.id, day=booking.day.isoformat()), 303)
 

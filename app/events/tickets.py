@@ -7,6 +7,7 @@ import io
 import secrets
 import unicodedata
 
+import segno
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -70,12 +71,24 @@ def ensure_code(registration: Registration) -> str:
 
 def qr_png(registration: Registration) -> bytes:
     """The registration's QR code (occurrence and code, no personal data) as a PNG for e-mails."""
-    import segno
-
     code = ensure_code(registration)
     buffer = io.BytesIO()
     segno.make(qr_payload(registration.occurrence_id, code), error="m").save(buffer, kind="png", scale=6, border=4)
     return buffer.getvalue()
+
+
+def qr_svg(occurrence_id: int, code: str) -> bytes:
+    """The QR code as a standalone SVG document for <img> (segno's svg_inline leaves out the SVG namespace, and
+    browsers then refuse to draw it): the namespace, width, height and a viewBox, no XML declaration or script."""
+    qr = segno.make(qr_payload(occurrence_id, code), error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=6, border=4, dark="#000", light="#fff", xmldecl=False, svgns=True,
+              title=format_code(code), svgclass=None, lineclass=None)
+    svg = buffer.getvalue()
+    if b"viewBox" not in svg:
+        side = qr.symbol_size(scale=6, border=4)[0]
+        svg = svg.replace(b"<svg ", f'<svg viewBox="0 0 {side} {side}" '.encode(), 1)
+    return svg
 
 
 def qr_attachment(registration: Registration):

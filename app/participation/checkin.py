@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.core.errors import Conflict, DomainError, NotAllowed
-from app.core.time import utcnow
+from app.core.filters import datetime_long
+from app.core.time import tokyo_day, tokyo_to_utc, utcnow
 from app.events.models import (
     CheckinCode,
     EventOccurrence,
@@ -22,7 +24,7 @@ from app.events.models import (
 from app.events.tickets import QR_PREFIX, format_code, normalize_code
 from app.extensions import db
 from app.organizations import services as organization_services
-from app.participation.errors import UnknownCode
+from app.participation.errors import CheckinClosed, UnknownCode
 from app.participation.models import (
     Checkin,
     CheckinMethod,
@@ -41,6 +43,51 @@ def require_organizer(user, occurrence: EventOccurrence) -> None:
     """Raise NotAllowed unless USER may run the door and the report of OCCURRENCE."""
     if not can_check_in(user, occurrence):
         raise NotAllowed(_l("このイベントの受付をする権限がありません。"))
+
+
+# ---------------------------------------------------------------- when
+
+
+@dataclass(frozen=True)
+class CheckinWindow:
+    """When the door of an occurrence is open: [opens_at, closes_at), UTC."""
+
+    opens_at: datetime
+    closes_at: datetime
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+    def is_early(self, now: datetime) -> bool:
+        return now < self.opens_at
+
+    @property
+    def last_minute(self) -> datetime:
+        """The last minute check-in is open, as people are told it (23:59 rather than the next day's 0:00)."""
+        return self.closes_at - timedelta(minutes=1)
+
+
+def checkin_window(occurrence: EventOccurrence) -> CheckinWindow:
+    """The occurrence's day in Tokyo time: from CHECKIN_OPENS_MINUTES_BEFORE minutes before the start (None: from
+    the start of that day; never before it) through the end of that day (or the end of the occurrence, if later)."""
+    day = tokyo_day(occurrence.starts_at)
+    day_starts = tokyo_to_utc(day, time(0))
+    day_ends = tokyo_to_utc(day + timedelta(days=1), time(0))
+    minutes = current_app.config.get("CHECKIN_OPENS_MINUTES_BEFORE")
+    opens_at = day_starts if minutes is None else max(day_starts, occurrence.starts_at - timedelta(minutes=minutes))
+    return CheckinWindow(opens_at=opens_at, closes_at=max(day_ends, occurrence.ends_at))
+
+
+def require_checkin_open(occurrence: EventOccurrence, now: datetime | None = None) -> None:
+    """Raise CheckinClosed unless NOW (default: the present) is inside the occurrence's check-in window."""
+    now = now or utcnow()
+    window = checkin_window(occurrence)
+    if window.is_early(now):
+        raise CheckinClosed(_l("受付はまだできません。%(opens)s から受付できます。",
+                               opens=datetime_long(window.opens_at)))
+    if not window.is_open(now):
+        raise CheckinClosed(_l("この開催回の受付は終わりました(%(closes)s まで)。",
+                               closes=datetime_long(window.last_minute)))
 
 
 # ---------------------------------------------------------------- check-in
@@ -65,6 +112,7 @@ def check_in(*, registration: Registration, by: User, method: CheckinMethod,
     require_organizer(by, occurrence)
     if occurrence.status == OccurrenceStatus.CANCELLED:
         raise Conflict(_l("この開催回は中止になっています。"))
+    require_checkin_open(occurrence, now)
     if registration.status != RegistrationStatus.CONFIRMED:
         raise Conflict(_l("この申し込みは参加確定になっていません(%(status)s)。",
                           status=registration.status.label))
@@ -86,6 +134,7 @@ def check_in_by_code(*, occurrence: EventOccurrence, text: str, by: User, method
                      now: datetime | None = None) -> tuple[Checkin, bool]:
     """Check in the registration whose code (typed, or the QR payload) is TEXT at OCCURRENCE."""
     require_organizer(by, occurrence)
+    require_checkin_open(occurrence, now)
     code = _parse_scanned(occurrence, text)
     if not code:
         raise UnknownCode(_l("受付番号を入力してください。"))
@@ -105,9 +154,10 @@ def undo_check_in(*, registration: Registration, by: User) -> bool:
     return db.session.execute(sa.delete(table).where(table.c.registration_id == registration.id)).rowcount > 0
 
 
-def adjust_walkins(*, occurrence: EventOccurrence, delta: int, by: User) -> int:
+def adjust_walkins(*, occurrence: EventOccurrence, delta: int, by: User, now: datetime | None = None) -> int:
     """Add DELTA (+1 or -1) to the walk-in count in one UPDATE (parallel taps all count); never below zero."""
     require_organizer(by, occurrence)
+    require_checkin_open(occurrence, now)
     if delta not in (1, -1):
         raise DomainError(_l("当日参加の人数は1人ずつ増減してください。"))
     if db.session.get(WalkinCount, occurrence.id) is None:

@@ -19,3 +19,10 @@ class InvalidReport(DomainError):
     def __init__(self, message, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class CheckinClosed(DomainError):
+    """Check-in asked for outside the occurrence's day (Tokyo time): too early or after the day ended."""
+
+    status_code = 409
+    code = "checkin_closed"

@@ -3,7 +3,6 @@ and the staff list of ended occurrences without an approved report."""
 
 from __future__ import annotations
 
-import segno
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,6 +10,7 @@ from flask_login import current_user, login_required
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.permissions import Role, role_required
+from app.core.time import utcnow
 from app.core.transactions import FLASH, request_transaction
 from app.events import tickets
 from app.events.models import EventOccurrence, Registration, RegistrationStatus
@@ -67,9 +67,7 @@ def _ticket_page(registration: Registration, qr_url: str):
 
 def _qr_response(registration: Registration) -> Response:
     code = _code_for(registration.id)
-    qr = segno.make(tickets.qr_payload(registration.occurrence_id, code), error="m")
-    svg = qr.svg_inline(scale=6, border=4, dark="#000", light="#fff", title=tickets.format_code(code))
-    response = Response(svg, mimetype="image/svg+xml")
+    response = Response(tickets.qr_svg(registration.occurrence_id, code), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -126,7 +124,8 @@ def _door_page(occurrence: EventOccurrence, form: CheckinCodeForm, status: int =
     return render_template(
         "participation/checkin.html", occurrence=occurrence, series=occurrence.series, form=form,
         counts=door.door_counts(occurrence.id), people=door.door_list(occurrence.id),
-        action_form=ActionForm(), lang=current_language().code,
+        action_form=ActionForm(), lang=current_language().code, window=door.checkin_window(occurrence),
+        now=utcnow(),
     ), status
 
 
@@ -197,7 +196,7 @@ def walkins(occurrence_id: int):
     form = WalkinForm()
     if not form.validate_on_submit() or form.delta.data not in ("1", "-1"):
         abort(400)
-    with request_transaction():
+    with request_transaction(errors=FLASH):
         door.adjust_walkins(occurrence=occurrence, delta=int(form.delta.data), by=current_user)
     return redirect(url_for("participation.checkin", occurrence_id=occurrence_id) + "#walkins", 303)
 

@@ -14,7 +14,7 @@ from app.core.permissions import Role
 from app.core.time import today_tokyo, utcnow
 from app.extensions import db
 from tests.facilities.factories import assign_staff, make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_confirmed, post_form
 
 RESIDENT_EMAIL = "barred.caller@example.jp"
 
@@ -95,7 +95,7 @@ def test_desk_warns_about_a_barred_resident_and_books_nothing_without_an_overrid
     assert preview.status_code == 200 and "予約の内容を確かめてください" in text
     assert "この方は" in text and "まで新しい予約ができません(直前の取消しのため)" in text
     assert 'name="ban_override"' in text and 'name="ban_reason"' in text
-    refused = post_form(client, url, _form(c, day, confirm="1"), page=page)
+    refused = post_confirmed(client, url, _form(c, day), page=page)
     text = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "直前の取消しのため" in text
     assert "この欄にチェックを入れ" in text and "例外とする理由を入力してください" in text
@@ -112,15 +112,15 @@ def test_override_needs_both_the_box_and_a_reason_then_books_and_audits(client, 
     day = today_tokyo() + timedelta(days=5)
     url = f"/bookings/desk/{c.facility_id}/book"
     page = f"{url}?room={c.meeting_id}&day={day.isoformat()}"
-    no_reason = post_form(client, url, _form(c, day, confirm="1", ban_override="y", ban_reason="  "), page=page)
+    no_reason = post_confirmed(client, url, _form(c, day, ban_override="y", ban_reason="  "), page=page)
     text = no_reason.get_data(as_text=True)
     assert no_reason.status_code == 422 and "例外とする理由を入力してください" in text
     assert "直前の取消しと無断キャンセルのため" in text
-    no_box = post_form(client, url, _form(c, day, confirm="1", ban_reason="区長の承認あり"), page=page)
+    no_box = post_confirmed(client, url, _form(c, day, ban_reason="区長の承認あり"), page=page)
     assert no_box.status_code == 422 and "この欄にチェックを入れ" in no_box.get_data(as_text=True)
     assert "区長の承認あり" in no_box.get_data(as_text=True)  # the reason typed is kept
     assert _desk_bookings(staff.id) == []
-    done = post_form(client, url, _form(c, day, confirm="1", ban_override="y", ban_reason="取消しは台風のためと確認"),
+    done = post_confirmed(client, url, _form(c, day, ban_override="y", ban_reason="取消しは台風のためと確認"),
                      page=page)
     assert done.status_code == 303
     [booking] = _desk_bookings(staff.id)
@@ -142,7 +142,7 @@ def test_a_resident_who_is_not_barred_is_booked_without_any_override(client):
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "新しい予約ができません" not in text and 'name="ban_override"' not in text
     # A stray override (an old page) on someone not barred is ignored, not audited as an override.
-    done = post_form(client, url, _form(c, day, confirm="1", ban_override="y", ban_reason="x"), page=page)
+    done = post_confirmed(client, url, _form(c, day, ban_override="y", ban_reason="x"), page=page)
     assert done.status_code == 303
     [booking] = _desk_bookings(staff.id)
     assert booking.user_id == resident.id
@@ -163,7 +163,7 @@ def test_a_late_cancellation_on_an_exempt_day_does_not_bar(client):
     assert exempt.status_code == 303
     preview = post_form(client, url, _form(c, day), page=page)
     assert preview.status_code == 200 and "新しい予約ができません" not in preview.get_data(as_text=True)
-    assert post_form(client, url, _form(c, day, confirm="1"), page=page).status_code == 303
+    assert post_confirmed(client, url, _form(c, day), page=page).status_code == 303
     [booking] = _desk_bookings(staff.id)
     assert "ban_override" not in _create_audit(booking.id)
 
@@ -179,7 +179,7 @@ def test_a_barred_group_contact_is_warned_about_too(client):
     day = today_tokyo() + timedelta(days=5)
     url = f"/bookings/desk/{c.facility_id}/book"
     page = f"{url}?room={c.meeting_id}&day={day.isoformat()}"
-    refused = post_form(client, url, _form(c, day, confirm="1", user_email="", organization_id=str(org)), page=page)
+    refused = post_confirmed(client, url, _form(c, day, user_email="", organization_id=str(org)), page=page)
     assert refused.status_code == 422 and "無断キャンセルのため" in refused.get_data(as_text=True)
     assert _desk_bookings(staff.id) == []
 
@@ -195,7 +195,7 @@ def test_only_staff_of_the_facility_reach_the_desk_form_even_with_an_override(cl
     assert anonymous.get(page).status_code == 302
     login(client, resident.email)  # the barred resident cannot override their own ban through the desk
     assert client.get(page).status_code == 403
-    forced = post_form(client, url, _form(c, day, confirm="1", ban_override="y", ban_reason="自分で"),
+    forced = post_confirmed(client, url, _form(c, day, ban_override="y", ban_reason="自分で"),
                        page=f"/bookings/new?room={c.meeting_id}")
     assert forced.status_code == 403
     other = make_user(role=Role.FACILITY_STAFF)

@@ -14,7 +14,7 @@ from app.core.time import today_tokyo
 from app.extensions import db
 from app.organizations.models import OrganizationKind
 from tests.facilities.factories import assign_staff, make_center, make_organization
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_confirmed, post_form
 
 
 def _form(c, day, **over):
@@ -46,7 +46,7 @@ def test_desk_books_for_a_group_with_its_reduction_and_officer_as_contact(client
     preview = post_form(client, url, _form(c, day, organization_id=str(org)), page=page)
     text = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "1,000円" in text and "(50%)" in text
-    done = post_form(client, url, _form(c, day, organization_id=str(org), confirm="1"), page=page)
+    done = post_confirmed(client, url, _form(c, day, organization_id=str(org)), page=page)
     assert done.status_code == 303
     with app_context():
         [booking] = db.session.scalars(sa.select(Booking)).all()
@@ -68,14 +68,14 @@ def test_desk_group_booking_refuses_unregistered_groups_and_keeps_the_group_limi
     day = today_tokyo() + timedelta(days=6)
     url = f"/bookings/desk/{c.facility_id}/book"
     page = f"{url}?room={c.meeting_id}&day={day.isoformat()}"
-    refused = post_form(client, url, _form(c, day, organization_id=str(pending), confirm="1"), page=page)
+    refused = post_confirmed(client, url, _form(c, day, organization_id=str(pending)), page=page)
     assert refused.status_code == 422 and "登録済みの団体を選んでください" in refused.get_data(as_text=True)
     # A named contact instead of the officer.
-    done = post_form(client, url, _form(c, day, organization_id=str(org), user_email=contact.email, confirm="1"),
+    done = post_confirmed(client, url, _form(c, day, organization_id=str(org), user_email=contact.email),
                      page=page)
     assert done.status_code == 303
     # The group's monthly limit (1) applies to the desk too.
-    again = post_form(client, url, _form(c, day, organization_id=str(org), confirm="1",
+    again = post_confirmed(client, url, _form(c, day, organization_id=str(org),
                                          units=[f"s{c.slot_ids['evening']}"]), page=page)
     assert again.status_code == 422 and "1か月に予約できるのは1件まで" in again.get_data(as_text=True)
     with app_context():

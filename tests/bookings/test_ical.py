@@ -10,14 +10,14 @@ from icalendar import Calendar
 from app.bookings.ical import busy_ranges
 from app.core.time import today_tokyo
 from tests.facilities.factories import make_center
-from tests.factories import login, make_user, post_form
+from tests.factories import login, make_user, post_confirmed
 
 
 def _book(client, c, room_id, day, slot="morning", purpose="秘密の相談会"):
     page_url = f"/bookings/new?room={room_id}&day={day.isoformat()}"
     data = {"room_id": str(room_id), "day": day.isoformat(), "units": [f"s{c.slot_ids[slot]}"],
-            "purpose": purpose, "attendees": "5", "category": "resident", "organization_id": "", "confirm": "1"}
-    response = post_form(client, "/bookings/new", data, page=page_url)
+            "purpose": purpose, "attendees": "5", "category": "resident", "organization_id": ""}
+    response = post_confirmed(client, "/bookings/new", data, page=page_url)
     assert response.status_code == 303
     return response
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from app.bookings.models import ACTIVE_STATES, Booking
 from app.core.time import today_tokyo
 from app.extensions import db
+from tests.factories import quote_token
 from tests.live_server import Browser, Gunicorn, create_residents, fresh_database, post_at_once, seeding
 
 CLIENTS = 20
@@ -36,9 +37,11 @@ def _race(browsers: list[Browser], requests: list[tuple[int, str, str]]) -> list
     prepared = []
     for browser, (room_id, day, unit) in zip(browsers, requests, strict=True):
         token = browser.token_for(f"/bookings/new?room={room_id}&day={day}")
-        prepared.append((browser, "/bookings/new", {
-            "csrf_token": token, "room_id": room_id, "day": day, "units": [unit], "purpose": "同時予約の試験",
-            "attendees": "10", "category": "resident", "organization_id": "", "confirm": "1"}))
+        form = {"csrf_token": token, "room_id": room_id, "day": day, "units": [unit], "purpose": "同時予約の試験",
+                "attendees": "10", "category": "resident", "organization_id": ""}
+        status, summary, _ = browser.request("POST", "/bookings/new", form)  # the summary with its signed quote
+        assert status == 200, status
+        prepared.append((browser, "/bookings/new", {**form, "confirm": quote_token(summary)}))
     return [status for status, _, _ in post_at_once(prepared)]
 
 

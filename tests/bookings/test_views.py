@@ -11,7 +11,7 @@ from app.core.permissions import Role
 from app.core.time import today_tokyo
 from app.extensions import db
 from tests.facilities.factories import assign_staff, make_center
-from tests.factories import app_context, login, make_user, post_form
+from tests.factories import app_context, login, make_user, post_confirmed, post_form
 
 
 def _form(c, day, **over):
@@ -45,7 +45,7 @@ def test_quote_then_confirm_books_and_shows_in_my_bookings(client):
     assert preview.status_code == 200
     assert "予約の内容を確かめてください" in text and "1,500円" in text and "15分以内" in text
     assert _bookings() == []  # nothing written before confirming
-    done = post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    done = post_confirmed(client, "/bookings/new", _form(c, day), page=page_url)
     assert done.status_code == 303
     [booking] = _bookings()
     assert (booking.state, booking.fee_net_yen, booking.user_id) == (BookingState.TENTATIVE, 1500, user.id)
@@ -60,13 +60,13 @@ def test_conflict_answers_409_with_alternatives_and_keeps_input(client):
     day = today_tokyo() + timedelta(days=4)
     page_url = f"/bookings/new?room={c.hall_id}&day={day.isoformat()}"
     login(client, first.email)
-    data = _form(c, day, room_id=str(c.hall_a_id), confirm="1", attendees="15")
-    assert post_form(client, "/bookings/new", data, page=page_url).status_code == 303
+    data = _form(c, day, room_id=str(c.hall_a_id), attendees="15")
+    assert post_confirmed(client, "/bookings/new", data, page=page_url).status_code == 303
     client.post("/account/logout", data={"csrf_token": ""})
     client.delete_cookie("tsudoi_session")
     login(client, second.email)
-    response = post_form(client, "/bookings/new", {**data, "room_id": str(c.hall_id), "purpose": "第二希望の会"},
-                         page=page_url)
+    response = post_confirmed(client, "/bookings/new", {**data, "room_id": str(c.hall_id), "purpose": "第二希望の会"},
+                              page=page_url)
     text = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "ほかの方が先に予約しました" in text
@@ -103,7 +103,7 @@ def test_cancel_shows_consequence_then_cancels_and_others_cannot_see(client):
     login(client, owner.email)
     day = today_tokyo() + timedelta(days=20)
     page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
-    done = post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    done = post_confirmed(client, "/bookings/new", _form(c, day), page=page_url)
     booking_url = done.headers["Location"]
     cancel_url = booking_url + "/cancel"
     assert "影響なく取り消せます" in client.get(cancel_url).get_data(as_text=True)
@@ -125,7 +125,7 @@ def test_desk_is_for_staff_of_that_facility_only(client):
     day = today_tokyo() + timedelta(days=2)
     login(client, resident.email)
     page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
-    post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url)
+    post_confirmed(client, "/bookings/new", _form(c, day), page=page_url)
     assert client.get(f"/bookings/desk/{c.facility_id}").status_code == 403
     desk_client = client.application.test_client()
     login(desk_client, staff.email)
@@ -186,7 +186,7 @@ def test_staff_manage_closures_refusing_periods_with_bookings(client):
     resident = make_user()
     login(client, resident.email)
     booked_day = today_tokyo() + timedelta(days=10)
-    post_form(client, "/bookings/new", _form(c, booked_day, confirm="1", room_id=str(c.hall_a_id)),
+    post_confirmed(client, "/bookings/new", _form(c, booked_day, room_id=str(c.hall_a_id)),
               page=f"/bookings/new?room={c.hall_a_id}&day={booked_day.isoformat()}")
     assert client.get(f"/bookings/desk/{c.facility_id}/closures").status_code == 403
     desk = client.application.test_client()
@@ -225,11 +225,11 @@ def test_desk_books_on_behalf_of_a_resident(client):
     url = f"/bookings/desk/{c.facility_id}/book"
     page = f"{url}?room={c.meeting_id}&day={day.isoformat()}"
     assert client.get(page).status_code == 200
-    unknown = post_form(client, url, {**_form(c, day, confirm="1"), "user_email": "nobody@example.jp"}, page=page)
+    unknown = post_confirmed(client, url, {**_form(c, day), "user_email": "nobody@example.jp"}, page=page)
     assert unknown.status_code == 422 and "登録されていません" in unknown.get_data(as_text=True)
     preview = post_form(client, url, {**_form(c, day), "user_email": "Phone.Caller@example.jp"}, page=page)
     assert preview.status_code == 200 and "1,000円" in preview.get_data(as_text=True)
-    done = post_form(client, url, {**_form(c, day, confirm="1"), "user_email": "phone.caller@example.jp"}, page=page)
+    done = post_confirmed(client, url, {**_form(c, day), "user_email": "phone.caller@example.jp"}, page=page)
     assert done.status_code == 303
     [booking] = _bookings()
     assert (booking.user_id, booking.created_by_id) == (resident.id, staff.id)
@@ -254,7 +254,7 @@ def test_equipment_is_offered_priced_and_kept_on_the_booking(client):
     assert "ワイヤレスマイク" in client.get(f"/facilities/{c.facility_id}").get_data(as_text=True)
     preview = post_form(client, "/bookings/new", _form(c, day, equipment=[str(mic)]), page=page_url)
     assert "1,200円" in preview.get_data(as_text=True)
-    done = post_form(client, "/bookings/new", _form(c, day, equipment=[str(mic)], confirm="1"), page=page_url)
+    done = post_confirmed(client, "/bookings/new", _form(c, day, equipment=[str(mic)]), page=page_url)
     assert done.status_code == 303
     assert "ワイヤレスマイク" in client.get(done.headers["Location"]).get_data(as_text=True)
     [booking] = _bookings()
@@ -301,7 +301,7 @@ def test_desk_approves_rejects_and_every_desk_action_is_audited(client):
     preview = post_form(client, "/bookings/new", _form(c, day), page=page_url)
     assert "職員の承認が必要です" in preview.get_data(as_text=True)
     for slot in ("morning", "evening"):
-        post_form(client, "/bookings/new", _form(c, day, confirm="1", units=[f"s{c.slot_ids[slot]}"]), page=page_url)
+        post_confirmed(client, "/bookings/new", _form(c, day, units=[f"s{c.slot_ids[slot]}"]), page=page_url)
     first, second = sorted(_bookings(), key=lambda b: b.id)
     assert {first.state, second.state} == {BookingState.REQUESTED}
     desk = client.application.test_client()
@@ -338,7 +338,7 @@ def test_taken_units_are_disabled_on_the_booking_form(client):
     day = today_tokyo() + timedelta(days=5)
     page_url = f"/bookings/new?room={c.meeting_id}&day={day.isoformat()}"
     login(client, first.email)
-    assert post_form(client, "/bookings/new", _form(c, day, confirm="1"), page=page_url).status_code == 303
+    assert post_confirmed(client, "/bookings/new", _form(c, day), page=page_url).status_code == 303
     client.post("/account/logout", data={"csrf_token": ""})
     client.delete_cookie("tsudoi_session")
     login(client, second.email)

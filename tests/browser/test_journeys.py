@@ -364,7 +364,14 @@ def test_group_event_checkin_report_and_indicator(live, open_context, demo_user,
     code = resident.locator(".ticket-code strong").inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9-]{4,12}", code), code
 
-    # The organizer checks them in on a phone by the typed code (not the camera): ☰ → 団体の管理 → the event.
+    # The day comes (check-in opens on the occurrence's day only). The organizer checks them in on a phone by the
+    # typed code (not the camera): ☰ → 団体の管理 → the event.
+    def first_is_today():
+        occurrence = db.session.get(EventOccurrence, first_occurrence)
+        occurrence.starts_at = utcnow().replace(second=0, microsecond=0)
+        occurrence.ends_at = occurrence.starts_at + timedelta(hours=2)
+
+    live.run(first_is_today)
     door = with_axe(open_context(lang, viewport=PHONE)).new_page()
     door.goto("/")
     _log_in(door, officer_email, phone=True)

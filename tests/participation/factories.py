@@ -49,6 +49,11 @@ def move_occurrence(occurrence_id: int, starts_at: datetime, *, hours: int = 2) 
         db.session.commit()
 
 
+def today() -> datetime:
+    """A start time on today's Tokyo day (now, to the minute): check-in at the door is open only on that day."""
+    return utcnow().replace(second=0, microsecond=0)
+
+
 def ended(hours_ago: int = 3) -> datetime:
     """A start time whose two-hour occurrence ended an hour before now (by default)."""
     return utcnow() - timedelta(hours=hours_ago)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from app.extensions import db
 from app.participation.models import Checkin, CheckinMethod, WalkinCount
 from tests.factories import app_context, login, make_user, post_form
 from tests.organizations.factories import make_organization
-from tests.participation.factories import make_organized, make_registration
+from tests.participation.factories import make_organized, make_registration, today
 
 CODE_RE = re.compile(r'class="ticket-code"><strong>([A-Z0-9]{3}-[A-Z0-9]{3})</strong>')
 
@@ -23,6 +24,18 @@ def _checkins(occurrence_id):
     with app_context():
         return list(db.session.execute(sa.select(Checkin.registration_id, Checkin.method, Checkin.checked_in_by_id)
                                        .where(Checkin.occurrence_id == occurrence_id)).all())
+
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _assert_standalone_svg(data: bytes) -> None:
+    """DATA is an SVG document a browser draws in <img>: XML whose root is <svg> in the SVG namespace, sized."""
+    root = ElementTree.fromstring(data)  # noqa: S314 -- our own output, parsed to check its shape
+    assert root.tag == f"{SVG_NS}svg", root.tag
+    assert (root.get("width") and root.get("height")) or root.get("viewBox")
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    assert root.find(f"{SVG_NS}path") is not None or root.find(f"{SVG_NS}g") is not None
 
 
 def _ticket_code(client, registration_id):
@@ -47,6 +60,7 @@ def test_registrant_sees_a_stable_code_and_an_svg_qr_code(client, app):
     assert response.mimetype == "image/svg+xml"
     body = response.get_data(as_text=True)
     assert "<svg" in body and "<script" not in body
+    _assert_standalone_svg(response.get_data())
     # Someone else cannot see this registration's ticket.
     other = app.test_client()
     login(other, make_user().email)
@@ -68,7 +82,7 @@ def test_codes_are_unique_within_an_occurrence(app_ctx):
 
 
 def test_officer_checks_in_by_typed_code_once_even_when_sent_twice(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _user_id, email = make_registration(org.occurrence_id)
     registrant = app.test_client()
     login(registrant, email)
@@ -88,7 +102,7 @@ def test_officer_checks_in_by_typed_code_once_even_when_sent_twice(client, app):
 
 
 def test_qr_payload_checks_in_with_method_qr_and_refuses_another_occurrence(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _user_id, email = make_registration(org.occurrence_id)
     registrant = app.test_client()
     login(registrant, email)
@@ -105,7 +119,7 @@ def test_qr_payload_checks_in_with_method_qr_and_refuses_another_occurrence(clie
 
 
 def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     url = f"/participation/occurrences/{org.occurrence_id}/checkin"
     response = post_form(client, url, {"code": "zzz-999"})
@@ -117,7 +131,7 @@ def test_unknown_code_is_a_clear_422_that_keeps_the_typed_code(client):
 
 def test_a_qr_payload_with_a_digit_python_cannot_read_is_a_foreign_code(client):
     """'²' passes str.isdigit() but not int(): the payload is not ours (422), never a 500."""
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     url = f"/participation/occurrences/{org.occurrence_id}/checkin"
     response = post_form(client, url, {"code": "TSUDOI-CHECKIN:²:ABC123", "via": "qr"})
@@ -126,7 +140,7 @@ def test_a_qr_payload_with_a_digit_python_cannot_read_is_a_foreign_code(client):
 
 
 def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
     waitlisted_id, _u, _e = make_registration(org.occurrence_id, status=RegistrationStatus.WAITLISTED)
     login(client, org.officer_email)
@@ -141,7 +155,7 @@ def test_manual_check_in_from_the_list_is_idempotent_and_refuses_the_waitlist(cl
 
 
 def test_walk_in_counter_goes_up_and_down_but_never_below_zero(client):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     login(client, org.officer_email)
     page = f"/participation/occurrences/{org.occurrence_id}/checkin"
     url = f"/participation/occurrences/{org.occurrence_id}/walkins"
@@ -249,7 +263,7 @@ def test_links_from_the_event_page_and_my_events(client, app):
 
 
 def test_a_mistaken_check_in_can_be_undone_by_the_organizer_only(client, app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
     login(client, org.officer_email)
     page = f"/participation/occurrences/{org.occurrence_id}/checkin"
@@ -285,6 +299,7 @@ def test_confirmation_mail_links_a_ticket_that_works_without_an_account(client, 
     assert f"/participation/tickets/{token}/qr.svg" in page.get_data(as_text=True)
     qr = anonymous.get(f"/participation/tickets/{token}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    _assert_standalone_svg(qr.get_data())
     assert anonymous.get(f"/participation/tickets/{token}x").status_code == 404
     with app_context():
         from app.events.models import Registration

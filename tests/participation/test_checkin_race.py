@@ -12,7 +12,7 @@ from app.extensions import db
 from app.participation import checkin
 from app.participation.models import Checkin, CheckinMethod, WalkinCount
 from tests.concurrency import at_once_in_app
-from tests.participation.factories import make_organized, make_registration
+from tests.participation.factories import make_organized, make_registration, today
 
 THREADS = 8
 
@@ -29,7 +29,7 @@ def _run_at_once(app, work):
 
 
 def test_same_person_checked_in_from_many_phones_at_once_is_one_row(app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
 
     def work():
@@ -46,7 +46,7 @@ def test_same_person_checked_in_from_many_phones_at_once_is_one_row(app):
 
 
 def test_every_walk_in_tap_counts(app):
-    org = make_organized()
+    org = make_organized(starts_at=today())
 
     def work():
         occurrence = db.session.get(EventOccurrence, org.occurrence_id)

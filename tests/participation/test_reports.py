@@ -13,7 +13,14 @@ from app.core.time import to_tokyo, utcnow
 from app.extensions import db
 from app.participation.models import ParticipationReport, ReportReminder, ReportStatus
 from tests.factories import app_context, login, make_user, post_form
-from tests.participation.factories import ended, make_organized, make_registration, make_report, move_occurrence
+from tests.participation.factories import (
+    ended,
+    make_organized,
+    make_registration,
+    make_report,
+    move_occurrence,
+    today,
+)
 
 VALID = {"total": "120", "counting_method": "head_count", "age_children": "30", "age_seniors": "50",
          "residents": "100", "commuters": "20", "first_time": "12", "notes": "雨でした"}
@@ -31,7 +38,7 @@ def _url(occurrence_id):
 
 
 def test_report_page_prefills_check_ins_plus_walk_ins(client):
-    org = make_organized(starts_at=ended())
+    org = make_organized(starts_at=today())  # the door is open on the day only; the report comes after the end
     registration_id, _u, _e = make_registration(org.occurrence_id)
     make_registration(org.occurrence_id)
     login(client, org.officer_email)
@@ -39,6 +46,7 @@ def test_report_page_prefills_check_ins_plus_walk_ins(client):
     post_form(client, f"/participation/registrations/{registration_id}/checkin", {}, page=door)
     for _ in range(3):
         post_form(client, f"/participation/occurrences/{org.occurrence_id}/walkins", {"delta": "1"}, page=door)
+    move_occurrence(org.occurrence_id, ended())
     html = client.get(_url(org.occurrence_id)).get_data(as_text=True)
     assert re.search(r'<input[^>]*name="total"[^>]*value="4"', html)
     assert "受付済み 1人、当日参加 3人" in html
