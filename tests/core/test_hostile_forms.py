@@ -188,7 +188,7 @@ RESTORE = {
 # Forms that carry only the CSRF token (nothing to fuzz) and that the world does not show as built:
 # endpoint -> (the template of the form, why it is not shown).
 NOT_SHOWN = {
-    "accounts.logout": ("base.html", "shown to signed-in visitors only; signing out ends the persona's session"),
+    "accounts.logout": ("_macros/nav.html", "shown to signed-in visitors only; signing out ends the persona's session"),
     "organizations.accept_invitation": ("organizations/invitation.html",
                                         "the invitation is for an address no persona has"),
     "bookings.desk_action": ("bookings/desk.html",
