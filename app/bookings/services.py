@@ -29,6 +29,7 @@ from app.bookings.errors import (
 )
 from app.bookings.ical import bookings_calendar
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
+from app.core import locks
 from app.core.audit import record_audit
 from app.core.errors import NotAllowed
 from app.core.mail import Attachment, queue_mail
@@ -361,6 +362,18 @@ def _claim_cells(booking: Booking, q: Quote, day: date) -> None:
     ])
 
 
+def _lock_rules(user, room_id: int, day: date, organization_id: int | None, *, on_behalf: bool) -> None:
+    """Before quote() checks them, hold the locks of the rules a concurrent writer could break (app/core/locks.py):
+    the facility's calendar, shared (a closure being added takes it exclusive, so it is not added between this
+    booking's check and its write). Nothing on SQLite."""
+    if not locks.enabled():
+        return
+    facility_id = db.session.scalar(sa.select(Room.facility_id).where(Room.id == room_id))
+    if facility_id is None:
+        return  # quote() refuses the unknown room
+    locks.advisory_lock("facility-calendar", facility_id, shared=True)
+
+
 def book_slots(
     *,
     user,
@@ -385,6 +398,7 @@ def book_slots(
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
+    _lock_rules(user, room_id, day, organization_id, on_behalf=on_behalf)
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
               organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf,
               lottery_award=lottery_award)
