@@ -365,13 +365,19 @@ def _claim_cells(booking: Booking, q: Quote, day: date) -> None:
 def _lock_rules(user, room_id: int, day: date, organization_id: int | None, *, on_behalf: bool) -> None:
     """Before quote() checks them, hold the locks of the rules a concurrent writer could break (app/core/locks.py):
     the facility's calendar, shared (a closure being added takes it exclusive, so it is not added between this
-    booking's check and its write). Nothing on SQLite."""
+    booking's check and its write), then the booker's month of the monthly limit, exclusive (two bookings of one
+    person or group in one month count one after the other; the limit counts every facility, so the key names
+    no facility). Always in that order, so two bookings never wait on each other. Nothing on SQLite."""
     if not locks.enabled():
         return
     facility_id = db.session.scalar(sa.select(Room.facility_id).where(Room.id == room_id))
     if facility_id is None:
         return  # quote() refuses the unknown room
     locks.advisory_lock("facility-calendar", facility_id, shared=True)
+    if on_behalf and organization_id is None:
+        return  # the desk books for a person outside the monthly limit (_check_monthly_limit)
+    who = ("organization", organization_id) if organization_id is not None else ("user", user.id)
+    locks.advisory_lock("monthly-limit", *who, f"{day:%Y-%m}")
 
 
 def book_slots(

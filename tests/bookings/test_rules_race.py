@@ -100,3 +100,52 @@ def test_control_without_the_calendar_lock_a_booking_lands_inside_a_closure(app,
     print(f"\ncontrol closure vs booking: {broken}/{ROUNDS} rounds broken")  # noqa: T201 - the measured rate
     assert broken >= 1, outcomes
 
+
+# --- the monthly limit ---------------------------------------------------------------------------------------
+
+
+LIMIT = 2
+
+
+def _monthly_rounds(app, first_day) -> tuple[int, list[list[str]]]:
+    """ROUNDS times, a resident with LIMIT - 1 active bookings this month sends three bookings at once (three slots
+    of the meeting room); returns the number of rounds that left them above the limit, and the outcomes."""
+    center = make_center(max_active_per_month=LIMIT)
+    broken, outcomes = 0, []
+    for n in range(ROUNDS):
+        day = first_day + timedelta(days=n)
+        resident = make_user()
+        with app.app_context():
+            for _ in range(LIMIT - 1):
+                _book(resident.id, center.hall_a_id, day, center.slot_ids["morning"])
+            db.session.commit()
+            db.session.remove()
+        done, errors = at_once_in_app(app, [
+            lambda code=code, day=day, who=resident.id: _attempt(
+                lambda: _book(who, center.meeting_id, day, center.slot_ids[code]))
+            for code in ("morning", "afternoon", "evening")], timeout=60)
+        assert not errors, errors
+        outcomes.append(done)
+        with app.app_context():
+            active = db.session.scalar(sa.select(sa.func.count(Booking.id)).where(
+                Booking.user_id == resident.id, Booking.state.in_(sorted(ACTIVE_STATES))))
+            db.session.remove()
+        broken += active > LIMIT
+    return broken, outcomes
+
+
+def test_simultaneous_bookings_of_one_person_never_pass_the_monthly_limit(app, monkeypatch):
+    widened(monkeypatch, booking_services, "_check_monthly_limit")
+    broken, outcomes = _monthly_rounds(app, today_tokyo() + timedelta(days=5))
+    assert broken == 0, outcomes
+    assert all(sorted(o) == ["ok", "refused", "refused"] for o in outcomes), outcomes
+
+
+def test_control_without_the_monthly_lock_a_person_passes_the_limit(app, monkeypatch):
+    if not _postgresql(app):
+        pytest.skip("SQLite: BEGIN IMMEDIATE serialises the writers; there is no lock to take out")
+    widened(monkeypatch, booking_services, "_check_monthly_limit")
+    without_lock(monkeypatch, "monthly-limit")
+    broken, outcomes = _monthly_rounds(app, today_tokyo() + timedelta(days=5))
+    print(f"\ncontrol monthly limit: {broken}/{ROUNDS} rounds broken")  # noqa: T201 - the measured rate
+    assert broken >= 1, outcomes
