@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
+from app.bookings import series as series_services
 from app.bookings import services as booking_services
-from app.bookings.models import ACTIVE_STATES, Booking
+from app.bookings.models import ACTIVE_STATES, Booking, BookingItem
 from app.core.errors import DomainError
 from app.core.time import today_tokyo
 from app.extensions import db
@@ -148,4 +149,59 @@ def test_control_without_the_monthly_lock_a_person_passes_the_limit(app, monkeyp
     without_lock(monkeypatch, "monthly-limit")
     broken, outcomes = _monthly_rounds(app, today_tokyo() + timedelta(days=5))
     print(f"\ncontrol monthly limit: {broken}/{ROUNDS} rounds broken")  # noqa: T201 - the measured rate
+    assert broken >= 1, outcomes
+
+
+# --- a weekly series against single bookings of its dates ----------------------------------------------------
+# No lock of its own: every date of a series is booked by book_slots, whose claim rows (unique room, day, cell)
+# refuse whatever raced it, in a series' transaction as in a single booking's. The control removes the claims.
+
+WEEKS = 3
+
+
+def _series_rounds(app, first_day) -> tuple[int, list[list[str]]]:
+    """Three rounds (one per time slot): a resident books a weekly series of WEEKS dates (all or nothing) while
+    WEEKS others each book one of its dates, all at once. Returns how many rounds left a date of the slot with two
+    active bookings, and the outcomes."""
+    center = make_center()
+    days = [first_day + timedelta(weeks=w) for w in range(WEEKS)]
+    broken, outcomes = 0, []
+    for code in ("morning", "afternoon", "evening"):
+        slot = center.slot_ids[code]
+        owner, singles = make_user(), [make_user() for _ in days]
+
+        def weekly(code=code, slot=slot, owner=owner):
+            series_services.book_series(user=db.session.get(User, owner.id), room_id=center.meeting_id,
+                                        first_day=days[0], interval_weeks=1, count=WEEKS, unit_keys=[f"s{slot}"],
+                                        purpose="くり返しの試験", attendees=5, category=UserCategory.RESIDENT)
+
+        calls = [lambda: _attempt(weekly)] + [
+            lambda who=who.id, day=day, slot=slot: _attempt(lambda: _book(who, center.meeting_id, day, slot))
+            for who, day in zip(singles, days, strict=True)]
+        done, errors = at_once_in_app(app, calls, timeout=60)
+        assert not errors, errors
+        outcomes.append(done)
+        with app.app_context():
+            per_day = dict(db.session.execute(
+                sa.select(Booking.day, sa.func.count(Booking.id)).join(BookingItem)
+                .where(Booking.room_id == center.meeting_id, BookingItem.slot_code == code,
+                       Booking.state.in_(sorted(ACTIVE_STATES)))
+                .group_by(Booking.day)).all())
+            db.session.remove()
+        assert set(per_day) == set(days), per_day  # every date went to someone
+        broken += any(n > 1 for n in per_day.values())
+    return broken, outcomes
+
+
+def test_a_series_and_single_bookings_of_its_dates_never_double_book(app):
+    broken, outcomes = _series_rounds(app, today_tokyo() + timedelta(days=5))
+    assert broken == 0, outcomes
+    # All or nothing: either the series holds every date, or it is refused and the singles hold them.
+    assert all(sorted(o) in (["ok"] + ["refused"] * WEEKS, ["ok"] * WEEKS + ["refused"]) for o in outcomes), outcomes
+
+
+def test_control_without_the_claims_a_series_double_books_a_single_booking(app, monkeypatch):
+    monkeypatch.setattr(booking_services, "_claim_cells", lambda booking, q, day: None)
+    broken, outcomes = _series_rounds(app, today_tokyo() + timedelta(days=5))
+    print(f"\ncontrol series vs singles: {broken}/3 rounds broken")  # noqa: T201 - the measured rate
     assert broken >= 1, outcomes
