@@ -233,6 +233,12 @@ def accept_invitation(token: str, *, user: User) -> Membership:
         membership = Membership(organization_id=invitation.organization_id, user_id=user.id, role=invitation.role)
         db.session.add(membership)
     else:
+        if membership.role == MembershipRole.OFFICER and invitation.role != MembershipRole.OFFICER:
+            # An officer (made one since the invitation) accepting a lesser role steps down: never the last one.
+            organization = db.session.get(Organization, invitation.organization_id)
+            _hold_officers(organization)
+            if len(officers(organization)) <= 1:
+                raise Conflict(_l("役員が一人もいなくなります。先にほかの人を役員にしてください。"))
         membership.role = invitation.role
     record_audit("organization.joined", actor_id=user.id, target_type="organization",
                  target_id=invitation.organization_id)
