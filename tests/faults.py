@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import time
 
+import sqlalchemy as sa
+
 from app import create_app
 from app.bookings import services as booking_services
 from app.core import locks
@@ -53,13 +55,17 @@ def without_seat_lock():
 def without_lock(monkeypatch, kind: str) -> None:
     """The advisory locks whose key begins with KIND (app/core/locks.py, e.g. "facility-calendar") are not taken;
     every other lock still is."""
-    real = locks.advisory_lock
+    real, real_expression = locks.advisory_lock, locks.lock_expression
 
     def all_but_kind(*key, shared: bool = False) -> None:
         if key[0] != kind:
             real(*key, shared=shared)
 
+    def all_expressions_but_kind(*key, shared: bool = False):
+        return real_expression(*key, shared=shared) if key[0] != kind else sa.null()
+
     monkeypatch.setattr(locks, "advisory_lock", all_but_kind)
+    monkeypatch.setattr(locks, "lock_expression", all_expressions_but_kind)
 
 
 def widened(monkeypatch, target, name: str, delay: float = 0.2) -> None:

@@ -370,14 +370,12 @@ def _lock_rules(user, room_id: int, day: date, organization_id: int | None, *, o
     no facility). Always in that order, so two bookings never wait on each other. Nothing on SQLite."""
     if not locks.enabled():
         return
-    facility_id = db.session.scalar(sa.select(Room.facility_id).where(Room.id == room_id))
-    if facility_id is None:
-        return  # quote() refuses the unknown room
-    locks.advisory_lock("facility-calendar", facility_id, shared=True)
-    if on_behalf and organization_id is None:
-        return  # the desk books for a person outside the monthly limit (_check_monthly_limit)
-    who = ("organization", organization_id) if organization_id is not None else ("user", user.id)
-    locks.advisory_lock("monthly-limit", *who, f"{day:%Y-%m}")
+    taken = [locks.lock_expression("facility-calendar", Room.facility_id, shared=True)]
+    if not (on_behalf and organization_id is None):  # the desk booking for a person has no limit (_check_monthly_limit)
+        who = ("organization", organization_id) if organization_id is not None else ("user", user.id)
+        taken.append(locks.lock_expression("monthly-limit", *who, f"{day:%Y-%m}"))
+    # One statement finds the room's facility and takes both locks; an unknown room takes none (quote() refuses it).
+    db.session.execute(sa.select(*taken).where(Room.id == room_id))
 
 
 def book_slots(

@@ -42,3 +42,12 @@ def advisory_lock(*key, shared: bool = False) -> None:
     if not enabled():
         return
     db.session.execute(_SHARED if shared else _EXCLUSIVE, {"key": lock_name(*key)})
+
+
+def lock_expression(*key, shared: bool = False) -> sa.ColumnElement:
+    """The SQL that takes the lock named KEY (PostgreSQL), whose parts may be columns: selected in the query that
+    finds the key, it takes the lock in the same statement (the booking path counts its statements). The name is
+    the one lock_name() gives; several in one select list are taken from left to right."""
+    parts = [sa.literal(str(part), sa.Text) if isinstance(part, str | int) else part for part in key]
+    take = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+    return take(sa.func.hashtextextended(sa.func.concat_ws(":", *parts), 0))
