@@ -1,16 +1,22 @@
-"""WSGI apps for the control runs of the race tests: the production app with one guard taken out by the test.
+"""Faults for the control runs of the race tests: the production app with one guard taken out by the test.
 
 A race test first shows that the real server keeps an invariant under concurrent requests, then runs the same race
 against one of these (gunicorn 'tests.faults:NAME()') to show the race does happen without the guard, so the test
 would catch its loss. The faults live here, never in app/: production code has no switch that turns a guard off.
+Race tests that call the services in threads (at_once_in_app) take a guard out with without_lock() and widen the
+window between a rule's check and its write with widened(), in the guarded run and the control alike.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+
+import sqlalchemy as sa
 
 from app import create_app
 from app.bookings import services as booking_services
+from app.core import locks
 from app.core.db import write_intent
 from app.events import registrations
 from app.events.models import EventOccurrence
@@ -44,3 +50,34 @@ def without_seat_lock():
     registrations._hold_seats = _count_then_write
     registrations._lock_occurrence = lambda occurrence_id: db.session.get(EventOccurrence, occurrence_id)
     return create_app()
+
+
+def without_lock(monkeypatch, kind: str) -> None:
+    """The advisory locks whose key begins with KIND (app/core/locks.py, e.g. "facility-calendar") are not taken;
+    every other lock still is."""
+    real, real_expression = locks.advisory_lock, locks.lock_expression
+
+    def all_but_kind(*key, shared: bool = False) -> None:
+        if key[0] != kind:
+            real(*key, shared=shared)
+
+    def all_expressions_but_kind(*key, shared: bool = False):
+        return real_expression(*key, shared=shared) if key[0] != kind else sa.null()
+
+    monkeypatch.setattr(locks, "advisory_lock", all_but_kind)
+    monkeypatch.setattr(locks, "lock_expression", all_expressions_but_kind)
+
+
+def widened(monkeypatch, target, name: str, delay: float = 0.2) -> None:
+    """TARGET.NAME (a rule's check) sleeps DELAY seconds after it returns, so that racers released together are
+    all between their check and their write at the same time; with the lock the second one waits before its check,
+    without it both write."""
+    real = getattr(target, name)
+
+    @functools.wraps(real)
+    def slow(*args, **kwargs):
+        result = real(*args, **kwargs)
+        time.sleep(delay)
+        return result
+
+    monkeypatch.setattr(target, name, slow)

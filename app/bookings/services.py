@@ -31,6 +31,7 @@ from app.bookings.errors import (
 )
 from app.bookings.ical import bookings_calendar
 from app.bookings.models import ACTIVE_STATES, Booking, BookingClaim, BookingEquipment, BookingItem, BookingState
+from app.core import locks
 from app.core.audit import record_audit
 from app.core.errors import NotAllowed
 from app.core.mail import Attachment, queue_mail
@@ -363,6 +364,22 @@ def _claim_cells(booking: Booking, q: Quote, day: date) -> None:
     ])
 
 
+def _lock_rules(user, room_id: int, day: date, organization_id: int | None, *, on_behalf: bool) -> None:
+    """Before quote() checks them, hold the locks of the rules a concurrent writer could break (app/core/locks.py):
+    the facility's calendar, shared (a closure being added takes it exclusive, so it is not added between this
+    booking's check and its write), then the booker's month of the monthly limit, exclusive (two bookings of one
+    person or group in one month count one after the other; the limit counts every facility, so the key names
+    no facility). Always in that order, so two bookings never wait on each other. Nothing on SQLite."""
+    if not locks.enabled():
+        return
+    taken = [locks.lock_expression("facility-calendar", Room.facility_id, shared=True)]
+    if not (on_behalf and organization_id is None):  # the desk booking for a person has no limit (_check_monthly_limit)
+        who = ("organization", organization_id) if organization_id is not None else ("user", user.id)
+        taken.append(locks.lock_expression("monthly-limit", *who, f"{day:%Y-%m}"))
+    # One statement finds the room's facility and takes both locks; an unknown room takes none (quote() refuses it).
+    db.session.execute(sa.select(*taken).where(Room.id == room_id))
+
+
 def book_slots(
     *,
     user,
@@ -390,6 +407,7 @@ def book_slots(
     now = now or utcnow()
     actor = actor or user
     on_behalf = actor.id != user.id
+    _lock_rules(user, room_id, day, organization_id, on_behalf=on_behalf)
     q = quote(user=user, room_id=room_id, day=day, unit_keys=unit_keys, attendees=attendees, category=category,
               organization_id=organization_id, equipment_ids=equipment_ids, now=now, on_behalf=on_behalf,
               lottery_award=lottery_award)

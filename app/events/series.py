@@ -37,7 +37,14 @@ from app.events.models import (
     RegistrationStatus,
     search_key,
 )
-from app.events.registrations import active_counts, confirmed_counts, event_url, fill_from_waitlist, mail_registrant
+from app.events.registrations import (
+    active_counts,
+    confirmed_counts,
+    event_url,
+    fill_from_waitlist,
+    lock_occurrences,
+    mail_registrant,
+)
 from app.extensions import db
 from app.organizations import services as organization_services
 from app.organizations.models import Organization
@@ -198,6 +205,7 @@ def save_series(
     if not creating:
         if series.status == EventStatus.CANCELLED:
             raise Conflict(_l("中止したイベントは編集できません。"))
+        lock_occurrences(o.id for o in series.occurrences)  # no registration between the counts and the change
         counts = confirmed_counts([o.id for o in series.occurrences])
         for occurrence in series.occurrences:
             existing[tokyo_day(occurrence.starts_at)] = occurrence
@@ -410,6 +418,7 @@ def edit_occurrences(occurrence: EventOccurrence, *, actor: User, following: boo
         raise InvalidEvent(_l("定員は1人以上にしてください(制限しない場合は空欄)。"), "capacity")
     targets = [o for o in series.occurrences if o.status == OccurrenceStatus.SCHEDULED
                and (o.id == occurrence.id or (following and o.starts_at > occurrence.starts_at))]
+    lock_occurrences(o.id for o in targets)  # no registration between the count and the new capacity
     counts = confirmed_counts([o.id for o in targets])
     for target in targets:
         if capacity is not None and counts.get(target.id, 0) > capacity:

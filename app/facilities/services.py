@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.bookings.models import ACTIVE_STATES, Booking
+from app.core import locks
 from app.core.audit import record_audit
 from app.core.db import rows_by_id
 from app.core.readings import READING_MAX_LENGTH, clean_reading
@@ -52,6 +53,9 @@ def add_closure(*, facility: Facility, room_id: int | None, kind: ClosureKind, f
         raise ClosureError(_l("休館の期間は1年以内にしてください。"))
     if last_day > today_tokyo() + timedelta(days=MAX_CLOSURE_DAYS_AHEAD):  # also keeps end_date inside the calendar
         raise ClosureError(_l("休館は10年先までの日で登録してください。"))
+    # Exclusive: no booking of the facility checks its closures between this count and the commit (bookings take
+    # it shared, bookings.services._lock_rules).
+    locks.advisory_lock("facility-calendar", facility.id)
     stmt = sa.select(sa.func.count(Booking.id)).where(
         Booking.facility_id == facility.id, Booking.state.in_(list(ACTIVE_STATES)),
         Booking.day >= first_day, Booking.day <= last_day)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app.core import locks
 from app.core.audit import record_audit
 from app.core.errors import Conflict
 from app.core.permissions import Role, has_role
@@ -122,6 +123,15 @@ def _check_spec(facility: Facility, spec: PeriodSpec, *, exclude_period_id: int 
             raise Conflict(_l("同じ部屋と月の抽選期間がすでにあります。"))
 
 
+def _hold_periods(facility_id: int) -> None:
+    """Before _check_spec looks for an overlapping period, hold the facility's lock of lottery periods
+    (app/core/locks.py): two staff opening (or moving) periods over the same rooms and month at once check one
+    after the other, so the second sees the first and is refused. A first-come booking needs no part in it: a
+    period is allowed over days already booked (the draw leaves their slots out), so a booking that commits while
+    a period is being opened is what booking first would have given."""
+    locks.advisory_lock("lottery-periods", facility_id)
+
+
 def _write_tiers(period: LotteryPeriod, tiers: Sequence[TierSpec]) -> None:
     db.session.execute(sa.delete(LotteryTier).where(LotteryTier.period_id == period.id))
     for rank, tier in enumerate(tiers, start=1):
@@ -133,6 +143,7 @@ def _write_tiers(period: LotteryPeriod, tiers: Sequence[TierSpec]) -> None:
 def open_period(facility: Facility, spec: PeriodSpec, *, actor, now: datetime | None = None) -> LotteryPeriod:
     """Create a lottery period with its tiers and commit to a fresh seed (its hash is published at once)."""
     now = now or utcnow()
+    _hold_periods(facility.id)
     _check_spec(facility, spec)
     start, end = _month_bounds(spec.month)
     period = LotteryPeriod(
@@ -155,6 +166,7 @@ def update_period(period: LotteryPeriod, spec: PeriodSpec, *, actor) -> None:
     if draw is None or draw.is_drawn:
         raise NotOpen(_l("抽選が終わった期間は変更できません。"))
     facility = db.session.get(Facility, period.facility_id)
+    _hold_periods(facility.id)
     _check_spec(facility, spec, exclude_period_id=period.id)
     start, end = _month_bounds(spec.month)
     has_entries = db.session.scalar(sa.select(LotteryEntry.id).where(LotteryEntry.period_id == period.id).limit(1))

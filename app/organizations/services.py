@@ -11,7 +11,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
-from app.core import images
+from app.core import images, locks
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
 from app.core.mail import queue_mail
@@ -233,6 +233,12 @@ def accept_invitation(token: str, *, user: User) -> Membership:
         membership = Membership(organization_id=invitation.organization_id, user_id=user.id, role=invitation.role)
         db.session.add(membership)
     else:
+        if membership.role == MembershipRole.OFFICER and invitation.role != MembershipRole.OFFICER:
+            # An officer (made one since the invitation) accepting a lesser role steps down: never the last one.
+            organization = db.session.get(Organization, invitation.organization_id)
+            _hold_officers(organization)
+            if len(officers(organization)) <= 1:
+                raise Conflict(_l("役員が一人もいなくなります。先にほかの人を役員にしてください。"))
         membership.role = invitation.role
     record_audit("organization.joined", actor_id=user.id, target_type="organization",
                  target_id=invitation.organization_id)
@@ -241,6 +247,7 @@ def accept_invitation(token: str, *, user: User) -> Membership:
 
 def change_role(organization: Organization, *, actor: User, membership_id: int, role: MembershipRole) -> None:
     """An officer changes a member's role; the group always keeps at least one officer."""
+    _hold_officers(organization)
     membership = _membership(organization, membership_id)
     demoted = membership.role == MembershipRole.OFFICER and role != MembershipRole.OFFICER
     if demoted and len(officers(organization)) <= 1:
@@ -252,6 +259,7 @@ def change_role(organization: Organization, *, actor: User, membership_id: int, 
 
 def remove_member(organization: Organization, *, actor: User, membership_id: int) -> None:
     """Remove a member; the last officer cannot be removed."""
+    _hold_officers(organization)
     membership = _membership(organization, membership_id)
     if membership.role == MembershipRole.OFFICER and len(officers(organization)) <= 1:
         raise Conflict(_l("役員が一人もいなくなります。先にほかの人を役員にしてください。"))
@@ -263,6 +271,7 @@ def remove_member(organization: Organization, *, actor: User, membership_id: int
 def hand_over(organization: Organization, *, officer: User, successor_membership_id: int, stay_as: MembershipRole):
     """An officer hands the group over: the successor (a current member) becomes officer, the officer steps
     down to STAY_AS (editor or member) in the same transaction, so the group is never without an officer."""
+    _hold_officers(organization)
     current = membership_of(officer, organization.id)
     if current is None or current.role != MembershipRole.OFFICER:
         raise NotAllowed(_l("引き継ぎができるのは役員だけです。"))
@@ -278,8 +287,16 @@ def hand_over(organization: Organization, *, officer: User, successor_membership
                previous=officer)
 
 
+def _hold_officers(organization: Organization) -> None:
+    """Before counting officers to keep the last one, hold the group's lock (app/core/locks.py): two officers
+    demoting or removing each other at once count one after the other, so one of them is refused. Every writer of
+    a group's roles that may take an officer away takes it first."""
+    locks.advisory_lock("organization-officers", organization.id)
+
+
 def _membership(organization: Organization, membership_id: int) -> Membership:
-    membership = db.session.get(Membership, membership_id)
+    # Read again after the lock: a copy loaded earlier in the request may predate a concurrent change of role.
+    membership = db.session.get(Membership, membership_id, populate_existing=True)
     if membership is None or membership.organization_id != organization.id:
         raise DomainError(_l("メンバーが見つかりません。"))
     return membership

@@ -5,14 +5,24 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.core.districts import District
+from app.core.errors import Conflict
 from app.core.permissions import Role
+from app.core.time import utcnow
 from app.extensions import db
 from app.organizations import services
-from app.organizations.models import Membership, MembershipRole, NpoGrantUse, Organization, VerificationStatus
+from app.organizations.models import (
+    Invitation,
+    Membership,
+    MembershipRole,
+    NpoGrantUse,
+    Organization,
+    VerificationStatus,
+)
 from tests.factories import app_context, detach, login, make_user, post_form
 from tests.organizations.factories import make_organization
 
@@ -235,3 +245,21 @@ def test_a_rejected_group_corrected_by_its_officer_goes_back_to_review(client, a
     staff_client = app.test_client()
     login(staff_client, make_user(role=Role.WARD_STAFF).email)
     assert "却下された会" in staff_client.get("/organizations/review").get_data(as_text=True)
+
+
+def test_the_last_officer_accepting_an_older_invitation_as_member_stays_officer(app_ctx):
+    founder, invited = make_user(), make_user()
+    org = make_organization(officer_id=founder.id)
+    token = "older-invitation-token"
+    db.session.add(Invitation(organization_id=org.id, email=invited.email, role=MembershipRole.MEMBER,
+                              token_hash=services._sha256(token), invited_by_id=founder.id,
+                              expires_at=utcnow() + timedelta(days=7)))
+    # Meanwhile the invited person joined as officer, and the founder left.
+    db.session.add(Membership(organization_id=org.id, user_id=invited.id, role=MembershipRole.OFFICER))
+    db.session.execute(sa.delete(Membership).where(Membership.user_id == founder.id))
+    db.session.commit()
+    user = db.session.get(User, invited.id)
+    with pytest.raises(Conflict):
+        services.accept_invitation(token, user=user)
+    db.session.rollback()
+    assert [u.id for u in services.officers(db.session.get(Organization, org.id))] == [invited.id]
