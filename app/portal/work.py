@@ -249,6 +249,8 @@ class Notice:
     endpoint: str
     values: dict
     subject: str = ""
+    booking: Booking | None = None  # the 仮予約 a "tentative" notice is about
+    period: LotteryPeriod | None = None  # the lottery a "lottery_won" notice is about
 
 
 def my_notices(user) -> list[Notice]:
@@ -265,12 +267,14 @@ def my_notices(user) -> list[Notice]:
             period = periods[entry.period_id]
             if award_state(entry, period, now) == "open":
                 notices.append(Notice("lottery_won", period.confirm_until, "lotteries.entry",
-                                      {"entry_id": entry.id}))
+                                      {"entry_id": entry.id}, period=period))
         for booking in db.session.scalars(
                 sa.select(Booking).where(Booking.user_id == user.id, Booking.state == BookingState.TENTATIVE,
                                          Booking.paid_at.is_(None), Booking.day >= today_tokyo())
+                .options(sa.orm.joinedload(Booking.room).joinedload(Room.facility))
                 .order_by(Booking.hold_until, Booking.id).limit(10)):
-            notices.append(Notice("tentative", booking.hold_until, "bookings.show", {"booking_id": booking.id}))
+            notices.append(Notice("tentative", booking.hold_until, "bookings.show", {"booking_id": booking.id},
+                                  booking=booking))
         officer_of = [w.organization.id for w in group_work(user) if w.is_officer]
         if officer_of:
             for occurrence in db.session.scalars(

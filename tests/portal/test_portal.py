@@ -108,6 +108,7 @@ def test_an_unpaid_tentative_booking_is_a_notice_with_its_deadline(client):
     login(client, user.email)
     html = _main(_html(client, "/"))
     assert "仮予約があります" in html and f'href="/bookings/{booking_id}"' in html
+    assert f"予約番号 {booking_id}" in html and "会議室" in html  # which booking: several read alike otherwise
 
 
 # ---------------------------------------------------------------- menus and workspaces
