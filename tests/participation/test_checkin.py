@@ -221,7 +221,7 @@ def test_a_parallel_check_in_that_wins_the_insert_is_returned_not_doubled(app_ct
     from app.events.models import Registration
     from app.participation import checkin
 
-    org = make_organized()
+    org = make_organized(starts_at=today())
     registration_id, _u, _e = make_registration(org.occurrence_id)
     # Another request commits its check-in between our read and our insert (the read is made to miss it).
     db.session.add(Checkin(occurrence_id=org.occurrence_id, registration_id=registration_id,
