@@ -307,6 +307,19 @@ def message_registrants(occurrence: EventOccurrence, *, actor: User, subject: st
     return len(recipients)
 
 
+def waitlist_positions(occurrence_ids) -> dict[int, int]:
+    """{registration id: its place in its occurrence's waitlist, 1 being the next to get a seat} for the waitlisted
+    registrations of OCCURRENCE_IDS, in one query; the order is fill_from_waitlist's (queued_at, id)."""
+    occurrence_ids = list(occurrence_ids)
+    if not occurrence_ids:
+        return {}
+    position = sa.func.row_number().over(partition_by=Registration.occurrence_id,
+                                         order_by=(Registration.queued_at, Registration.id))
+    return dict(db.session.execute(
+        sa.select(Registration.id, position).where(Registration.occurrence_id.in_(occurrence_ids),
+                                                   Registration.status == RegistrationStatus.WAITLISTED)).all())
+
+
 def registrations_of(occurrence_id: int) -> list[Registration]:
     """Everyone registered for an occurrence (for its organizer): confirmed, then waitlisted in order."""
     from sqlalchemy.orm import joinedload

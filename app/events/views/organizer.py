@@ -248,6 +248,7 @@ def _organizer_occurrence(occurrence_id: int) -> EventOccurrence:
 def _registrations_page(occurrence, message_form=None, status=200):
     return render_template("events/registrations.html", occurrence=occurrence, series=occurrence.series,
                            registrations=registration_services.registrations_of(occurrence.id),
+                           positions=registration_services.waitlist_positions([occurrence.id]),
                            action_form=ActionForm(),
                            message_form=message_form or MessageForm(formdata=None),
                            lang=current_language().code), status

@@ -258,5 +258,8 @@ def image(series_id: int):
 def mine():
     feed_url = current_app.config["BASE_URL"] + url_for("events.my_feed",
                                                         token=registration_services.my_feed_token(current_user))
-    return render_template("events/mine.html", registrations=registration_services.my_registrations(current_user),
+    registrations = registration_services.my_registrations(current_user)
+    positions = registration_services.waitlist_positions(
+        {r.occurrence_id for r in registrations if r.status == RegistrationStatus.WAITLISTED})
+    return render_template("events/mine.html", registrations=registrations, positions=positions,
                            action_form=ActionForm(), lang=current_language().code, feed_url=feed_url)
