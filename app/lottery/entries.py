@@ -85,6 +85,28 @@ def applicants(period: LotteryPeriod, user) -> list[Applicant]:
     return found
 
 
+@dataclass
+class Window:
+    """Whether USER may enter a period now: open, or when it opens for them, or why not at all."""
+
+    open: bool
+    opens_at: datetime | None = None  # the earliest of their windows still to open, when none is open now
+    closed: bool = False  # every window of theirs has closed
+    no_tier: bool = False  # no tier takes any of their applicant kinds
+
+
+def entry_window(found: Sequence[Applicant], now: datetime) -> Window:
+    """The entry window of someone who may apply as FOUND (applicants()), at NOW: the page offers the form only
+    while one of their tiers is open, and otherwise says when it opens."""
+    tiers = [a.tier for a in found if a.tier is not None]
+    if not tiers:
+        return Window(open=False, no_tier=True)
+    if any(t.opens_at <= now < t.closes_at for t in tiers):
+        return Window(open=True)
+    upcoming = [t.opens_at for t in tiers if now < t.opens_at]
+    return Window(open=False, opens_at=min(upcoming)) if upcoming else Window(open=False, closed=True)
+
+
 def _is_officer(user, organization_id: int) -> bool:
     return db.session.scalar(sa.select(Membership.id).where(
         Membership.organization_id == organization_id, Membership.user_id == user.id,

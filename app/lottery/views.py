@@ -17,6 +17,7 @@ from app.bookings.models import Booking
 from app.core.converters import ID_MAX
 from app.core.db import rows_by_id
 from app.core.errors import DomainError
+from app.core.filters import datetime_long
 from app.core.forms import ActionForm
 from app.core.permissions import Role, role_required
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
@@ -96,7 +97,9 @@ def show(period_id: int):
     draw = ctx["draw"]
     results = lottery_periods.public_results(ctx["period"], draw) if draw is not None and draw.is_drawn else []
     mine = flow.entries_for(current_user, period_id=period_id) if current_user.is_authenticated else []
-    return render_template("lotteries/show.html", results=results, mine=mine, **ctx)
+    window = (flow.entry_window(flow.applicants(ctx["period"], current_user), utcnow())
+              if current_user.is_authenticated and ctx["phase"] in ("before", "open") else None)
+    return render_template("lotteries/show.html", results=results, mine=mine, window=window, **ctx)
 
 
 @bp.get("/<int:period_id>/record.json")
@@ -138,6 +141,10 @@ def apply(period_id: int):
         flash(_("この抽選は申込を受け付けていません。"), "error")
         return redirect(url_for("lotteries.show", period_id=period.id), 303)
     applicants = flow.applicants(period, current_user)
+    window = flow.entry_window(applicants, utcnow())
+    if not window.open:  # the form is offered only while one of the person's windows is open; the page says when
+        flash(_window_message(window), "error")
+        return redirect(url_for("lotteries.show", period_id=period.id), 303)
     form = ApplyForm()
     form.applicant.choices = _applicant_choices(applicants)
     k = draw.max_preferences
@@ -159,6 +166,14 @@ def apply(period_id: int):
         return _apply_page(ctx, form, rows, tx.status(), error=tx.error.message, applicants=applicants)
     flash(_("申し込みました。申込番号は%(n)sです。受付期間中は変更できます。", n=entry.id), "success")
     return redirect(url_for("lotteries.entry", entry_id=entry.id), 303)
+
+
+def _window_message(window) -> str:
+    if window.opens_at is not None:
+        return _("まだ受付前です。%(when)sから申し込めます。", when=datetime_long(window.opens_at))
+    if window.closed:
+        return _("受付は終わりました。申込の追加や変更はできません。")
+    return _("この抽選には、あなたの区分からは申し込めません。")
 
 
 def _mark_row(rows: list[PreferenceRow], exc: DomainError) -> None:

@@ -92,7 +92,9 @@ def test_facility_staff_open_a_period_for_their_facility_only(client):
         assert [t.kinds for t in tiers] == [[NEIGHBORHOOD, "npo"], [ANY_OTHER]]
         period_id = period.id
     detail = client.get(f"/lotteries/staff/periods/{period_id}").get_data(as_text=True)
-    assert "事前に公開した値" in detail and "いま抽選する" in detail
+    assert "事前に公開した値" in detail
+    # Entries are open: no draw button yet, and the page says from when a draw is possible.
+    assert "いま抽選する" not in detail and "申込の受付が終わると抽選できます" in detail
 
 
 def test_bad_period_input_is_shown_again_with_a_message_and_nothing_written(client):
@@ -372,3 +374,39 @@ def test_result_and_staff_pages_do_not_grow_with_entries(client):
     login(client, ward.email)
     for url in ("/lotteries/{}", "/lotteries/staff/periods/{}"):
         assert _statements(app, client, url.format(small)) == _statements(app, client, url.format(large)), url
+
+
+def test_the_entry_form_is_offered_only_while_the_entrants_window_is_open(client):
+    center = make_center()
+    today = today_tokyo()  # 町会 from yesterday; other groups (ANY_OTHER) only from in five days; no individuals
+    period_id = _open(center, individuals=False, tiers=[
+        periods.TierSpec([NEIGHBORHOOD], today - timedelta(days=1), today + timedelta(days=20)),
+        periods.TierSpec([ANY_OTHER], today + timedelta(days=5), today + timedelta(days=20))])
+    early, _npo = _officer(kind=OrganizationKind.NPO)
+    login(client, early.email)
+    page = client.get(f"/lotteries/{period_id}").get_data(as_text=True)
+    assert f'href="/lotteries/{period_id}/apply"' not in page.split('<main id="main"', 1)[1]
+    assert "まだ受付前です" in page
+    response = client.get(f"/lotteries/{period_id}/apply")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/lotteries/{period_id}")
+    assert "まだ受付前です" in client.get(f"/lotteries/{period_id}").get_data(as_text=True)  # the flash says when
+
+    on_time, _org = _officer()
+    other = client.application.test_client()
+    login(other, on_time.email)
+    assert f'href="/lotteries/{period_id}/apply"' in other.get(f"/lotteries/{period_id}").get_data(as_text=True)
+    assert other.get(f"/lotteries/{period_id}/apply").status_code == 200
+
+
+def test_the_draw_button_shows_once_every_window_has_closed(client):
+    center = make_center()
+    staff = make_user(role=Role.WARD_STAFF)
+    today = today_tokyo()
+    period_id = _open(center)
+    login(client, staff.email)
+    assert "いま抽選する" not in client.get(f"/lotteries/staff/periods/{period_id}").get_data(as_text=True)
+    with app_context():  # the windows close
+        for tier in db.session.scalars(sa.select(LotteryTier).where(LotteryTier.period_id == period_id)):
+            tier.opens_at, tier.closes_at = at(today - timedelta(days=9)), at(today - timedelta(days=1))
+        db.session.commit()
+    assert "いま抽選する" in client.get(f"/lotteries/staff/periods/{period_id}").get_data(as_text=True)
