@@ -281,6 +281,19 @@ def rule_matches_series(rule: Rule, series: EventSeries) -> bool:
     return str(series.id) == rule.value
 
 
+def codes_counting(series: EventSeries, rules: Sequence[tuple[str, Rule]]) -> list[str]:
+    """The codes of the indicators whose saved rule (code, rule) pairs RULES take SERIES: what an approved report
+    of one of its occurrences feeds."""
+    return sorted({code for code, rule in rules if rule_matches_series(rule, series)})
+
+
+def all_saved_rules() -> list[tuple[str, Rule]]:
+    """Every saved mapping rule with its indicator's code, in one query."""
+    return [(code, Rule(match, value)) for code, match, value in db.session.execute(
+        sa.select(Indicator.code, MappingRule.match, MappingRule.value)
+        .join(MappingRule, MappingRule.indicator_id == Indicator.id).order_by(Indicator.code, MappingRule.id))]
+
+
 def saved_rules(indicator: Indicator) -> list[Rule]:
     """The indicator's saved rules as plain data."""
     return [Rule(rule.match, rule.value) for rule in indicator.rules]

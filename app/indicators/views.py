@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,6 +21,15 @@ from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, Yea
 from app.indicators.models import FrozenYear, Indicator, MatchKind, SourceKind
 
 bp = Blueprint("indicators", __name__)
+
+
+# The report queue (participation, a lower layer) shows what approving a report feeds through this global.
+@bp.app_template_global("indicators_counting")
+def indicators_counting(series) -> list[str]:
+    """Codes of the indicators an approved report of SERIES counts in; [] when no mapping rule takes it."""
+    if "_indicator_rules" not in g:
+        g._indicator_rules = sources.all_saved_rules()
+    return sources.codes_counting(series, g._indicator_rules)
 
 
 @bp.app_template_filter("indicator_value")
