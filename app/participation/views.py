@@ -273,6 +273,7 @@ def staff_reports():
 def _staff_page(return_form: ReturnReportForm, failed_report_id: int | None = None, status: int = 200):
     rows = reports.occurrences_without_approved_report()
     return render_template("participation/staff_reports.html", rows=rows, action_form=ActionForm(),
+                           breakdown_labels=BREAKDOWN_LABELS,
                            return_form=return_form, failed_report_id=failed_report_id,
                            lang=current_language().code), status
 
