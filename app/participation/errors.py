@@ -26,3 +26,17 @@ class CheckinClosed(DomainError):
 
     status_code = 409
     code = "checkin_closed"
+
+
+class AlreadyReminded(DomainError):
+    """A reminder for this occurrence's report was already sent today (by staff or by the job)."""
+
+    status_code = 409
+    code = "already_reminded"
+
+
+class NotOverdue(DomainError):
+    """A reminder asked for a report that is not due: already submitted, approved, or the event has not ended."""
+
+    status_code = 409
+    code = "not_overdue"

@@ -16,7 +16,7 @@ from app.core.audit import record_audit
 from app.core.errors import Conflict, NotAllowed
 from app.core.mail import queue_mail
 from app.core.permissions import Role, has_role
-from app.core.time import utcnow
+from app.core.time import to_tokyo, utcnow
 from app.events.models import (
     EventOccurrence,
     EventSeries,
@@ -26,7 +26,7 @@ from app.events.models import (
 from app.extensions import db
 from app.organizations import services as organization_services
 from app.participation.checkin import door_counts, require_organizer
-from app.participation.errors import InvalidReport
+from app.participation.errors import AlreadyReminded, InvalidReport, NotOverdue
 from app.participation.models import (
     AGE_FIELDS,
     BREAKDOWN_FIELDS,
@@ -209,6 +209,40 @@ def _reminder_settings() -> tuple[timedelta, timedelta, int]:
             int(config.get("PARTICIPATION_REMINDER_MAX", 3)))
 
 
+def _mail_officers(occurrence: EventOccurrence, report: ParticipationReport | None) -> int:
+    series = occurrence.series
+    officers = organization_services.officers(series.organization)
+    for officer in officers:
+        queue_mail(to=officer.email, subject=_l("参加報告をお願いします"), template="participation/report_overdue",
+                   language=officer.preferred_language, user=officer, series=series, occurrence=occurrence,
+                   returned=report is not None, comment=report.review_comment if report else None,
+                   url=f"{current_app.config['BASE_URL']}/participation/occurrences/{occurrence.id}/report")
+    return len(officers)
+
+
+def remind_now(occurrence: EventOccurrence, *, staff, now: datetime | None = None) -> int:
+    """Ward staff send the reminder for OCCURRENCE's report by hand (the row's button): once per Tokyo day, only
+    while the report is missing or returned after the occurrence ended; audited. Returns the officers written to."""
+    now = now or utcnow()
+    report = db.session.scalar(sa.select(ParticipationReport).where(
+        ParticipationReport.occurrence_id == occurrence.id, ParticipationReport.is_latest.is_(True)))
+    series = occurrence.series
+    if (occurrence.ends_at > now or occurrence.status != OccurrenceStatus.SCHEDULED
+            or series.status != EventStatus.PUBLISHED
+            or (report is not None and report.status != ReportStatus.RETURNED)):
+        raise NotOverdue(_l("この回の参加報告は、いま催促するものではありません。"))
+    try:
+        with db.session.begin_nested():
+            db.session.add(ReportReminder(occurrence_id=occurrence.id,
+                                          due_key=f"staff-{to_tokyo(now).date().isoformat()}", sent_at=now))
+    except IntegrityError:
+        raise AlreadyReminded(_l("今日はもう催促のメールを送りました。")) from None
+    count = _mail_officers(occurrence, report)
+    record_audit("report.reminded", actor_id=staff.id, target_type="event_occurrence", target_id=occurrence.id,
+                 details={"officers": count})
+    return count
+
+
 def send_overdue_reminders(*, now: datetime | None = None) -> int:
     """E-mail the officers of every occurrence whose report is overdue: one reminder per occurrence and due key.
 
@@ -238,12 +272,7 @@ def send_overdue_reminders(*, now: datetime | None = None) -> int:
                                               sent_at=now))
         except IntegrityError:
             continue  # already reminded for this key
-        series = occurrence.series
-        for officer in organization_services.officers(series.organization):
-            queue_mail(to=officer.email, subject=_l("参加報告をお願いします"), template="participation/report_overdue",
-                       language=officer.preferred_language, user=officer, series=series, occurrence=occurrence,
-                       returned=report is not None, comment=report.review_comment if report else None,
-                       url=f"{current_app.config['BASE_URL']}/participation/occurrences/{occurrence.id}/report")
+        _mail_officers(occurrence, report)
         sent += 1
     return sent
 

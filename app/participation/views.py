@@ -306,3 +306,15 @@ def return_report(report_id: int):
     if tx.failed:
         return _staff_page(form, report_id, tx.status(keep=range(400, 600)))
     return redirect(url_for("participation.staff_reports"), 303)
+
+
+@bp.post("/occurrences/<int:occurrence_id>/remind")
+@role_required(Role.WARD_STAFF)
+def remind(occurrence_id: int):
+    """Ward staff send the overdue report's reminder now (once a day; the job sends the scheduled ones)."""
+    occurrence = db.get_or_404(EventOccurrence, occurrence_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    with request_transaction(errors=FLASH, success=_("役員に催促のメールを送りました。")):
+        reports.remind_now(occurrence, staff=current_user)
+    return redirect(url_for("participation.staff_reports"), 303)

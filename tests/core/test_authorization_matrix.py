@@ -242,6 +242,7 @@ TABLE = [
     R("indicators.staff_participants", "GET", "L    403  403  403  403  403  ok   ok"),
     R("participation.approve", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
     R("participation.return_report", "POST", "L    403  403  403  403  403  ok   ok", report_id=W.report_x),
+    R("participation.remind", "POST", "L    403  403  403  403  403  ok   ok", occurrence_id=W.occ_x),
     # --- facilities (public)
     R("facilities.index", "GET", "ok"),
     R("availability.search", "GET", "ok"),

@@ -87,6 +87,7 @@ FORM_PAGES = {
     "participation.checkin_code": ("participation.checkin", None),
     "participation.checkin_manual": ("participation.checkin", None),
     "participation.return_report": ("participation.staff_reports", None),
+    "participation.remind": ("participation.staff_reports", None),
     "participation.submit_report": ("participation.report", None),
     "participation.uncheck": ("participation.checkin", None),
     "participation.walkins": ("participation.checkin", None),
@@ -200,6 +201,8 @@ NOT_SHOWN = {
     "lotteries.decline": ("lotteries/entry.html", "shown for a winning entry; lotteries.confirm's case drew it"),
     "participation.uncheck": ("participation/checkin.html",
                               "shown for a checked-in registration; the world has none"),
+    "participation.remind": ("participation/staff_reports.html",
+                             "shown for an ended occurrence without a report; the world's are ahead"),
     "participation.approve": ("participation/staff_reports.html",
                               "the staff list shows ended occurrences; the world's are ahead until return_report's "
                               "case moves one back"),
