@@ -272,11 +272,22 @@ def revoke_all_sessions(user: User) -> None:
     db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
 
 
+def revoke_all_api_tokens(user: User) -> int:
+    """Revoke every live API token of USER (a token is a session without a browser); returns how many."""
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0
+
+
 # --- passwords --------------------------------------------------------------------------------------
 
 
 def change_password(user: User, *, current_password: str, new_password: str) -> None:
-    """Change USER's password after checking the current one; every session is revoked."""
+    """Change USER's password after checking the current one; every session and API token is revoked."""
     if not verify_password(user, current_password):
         raise InvalidCredentials(_l("現在のパスワードが違います。"))
     _set_password(user, new_password)
@@ -287,7 +298,10 @@ def _set_password(user: User, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     revoke_all_sessions(user)
-    record_audit("password.changed", actor_id=user.id, target_type="user", target_id=user.id)
+    # A token copied by whoever knew the old password must not outlive it either.
+    revoked_tokens = revoke_all_api_tokens(user)
+    record_audit("password.changed", actor_id=user.id, target_type="user", target_id=user.id,
+                 details={"api_tokens_revoked": revoked_tokens} if revoked_tokens else None)
     queue_mail(
         to=user.email,
         subject=_l("【つどい】パスワードが変更されました"),

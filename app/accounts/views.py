@@ -187,7 +187,8 @@ def reset_password(token: str):
         if tx.ok:
             logout_user()
             session.clear()
-            flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
+            flash(_("パスワードを変更しました。APIトークンは無効になりました。新しいパスワードでログインしてください。"),
+                  "success")
             return redirect(url_for("accounts.login"), 303)
     return render_template("accounts/reset.html", form=form), 200 if request.method == "GET" else 422
 
@@ -249,7 +250,7 @@ def change_password():
         if tx.ok:
             session.clear()
             login_user(user)
-            flash(_("パスワードを変更しました。ほかの端末はログアウトされました。"), "success")
+            flash(_("パスワードを変更しました。ほかの端末はログアウトされ、APIトークンは無効になりました。"), "success")
             return redirect(url_for("accounts.profile"), 303)
     return _profile_page(422, password_form=form)
 
