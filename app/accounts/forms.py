@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from app.core.forms import BaseForm
+from app.core.forms import BaseForm, SingleLine
 from app.core.i18n import LANGUAGES
 
 REQUIRED = _l("入力してください。")
@@ -37,7 +37,8 @@ def _language_field():
 def _display_name_field():
     return StringField(
         _l("表示名"),
-        validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。"))],
+        validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。")),
+                    SingleLine()],
         render_kw={"autocomplete": "nickname"},
     )
 
