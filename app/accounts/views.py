@@ -30,7 +30,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from app.accounts.limits import account_failure_limit
+from app.accounts.limits import account_failure_limit, recipient_limit
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
@@ -42,15 +42,6 @@ bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 def _login_failed(response) -> bool:
     return bool(g.get("login_failed"))
-
-
-def _recipient_key() -> str:
-    # Mail-sending forms are also limited per address typed, so no one can flood a stranger's mailbox
-    # from many IP addresses (the per-IP limit alone does not stop that).
-    return "mail-to:" + services.normalize_email(request.form.get("email", ""))[:320]
-
-
-MAILS_PER_RECIPIENT = "3 per hour"
 
 
 def _secret_url(view):
@@ -75,7 +66,7 @@ def _set_language_cookie(response, code: str):
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
-@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
+@recipient_limit()
 def signup():
     if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
         return redirect(url_for("portal.home"), 303 if request.method == "POST" else 302)
@@ -163,7 +154,7 @@ def logout():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
+@recipient_limit()
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
