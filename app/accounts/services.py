@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.errors import EmailNotConfirmed, InvalidCredentials, InvalidLink, WeakPassword
-from app.accounts.models import ApiToken, User, UserSession
+from app.accounts.models import TOKEN_SCOPE_FULL, TOKEN_SCOPES, ApiToken, User, UserSession
 from app.core.audit import record_audit
 from app.core.errors import DomainError
 from app.core.i18n import normalize_language
@@ -410,13 +410,27 @@ def create_user(*, email: str, password: str, role: Role, display_name: str | No
 TOKEN_PREFIX = "tsd_"  # noqa: S105 - a public prefix, not a secret
 
 
-def issue_api_token(user: User, *, name: str) -> tuple[ApiToken, str]:
-    """A new bearer token for USER; the secret is returned once and stored only hashed."""
+MAX_TOKEN_DAYS = 3650
+
+
+def issue_api_token(user: User, *, name: str, scope: str = TOKEN_SCOPE_FULL,
+                    expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new bearer token for USER; the secret is returned once and stored only hashed.
+
+    SCOPE "read" allows reads only; EXPIRES_IN_DAYS (1..3650) ends it by itself, None keeps it until revoked.
+    """
+    if scope not in TOKEN_SCOPES:
+        raise DomainError(_l("トークンの権限は「読み取りのみ」か「すべて」から選んでください。"))
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise DomainError(_l("有効期限は1日から3650日のあいだで選んでください。"))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name.strip()[:80] or "API", token_hash=_sha256(secret), prefix=secret[:10])
+    token = ApiToken(user=user, name=name.strip()[:80] or "API", token_hash=_sha256(secret), prefix=secret[:10],
+                     scope=scope,
+                     expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None)
     db.session.add(token)
     db.session.flush()
-    record_audit("api_token.issued", actor_id=user.id, target_type="api_token", target_id=token.id)
+    record_audit("api_token.issued", actor_id=user.id, target_type="api_token", target_id=token.id,
+                 details={"scope": scope, "expires_in_days": expires_in_days})
     return token, secret
 
 
@@ -427,7 +441,8 @@ def user_for_api_token(secret: str) -> tuple[User, ApiToken] | None:
     row = db.session.execute(
         sa.select(ApiToken, User)
         .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _sha256(secret), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == _sha256(secret), ApiToken.revoked_at.is_(None),
+               sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))
     ).first()
     if row is None or not row.User.is_active:
         return None

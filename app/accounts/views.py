@@ -273,7 +273,8 @@ def create_token():
     if not form.validate_on_submit():
         return _profile_page(422, token_form=form)
     with request_transaction():
-        _token, secret = services.issue_api_token(current_user, name=form.name.data)
+        _token, secret = services.issue_api_token(current_user, name=form.name.data, scope=form.scope.data,
+                                                  expires_in_days=form.expires_in_days)
     # Shown once, on this response only; never stored in clear.
     return _profile_page(201, new_token_secret=secret)
 
