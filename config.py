@@ -78,6 +78,8 @@ class Config:
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
     LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
     RATELIMIT_HEADERS_ENABLED = True
+    # While the database cannot be reached, pages and the API answer 503 with this Retry-After (seconds).
+    DATABASE_RETRY_AFTER_S = 30
     EMAIL_TOKEN_MAX_AGE_S = 60 * 60 * 24 * 3
     PASSWORD_RESET_MAX_AGE_S = 60 * 60
     # A signed-in browser must sign in again after this long, so a copied cookie does not live forever.

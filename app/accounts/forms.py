@@ -6,7 +6,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from app.core.forms import BaseForm
+from app.accounts.models import TOKEN_SCOPE_FULL, TOKEN_SCOPE_READ
+from app.core.forms import BaseForm, SingleLine
 from app.core.i18n import LANGUAGES
 
 REQUIRED = _l("入力してください。")
@@ -37,7 +38,8 @@ def _language_field():
 def _display_name_field():
     return StringField(
         _l("表示名"),
-        validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。"))],
+        validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。")),
+                    SingleLine()],
         render_kw={"autocomplete": "nickname"},
     )
 
@@ -97,8 +99,27 @@ class DeleteAccountForm(BaseForm):
     )
 
 
+TOKEN_LIFETIMES = {"30": 30, "90": 90, "365": 365, "": None}
+
+
 class ApiTokenForm(BaseForm):
     name = StringField(
         _l("トークンの名前(用途)"),
         validators=[DataRequired(REQUIRED), Length(max=80, message=_l("80文字以内で入力してください。"))],
     )
+    scope = SelectField(
+        _l("できること"),
+        choices=[SelectChoice(TOKEN_SCOPE_FULL, _l("すべての操作(読み取りと変更)")),
+                 SelectChoice(TOKEN_SCOPE_READ, _l("読み取りのみ"))],
+        default=TOKEN_SCOPE_FULL,
+    )
+    lifetime = SelectField(
+        _l("有効期限"),
+        choices=[SelectChoice("30", _l("30日後まで")), SelectChoice("90", _l("90日後まで")),
+                 SelectChoice("365", _l("1年後まで")), SelectChoice("", _l("期限なし(無効にするまで)"))],
+        default="90",
+    )
+
+    @property
+    def expires_in_days(self) -> int | None:
+        return TOKEN_LIFETIMES.get(self.lifetime.data or "")

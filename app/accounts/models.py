@@ -82,6 +82,11 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship(back_populates="sessions")
 
 
+TOKEN_SCOPE_READ = "read"  # noqa: S105 - a scope's name, not a secret
+TOKEN_SCOPE_FULL = "full"  # noqa: S105 - a scope's name, not a secret
+TOKEN_SCOPES = (TOKEN_SCOPE_READ, TOKEN_SCOPE_FULL)
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; revocable; only its SHA-256 is stored."""
 
@@ -95,9 +100,20 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
+    # "read": GET and HEAD only (and revoking itself); "full": everything its owner may do.
+    scope: Mapped[str] = mapped_column(sa.String(8), default=TOKEN_SCOPE_FULL, server_default=TOKEN_SCOPE_FULL)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope != TOKEN_SCOPE_FULL

@@ -30,7 +30,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from app.accounts.limits import account_failure_limit
+from app.accounts.limits import account_failure_limit, recipient_limit
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
@@ -42,15 +42,6 @@ bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 def _login_failed(response) -> bool:
     return bool(g.get("login_failed"))
-
-
-def _recipient_key() -> str:
-    # Mail-sending forms are also limited per address typed, so no one can flood a stranger's mailbox
-    # from many IP addresses (the per-IP limit alone does not stop that).
-    return "mail-to:" + services.normalize_email(request.form.get("email", ""))[:320]
-
-
-MAILS_PER_RECIPIENT = "3 per hour"
 
 
 def _secret_url(view):
@@ -75,7 +66,7 @@ def _set_language_cookie(response, code: str):
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
-@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
+@recipient_limit()
 def signup():
     if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
         return redirect(url_for("portal.home"), 303 if request.method == "POST" else 302)
@@ -163,7 +154,7 @@ def logout():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
-@limiter.limit(MAILS_PER_RECIPIENT, methods=["POST"], key_func=_recipient_key)
+@recipient_limit()
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -187,7 +178,8 @@ def reset_password(token: str):
         if tx.ok:
             logout_user()
             session.clear()
-            flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
+            flash(_("パスワードを変更しました。APIトークンは無効になりました。新しいパスワードでログインしてください。"),
+                  "success")
             return redirect(url_for("accounts.login"), 303)
     return render_template("accounts/reset.html", form=form), 200 if request.method == "GET" else 422
 
@@ -249,7 +241,7 @@ def change_password():
         if tx.ok:
             session.clear()
             login_user(user)
-            flash(_("パスワードを変更しました。ほかの端末はログアウトされました。"), "success")
+            flash(_("パスワードを変更しました。ほかの端末はログアウトされ、APIトークンは無効になりました。"), "success")
             return redirect(url_for("accounts.profile"), 303)
     return _profile_page(422, password_form=form)
 
@@ -281,7 +273,8 @@ def create_token():
     if not form.validate_on_submit():
         return _profile_page(422, token_form=form)
     with request_transaction():
-        _token, secret = services.issue_api_token(current_user, name=form.name.data)
+        _token, secret = services.issue_api_token(current_user, name=form.name.data, scope=form.scope.data,
+                                                  expires_in_days=form.expires_in_days)
     # Shown once, on this response only; never stored in clear.
     return _profile_page(201, new_token_secret=secret)
 

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from app.accounts import services as account_services
 from app.accounts.limits import account_failure_limit
+from app.accounts.models import TOKEN_SCOPE_FULL, TOKEN_SCOPES
 from app.api.security import current_api_token, current_api_user, token_required
 from app.core.transactions import request_transaction
 from app.extensions import db, limiter
@@ -32,6 +33,14 @@ class TokenRequestSchema(Schema):
         validate=validate.Length(max=80, error=_l("名前は80文字以下にしてください。")),
         metadata={"description": "Shown on the profile page to tell tokens apart", "example": "集計スクリプト"},
     )
+    scope = fields.String(
+        load_default=TOKEN_SCOPE_FULL, validate=validate.OneOf(TOKEN_SCOPES),
+        metadata={"description": "`read`: GET and HEAD only; `full`: everything the account may do"},
+    )
+    expires_in_days = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=account_services.MAX_TOKEN_DAYS),
+        metadata={"description": "The token stops working after this many days; null or absent: until revoked"},
+    )
 
 
 class TokenSchema(Schema):
@@ -41,6 +50,8 @@ class TokenSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     created_at = fields.DateTime()
+    scope = fields.String(metadata={"description": "`read` or `full`"})
+    expires_at = fields.DateTime(allow_none=True, metadata={"description": "null: until revoked"})
 
 
 @blp.route("/token")
@@ -67,10 +78,12 @@ class TokenResource(MethodView):
             db.session.commit()  # keep the audit row of the failure
             raise
         with request_transaction():
-            token, secret = account_services.issue_api_token(user, name=data["name"])
-        return {"token": secret, "id": token.id, "name": token.name, "created_at": token.created_at}
+            token, secret = account_services.issue_api_token(user, name=data["name"], scope=data["scope"],
+                                                             expires_in_days=data["expires_in_days"])
+        return {"token": secret, "id": token.id, "name": token.name, "created_at": token.created_at,
+                "scope": token.scope, "expires_at": token.expires_at}
 
-    @token_required
+    @token_required(read_scope_may_write=True)  # a read-only token may still revoke itself
     @blp.response(204)
     def delete(self):
         """Revoke the bearer token used for this request"""

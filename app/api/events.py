@@ -340,10 +340,11 @@ class EventList(MethodView):
         """Create an event for a group the caller edits: a draft, or published (or sent for review) with `publish`"""
         user = current_api_user()
         organization = db.session.get(Organization, data.get("organization_id") or 0)
-        if organization is None:
-            return json_error(422, str(_l("団体が見つかりません。")), "invalid", field="organization_id")
-        if not organization_services.can_edit_events(user, organization):
-            abort(403)
+        if organization is None or not organization_services.can_edit_events(user, organization):
+            # One answer for a group that does not exist and one the caller may not use: a different status or
+            # message would tell which ids exist (unlisted and unverified groups included).
+            return json_error(403, str(_l("この団体のイベントは作れません。団体が見つからないか、権限がありません。")),
+                              field="organization_id")
         result = _save_and_publish(organization, user, data)
         if not isinstance(result, int):
             return result

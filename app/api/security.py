@@ -98,8 +98,14 @@ def authenticate_bearer() -> tuple[User, ApiToken]:
     return user, token
 
 
-def token_required(view=None, *, roles: tuple[Role, ...] = ()):
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_required(view=None, *, roles: tuple[Role, ...] = (), read_scope_may_write: bool = False):
     """View decorator: a live bearer token is required (401), and one of ROLES when given (403).
+
+    A read-only token (scope "read") may call GET and HEAD only (403 otherwise), unless READ_SCOPE_MAY_WRITE
+    (a token revoking itself).
 
     Use bare (`@token_required`) or with roles (`@token_required(roles=(Role.WARD_STAFF,))`). Put it above
     `@blp.arguments` so that an unauthenticated call gets 401 before its body is validated. The operation is
@@ -109,7 +115,10 @@ def token_required(view=None, *, roles: tuple[Role, ...] = ()):
     def decorator(func):
         @wraps(func)
         def wrapper(*args, **kwargs):
-            user, _token = authenticate_bearer()
+            user, token = authenticate_bearer()
+            if token.read_only and request.method not in READ_METHODS and not read_scope_may_write:
+                raise TokenForbidden(
+                    _l("このトークンは読み取り専用です。変更にはすべての操作ができるトークンを使ってください。"))
             if roles and not has_role(user, *roles):
                 raise TokenForbidden(_l("この操作をする権限がありません。"))
             return current_app.ensure_sync(func)(*args, **kwargs)
@@ -122,6 +131,8 @@ def token_required(view=None, *, roles: tuple[Role, ...] = ()):
         responses.setdefault(401, []).append("UNAUTHORIZED")
         if roles:
             responses.setdefault(403, []).append("FORBIDDEN")
+        elif func.__name__ in {"post", "put", "patch", "delete"} and not read_scope_may_write:
+            responses.setdefault(403, ["FORBIDDEN"])  # a read-only token
         wrapper._apidoc = apidoc
         return wrapper
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import sqlalchemy as sa
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.core.i18n import plain
@@ -42,6 +44,7 @@ ERROR_TITLES = {
     422: _l("入力内容に誤りがあります"),
     429: _l("操作が多すぎます。しばらく待ってからもう一度お試しください"),
     500: _l("システムでエラーが起きました"),
+    503: _l("ただいま混み合っているか、停止しています"),
 }
 ERROR_HINTS = {
     400: _l("入力内容を確かめて、もう一度お試しください。"),
@@ -55,6 +58,7 @@ ERROR_HINTS = {
     422: _l("入力内容を確かめて、もう一度お試しください。"),
     429: _l("安全のため、しばらくの間この操作を止めています。"),
     500: _l("ご迷惑をおかけしています。時間をおいてもう一度お試しください。"),
+    503: _l("データベースにつながりません。少し待ってから、もう一度お試しください。"),
 }
 ERROR_CODES = {
     400: "bad_request",
@@ -67,7 +71,20 @@ ERROR_CODES = {
     422: "unprocessable_entity",
     429: "too_many_requests",
     500: "internal_error",
+    503: "service_unavailable",
 }
+
+# Errors that mean the database cannot be reached now (down, restarting, too many connections, locked for too
+# long), not a bug: the request may succeed if repeated later. IntegrityError, DataError, ProgrammingError stay 500.
+DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                        sa.exc.TimeoutError)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when ERROR says the database is out of reach rather than that the code is wrong."""
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
 
 
 def wants_json() -> bool:
@@ -123,16 +140,39 @@ def init_app(app: Flask) -> None:
         generic = error.code == DomainError.code and error.status_code != DomainError.status_code
         return render_error(error.status_code, error.message, None if generic else error.code)
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        if isinstance(error, HTTPException):
-            return _http(error)
-        app.logger.exception("unhandled error", exc_info=error)
+    def _outage(error: Exception):
+        """503 with Retry-After. The page may not reach the database (the header's menus, the signed-in user):
+        when it cannot be rendered, a bare page in the same words answers instead."""
+        app.logger.error("database unavailable: %s", error)
+        _rollback_quietly()
+        try:
+            response = make_response(render_error(503))
+        except Exception:  # noqa: BLE001 - the page itself needed the database
+            title, hint = ERROR_TITLES[503], ERROR_HINTS[503]
+            if wants_json():
+                response = make_response(json_error(503, plain(str(title))))
+            else:
+                response = make_response(
+                    f"<!doctype html><meta charset=utf-8><title>{escape(plain(str(title)))}</title>"
+                    f"<h1>{escape(plain(str(title)))}</h1><p>{escape(plain(str(hint)))}</p>", 503)
+        response.headers["Retry-After"] = str(app.config["DATABASE_RETRY_AFTER_S"])
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
+    def _rollback_quietly() -> None:
         try:
             from app.extensions import db  # late: extensions builds the API object on this module
 
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the database may be the thing that failed; still answer with a page
-            app.logger.exception("rollback after an unhandled error failed")
+            app.logger.exception("rollback after an error failed")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return _http(error)
+        if database_unavailable(error):
+            return _outage(error)
+        app.logger.exception("unhandled error", exc_info=error)
+        _rollback_quietly()
         return render_error(InternalServerError.code)

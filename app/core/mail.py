@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import smtplib
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -37,6 +38,15 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+def has_control_characters(text: str) -> bool:
+    """True when TEXT holds a line break or another control character (C0, DEL, C1, U+2028/U+2029).
+
+    Such text cannot go into a mail header (the message would die in the outbox with a header error) and has
+    no place in a one-line value such as a name or a subject.
+    """
+    return any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in text)
 
 
 @dataclass(frozen=True)

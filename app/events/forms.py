@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from app.core.districts import District
-from app.core.forms import BaseForm
+from app.core.forms import BaseForm, SingleLine
 from app.core.time import TOKYO, to_tokyo
 from app.events.errors import InvalidEvent
 from app.events.models import FOREIGN_LANGUAGES, Audience, EventCategory, Frequency
@@ -220,7 +220,7 @@ def fill_from_series(form, series) -> None:
 
 
 class GuestRegistrationForm(BaseForm):
-    name = StringField(_l("お名前"), validators=[DataRequired(REQUIRED), _len(80)],
+    name = StringField(_l("お名前"), validators=[DataRequired(REQUIRED), _len(80), SingleLine()],
                        render_kw={"autocomplete": "name"})
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), _len(320), Email(
         message=_l("メールアドレスの形が正しくありません(例: name@example.jp)。"), check_deliverability=False)],
@@ -228,7 +228,7 @@ class GuestRegistrationForm(BaseForm):
 
 
 class MessageForm(BaseForm):
-    subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), _len(200)])
+    subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), _len(200), SingleLine()])
     body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), _len(5000)])
     include_waitlisted = BooleanField(_l("キャンセル待ちの方にも送る"))
 

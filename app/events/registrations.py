@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from app.accounts.models import User
 from app.core.audit import record_audit
 from app.core.errors import Conflict, DomainError, NotAllowed
-from app.core.mail import Attachment, queue_mail
+from app.core.mail import Attachment, has_control_characters, queue_mail
 from app.core.time import tokyo_day, tokyo_to_utc, utcnow
 from app.events import ical, tickets
 from app.events.errors import AlreadyRegistered, InvalidEvent, InvalidGuestLink, RegistrationClosed
@@ -295,6 +295,8 @@ def message_registrants(occurrence: EventOccurrence, *, actor: User, subject: st
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject or not body:
         raise InvalidEvent(_l("件名と本文を入力してください。"), "subject" if not subject else "body")
+    if has_control_characters(subject):  # the form refuses it too; a header with CR/LF would never be sent
+        raise InvalidEvent(_l("改行などの特別な文字は使えません。1行で入力してください。"), "subject")
     statuses = [RegistrationStatus.CONFIRMED] + ([RegistrationStatus.WAITLISTED] if include_waitlisted else [])
     recipients = [r for r in registrations_of(occurrence.id) if r.status in statuses]
     for registration in recipients:

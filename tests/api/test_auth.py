@@ -18,7 +18,8 @@ def test_token_lifecycle_through_profile_and_delete(client, app):
     response = _issue(client, "Hanako@Example.jp", name="集計スクリプト")
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"token", "id", "name", "created_at"}
+    assert set(body) == {"token", "id", "name", "created_at", "scope", "expires_at"}
+    assert body["scope"] == "full" and body["expires_at"] is None
     assert body["name"] == "集計スクリプト"
     assert body["token"].startswith("tsd_")
     secret = body["token"]

@@ -193,7 +193,7 @@ TABLE = [
     R("events.cancel_registration", "POST", "L    ok   404  404  404  404  404  404",
       registration_id=W.registration_a),
     R("events.guest_register", "GET", "ok", occurrence_id=W.occ_x),
-    R("events.guest_register", "POST", "ok", occurrence_id=W.occ_x),
+    R("events.guest_register", "POST", "ok", occurrence_id=W.occ_x, data={"email": NEW_EMAIL}),
     R("events.guest_register", "GET", "404", occurrence_id=W.occ_draft_x, label="draft"),
     R("events.guest_confirm", "GET", "ok", token=W.guest_confirm_token),
     R("events.guest_confirm", "POST", "ok", token=W.guest_confirm_token),

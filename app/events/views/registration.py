@@ -13,6 +13,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.accounts.limits import recipient_limit
 from app.core.errors import DomainError
 from app.core.forms import ActionForm
 from app.core.i18n import current_language
@@ -69,6 +70,7 @@ def cancel_registration(registration_id: int):
 
 @bp.route("/occurrences/<int:occurrence_id>/guest", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
+@recipient_limit()  # one guest's mailbox must not be flooded from rotating client addresses (#20)
 def guest_register(occurrence_id: int):
     """Registration without an account: the guest confirms their e-mail address before a place is taken."""
     occurrence = db.session.get(EventOccurrence, occurrence_id)
