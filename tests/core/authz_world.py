@@ -119,15 +119,15 @@ def _add_report(app, occurrence_id: int, officer_id: int) -> int:
         return report.id
 
 
-def add_lottery_period(facility_id: int) -> int:
-    """A lottery period of the facility 5 months ahead whose 町会 and individual windows are open now."""
+def add_lottery_period(facility_id: int, months_ahead: int = 5) -> int:
+    """A lottery period of the facility MONTHS_AHEAD months ahead whose 町会 and individual windows are open now."""
     from app.core.time import today_tokyo
     from app.lottery import periods
     from app.lottery.models import INDIVIDUAL
     from tests.lottery.factories import NEIGHBORHOOD, at, open_period, spec_for
 
     today = today_tokyo()
-    year, month = divmod(today.year * 12 + today.month - 1 + 5, 12)
+    year, month = divmod(today.year * 12 + today.month - 1 + months_ahead, 12)
     tiers = [periods.TierSpec([NEIGHBORHOOD, INDIVIDUAL], today - timedelta(days=1), today + timedelta(days=20))]
     return open_period(facility_id, spec_for(
         date(year, month + 1, 1), tiers_from=today, closes=today + timedelta(days=20), draw=today + timedelta(days=30),

@@ -136,6 +136,26 @@ def _past_report(world):
     return "ward", row_path(world, matrix_row("participation.staff_reports", "GET"))
 
 
+def _closed_windows(world):
+    """Staff may draw a lottery once every entry window has closed (the page offers いま抽選する only then): a
+    third period of facility F, a month after the world's, whose windows ended yesterday (the world's own periods
+    keep their open windows for the entry cases)."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from app.core.time import utcnow
+    from app.lottery.models import LotteryTier
+    from tests.core.authz_world import add_lottery_period
+
+    with world.app.app_context():
+        period_id = add_lottery_period(world.facility_f, months_ahead=6)
+        for tier in db.session.scalars(sa.select(LotteryTier).where(LotteryTier.period_id == period_id)):
+            tier.opens_at, tier.closes_at = utcnow() - timedelta(days=3), utcnow() - timedelta(days=1)
+        db.session.commit()
+    return "staff_f", world.app.url_map.bind("localhost").build("lotteries.staff_period", {"period_id": period_id})
+
+
 def _drawn_entry(world):
     """A winner confirms after the draw: group X enters facility G's lottery (F's is drawn by staff_draw's case),
     which is drawn now."""
@@ -163,6 +183,7 @@ SETUP = {
     "organizations.npo_grant": _npo_members,
     "participation.return_report": _past_report,
     "lotteries.confirm": _drawn_entry,
+    "lotteries.staff_draw": _closed_windows,
 }
 
 
