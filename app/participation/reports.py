@@ -181,7 +181,8 @@ def return_report(*, report: ParticipationReport, staff: User, comment: str, now
 # ---------------------------------------------------------------- staff lists and reminders
 
 
-def _ended_clause(now: datetime):
+def ended_clause(now: datetime):
+    """Ended, held occurrences of published events: the ones a report is due for (here and in the portal's counts)."""
     return sa.and_(EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
                    EventSeries.status == EventStatus.PUBLISHED)
 
@@ -195,7 +196,7 @@ def occurrences_without_approved_report(*, now: datetime | None = None, limit: i
         .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
         .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
                                                 ParticipationReport.is_latest.is_(True)))
-        .where(_ended_clause(now))
+        .where(ended_clause(now))
         .where(sa.or_(ParticipationReport.id.is_(None), ParticipationReport.status != ReportStatus.APPROVED))
         .order_by(EventOccurrence.ends_at, EventOccurrence.id).limit(limit)
     ).all()
@@ -257,7 +258,7 @@ def send_overdue_reminders(*, now: datetime | None = None) -> int:
         .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
         .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
                                                 ParticipationReport.is_latest.is_(True)))
-        .where(_ended_clause(now - due_after), EventOccurrence.ends_at > now - due_after - interval * most)
+        .where(ended_clause(now - due_after), EventOccurrence.ends_at > now - due_after - interval * most)
         .where(sa.or_(ParticipationReport.id.is_(None), ParticipationReport.status == ReportStatus.RETURNED))
         .order_by(EventOccurrence.ends_at, EventOccurrence.id)
     ).all()
@@ -286,7 +287,7 @@ def organization_occurrences(organization_id: int, *, now: datetime | None = Non
         .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
         .outerjoin(ParticipationReport, sa.and_(ParticipationReport.occurrence_id == EventOccurrence.id,
                                                 ParticipationReport.is_latest.is_(True)))
-        .where(EventSeries.organization_id == organization_id, _ended_clause(now))
+        .where(EventSeries.organization_id == organization_id, ended_clause(now))
         .order_by(EventOccurrence.starts_at.desc(), EventOccurrence.id.desc()).limit(limit)
     ).all()
     return [(occurrence, report) for occurrence, report in rows]

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import current_app, g
 
-from app.bookings.models import Booking, BookingState
+from app.bookings.models import ACTIVE_STATES, Booking, BookingState
 from app.core.permissions import Role, has_role
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.events.models import EventOccurrence, EventSeries, EventStatus, OccurrenceStatus, Registration
@@ -25,6 +25,7 @@ from app.lottery.entries import award_state, entries_for
 from app.lottery.models import LotteryPeriod, LotteryTier
 from app.organizations.models import Membership, MembershipRole, Organization, VerificationStatus
 from app.participation.models import ParticipationReport, ReportStatus
+from app.participation.reports import ended_clause
 
 # How many of a group's next occurrences its workspace lists (with their registrants).
 UPCOMING = 3
@@ -64,8 +65,7 @@ def _due_clause(now: datetime):
     (A report waiting for staff is with staff, not due; an approved one is done.)"""
     latest = sa.orm.aliased(ParticipationReport)
     return sa.and_(
-        EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-        EventSeries.status == EventStatus.PUBLISHED,
+        ended_clause(now),
         ~sa.exists().where(latest.occurrence_id == EventOccurrence.id, latest.is_latest.is_(True),
                            latest.status != ReportStatus.RETURNED),
     )
@@ -149,7 +149,7 @@ def desk_work(user) -> list[DeskWork]:
         if not work:
             return []
         today, deadline = today_tokyo(), utcnow() + timedelta(days=TENTATIVE_DEADLINE_DAYS)
-        active = Booking.state.in_((BookingState.REQUESTED, BookingState.TENTATIVE, BookingState.CONFIRMED))
+        active = Booking.state.in_(ACTIVE_STATES)
         for facility_id, n_today, n_requested, n_tentative in db.session.execute(
                 sa.select(Booking.facility_id,
                           sa.func.count(sa.case((sa.and_(Booking.day == today, active), Booking.id))),
@@ -233,8 +233,7 @@ def my_next(user, limit: int = 3) -> MyNext:
     registrations = my_registrations(user)[:limit]
     bookings = list(db.session.scalars(
         sa.select(Booking).where(Booking.user_id == user.id, Booking.day >= today_tokyo(),
-                                 Booking.state.in_((BookingState.REQUESTED, BookingState.TENTATIVE,
-                                                    BookingState.CONFIRMED)))
+                                 Booking.state.in_(ACTIVE_STATES))
         .options(sa.orm.joinedload(Booking.room).joinedload(Room.facility), sa.orm.selectinload(Booking.items))
         .order_by(Booking.day, Booking.id).limit(limit)))
     return MyNext(registrations, bookings)
