@@ -77,6 +77,11 @@ class Config:
     PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))  # reverse proxies in front of us
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
     LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
+    # Past the account's failure limit, origins that never signed in to it get this many attempts (see
+    # app/accounts/limits.py); its device cookie and addresses it signed in from within LOGIN_KNOWN_ADDRESS_DAYS
+    # are not held back.
+    LOGIN_ACCOUNT_SLOWDOWN = os.environ.get("LOGIN_ACCOUNT_SLOWDOWN", "1 per minute")
+    LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", "90"))
     RATELIMIT_HEADERS_ENABLED = True
     # While the database cannot be reached, pages and the API answer 503 with this Retry-After (seconds).
     DATABASE_RETRY_AFTER_S = 30
