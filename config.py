@@ -137,6 +137,11 @@ class Config:
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask config name
         return self.REDIS_URL or "memory://"
 
+    @property
+    def ALLOW_MEMORY_LIMITS(self) -> bool:  # noqa: N802
+        """Production only: start without REDIS_URL, rate limits in each process's memory (one process only)."""
+        return _bool("TSUDOI_ALLOW_MEMORY_LIMITS", False)
+
 
 class DevelopmentConfig(Config):
     """A newcomer's machine: SQLite, console mail sent after each request."""
