@@ -72,6 +72,10 @@ class Config:
     # Views marked @accepts_uploads (app/core/uploads.py) take bodies up to this, so their forms answer an
     # image over its 5 MB limit themselves with everything typed kept.
     UPLOAD_MAX_CONTENT_LENGTH = int(os.environ.get("UPLOAD_MAX_CONTENT_LENGTH", str(32 * 1024 * 1024)))
+    # People not signed in send small forms only (app/core/uploads.py): body, multipart field and field count.
+    ANONYMOUS_MAX_CONTENT_LENGTH = int(os.environ.get("ANONYMOUS_MAX_CONTENT_LENGTH", str(64 * 1024)))
+    ANONYMOUS_MAX_FORM_MEMORY_SIZE = int(os.environ.get("ANONYMOUS_MAX_FORM_MEMORY_SIZE", str(64 * 1024)))
+    ANONYMOUS_MAX_FORM_PARTS = int(os.environ.get("ANONYMOUS_MAX_FORM_PARTS", "100"))
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     HSTS = False
     PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))  # reverse proxies in front of us
