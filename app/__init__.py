@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.bookings import commands as booking_commands
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
+    from app.core import doctor
     from app.core import views as core_views
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
@@ -127,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_views.bp)
     app.register_blueprint(core_commands.bp)
     app.register_blueprint(core_commands.jobs_bp)
+    app.register_blueprint(doctor.bp)
     app.register_blueprint(account_commands.bp)
     app.register_blueprint(demo_commands.bp)
     app.register_blueprint(organization_views.bp)
