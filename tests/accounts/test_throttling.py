@@ -166,6 +166,22 @@ def test_counters_live_in_redis_and_are_shared_between_app_instances(database_ur
     assert type(limiter.storage).__name__ == "MemoryStorage"
 
 
+
+@pytest.mark.usefixtures("app")
+def test_the_account_slowdown_is_shared_between_app_instances_through_redis(database_url, redis_db):
+    user = make_user()
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL}
+    with extra_app("testing", **settings) as first:
+        for n in range(10):
+            assert _attempt(first.test_client(), user.email, "wrong-password-1",
+                            ip=f"203.0.113.{n + 1}").status_code == 401
+    with extra_app("testing", **settings) as second:
+        # The other instance sees the account past its limit: one attempt for unknown addresses, then 429.
+        assert _attempt(second.test_client(), user.email, "wrong-password-1", ip="198.51.100.1").status_code == 401
+        response = _attempt(second.test_client(), user.email, DEFAULT_PASSWORD, ip="198.51.100.2")
+        assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert any(b"login-account" in key for key in redis_db.keys("*"))
+
 def _forgot(app, email: str, ip: str):
     client = app.test_client()
     environ = {"REMOTE_ADDR": ip}
