@@ -44,16 +44,12 @@ def login_failed(_response=None) -> bool:
 
 
 def _login_email() -> str:
+    """The account a login attempt names: the e-mail address of the form or of the JSON body, normalised."""
     email = request.form.get("email") if "email" in request.form else None
     if email is None:
         data = request.get_json(silent=True)
         email = data.get("email") if isinstance(data, dict) else None
     return normalize_email(email if isinstance(email, str) else "")[:320]
-
-
-def login_account_key() -> str:
-    """The account a login attempt names: the e-mail address of the form or of the JSON body, normalised."""
-    return "login-account:" + _login_email()
 
 
 def _device_serializer() -> URLSafeSerializer:
