@@ -353,14 +353,17 @@ class EventList(MethodView):
 
 def _series_editor_required(func):
     """Load the event of the URL and check the caller edits it (404 / 403) BEFORE the body is validated, so an
-    unauthorised call learns nothing from 422 answers. Put it between @token_required and @blp.arguments."""
+    unauthorised call learns nothing from 422 answers. Put it between @token_required and @blp.arguments.
+    An event the caller may neither edit nor see (another group's draft) answers 404 like an unknown id, so that
+    no one learns which unpublished ids exist; a public event the caller may not edit answers 403."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
         series = db.session.get(EventSeries, kwargs.get("event_id") or 0)
-        if series is None:
+        user = current_api_user()
+        if series is None or not series_services.is_visible(user, series):
             abort(404)
-        if not series_services.can_edit(current_api_user(), series):
+        if not series_services.can_edit(user, series):
             abort(403)
         return func(*args, **kwargs)
 
