@@ -11,6 +11,8 @@ from marshmallow import Schema, fields, validate
 from app.accounts import services as account_services
 from app.accounts.limits import account_slowdown
 from app.accounts.models import TOKEN_SCOPE_FULL, TOKEN_SCOPES
+from app.api.errors import ErrorSchema
+from app.api.schemas import BAD_BODY
 from app.api.security import current_api_token, current_api_user, token_required
 from app.core.transactions import request_transaction
 from app.extensions import db, limiter
@@ -60,6 +62,7 @@ class TokenResource(MethodView):
 
     @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], deduct_when=_login_failed)
     @account_slowdown  # one counter per account, shared with the HTML login form
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
