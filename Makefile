@@ -45,7 +45,12 @@ demo: migrate
 run: demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install lint test-sqlite test-postgres test-browser
+## The two database halves run at once, one per core (each is one Python process; the machine CI runs on has two),
+## each with its own Redis database; -Otarget prints each half's output as one block when it ends. Then the browser.
+test: install lint
+	@echo "== tests on SQLite and on PostgreSQL, at once: each prints its report when it is done =="
+	$(MAKE) --no-print-directory -j2 -Otarget test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-browser
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -57,12 +62,12 @@ test-quick: $(VENV)/.installed
 
 test-sqlite: install
 	@echo "== tests on SQLite =="
-	$(PY) -m pytest $(PYTEST_ARGS)
+	TEST_REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgres: install
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_SERVER_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL =="; \
-		TEST_DATABASE_URL='$(PG_SERVER_URL)' $(PY) -m pytest $(PYTEST_ARGS); \
+		TEST_DATABASE_URL='$(PG_SERVER_URL)' TEST_REDIS_URL=redis://127.0.0.1:6379/14 $(PY) -m pytest $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL does not answer at $(PG_SERVER_URL) and CI=true: failing." >&2; exit 1; \
 	else \

@@ -8,6 +8,10 @@ import os
 
 import pytest
 
+# The Redis database the tests may write to and flush. `make test` runs the SQLite and the PostgreSQL halves at
+# once and gives each half a database of its own, so that one half's flush cannot empty the other's counters.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
 
 def redis_or_skip(url: str):
     """A client of URL after a ping; pytest.skip (or, with CI=true, pytest.fail) when Redis does not answer."""

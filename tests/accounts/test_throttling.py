@@ -11,9 +11,9 @@ from app.core.i18n import use_language
 from app.extensions import limiter
 from tests.apps import extra_app
 from tests.factories import DEFAULT_PASSWORD, csrf_from, login_from, make_user
-from tests.redis_server import redis_or_skip
+from tests.redis_server import TEST_REDIS_URL, redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = TEST_REDIS_URL
 
 
 def _attempt(client, email: str, password: str, ip: str = "198.51.100.7"):

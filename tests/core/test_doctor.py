@@ -14,9 +14,9 @@ from app.core.jobs import JobRun, JobRunStatus
 from app.core.time import utcnow
 from app.extensions import db
 from tests.apps import extra_app
-from tests.redis_server import redis_or_skip
+from tests.redis_server import TEST_REDIS_URL, redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = TEST_REDIS_URL
 SECRET = "a-production-secret-from-the-environment-0123456789"
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from tests.apps import extra_app
 from tests.factories import login, make_user
+from tests.redis_server import TEST_REDIS_URL
 
 
 def assert_security_headers(response) -> None:
@@ -229,6 +230,6 @@ def test_production_with_redis_starts_without_warning(monkeypatch, database_url,
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
     monkeypatch.delenv("TSUDOI_ALLOW_MEMORY_LIMITS", raising=False)
     with caplog.at_level("WARNING"), extra_app("production", SQLALCHEMY_DATABASE_URI=database_url,
-                                               RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15"):
+                                               RATELIMIT_STORAGE_URI=TEST_REDIS_URL):
         pass
     assert not any("no REDIS_URL" in record.getMessage() for record in caplog.records)

@@ -12,9 +12,9 @@ from app.core.mail import OutboxMessage
 from app.extensions import db
 from tests.apps import extra_app
 from tests.factories import make_user, post_form
-from tests.redis_server import redis_or_skip
+from tests.redis_server import TEST_REDIS_URL, redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = TEST_REDIS_URL
 
 
 def _redis():
