@@ -163,3 +163,43 @@ def test_translations_keep_the_boundary_of_every_limit(code, check):
         if (found := check(message_id, text))
     ]
     assert not problems, f"{len(problems)} limits changed in {CATALOGS[code].name}:\n" + "\n".join(problems)
+
+
+# --- (b) English reads as English: no Japanese script or punctuation, one word for each thing ------------
+
+# Japanese script and punctuation: kana, kanji, 、。「」『』・〜 and full-width forms (（）：円 is a kanji).
+JAPANESE_TEXT = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+# Proper names that are written in Japanese on purpose in English text (none today; add with a reason).
+JAPANESE_ALLOWED_IN_ENGLISH: set[str] = set()
+# One word for each thing (docs/i18n.md): the word on the left is never used, the right one is.
+ENGLISH_AVOIDED = {
+    r"\be-mail": "email",
+    r"\bwards?\b": "city (Minato City), as the city calls itself in English",
+    r"\b(?:Reiwa|Heisei|Showa)\b": "the western year alone",
+    r"\bapplication numbers?\b": "entry number (申込番号)",
+    r"\bExchange (?:Hall|Center|Centre)\b": "Traditional Culture Exchange House",
+    r"¥\s+\d|\d\s*yen\b": "¥1,000 (the yen sign before the number)",
+}
+
+
+def test_english_has_no_japanese_script_or_punctuation():
+    problems = []
+    for message_id, _context, strings in entries("en"):
+        for text in strings:
+            rest = text
+            for name in JAPANESE_ALLOWED_IN_ENGLISH:
+                rest = rest.replace(name, "")
+            if found := JAPANESE_TEXT.findall(rest):
+                problems.append(f"{message_id!r} -> {text!r}: {''.join(found)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_english_uses_one_word_for_each_thing():
+    problems = [
+        f"{message_id!r} -> {text!r}: say {instead}"
+        for message_id, _context, strings in entries("en")
+        for text in strings
+        for avoided, instead in ENGLISH_AVOIDED.items()
+        if re.search(avoided, text, re.IGNORECASE)
+    ]
+    assert not problems, "\n".join(problems)
