@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from functools import cache
 from pathlib import Path
@@ -203,3 +204,62 @@ def test_english_uses_one_word_for_each_thing():
         if re.search(avoided, text, re.IGNORECASE)
     ]
     assert not problems, "\n".join(problems)
+
+
+# --- (c) the glossary: each term said one way in each language --------------------------------------------
+
+GLOSSARY = ROOT / "docs" / "glossary.csv"
+
+
+@cache
+def glossary() -> list[dict[str, str]]:
+    with open(GLOSSARY, encoding="utf-8", newline="") as fileobj:
+        return list(csv.DictReader(fileobj))
+
+
+def read_without_spaces(text: str) -> str:
+    return re.sub(r"\s+", "", plain(text))
+
+
+def term_in(message_id: str, term: str) -> bool:
+    """TERM in the source, not only inside a longer glossary term (予約 inside 仮予約 is checked as 仮予約)."""
+    longer = sorted((row["term"] for row in glossary() if term in row["term"] and row["term"] != term), key=len)
+    for other in reversed(longer):
+        message_id = message_id.replace(other, "")
+    return term in message_id
+
+
+def glossary_problems(code: str) -> list[str]:
+    problems = []
+    for row in glossary():
+        accepts = row["easy_accepts"] if code == "ja-easy" else row["english_accepts"]
+        for message_id, _context, strings in entries(code):
+            if not term_in(message_id, row["term"]):
+                continue
+            for text in strings:
+                said = read_without_spaces(text) if code == "ja-easy" else text
+                if not re.search(accepts, said, re.IGNORECASE):
+                    expected = row["easy_label"] if code == "ja-easy" else row["english"]
+                    problems.append(f"{row['term']} ({expected}): {message_id!r} -> {text!r}")
+    return problems
+
+
+def test_the_glossary_is_complete_and_its_forms_match_themselves():
+    terms = [row["term"] for row in glossary()]
+    assert len(terms) == len(set(terms))
+    assert {"予約", "仮予約", "抽選", "減免", "使用料", "時間区分", "窓口", "参加報告", "成果指標",
+            "利用率"} <= set(terms)
+    for row in glossary():
+        assert re.search(row["easy_accepts"], read_without_spaces(row["easy_rendering"])), row["term"]
+        assert re.search(row["easy_accepts"], read_without_spaces(row["easy_label"])), row["term"]
+        assert re.search(row["english_accepts"], row["english"], re.IGNORECASE), row["term"]
+        assert "<" not in row["easy_label"] and not re.search(r"[\u3400-\u9fff]", row["easy_label"].replace(
+            "人", "").replace("日", "")), f"{row['term']}: a label form is in hiragana"
+    # The control: くじびき for 抽選 is caught.
+    assert not re.search(next(r for r in glossary() if r["term"] == "抽選")["easy_accepts"], "このくじびきは")
+
+
+@pytest.mark.parametrize("code", ["ja-easy", "en"])
+def test_every_glossary_term_is_said_the_same_way(code):
+    problems = glossary_problems(code)
+    assert not problems, f"{len(problems)} in {CATALOGS[code].name}:\n" + "\n".join(problems)
