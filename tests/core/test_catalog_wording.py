@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -263,3 +264,45 @@ def test_the_glossary_is_complete_and_its_forms_match_themselves():
 def test_every_glossary_term_is_said_the_same_way(code):
     problems = glossary_problems(code)
     assert not problems, f"{len(problems)} in {CATALOGS[code].name}:\n" + "\n".join(problems)
+
+
+# --- (d) easy kanji: beyond the first two grades, kanji carry furigana ------------------------------------
+
+EASY_KANJI = ROOT / "app" / "core" / "data" / "easy_kanji.txt"
+# The easy strings that had bare hard kanji when this test came (issue 19): each is rewritten in time (kanji with
+# ruby in content text, hiragana in labels) and then leaves this list. The test fails on any other string with
+# bare hard kanji, and on an entry here that no longer needs to be (so that the list only shrinks).
+EASY_KANJI_DEBT = ROOT / "tests" / "core" / "data" / "easy_kanji_debt.json"
+KANJI = re.compile(r"[\u3400-\u9fff々]")
+
+
+@cache
+def easy_kanji() -> frozenset[str]:
+    lines = EASY_KANJI.read_text(encoding="utf-8").splitlines()
+    return frozenset("".join(line.strip() for line in lines if not line.startswith("#")))
+
+
+def bare_hard_kanji(text: str) -> str:
+    """The kanji of TEXT outside <ruby> that are not in the allowed list."""
+    outside = re.sub(r"<ruby>.*?</ruby>", "", text)
+    return "".join(dict.fromkeys(ch for ch in KANJI.findall(outside) if ch not in easy_kanji()))
+
+
+def test_the_allowed_kanji_are_the_first_two_grades():
+    assert len(easy_kanji()) == 240 and {"日", "人", "円", "時", "分", "曜"} <= easy_kanji()
+    assert bare_hard_kanji("<ruby>予約<rt>よやく</rt></ruby>は 1日に 2回まで") == ""
+    assert bare_hard_kanji("予約は 1日に 2回まで") == "予約"
+
+
+def test_easy_strings_have_no_hard_kanji_without_furigana():
+    debt = set(json.loads(EASY_KANJI_DEBT.read_text(encoding="utf-8")))
+    new, paid = [], []
+    for message_id, _context, strings in entries("ja-easy"):
+        hard = "".join(bare_hard_kanji(text) for text in strings)
+        if hard and message_id not in debt:
+            new.append(f"{message_id!r} -> {strings[0]!r}: {hard}")
+        if not hard and message_id in debt:
+            paid.append(message_id)
+    assert not new, (f"{len(new)} easy strings with hard kanji and no ruby (ruby in content text, hiragana in "
+                     "labels; docs/i18n.md):\n" + "\n".join(new))
+    assert not paid, f"rewritten, so take them out of {EASY_KANJI_DEBT.name}:\n" + "\n".join(paid)
