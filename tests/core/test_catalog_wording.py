@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -287,10 +286,6 @@ def test_every_glossary_term_is_said_the_same_way(code):
 # --- (d) easy kanji: beyond the first two grades, kanji carry furigana ------------------------------------
 
 EASY_KANJI = ROOT / "app" / "core" / "data" / "easy_kanji.txt"
-# The easy strings that had bare hard kanji when this test came (issue 19): each is rewritten in time (kanji with
-# ruby in content text, hiragana in labels) and then leaves this list. The test fails on any other string with
-# bare hard kanji, and on an entry here that no longer needs to be (so that the list only shrinks).
-EASY_KANJI_DEBT = ROOT / "tests" / "core" / "data" / "easy_kanji_debt.json"
 
 
 @cache
@@ -312,14 +307,11 @@ def test_the_allowed_kanji_are_the_first_two_grades():
 
 
 def test_easy_strings_have_no_hard_kanji_without_furigana():
-    debt = set(json.loads(EASY_KANJI_DEBT.read_text(encoding="utf-8")))
-    new, paid = [], []
-    for message_id, _context, strings in entries("ja-easy"):
-        hard = "".join(bare_hard_kanji(text) for text in strings)
-        if hard and message_id not in debt:
-            new.append(f"{message_id!r} -> {strings[0]!r}: {hard}")
-        if not hard and message_id in debt:
-            paid.append(message_id)
-    assert not new, (f"{len(new)} easy strings with hard kanji and no ruby (ruby in content text, hiragana in "
-                     "labels; docs/i18n.md):\n" + "\n".join(new))
-    assert not paid, f"rewritten, so take them out of {EASY_KANJI_DEBT.name}:\n" + "\n".join(paid)
+    problems = [
+        f"{message_id!r} -> {text!r}: {hard}"
+        for message_id, _context, strings in entries("ja-easy")
+        for text in strings
+        if (hard := bare_hard_kanji(text))
+    ]
+    assert not problems, (f"{len(problems)} easy strings with hard kanji and no ruby (ruby in content text, "
+                          "hiragana in labels; docs/i18n.md):\n" + "\n".join(problems))
