@@ -72,11 +72,20 @@ class Config:
     # Views marked @accepts_uploads (app/core/uploads.py) take bodies up to this, so their forms answer an
     # image over its 5 MB limit themselves with everything typed kept.
     UPLOAD_MAX_CONTENT_LENGTH = int(os.environ.get("UPLOAD_MAX_CONTENT_LENGTH", str(32 * 1024 * 1024)))
+    # People not signed in send small forms only (app/core/uploads.py): body, multipart field and field count.
+    ANONYMOUS_MAX_CONTENT_LENGTH = int(os.environ.get("ANONYMOUS_MAX_CONTENT_LENGTH", str(64 * 1024)))
+    ANONYMOUS_MAX_FORM_MEMORY_SIZE = int(os.environ.get("ANONYMOUS_MAX_FORM_MEMORY_SIZE", str(64 * 1024)))
+    ANONYMOUS_MAX_FORM_PARTS = int(os.environ.get("ANONYMOUS_MAX_FORM_PARTS", "100"))
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     HSTS = False
     PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))  # reverse proxies in front of us
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
     LOGIN_ACCOUNT_FAILURE_LIMIT = os.environ.get("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
+    # Past the account's failure limit, origins that never signed in to it get this many attempts (see
+    # app/accounts/limits.py); its device cookie and addresses it signed in from within LOGIN_KNOWN_ADDRESS_DAYS
+    # are not held back.
+    LOGIN_ACCOUNT_SLOWDOWN = os.environ.get("LOGIN_ACCOUNT_SLOWDOWN", "1 per minute")
+    LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", "90"))
     RATELIMIT_HEADERS_ENABLED = True
     # While the database cannot be reached, pages and the API answer 503 with this Retry-After (seconds).
     DATABASE_RETRY_AFTER_S = 30
@@ -131,6 +140,11 @@ class Config:
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask config name
         return self.REDIS_URL or "memory://"
+
+    @property
+    def ALLOW_MEMORY_LIMITS(self) -> bool:  # noqa: N802
+        """Production only: start without REDIS_URL, rate limits in each process's memory (one process only)."""
+        return _bool("TSUDOI_ALLOW_MEMORY_LIMITS", False)
 
 
 class DevelopmentConfig(Config):

@@ -20,6 +20,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     )
     app.config.from_object(get_config(config_name))
     app.config.update(overrides)
+    _check_limit_storage(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["PROXY_FIX_X_FOR"]:
         n = app.config["PROXY_FIX_X_FOR"]
@@ -32,6 +33,28 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     _register_blueprints(app)
     _init_hooks(app)
     return app
+
+
+MEMORY_LIMITS_WARNING = (
+    "Rate limits are kept in this process's memory (no REDIS_URL): every worker process counts on its own, so "
+    "N workers allow N times the login attempts. Set REDIS_URL unless exactly one process serves."
+)
+
+
+def _check_limit_storage(app: Flask) -> None:
+    """Production refuses to start with rate limits in process memory, unless TSUDOI_ALLOW_MEMORY_LIMITS=1 says
+    that one process serves (then it warns in the log; `flask doctor` warns too)."""
+    if app.config.get("ENV_NAME") != "production":
+        return
+    if not str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://").startswith("memory://"):
+        return
+    if not app.config.get("ALLOW_MEMORY_LIMITS"):
+        raise RuntimeError(
+            "REDIS_URL must be set in production: rate limits in process memory are per worker, so 4 workers "
+            "would allow 4 times the login attempts. Set REDIS_URL, or TSUDOI_ALLOW_MEMORY_LIMITS=1 if exactly "
+            "one process serves (see docs/deploy.md)."
+        )
+    app.logger.warning(MEMORY_LIMITS_WARNING)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -82,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.bookings import commands as booking_commands
     from app.bookings import views as booking_views
     from app.core import commands as core_commands
+    from app.core import doctor
     from app.core import views as core_views
     from app.dashboards import views as dashboard_views
     from app.demo import commands as demo_commands
@@ -104,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_views.bp)
     app.register_blueprint(core_commands.bp)
     app.register_blueprint(core_commands.jobs_bp)
+    app.register_blueprint(doctor.bp)
     app.register_blueprint(account_commands.bp)
     app.register_blueprint(demo_commands.bp)
     app.register_blueprint(organization_views.bp)

@@ -94,6 +94,7 @@ def server_environment(database_url: str, workdir: Path) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(32),
         TSUDOI_INSTANCE_DIR=str(workdir / "instance"),
         PROXY_FIX_X_FOR="0",  # no proxy in front of the benchmark server
+        TSUDOI_ALLOW_MEMORY_LIMITS="1",  # production refuses to start without REDIS_URL otherwise
         MAIL_BACKEND="outbox",
         FLASK_APP="wsgi.py",
         PYTHONUNBUFFERED="1",
@@ -108,7 +109,8 @@ def prepare_database(scenario, size: int, env: dict[str, str]) -> tuple[float, f
     domains' revisions are chained into one line.
     """
     os.environ.update({k: env[k] for k in ("TSUDOI_ENV", "DATABASE_URL", "SECRET_KEY", "TSUDOI_INSTANCE_DIR",
-                                           "PROXY_FIX_X_FOR", "MAIL_BACKEND")})
+                                           "PROXY_FIX_X_FOR", "MAIL_BACKEND",
+                                           "TSUDOI_ALLOW_MEMORY_LIMITS")})
     from flask_migrate import upgrade
 
     from app import create_app

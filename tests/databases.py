@@ -21,6 +21,10 @@ def create_pg_database(server_url: str) -> tuple[str, str]:
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        # A throwaway database needs no durability: without waiting for the WAL flush a commit costs ~0.5 ms
+        # instead of ~6 ms here, and the tests commit tens of thousands of times. Every connection to it (the
+        # app's, the live servers', the CLI's) inherits the setting.
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False), name
 

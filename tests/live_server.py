@@ -79,6 +79,7 @@ class Gunicorn:
         env.pop("REDIS_URL", None)
         env.update(TSUDOI_ENV="production", DATABASE_URL=database_url, SECRET_KEY="race-test-secret-key-0123456789",
                    TSUDOI_INSTANCE_DIR=str(workdir / "instance"), PROXY_FIX_X_FOR="0", MAIL_BACKEND="outbox",
+                   TSUDOI_ALLOW_MEMORY_LIMITS="1",  # no Redis: the race tests do not exercise the rate limits
                    PYTHONUNBUFFERED="1", **extra_env)
         self.log_path = workdir / f"gunicorn-{uuid.uuid4().hex[:6]}.log"
         self._log = open(self.log_path, "w+")  # noqa: SIM115 - closed in stop()

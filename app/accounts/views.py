@@ -30,7 +30,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from app.accounts.limits import account_failure_limit, recipient_limit
+from app.accounts.limits import account_slowdown, recipient_limit, remember_device
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
 from app.core.security import safe_next
@@ -108,7 +108,7 @@ def confirm_email(token: str):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], methods=["POST"], deduct_when=_login_failed)
-@account_failure_limit  # one counter per account, shared with POST /api/v1/auth/token
+@account_slowdown  # one counter per account, shared with POST /api/v1/auth/token
 def login():
     next_url = request.args.get("next")
     if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
@@ -131,7 +131,7 @@ def login():
             with request_transaction():
                 services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
             login_user(user)
-            response = redirect(safe_next(next_url), 303)
+            response = remember_device(redirect(safe_next(next_url), 303), user.id)
             return _set_language_cookie(response, user.preferred_language)
     elif request.method == "POST":
         status = 422

@@ -9,8 +9,10 @@ Adding endpoints (events, facilities, bookings, indicators, ...):
    flask_login's current_user in the API: the session cookie does not authenticate API calls.
 3. Keep views thin: call the same service as the HTML view, commit once. Rules raise DomainError subclasses
    (app/core/errors.py) whose `status_code`/`code`/message become `{"error": {"code", "message"}}`; invalid
-   input is a 422 from `@blp.arguments` with per-field messages. Document other answers with
-   `@blp.alt_response(409, response="CONFLICT")` and the like.
+   input is a 422 from `@blp.arguments` with per-field messages. Document every other answer on the operation:
+   `@blp.alt_response(409, schema=ErrorSchema, description="`code`: when")`, a business rule's 422 with its codes,
+   a JSON body's 400 (`description=BAD_BODY`); decimals with `app.api.schemas.decimal_string`.
+   tests/api/test_schemathesis.py fails on an answer the document does not list or describe.
 4. Register the blueprint: add it with its URL prefix under /api/v1 to `_blueprints()` below (init_api
    registers each one and exempts it from CSRF).
 """

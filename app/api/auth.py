@@ -9,8 +9,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.accounts import services as account_services
-from app.accounts.limits import account_failure_limit
+from app.accounts.limits import account_slowdown
 from app.accounts.models import TOKEN_SCOPE_FULL, TOKEN_SCOPES
+from app.api.errors import ErrorSchema
+from app.api.schemas import BAD_BODY
 from app.api.security import current_api_token, current_api_user, token_required
 from app.core.transactions import request_transaction
 from app.extensions import db, limiter
@@ -59,7 +61,8 @@ class TokenResource(MethodView):
     """The bearer token: issue one for e-mail and password, or revoke the one in use."""
 
     @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], deduct_when=_login_failed)
-    @account_failure_limit  # one counter per account, shared with the HTML login form
+    @account_slowdown  # one counter per account, shared with the HTML login form
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -69,7 +72,8 @@ class TokenResource(MethodView):
         """Issue a bearer token
 
         Wrong credentials answer 401 and unconfirmed accounts 403. Failed attempts are limited per address and
-        per account, like the login form (429 when exceeded).
+        slowed down per account, like the login form (429 with Retry-After when exceeded): past the account's
+        limit, addresses that have not signed in to it before get one attempt per minute.
         """
         try:
             user = account_services.authenticate(email=data["email"], password=data["password"])

@@ -21,6 +21,15 @@ from app.core.errors import ERROR_TITLES, json_error, render_error, wants_json
 from app.core.i18n import plain
 
 
+class AlternativeSchema(ma.Schema):
+    """A room where the units asked for are free (409 `slot_taken`)."""
+
+    room_id = ma.fields.Integer()
+    facility_id = ma.fields.Integer()
+    room = ma.fields.String()
+    units = ma.fields.List(ma.fields.String())
+
+
 class ErrorBodySchema(ma.Schema):
     """The inside of an error answer."""
 
@@ -30,8 +39,15 @@ class ErrorBodySchema(ma.Schema):
     message = ma.fields.String(required=True, metadata={"description": "Message in the request's language"})
     fields = ma.fields.Dict(
         keys=ma.fields.String(),
-        metadata={"description": "422 only: messages per input field", "example": {"email": ["必須項目です。"]}},
+        metadata={"description": "422 `validation_failed` only: messages per input field",
+                  "example": {"email": ["必須項目です。"]}},
     )
+    field = ma.fields.String(metadata={
+        "description": "A business rule's answer about one input field (a 422 `invalid` of the events and groups, "
+                       "the 403 of POST /events): that field's name, dotted when nested",
+        "example": "organization_id"})
+    alternatives = ma.fields.List(ma.fields.Nested(AlternativeSchema), metadata={
+        "description": "409 `slot_taken` of POST /bookings only: the same units free in other rooms"})
 
 
 class ErrorSchema(ma.Schema):

@@ -12,6 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from app.api.errors import ErrorSchema
+from app.api.schemas import BAD_BODY, NUL_422
 from app.api.security import current_api_user, token_required
 from app.core.converters import ID_MAX
 from app.core.districts import District
@@ -225,6 +227,12 @@ def _apply(base: series_services.SeriesInput, data: dict) -> series_services.Ser
     return base
 
 
+_EVENT_422 = (
+    "Invalid input (`validation_failed`, messages per field in `fields`), or the event form's rules broken "
+    "(`invalid`, the input field named in `field`): a past or impossible date, an end before the start, too many "
+    f"dates, a missing required field, a partner group that does not exist ...; or {NUL_422}")
+
+
 def _invalid(exc: errors.InvalidEvent):
     return json_error(422, exc.message, "invalid", field=exc.field)
 
@@ -333,9 +341,11 @@ class EventList(MethodView):
         return items, 200, {"Link": ", ".join(links)} if links else {}
 
     @token_required
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(EventInSchema)
     @blp.response(201, EventSchema)
     @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(422, schema=ErrorSchema, description=_EVENT_422)
     def post(self, data):
         """Create an event for a group the caller edits: a draft, or published (or sent for review) with `publish`"""
         user = current_api_user()
@@ -353,14 +363,17 @@ class EventList(MethodView):
 
 def _series_editor_required(func):
     """Load the event of the URL and check the caller edits it (404 / 403) BEFORE the body is validated, so an
-    unauthorised call learns nothing from 422 answers. Put it between @token_required and @blp.arguments."""
+    unauthorised call learns nothing from 422 answers. Put it between @token_required and @blp.arguments.
+    An event the caller may neither edit nor see (another group's draft) answers 404 like an unknown id, so that
+    no one learns which unpublished ids exist; a public event the caller may not edit answers 403."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
         series = db.session.get(EventSeries, kwargs.get("event_id") or 0)
-        if series is None:
+        user = current_api_user()
+        if series is None or not series_services.is_visible(user, series):
             abort(404)
-        if not series_services.can_edit(current_api_user(), series):
+        if not series_services.can_edit(user, series):
             abort(403)
         return func(*args, **kwargs)
 
@@ -380,10 +393,12 @@ class EventDetail(MethodView):
 
     @token_required
     @_series_editor_required
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(EventPatchSchema(partial=True))
     @blp.response(200, EventSchema)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, schema=ErrorSchema, description=_EVENT_422)
     def patch(self, data, event_id):
         """Change an event (only the fields sent) with the form's rules; occurrences kept where their day stays"""
         user = current_api_user()
@@ -399,7 +414,7 @@ class OccurrenceRegistration(MethodView):
     @token_required
     @blp.response(201, RegistrationSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT", description="Already registered, or registration is closed")
+    @blp.alt_response(409, schema=ErrorSchema, description="Already registered, or registration is closed")
     def post(self, occurrence_id):
         """Register the caller: `confirmed` while seats remain, otherwise `waitlisted` (capacity holds under load)"""
         user = current_api_user()
@@ -415,7 +430,7 @@ class OccurrenceRegistration(MethodView):
     @token_required
     @blp.response(200, RegistrationSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT", description="Already cancelled, or the occurrence has started")
+    @blp.alt_response(409, schema=ErrorSchema, description="Already cancelled, or the occurrence has started")
     def delete(self, occurrence_id):
         """Cancel the caller's registration; the first in line is promoted and e-mailed"""
         user = current_api_user()
@@ -435,10 +450,14 @@ class OccurrenceRegistration(MethodView):
 class EventCancel(MethodView):
     @token_required
     @_series_editor_required
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(CancelInSchema)
     @blp.response(200, EventSchema)
     @blp.alt_response(403, response="FORBIDDEN")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=ErrorSchema, description="`conflict`: the event is already cancelled")
+    @blp.alt_response(422, schema=ErrorSchema, description=(
+        f"`validation_failed` with `fields`; `invalid` with `field: reason` (empty or too long); or {NUL_422}"))
     def post(self, data, event_id):
         """Cancel an event with a reason; registrants are e-mailed and feeds show STATUS:CANCELLED"""
         user = current_api_user()

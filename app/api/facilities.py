@@ -9,6 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.api.errors import ErrorSchema
+from app.api.schemas import BAD_BODY, NUL_422
 from app.api.security import current_api_user, token_required
 from app.bookings import access
 from app.bookings import services as booking_services
@@ -187,6 +189,9 @@ class RoomAvailability(MethodView):
     @blp.arguments(AvailabilityQuerySchema, location="query")
     @blp.response(200, DaySchema(many=True))
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, schema=ErrorSchema, description=(
+        "`validation_failed`: `from` or `to` missing or not a date, or `to` not after `from` or more than 62 days "
+        "after it (the message is under `fields.to`)"))
     def get(self, args, room_id):
         """The room's 時間区分 per day with status and bookable units (never who booked)"""
         room = db.session.get(Room, room_id)
@@ -221,10 +226,17 @@ class BookingList(MethodView):
                                        .options(sa.orm.selectinload(Booking.items))))
 
     @token_required
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(BookingInSchema)
     @blp.response(201, BookingSchema)
-    @blp.alt_response(409, response="CONFLICT", description="Slot taken; error.alternatives lists free rooms")
+    @blp.alt_response(409, schema=ErrorSchema, description="Slot taken; error.alternatives lists free rooms")
     @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, schema=ErrorSchema, description="`room_not_found`: no such room, or not in use")
+    @blp.alt_response(422, schema=ErrorSchema, description=(
+        "Invalid input (`validation_failed`, messages per field in `fields`), or a booking rule broken, by its "
+        "code: `past_date`, `outside_window` (beyond the booking window), `closed` (a closure or a lottery), "
+        "`unknown_slot`, `over_capacity`, `fee_not_set`, `too_many_bookings` (the monthly limit), "
+        f"`booking_invalid`; or {NUL_422}"))
     def post(self, data):
         """Book units of a room (the same rules as the booking form; the database arbitrates races)"""
         user = current_api_user()
@@ -250,6 +262,8 @@ class BookingCancel(MethodView):
     @token_required
     @blp.response(200, BookingSchema)
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(422, schema=ErrorSchema, description="`not_cancellable`: already cancelled or ended, or "
+                      "its day has passed")
     def post(self, booking_id):
         """Cancel one of the caller's bookings or of their group's (free within the undo window; late cancellation
         may bar)"""

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from app.api.schemas import decimal_string
 from app.indicators import queries
 from app.indicators.models import Direction, PlanValueKind, SourceKind
 
@@ -25,7 +26,7 @@ class PlanValueSchema(Schema):
     kind = fields.Enum(PlanValueKind, by_value=True)
     fiscal_year = fields.Integer(metadata={"description": "年度, named by its starting western year"})
     year_label = fields.String(metadata={"description": "the plan's label, e.g. 令和8年度末"})
-    value = fields.Decimal(as_string=True, allow_none=True)
+    value = decimal_string(allow_none=True)
     printed = fields.String(allow_none=True, metadata={"description": "the cell as printed; null when unknown"})
     is_estimate = fields.Boolean(metadata={"description": "見込 (an estimate at the time of printing)"})
 
@@ -34,12 +35,12 @@ class YearlyValueSchema(Schema):
     """A value for one fiscal year: computed from Tsudoi's data, entered by ward staff, or frozen (確定)."""
 
     fiscal_year = fields.Integer()
-    value = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "null: no data"})
+    value = decimal_string(allow_none=True, metadata={"description": "null: no data"})
     origin = fields.String(metadata={"description": "computed, manual or snapshot (a frozen year's stored value)"})
     partial = fields.Boolean(metadata={"description": "true while the fiscal year is not over (year to date)"})
     frozen = fields.Boolean()
-    completeness = fields.Decimal(
-        as_string=True, allow_none=True,
+    completeness = decimal_string(
+        allow_none=True,
         metadata={"description": "approved reports / ended mapped occurrences (null when not applicable)"},
     )
     reported = fields.Integer(allow_none=True)
@@ -62,11 +63,11 @@ class LatestSchema(Schema):
     """The latest yearly value judged against the final target."""
 
     fiscal_year = fields.Integer()
-    value = fields.Decimal(as_string=True)
+    value = decimal_string()
     partial = fields.Boolean()
-    completeness = fields.Decimal(as_string=True, allow_none=True)
-    progress_rate = fields.Decimal(
-        as_string=True, allow_none=True,
+    completeness = decimal_string(allow_none=True)
+    progress_rate = decimal_string(
+        allow_none=True,
         metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
     )
     judgement = fields.String(allow_none=True, metadata={

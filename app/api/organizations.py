@@ -9,6 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from app.api.errors import ErrorSchema
+from app.api.schemas import BAD_BODY, NUL_422
 from app.api.security import current_api_user, token_required
 from app.core.districts import District
 from app.core.errors import json_error
@@ -35,9 +37,17 @@ class OrganizationQuerySchema(Schema):
 
 
 class NamesSchema(Schema):
-    ja = fields.String()
-    en = fields.String(allow_none=True)
-    easy = fields.String(allow_none=True)
+    ja = fields.String(required=True, metadata={"description": "always set"})
+    en = fields.String(required=True, allow_none=True)
+    easy = fields.String(required=True, allow_none=True)
+
+
+class DescriptionsSchema(Schema):
+    """A description, in each language when written: Japanese may be missing too."""
+
+    ja = fields.String(required=True, allow_none=True)
+    en = fields.String(required=True, allow_none=True)
+    easy = fields.String(required=True, allow_none=True)
 
 
 class OrganizationSchema(Schema):
@@ -45,7 +55,7 @@ class OrganizationSchema(Schema):
     kind = fields.String()
     district = fields.String()
     name = fields.Nested(NamesSchema)
-    description = fields.Nested(NamesSchema)
+    description = fields.Nested(DescriptionsSchema)
     status = fields.String(metadata={"description": "verified or expired"})
     verified_until = fields.Date(allow_none=True)
     public_email = fields.String(allow_none=True)
@@ -112,9 +122,13 @@ class OrganizationList(MethodView):
         return [_doc(org) for org in db.session.scalars(query.limit(1000))]
 
     @token_required
+    @blp.alt_response(400, schema=ErrorSchema, description=BAD_BODY)
     @blp.arguments(OrganizationInSchema)
     @blp.response(201, OrganizationSchema)
     @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(422, schema=ErrorSchema, description=(
+        "Invalid input (`validation_failed`, messages per field in `fields`); `invalid` with `field`: `name.ja` "
+        f"blank, or `verified_until` in the past; or {NUL_422}"))
     def post(self, data):
         """Register a group: the caller becomes its officer and it waits for staff verification (ward staff may
         create it already verified with `verified_until`)"""

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.api.schemas import decimal_string
 from app.api.security import TokenForbidden, current_api_user, token_required
 from app.core.errors import DomainError
 from app.core.i18n import plain
@@ -63,8 +64,8 @@ class UtilizationRowSchema(Schema):
     bookable = fields.Integer()
     booked = fields.Integer()
     used = fields.Integer(metadata={"description": "booked units whose booking was not marked as a no-show"})
-    rate = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "percent, one decimal"})
-    used_rate = fields.Decimal(as_string=True, allow_none=True)
+    rate = decimal_string(allow_none=True, metadata={"description": "percent, one decimal"})
+    used_rate = decimal_string(allow_none=True)
 
 
 class UtilizationSchema(Schema):

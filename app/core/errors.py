@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -99,13 +100,21 @@ def json_error(status: int, message: str, code: str | None = None, **extra):
     return jsonify(body), status
 
 
-def render_error(status: int, message=None, code: str | None = None):
-    """An error page in the user's language, never with a stack trace (JSON under /api/, with CODE)."""
+def render_error(status: int, message=None, code: str | None = None, hint=None):
+    """An error page in the user's language, never with a stack trace (JSON under /api/, with CODE).
+
+    HINT replaces the status's usual hint (what to do next)."""
     if wants_json():
-        return json_error(status, plain(str(message or ERROR_TITLES.get(status, ERROR_TITLES[500]))), code)
+        return json_error(status, plain(str(message or hint or ERROR_TITLES.get(status, ERROR_TITLES[500]))), code)
     title = ERROR_TITLES.get(status, ERROR_TITLES[500])
-    hint = ERROR_HINTS.get(status, ERROR_HINTS[500])
+    hint = hint or ERROR_HINTS.get(status, ERROR_HINTS[500])
     return render_template("errors/error.html", status=status, title=title, hint=hint, message=message), status
+
+
+def _visitor_limit() -> bool:
+    from app.core.uploads import anonymous_limit_applied  # late: uploads is set up after the error pages
+
+    return anonymous_limit_applied()
 
 
 def init_app(app: Flask) -> None:
@@ -123,6 +132,11 @@ def init_app(app: Flask) -> None:
             from app.extensions import login_manager  # late: extensions builds the API object on this module
 
             return login_manager.unauthorized()
+        if status == 413 and _visitor_limit():
+            size = f"{max(1, (request.max_content_length or 0) // 1024)}KB"
+            hint = _("ログインしていないときに送れるのは%(size)sまでです。ブラウザの「戻る」で前のページに戻り、"
+                     "入力を短くして、もう一度送ってください。", size=size)
+            return render_error(413, hint=hint)
         response = render_error(status)
         if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             resp, code = response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.core.errors import ERROR_TITLES
@@ -62,19 +64,69 @@ def test_invalid_form_does_not_count(app):
     assert _attempt(client, user.email, DEFAULT_PASSWORD).status_code == 303
 
 
-def test_per_account_limit_across_addresses(app):
+def _fail_from_many_addresses(app, email: str, count: int = 10, prefix: str = "203.0.113.") -> None:
+    for n in range(count):
+        assert _attempt(app.test_client(), email, "wrong-password-1", ip=f"{prefix}{n + 1}").status_code == 401
+
+
+def test_per_account_failures_slow_unknown_addresses_down(app):
     user = make_user()
     other = make_user()
-    for n in range(10):
-        assert _attempt(app.test_client(), user.email, "wrong-password-1", ip=f"203.0.113.{n + 1}").status_code == 401
-    # An eleventh address is refused for this account, whatever password it tries...
-    response = _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.50")
-    assert response.status_code == 429
-    # ...also when the address is typed differently...
-    response = _attempt(app.test_client(), user.email.upper(), DEFAULT_PASSWORD, ip="203.0.113.51")
-    assert response.status_code == 429
-    # ...while other accounts still sign in from there.
-    assert _attempt(app.test_client(), other.email, DEFAULT_PASSWORD, ip="203.0.113.50").status_code == 303
+    _fail_from_many_addresses(app, user.email)
+    # Past the account's limit, an address that never signed in to it gets one attempt per window...
+    assert _attempt(app.test_client(), user.email, "wrong-password-1", ip="203.0.113.50").status_code == 401
+    # ...and the next unknown address waits, whatever password it tries, also when the address is typed
+    # differently; the answer comes at once with Retry-After (no worker sleeps).
+    for email in (user.email, user.email.upper()):
+        response = _attempt(app.test_client(), email, DEFAULT_PASSWORD, ip="203.0.113.51")
+        assert response.status_code == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert "操作が多すぎます" in response.get_data(as_text=True)
+    # Other accounts still sign in from there.
+    assert _attempt(app.test_client(), other.email, DEFAULT_PASSWORD, ip="203.0.113.51").status_code == 303
+
+
+def test_an_address_that_signed_in_before_is_not_locked_out_by_strangers(app):
+    user = make_user()
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="192.0.2.10").status_code == 303
+    _fail_from_many_addresses(app, user.email)
+    for ip in ("203.0.113.60", "203.0.113.61"):  # strangers: one slot, then 429
+        _attempt(app.test_client(), user.email, "wrong-password-1", ip=ip)
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.62").status_code == 429
+    # The owner's usual address signs in with the right password (a fresh browser: no cookie).
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="192.0.2.10").status_code == 303
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out_from_a_new_address(app):
+    user = make_user()
+    browser = app.test_client()
+    assert _attempt(browser, user.email, DEFAULT_PASSWORD, ip="192.0.2.20").status_code == 303
+    browser.post("/account/logout")  # signed out; the device cookie stays
+    _fail_from_many_addresses(app, user.email)
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.70").status_code in (303, 429)
+    assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.71").status_code == 429
+    # Same browser, from a café it never used: the device cookie vouches for it.
+    fresh = app.test_client()
+    fresh.set_cookie("tsudoi_device", browser.get_cookie("tsudoi_device").value)
+    assert _attempt(fresh, user.email, DEFAULT_PASSWORD, ip="198.51.100.200").status_code == 303
+    # A forged or foreign cookie does not.
+    forged = app.test_client()
+    forged.set_cookie("tsudoi_device", "WzEsMiwzXQ.forged")
+    assert _attempt(forged, user.email, DEFAULT_PASSWORD, ip="198.51.100.201").status_code == 429
+
+
+def test_unknown_addresses_get_one_attempt_per_slowdown_window(app):
+    user = make_user()
+    app.config["LOGIN_ACCOUNT_SLOWDOWN"] = "1 per 1 second"
+    try:
+        _fail_from_many_addresses(app, user.email)
+        assert _attempt(app.test_client(), user.email, "wrong-password-1", ip="203.0.113.80").status_code == 401
+        assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.81").status_code == 429
+        time.sleep(1.1)
+        # The owner from a new address gets through once the window has passed: slowed down, not locked out.
+        assert _attempt(app.test_client(), user.email, DEFAULT_PASSWORD, ip="203.0.113.81").status_code == 303
+    finally:
+        app.config["LOGIN_ACCOUNT_SLOWDOWN"] = "1 per minute"
 
 
 @pytest.fixture
@@ -113,6 +165,22 @@ def test_counters_live_in_redis_and_are_shared_between_app_instances(database_ur
     # The test app's own limiter is back on its in-memory storage.
     assert type(limiter.storage).__name__ == "MemoryStorage"
 
+
+
+@pytest.mark.usefixtures("app")
+def test_the_account_slowdown_is_shared_between_app_instances_through_redis(database_url, redis_db):
+    user = make_user()
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "RATELIMIT_STORAGE_URI": REDIS_URL}
+    with extra_app("testing", **settings) as first:
+        for n in range(10):
+            assert _attempt(first.test_client(), user.email, "wrong-password-1",
+                            ip=f"203.0.113.{n + 1}").status_code == 401
+    with extra_app("testing", **settings) as second:
+        # The other instance sees the account past its limit: one attempt for unknown addresses, then 429.
+        assert _attempt(second.test_client(), user.email, "wrong-password-1", ip="198.51.100.1").status_code == 401
+        response = _attempt(second.test_client(), user.email, DEFAULT_PASSWORD, ip="198.51.100.2")
+        assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert any(b"login-account" in key for key in redis_db.keys("*"))
 
 def _forgot(app, email: str, ip: str):
     client = app.test_client()

@@ -165,9 +165,15 @@ def test_failures_against_one_account_are_limited_across_addresses(client, app):
         response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
                                environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
         assert response.status_code == 401
+    # Past the limit the account is slowed down: one attempt per window for addresses it never signed in from.
+    response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
+                           environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    assert response.status_code == 401
     response = client.post(TOKEN_URL, json={"email": user.email.upper(), "password": DEFAULT_PASSWORD},
                            environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "too_many_requests"
+    assert int(response.headers["Retry-After"]) >= 1
     # Other accounts can still sign in from there.
     other = make_user()
     response = client.post(TOKEN_URL, json={"email": other.email, "password": DEFAULT_PASSWORD},
@@ -189,7 +195,11 @@ def test_form_and_api_failures_share_one_counter_per_account(client, app):
         response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
                                environ_base={"REMOTE_ADDR": f"203.0.113.{n + 1}"})
         assert response.status_code == 401
-    # The account's budget is spent on both doors, whatever the address or the password.
+    # The account's budget is spent on both doors: it is slowed down for new addresses, whatever the password
+    # (the first new address takes the window's one attempt).
+    response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
+                           environ_base={"REMOTE_ADDR": "192.0.2.49"})
+    assert response.status_code == 401
     response = client.post(TOKEN_URL, json={"email": user.email, "password": DEFAULT_PASSWORD},
                            environ_base={"REMOTE_ADDR": "192.0.2.50"})
     assert response.status_code == 429
@@ -209,4 +219,20 @@ def test_api_failures_count_against_the_form_login(client, app):
         response = client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
                                environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
         assert response.status_code == 401
+    assert _form_login(app, user.email, "wrong-password-1", "192.0.2.59").status_code == 401  # the window's one
     assert _form_login(app, user.email, DEFAULT_PASSWORD, "192.0.2.60").status_code == 429
+
+
+def test_an_address_that_got_a_token_before_is_not_slowed_down(client, app):
+    user = make_user()
+    known = {"REMOTE_ADDR": "192.0.2.70"}
+    assert client.post(TOKEN_URL, json={"email": user.email, "password": DEFAULT_PASSWORD},
+                       environ_base=known).status_code == 201
+    limit = int(app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"].split()[0])
+    for n in range(limit + 1):
+        client.post(TOKEN_URL, json={"email": user.email, "password": "wrong-password-1"},
+                    environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+    assert client.post(TOKEN_URL, json={"email": user.email, "password": DEFAULT_PASSWORD},
+                       environ_base={"REMOTE_ADDR": "203.0.113.99"}).status_code == 429
+    assert client.post(TOKEN_URL, json={"email": user.email, "password": DEFAULT_PASSWORD},
+                       environ_base=known).status_code == 201

@@ -76,3 +76,23 @@ def test_vendored_swagger_ui_carries_its_version_and_licence():
     init = (STATIC / "js" / "api-docs.js").read_text()
     assert "data-spec-url" in init
     assert "validatorUrl: null" in init
+
+
+def test_the_document_says_what_the_answers_carry(client):
+    """What schemathesis found (#20), pinned here for a reader: decimals are strings, a description may lack
+    Japanese, an error may name its field, and business-rule 422s and 409s are listed per operation."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas, paths = spec["components"]["schemas"], spec["paths"]
+    for schema, name in (("Latest", "value"), ("YearlyValue", "value"), ("PlanValue", "value"),
+                         ("UtilizationRow", "rate")):
+        assert schemas[schema]["properties"][name]["type"] == "string", (schema, name)
+    assert schemas["Organization"]["properties"]["description"] == {"$ref": "#/components/schemas/Descriptions"}
+    assert schemas["Descriptions"]["properties"]["ja"]["nullable"] is True
+    assert "nullable" not in schemas["Names"]["properties"]["ja"]
+    assert {"field", "alternatives"} <= set(schemas["ErrorBody"]["properties"])
+    assert "not_cancellable" in paths["/api/v1/bookings/{booking_id}/cancel"]["post"]["responses"]["422"]["description"]
+    booking = paths["/api/v1/bookings"]["post"]["responses"]
+    assert {"400", "404", "409", "422"} <= set(booking) and "past_date" in booking["422"]["description"]
+    assert "62 days" in paths["/api/v1/rooms/{room_id}/availability"]["get"]["responses"]["422"]["description"]
+    assert "409" in paths["/api/v1/events/{event_id}/cancel"]["post"]["responses"]
+    assert "NUL" in paths["/api/v1/events"]["post"]["responses"]["422"]["description"]

@@ -114,7 +114,8 @@ def test_language_cookie_flags(client):
 @pytest.mark.usefixtures("app")  # a production app on the suite's database, migrated and emptied by `app`
 def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
-    with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
+    with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://",
+                   ALLOW_MEMORY_LIMITS=True) as prod:
         assert prod.config["SECRET_KEY"] == "a-production-secret-from-the-environment"
         assert prod.config["SESSION_COOKIE_SECURE"] is True
         assert not prod.debug and not prod.testing
@@ -129,7 +130,8 @@ def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, database_ur
 @pytest.mark.usefixtures("app")  # a production app on the suite's database, migrated and emptied by `app`
 def test_production_language_cookie_is_secure(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
-    with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
+    with extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://",
+                   ALLOW_MEMORY_LIMITS=True) as prod:
         browser = prod.test_client()
         html = browser.get("/", base_url="https://tsudoi.example.jp").get_data(as_text=True)
         from tests.factories import csrf_from
@@ -200,3 +202,33 @@ def assert_security_headers_except_referrer(response) -> None:
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.usefixtures("app")
+def test_production_without_redis_refuses_to_start(monkeypatch, database_url):
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
+    monkeypatch.delenv("TSUDOI_ALLOW_MEMORY_LIMITS", raising=False)
+    with pytest.raises(RuntimeError, match="REDIS_URL must be set"), \
+            extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://"):
+        pass
+
+
+@pytest.mark.usefixtures("app")
+def test_production_with_memory_limits_allowed_starts_and_warns(monkeypatch, database_url, caplog):
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
+    monkeypatch.setenv("TSUDOI_ALLOW_MEMORY_LIMITS", "1")
+    with caplog.at_level("WARNING"), \
+            extra_app("production", SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI="memory://") as prod:
+        assert prod.config["ALLOW_MEMORY_LIMITS"] is True
+        assert prod.test_client().get("/healthz").status_code == 200
+    assert any("no REDIS_URL" in record.getMessage() and record.levelname == "WARNING" for record in caplog.records)
+
+
+@pytest.mark.usefixtures("app")
+def test_production_with_redis_starts_without_warning(monkeypatch, database_url, caplog):
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-from-the-environment")
+    monkeypatch.delenv("TSUDOI_ALLOW_MEMORY_LIMITS", raising=False)
+    with caplog.at_level("WARNING"), extra_app("production", SQLALCHEMY_DATABASE_URI=database_url,
+                                               RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/15"):
+        pass
+    assert not any("no REDIS_URL" in record.getMessage() for record in caplog.records)

@@ -90,3 +90,33 @@ def test_path_of_refuses_foreign_names(app, uploads):
         assert images.path_of("../secret_key") is None
         assert images.path_of("x.png") is None
         assert images.path_of("missing.jpg") is None
+
+
+def test_images_over_25_megapixels_are_refused_before_decoding(client, uploads, monkeypatch):
+    """A 30-megapixel image (well under the old 40 MP cap) is refused with a form error saying the limit, and
+    Pillow never decodes its pixels."""
+    editor = make_user()
+    org = make_organization(editor_id=editor.id)
+    login(client, editor.email)
+    big = io.BytesIO()
+    Image.new("L", (6000, 5000)).save(big, format="PNG")  # 30 MP in a 30 KB file
+    decoded = []
+    real_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self.size) or real_load(self))
+    response = _create(client, org.id, image=(io.BytesIO(big.getvalue()), "big.png"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "画像の画素数が多すぎます(2500万画素まで)" in html
+    assert (6000, 5000) not in decoded
+    assert not uploads.exists() or not any(uploads.iterdir())
+    with app_context():
+        assert db.session.scalar(sa.select(sa.func.count(EventSeries.id))) == 0
+
+
+def test_a_24_megapixel_camera_photo_is_still_taken(app):
+    photo = io.BytesIO()
+    Image.new("RGB", (6000, 4000), (10, 120, 200)).save(photo, format="JPEG", quality=60)
+    with app.app_context():
+        encoded = images.reencode(photo.getvalue())
+    with Image.open(io.BytesIO(encoded)) as image:
+        assert image.size == (1600, 1067)
