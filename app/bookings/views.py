@@ -82,7 +82,7 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
 def _equipment_choices(facility_id: int) -> list[SelectChoice]:
     rows = db.session.scalars(sa.select(Equipment).where(Equipment.facility_id == facility_id,
                                                          Equipment.active.is_(True)).order_by(Equipment.id))
-    return [SelectChoice(e.id, f"{e.name}({e.fee_yen:,}円)") for e in rows]
+    return [SelectChoice(e.id, _("%(name)s(%(yen)s円)", name=e.name, yen=format(e.fee_yen, ","))) for e in rows]
 
 
 def _organization_choices() -> list[SelectChoice]:

@@ -1,4 +1,7 @@
-"""Jinja filters: dates and times in the user's language, with 和暦 beside western years."""
+"""Jinja filters: dates and times in the user's language, with 和暦 beside western years in Japanese.
+
+English shows the western year alone: an era year ("Reiwa 8") means nothing to most English readers and
+only lengthens the date (docs/i18n.md)."""
 
 from __future__ import annotations
 
@@ -15,25 +18,23 @@ def _is_japanese() -> bool:
     return current_language().locale == "ja"
 
 
-def _era_of(day: date, *, romaji: bool) -> str | None:
+def _era_of(day: date) -> str | None:
     try:
-        return format_wareki(day, romaji=romaji)
+        return format_wareki(day)
     except ValueError:  # before the eras we know: show the western year alone
         return None
 
 
 def date_long(value: date | datetime | None) -> str:
-    """'2026年11月28日(土)(令和8年)' in Japanese, 'Sat, Nov 28, 2026 (Reiwa 8)' in English (Tokyo day)."""
+    """'2026年11月28日(土)(令和8年)' in Japanese, 'Sat, Nov 28, 2026' in English (Tokyo day)."""
     if value is None:
         return ""
     day = to_tokyo(value).date() if isinstance(value, datetime) else value
-    japanese = _is_japanese()
-    era = _era_of(day, romaji=not japanese)
-    if japanese:
-        text = format_date(day, "y年M月d日(E)", rebase=False)
-        return f"{text}({era})" if era else text
-    text = format_date(day, "EEE, MMM d, y", rebase=False)
-    return f"{text} ({era})" if era else text
+    if not _is_japanese():
+        return format_date(day, "EEE, MMM d, y", rebase=False)
+    era = _era_of(day)
+    text = format_date(day, "y年M月d日(E)", rebase=False)
+    return f"{text}({era})" if era else text
 
 
 def datetime_long(value: datetime | None) -> str:
@@ -52,10 +53,10 @@ def datetime_short(value: datetime | None) -> str:
 
 
 def fiscal_year_label(year: int) -> str:
-    """'令和8年度(2026年度)' in Japanese, 'FY2026 (Reiwa 8)' in English."""
+    """'令和8年度(2026年度)' in Japanese, 'FY2026' in English."""
     if _is_japanese():
         return f"{format_wareki_year(year, fiscal=True)}({year}年度)"
-    return f"FY{year} ({format_wareki_year(year, fiscal=True, romaji=True)})"
+    return f"FY{year}"
 
 
 def init_app(app) -> None:

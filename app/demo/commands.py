@@ -41,7 +41,7 @@ def load() -> None:
     else:
         click.echo(f"demo data already loaded: nothing added ({_summary(report.existing)} already there)")
     if report.accounts:
-        click.echo("\nDemo accounts (e-mail / password / role):")
+        click.echo("\nDemo accounts (email / password / role):")
         width = max(len(account.email) for account in report.accounts)
         pw_width = max(len(account.password) for account in report.accounts)
         for account in report.accounts:

@@ -9,6 +9,7 @@ Addresses are those of the real buildings as far as we know them; coordinates an
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
@@ -150,10 +151,10 @@ FACILITIES: tuple[FacilitySpec, ...] = (
         name_kana="クミンキョウドウスペース シバ",  # the reading allows no parentheses: a space instead
     ),
     FacilitySpec(
-        "伝統文化交流館", "Traditional Culture Exchange Hall", "でんとう ぶんか こうりゅうかん",
+        "伝統文化交流館", "Traditional Culture Exchange House", "でんとう ぶんか こうりゅうかん",
         FacilityKind.TRADITIONAL_CULTURE, District.SHIBAURA_KONAN, "港区芝浦1-11-15", "1-11-15 Shibaura, Minato-ku",
         "9:00〜21:00(第3月曜日・年末年始は休館)",
-        (R("交流の間", "Koryu-no-Ma (Exchange Hall)", RoomKind.JAPANESE, 60, 120.0, 2500, requires_approval=True),
+        (R("交流の間", "Koryu-no-Ma (Exchange Room)", RoomKind.JAPANESE, 60, 120.0, 2500, requires_approval=True),
          R("会議室", "Meeting Room", RoomKind.MEETING, 15, 25.0, 800)),
         {"has_elevator": False, "has_accessible_toilet": True, "has_step_free_entrance": None},
         name_kana="デントウブンカコウリュウカン",
@@ -171,6 +172,23 @@ SLOT_FACTOR = {"morning": 1.0, "afternoon": 1.3, "evening": 1.5}
 CATEGORY_FACTOR = {UserCategory.RESIDENT: 1.0, UserCategory.OUTSIDE: 1.5, UserCategory.COMMERCIAL: 2.0}
 
 
+_HOURS = re.compile(r"(\d+:\d\d)〜(\d+:\d\d)(?:\((.+)は休館\))?$")
+_ORDINALS = {"1": "1st", "2": "2nd", "3": "3rd", "4": "4th"}
+
+
+def opening_hours_in(hours_ja: str, language: str) -> str:
+    """The demo's opening hours ('9:00〜21:30(年末年始・第3月曜日は休館)') in English or easy Japanese."""
+    opens, closes, closed = _HOURS.match(hours_ja).groups()
+    days = [(day, "".join(ch for ch in day if ch.isdigit())) for day in (closed.split("・") if closed else [])]
+    if language == "en":
+        names = ["Dec 29–Jan 3" if day == "年末年始" else f"on the {_ORDINALS[n]} Monday of each month"
+                 for day, n in days]
+        return f"{opens}–{closes}" + (f" (closed {' and '.join(names)})" if names else "")
+    names = ["ねんまつ ねんし(12月29日〜1月3日)" if day == "年末年始" else f"まいつき だい{n} げつようび"
+             for day, n in days]
+    return f"{opens}〜{closes}" + (f"。やすみ: {'、'.join(names)}" if names else "")
+
+
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     first = date(year, month, 1)
     return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
@@ -180,9 +198,10 @@ def _add_facility(session, spec: FacilitySpec, report: DemoReport) -> None:
     facility = Facility(
         kind=spec.kind, district=spec.district, name_ja=spec.name_ja, name_en=spec.name_en, name_easy=spec.name_easy,
         address_ja=spec.address_ja, address_en=spec.address_en, opening_hours_ja=spec.opening_hours_ja,
-        name_kana=spec.name_kana,
+        opening_hours_en=opening_hours_in(spec.opening_hours_ja, "en"),
+        opening_hours_easy=opening_hours_in(spec.opening_hours_ja, "easy"), name_kana=spec.name_kana,
         notes_ja="予約は2か月前(区内の団体は3か月前)から。使用料は窓口でお支払いください。",
-        notes_en="Book up to 2 months ahead (3 months for groups in the ward). Pay the fee at the desk.",
+        notes_en="Book up to 2 months ahead (3 months for groups in the city). Pay the fee at the desk.",
         **spec.barrier_free,
     )
     session.add(facility)

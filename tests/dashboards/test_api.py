@@ -79,7 +79,7 @@ def test_bad_input_is_explained_in_the_callers_language(client):
         f"{PERIOD}&group_by=colour": ("group_by", "group_by は room、slot、weekday、month、fiscal_year のどれかで",
                                       "group_by must be one of room, slot, weekday, month or fiscal_year"),
         "from=2026-13-01&to=2027-01-01": ("from", "日付の形式が正しくありません", "Invalid date"),
-        "from=2027-01-01&to=2026-01-01": ("to", "期間は1日以上3660日以内", "between 1 and 3,660 days"),
+        "from=2027-01-01&to=2026-01-01": ("to", "期間は1日以上3660日以内", "from 1 to 3,660 days"),
         f"{PERIOD}&facility_id={2**63}": ("facility_id", "IDは1以上の整数", "An ID is a whole number"),
         f"{PERIOD}&room_id=0": ("room_id", "IDは1以上の整数", "An ID is a whole number"),
     }

@@ -114,6 +114,9 @@ def test_language_fallback_note(client):
     html = client.get(f"/events/{series.id}").get_data(as_text=True)
     assert "Japanese class" in html
     assert 'class="notice fallback-note"' in html  # the summary fell back to Japanese
+    client.set_cookie("tsudoi_lang", "ja-easy")  # no easy text at all: the notice says so in easy words
+    html = client.get(f"/events/{series.id}").get_data(as_text=True)
+    assert "やさしい にほんごが ありません" in html and "日本語教室" in html
     client.set_cookie("tsudoi_lang", "ja")
     html = client.get(f"/events/{series.id}").get_data(as_text=True)
     assert "fallback-note" not in html

@@ -54,3 +54,24 @@ def test_expire_command_is_safe_to_repeat(app):
     assert "expired 0" in runner.invoke(args=["bookings", "expire"]).output
     with app.app_context():
         assert db.session.scalar(sa.select(Booking.state)) == BookingState.EXPIRED
+
+
+def test_demo_english_agrees_with_the_catalog_and_reads_as_english():
+    """One English name for a facility in the demo data and the catalog; opening hours in every language."""
+    from babel.messages.pofile import read_po
+
+    from app.demo.facilities import opening_hours_in
+    from tests.core.test_catalog_wording import CATALOGS, JAPANESE_TEXT
+
+    with open(CATALOGS["en"], "rb") as fileobj:
+        english = read_po(fileobj)
+    named = [spec for spec in FACILITIES if english.get(spec.name_ja)]
+    assert named, "the catalog names no demo facility"
+    for spec in named:
+        assert spec.name_en == english.get(spec.name_ja).string, spec.name_ja
+    for spec in FACILITIES:
+        assert not JAPANESE_TEXT.search(spec.name_en + spec.address_en + opening_hours_in(spec.opening_hours_ja, "en"))
+    assert opening_hours_in("9:00〜21:30(年末年始・第3月曜日は休館)", "en") == (
+        "9:00–21:30 (closed Dec 29–Jan 3 and on the 3rd Monday of each month)")
+    assert opening_hours_in("9:00〜21:00(年末年始は休館)", "easy") == (
+        "9:00〜21:00。やすみ: ねんまつ ねんし(12月29日〜1月3日)")
