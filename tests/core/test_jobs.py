@@ -103,6 +103,8 @@ def test_registry_refuses_a_second_job_of_the_same_name():
 
 
 def test_the_application_registers_expiry_mail_and_pruning_in_that_order():
+    import app.jobs  # noqa: F401 - registers the jobs (create_app imports it; alone, this test must)
+
     names = [job.name for job in registry]
     assert names.index("bookings.expire-tentative") < names.index("mail.send-pending")
     assert "jobs.prune-runs" in names
