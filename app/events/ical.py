@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from icalendar import Calendar, Event, Timezone
 
@@ -31,6 +32,22 @@ def _one_line(text: str | None) -> str:
     # The library escapes commas, semicolons and newlines in TEXT values; a SUMMARY is still kept to one line so
     # no client shows a "BEGIN:VALARM" as if it were structure.
     return " ".join((text or "").split())
+
+
+GOOGLE_CALENDAR = "https://calendar.google.com/calendar/render"
+
+
+def google_calendar_url(occurrence: EventOccurrence, *, base_url: str, language: str = "ja") -> str:
+    """Google Calendar's "add an event" link for OCCURRENCE (its documented TEMPLATE action): title, UTC times,
+    place and a link back to the event's page. Nothing leaves Tsudoi until the person follows the link."""
+    series = occurrence.series
+    title, _ = series.text("title", language)
+    stamp = "%Y%m%dT%H%M%SZ"
+    start, end = (moment.astimezone(UTC).strftime(stamp) for moment in (occurrence.starts_at, occurrence.ends_at))
+    params = {"action": "TEMPLATE", "text": _one_line(title), "dates": f"{start}/{end}", "ctz": "Asia/Tokyo",
+              "details": f"{base_url}/events/{series.id}",
+              "location": _one_line(", ".join(v for v in venue_of_occurrence(occurrence, language) if v))}
+    return f"{GOOGLE_CALENDAR}?{urlencode(params)}"
 
 
 def build_calendar(occurrences: list[EventOccurrence], *, name: str, base_url: str, language: str = "ja") -> bytes:

@@ -23,8 +23,10 @@ from app.events import ical, queries
 from app.events import registrations as registration_services
 from app.events.models import (
     EventCategory,
+    EventOccurrence,
+    EventStatus,
 )
-from app.events.views.common import bp
+from app.events.views.common import bp, visible_series
 from app.extensions import db
 from app.organizations.models import Organization, VerificationStatus
 
@@ -57,19 +59,19 @@ def _ics_headers(tag: str, modified, *, private: bool) -> dict[str, str]:
     return headers
 
 
-def _ics_body(body: bytes, headers: dict[str, str]) -> Response:
-    return Response(body, mimetype="text/calendar",
-                    headers={**headers, "Content-Disposition": 'inline; filename="events.ics"'})
+def _ics_body(body: bytes, headers: dict[str, str], disposition: str = 'inline; filename="events.ics"') -> Response:
+    return Response(body, mimetype="text/calendar", headers={**headers, "Content-Disposition": disposition})
 
 
-def _ics_response(occurrences, name: str, *, private: bool = False):
+def _ics_response(occurrences, name: str, *, private: bool = False,
+                  disposition: str = 'inline; filename="events.ics"'):
     body = ical.build_calendar(occurrences, name=name, base_url=current_app.config["BASE_URL"],
                                language=current_language().code)
     tag, modified = ical.etag(body), ical.last_modified(occurrences)
     headers = _ics_headers(tag, modified, private=private)
     if _not_modified(tag, modified):
         return Response(status=304, headers=headers)
-    return _ics_body(body, headers)
+    return _ics_body(body, headers, disposition)
 
 
 def _public_feed(name: str, *, days_before: int, days_after: int, **where):
@@ -115,6 +117,17 @@ def feed():
         abort(404)
     return _public_feed(name, days_before=FEED_PAST_DAYS, days_after=WARD_FEED_DAYS, district=district,
                         category=category)
+
+
+@bp.get("/occurrences/<int:occurrence_id>/event.ics")
+def occurrence_ics(occurrence_id: int):
+    """One date of an event as a calendar file ("add to my calendar"), seen by whoever may see the event's page.
+    A draft (seen by its editors only) is not kept by shared caches."""
+    occurrence = db.get_or_404(EventOccurrence, occurrence_id)
+    series = visible_series(occurrence.series_id)
+    title, _lang = series.text("title", current_language().code)
+    return _ics_response([occurrence], plain(title), private=series.status != EventStatus.PUBLISHED,
+                         disposition=f'attachment; filename="event-{occurrence.id}.ics"')
 
 
 @bp.get("/my/<token>/feed.ics")

@@ -31,7 +31,7 @@ from app.core.forms import ActionForm
 from app.core.i18n import current_language
 from app.core.time import to_tokyo, today_tokyo, tokyo_to_utc, utcnow
 from app.events import cache as event_cache
-from app.events import queries, venue
+from app.events import ical, queries, venue
 from app.events import registrations as registration_services
 from app.events import series as series_services
 from app.events.forms import (
@@ -244,6 +244,8 @@ def show(series_id: int):
         accessibility=_accessibility_labels(), languages=FOREIGN_LANGUAGES,
         partners=[row.organization for row in series.partner_rows], venue=venue.venue_of(series, language),
         occurrence_venues={o.id: venue.venue_of_occurrence(o, language) for o in shown if o.room_booking_id},
+        google_calendar={o.id: ical.google_calendar_url(o, base_url=current_app.config["BASE_URL"], language=language)
+                         for o in shown if o.status != OccurrenceStatus.CANCELLED},
     )
 
 
