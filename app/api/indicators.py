@@ -37,6 +37,11 @@ class YearlyValueSchema(Schema):
     value = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "null: no data"})
     origin = fields.String(metadata={"description": "computed, manual or snapshot (a frozen year's stored value)"})
     partial = fields.Boolean(metadata={"description": "true while the fiscal year is not over (year to date)"})
+    through = fields.Date(allow_none=True, metadata={
+        "description": "booking figures of a year not over: the last day counted (today); null for a whole year"})
+    booked_ahead = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "booking figures: already booked for the days after `through` up to the year's end (a rate "
+                       "of those days' units, or a count of bookings); not part of value"})
     frozen = fields.Boolean()
     completeness = fields.Decimal(
         as_string=True, allow_none=True,
@@ -133,6 +138,7 @@ def _document(summary: queries.Summary) -> dict:
         "plan_values": indicator.plan_values,
         "yearly_values": [
             {"fiscal_year": v.fiscal_year, "value": v.value, "origin": v.origin, "partial": v.partial,
+             "through": v.through, "booked_ahead": v.ahead,
              "frozen": v.frozen, "completeness": v.completeness, "reported": v.reported, "ended": v.ended,
              "source_document": v.source_document, "source_date": v.source_date}
             for _year, v in sorted((summary.years or {}).items())

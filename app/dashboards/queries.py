@@ -12,7 +12,8 @@ from flask_babel import lazy_gettext as _l
 from app.core.db import rows_by_id
 from app.core.time import FiscalYear
 from app.extensions import db
-from app.facilities.models import Facility, FacilityKind, Room, TimeSlot
+from app.facilities.models import Facility, Room, TimeSlot
+from app.utilization import figures
 from app.utilization.access import visible_facility_ids
 from app.utilization.compute import (
     BookingStats,
@@ -21,9 +22,9 @@ from app.utilization.compute import (
     booking_stats,
     compute_utilization,
     lottery_demand,
-    rate_of,
     top_purposes,
 )
+from app.utilization.figures import YearFigure
 
 # The plan's targets (令和8年度末); configuration may override them (DASHBOARD_* keys).
 CENTER_RATE_TARGET = Decimal("82.9")  # 区民センター利用率 (%)
@@ -66,11 +67,11 @@ class Overview:
     year: int
     lines: list[FacilityLine]
     months: list[tuple[int, UtilizationRow | None, UtilizationRow | None]]  # month of year, this year, last year
-    center_rate: Decimal | None
-    center_rate_previous: Decimal | None
-    koryu_count: int
-    koryu_count_previous: int
-    koryu_present: bool
+    center: YearFigure  # 区民センター利用率: so far and booked ahead (app.utilization.figures, as everywhere)
+    center_previous: YearFigure
+    koryu: YearFigure  # 「交流の間」利用件数 of the rooms its rule names
+    koryu_previous: YearFigure
+    koryu_rooms: list[Room]
     center_target: Decimal = field(default_factory=center_rate_target)
     koryu_target: int = field(default_factory=koryu_count_target)
 
@@ -80,7 +81,8 @@ def _sum(rows: list[UtilizationRow], **key) -> UtilizationRow:
 
 
 def overview(user, year: int) -> Overview:
-    """The overview for fiscal YEAR: 3 queries whatever the number of facilities, rooms and bookings."""
+    """The overview for fiscal YEAR: a fixed number of queries whatever the number of facilities, rooms and
+    bookings (3 for the tables, a few for the plan's two figures)."""
     ids = visible_facility_ids(user)
     facilities = _facilities(ids)  # 1
     scope = [f.id for f in facilities]
@@ -112,15 +114,11 @@ def overview(user, year: int) -> Overview:
                      stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}))
         for f in facilities
     ]
-    centers = [line for line in lines if line.facility.kind == FacilityKind.COMMUNITY_CENTER]
-    koryu = [f.id for f in facilities if f.kind == FacilityKind.TRADITIONAL_CULTURE]
     return Overview(
         year=year, lines=lines, months=months,
-        center_rate=rate_of([line.current for line in centers]),
-        center_rate_previous=rate_of([line.previous for line in centers]),
-        koryu_count=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year),
-        koryu_count_previous=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year - 1),
-        koryu_present=bool(koryu),
+        center=figures.center_rate(year, visible=ids), center_previous=figures.center_rate(year - 1, visible=ids),
+        koryu=figures.koryu_count(year, visible=ids), koryu_previous=figures.koryu_count(year - 1, visible=ids),
+        koryu_rooms=figures.koryu_rooms(ids),
     )
 
 
@@ -257,3 +255,16 @@ def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
             "" if s is None or s.no_show_rate is None else f"{s.no_show_rate}",
         ))
     return result
+
+
+def figure_rows(user, year: int) -> list[tuple]:
+    """The plan's two figures of YEAR for the exports, from the same functions as the page's cards: name,
+    value so far ('' when unknown), the last day counted ('' for a whole year), booked ahead."""
+    ids = visible_facility_ids(user)
+    rows = []
+    for name, figure in (("区民センター利用率(%)", figures.center_rate(year, visible=ids)),
+                         ("伝統文化交流館「交流の間」利用件数(件)", figures.koryu_count(year, visible=ids))):
+        rows.append((year, name, "" if figure.value is None else f"{figure.value}",
+                     "" if figure.through is None else f"年度途中({figure.through.isoformat()}まで)",
+                     "" if figure.ahead is None else f"{figure.ahead}"))
+    return rows

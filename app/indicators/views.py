@@ -19,6 +19,7 @@ from app.extensions import db
 from app.indicators import export, participants, queries, services, sources
 from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, YearActionForm
 from app.indicators.models import FrozenYear, Indicator, MatchKind, SourceKind
+from app.utilization import figures
 
 bp = Blueprint("indicators", __name__)
 
@@ -147,6 +148,7 @@ def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
         parts=parts,
         origin=origin,
         formula=sources.formula_of(indicator),
+        booking_definitions=figures.DEFINITIONS,
         lang=current_language().code,
     ), status
 

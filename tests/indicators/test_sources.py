@@ -158,6 +158,8 @@ def test_booking_indicators_come_from_the_utilization_function(staff_user):
     add_closure(hall.facility_id, date(2025, 4, 1), date(2026, 3, 30))
     for day in (date(2026, 3, 30), date(2026, 3, 31)):
         add_booking(hall.meeting_id, day, [(9 * 60, 12 * 60)])
+    add_booking(hall.hall_id, date(2026, 3, 31), [(13 * 60, 17 * 60)])  # another room of the building
+    _set_rules("P09-04-2", [Rule(MatchKind.ROOM, str(hall.meeting_id))])  # the room that is 「交流の間」
     values = _values(2025, "P09-04-1", "P09-04-2")
     assert values["P09-04-1"].value == Decimal("5.3")  # 2 / 38 = 5.26 %
     assert values["P09-04-2"].value == 2
