@@ -113,6 +113,14 @@ def koryu_rooms(visible: Sequence[int] | None = None) -> list[Room]:
     return list(db.session.scalars(stmt.order_by(Room.facility_id, Room.sort_order, Room.id)))
 
 
+def bookable_rooms() -> list[Room]:
+    """Every active room of an active facility, for the room rule's choices (facility, then room order)."""
+    return list(db.session.scalars(
+        sa.select(Room).join(Facility, Facility.id == Room.facility_id)
+        .where(Room.active.is_(True), Facility.active.is_(True))
+        .order_by(Facility.kind, Facility.name_ja, Room.sort_order, Room.id)))
+
+
 def default_koryu_room_ids() -> list[int]:
     """Rooms named 交流の間 in a 伝統文化交流館: the room rule seeded until ward staff first save it."""
     return list(db.session.scalars(
@@ -140,10 +148,12 @@ def center_rate(year: int, *, today: date | None = None, visible: Sequence[int] 
     return YearFigure(year, rate_of([so_far]), through, ahead, so_far.booked, so_far.bookable)
 
 
-def koryu_count(year: int, *, today: date | None = None, visible: Sequence[int] | None = None) -> YearFigure:
-    """「交流の間」利用件数 of fiscal YEAR: bookings so far and booked ahead, of the rooms the room rule names."""
+def koryu_count(year: int, *, today: date | None = None, visible: Sequence[int] | None = None,
+                room_ids: Sequence[int] | None = None) -> YearFigure:
+    """「交流の間」利用件数 of fiscal YEAR: bookings so far and booked ahead, of the rooms the room rule names
+    (or of ROOM_IDS: a rule proposed on the rules page, previewed before it is saved)."""
     today = today or today_tokyo()
-    ids = [room.id for room in koryu_rooms(visible)]
+    ids = [room.id for room in koryu_rooms(visible)] if room_ids is None else list(room_ids)
     (start, cut), (cut, end) = _periods(year, today)
     through = None if cut >= end else cut - timedelta(days=1)
     since = _known_since(room_ids=ids) if ids else None

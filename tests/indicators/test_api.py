@@ -51,7 +51,8 @@ def test_detail_has_exact_values_and_unknowns(client, catalog):
 def test_detail_with_a_manual_value_and_its_judgement(client, catalog):
     item = client.get("/api/v1/indicators/P09-01-1").get_json()
     assert item["yearly_values"] == [{"fiscal_year": 2024, "value": "48.5", "origin": "manual", "partial": False,
-                                      "through": None, "booked_ahead": None, "frozen": False, "completeness": None, "reported": None, "ended": None,
+                                      "through": None, "booked_ahead": None, "frozen": False,
+                                      "completeness": None, "reported": None, "ended": None,
                                       "source_document": "実態調査", "source_date": "2025-03-10"}]
     expected = (Decimal("48.5") - Decimal("45.8")) / (Decimal("50.0") - Decimal("45.8"))
     assert Decimal(item["latest"]["progress_rate"]) == expected
