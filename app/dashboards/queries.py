@@ -92,6 +92,9 @@ def overview(user, year: int) -> Overview:
                                group_by=("facility", "fiscal_year", "month"))  # 2
     stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
                           group_by=("facility", "fiscal_year"))  # 3
+    since = figures.known_since(facility_ids=scope) if scope else None
+    # Years before Tsudoi holds any booking of these facilities are unknown (—), not 0 %.
+    util = [r for r in util if since is not None and r.key["fiscal_year"] >= since]
     util_by = {
         (fid, fy): _sum([r for r in util if (r.key["facility"], r.key["fiscal_year"]) == (fid, fy)], facility=fid,
                         fiscal_year=fy)

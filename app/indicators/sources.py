@@ -36,6 +36,7 @@ from app.utilization import figures
 from app.utilization.compute import booking_stats, compute_utilization
 
 EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
+COMPUTED_KINDS = (*EVENT_KINDS, SourceKind.BOOKING_UTILIZATION, SourceKind.BOOKING_COUNT, SourceKind.REGISTRY_COUNT)
 BOOKING_FACILITY_KIND = {
     SourceKind.BOOKING_UTILIZATION: FacilityKind.COMMUNITY_CENTER,  # 区民センター利用率
     SourceKind.BOOKING_COUNT: FacilityKind.TRADITIONAL_CULTURE,  # 伝統文化交流館「交流の間」利用件数
@@ -396,6 +397,9 @@ def compute_year(year: int, indicators: Sequence[Indicator], *, now: datetime | 
     now = now or utcnow()
     if year > fiscal_year(now):
         return {}
+    first = figures.first_fiscal_year()
+    if first is not None and year < first:  # before Tsudoi was used: every computed value is unknown
+        return {i.id: YearValue(year, None, "computed") for i in indicators if i.source_kind in COMPUTED_KINDS}
     result = _event_values(year, now, [i for i in indicators if i.source_kind in EVENT_KINDS])
     result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_FACILITY_KIND], year, now))
     result.update(_registry_values([i for i in indicators if i.source_kind == SourceKind.REGISTRY_COUNT], year,

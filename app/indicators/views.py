@@ -55,6 +55,15 @@ def indicator_pace(year: int, summary) -> Decimal | None:
     return summary.pace(year)
 
 
+@bp.app_template_filter("indicator_printed")
+def indicator_printed(year: int, summary) -> Decimal | None:
+    """The actual the plan prints for YEAR (当初 or 中間実績), None for other years (a gap in the chart)."""
+    for printed in (summary.baseline, summary.midterm_actual):
+        if printed is not None and printed.fiscal_year == year:
+            return printed.value
+    return None
+
+
 @bp.app_template_filter("indicator_pace_text")
 def indicator_pace_text(value: Decimal | None, unit: str | None = None) -> str:
     """A pace value rounded to one decimal with its unit; '—' when there is no pace line."""

@@ -78,7 +78,7 @@ def _periods(year: int, today: date) -> tuple[tuple[date, date], tuple[date, dat
     return (fy.first_day, cut), (cut, fy.end_day)
 
 
-def _known_since(*, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None) -> int | None:
+def known_since(*, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None) -> int | None:
     """The fiscal year of the first booking (any state) in scope, one query; None when there is none."""
     stmt = sa.select(sa.func.min(Booking.day))
     if facility_ids is not None:
@@ -137,7 +137,7 @@ def center_rate(year: int, *, today: date | None = None, visible: Sequence[int] 
     ids = center_facility_ids(visible)
     (start, cut), (cut, end) = _periods(year, today)
     through = None if cut >= end else cut - timedelta(days=1)
-    since = _known_since(facility_ids=ids) if ids else None
+    since = known_since(facility_ids=ids) if ids else None
     if since is None or year < since:
         return YearFigure(year, None, through if start < cut else None)
     so_far = compute_utilization(start=start, end=cut, facility_ids=ids)[0] if start < cut else None
@@ -156,7 +156,7 @@ def koryu_count(year: int, *, today: date | None = None, visible: Sequence[int] 
     ids = [room.id for room in koryu_rooms(visible)] if room_ids is None else list(room_ids)
     (start, cut), (cut, end) = _periods(year, today)
     through = None if cut >= end else cut - timedelta(days=1)
-    since = _known_since(room_ids=ids) if ids else None
+    since = known_since(room_ids=ids) if ids else None
     if since is None or year < since:
         return YearFigure(year, None, through if start < cut else None)
     so_far = booking_stats(start=start, end=cut, room_ids=ids)[0].bookings if start < cut else None
