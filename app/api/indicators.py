@@ -64,19 +64,31 @@ class SourceSchema(Schema):
 
 
 class LatestSchema(Schema):
-    """The latest yearly value judged against the final target."""
+    """The latest yearly value judged against the target that applies to its year."""
 
     fiscal_year = fields.Integer()
     value = fields.Decimal(as_string=True)
     partial = fields.Boolean()
     completeness = fields.Decimal(as_string=True, allow_none=True)
+    through = fields.Date(allow_none=True, metadata={"description": "booking figures: the last day counted"})
+    target = fields.Nested(PlanValueSchema, allow_none=True, metadata={
+        "description": "the printed target that applies to the value's year: its own (令和7年度 for FY2025 where "
+                       "printed, 令和8年度末 for FY2026), else the next one"})
     progress_rate = fields.Decimal(
         as_string=True, allow_none=True,
-        metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
+        metadata={"description": "(actual - baseline) / (target - baseline); null when the baseline or target is "
+                                 "unknown, they are equal, the target is not on the better side of the baseline, "
+                                 "or the value is a year-to-date count (compared with the pace instead)"},
     )
+    pace = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "what the target implies for the value when it is not judged finally: by today for a "
+                       "year-to-date value (the elapsed share of the target for counts, the target for rates), or "
+                       "for its year on the line from the baseline for a year before the target's"})
+    on_pace = fields.Boolean(allow_none=True, metadata={"description": "the value reached `pace`"})
     judgement = fields.String(allow_none=True, metadata={
-        "description": "achieved or not_achieved (or A, B, C when the app is set to three grades); null if unknown"
-                       " or pending"
+        "description": "achieved or not_achieved (or A, B, C when the app is set to three grades) against `target`;"
+                       " null if unknown, pending (year to date) or a year before the target's that has not reached"
+                       " it (see `pace`)"
     })
     judgement_pending = fields.Boolean(metadata={
         "description": "true when the value is year to date and has not reached the target yet: it is judged "
@@ -118,7 +130,11 @@ def _document(summary: queries.Summary) -> dict:
             "value": summary.latest.value,
             "partial": summary.latest.partial,
             "completeness": summary.latest.completeness,
+            "through": summary.latest.through,
+            "target": summary.target,
             "progress_rate": summary.progress,
+            "pace": summary.pace_now,
+            "on_pace": summary.on_pace,
             "judgement": summary.judgement.value if summary.judgement else None,
             "judgement_pending": summary.pending,
         }

@@ -13,6 +13,7 @@ from app.core.db import rows_by_id
 from app.core.time import FiscalYear
 from app.extensions import db
 from app.facilities.models import Facility, Room, TimeSlot
+from app.indicators import queries as indicator_queries
 from app.utilization import figures
 from app.utilization.access import visible_facility_ids
 from app.utilization.compute import (
@@ -40,6 +41,20 @@ def center_rate_target() -> Decimal:
 
 def koryu_count_target() -> int:
     return int(current_app.config.get("DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET))
+
+
+def plan_target(code: str, year: int, config_key: str, default):
+    """(value, label) of the target that applies to fiscal YEAR for the indicator CODE (the same rule as the
+    indicator pages: indicators.queries.target_for); the DASHBOARD_* setting when configured, the plan's
+    令和8年度末 value when the catalog is not loaded."""
+    if config_key in current_app.config:
+        return type(default)(str(current_app.config[config_key])), TARGET_LABEL
+    indicator = indicator_queries.get_by_code(code)
+    target = indicator_queries.target_for(indicator, year) if indicator is not None else None
+    if target is None:
+        return default, TARGET_LABEL
+    label = TARGET_LABEL if target.year_label == "令和8年度末" else target.year_label
+    return type(default)(target.value), label
 
 
 def _facilities(ids: list[int] | None) -> list[Facility]:
@@ -74,6 +89,8 @@ class Overview:
     koryu_rooms: list[Room]
     center_target: Decimal = field(default_factory=center_rate_target)
     koryu_target: int = field(default_factory=koryu_count_target)
+    center_target_label: object = TARGET_LABEL  # the plan's label of the target that applies to the year
+    koryu_target_label: object = TARGET_LABEL
 
 
 def _sum(rows: list[UtilizationRow], **key) -> UtilizationRow:
@@ -117,8 +134,13 @@ def overview(user, year: int) -> Overview:
                      stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}))
         for f in facilities
     ]
+    center_target, center_label = plan_target(figures.CENTER_RATE_CODE, year, "DASHBOARD_CENTER_RATE_TARGET",
+                                              CENTER_RATE_TARGET)
+    koryu_target, koryu_label = plan_target(figures.KORYU_COUNT_CODE, year, "DASHBOARD_KORYU_COUNT_TARGET",
+                                            KORYU_COUNT_TARGET)
     return Overview(
-        year=year, lines=lines, months=months,
+        year=year, lines=lines, months=months, center_target=center_target, koryu_target=koryu_target,
+        center_target_label=center_label, koryu_target_label=koryu_label,
         center=figures.center_rate(year, visible=ids), center_previous=figures.center_rate(year - 1, visible=ids),
         koryu=figures.koryu_count(year, visible=ids), koryu_previous=figures.koryu_count(year - 1, visible=ids),
         koryu_rooms=figures.koryu_rooms(ids),

@@ -356,9 +356,18 @@ def test_a_year_to_date_value_is_judged_at_year_end_unless_it_already_reached_th
 
     with app_context():
         indicator = queries.get_by_code("P13-03-1")  # 観光案内者数, higher is better, 4,000 by 令和8年度末
-        ended_year = queries.summarize(indicator, {2025: YearValue(2025, Decimal(1234), "computed")})
-        assert ended_year.judgement.value == "not_achieved" and not ended_year.pending
-        so_far = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed", partial=True)})
-        assert so_far.judgement is None and so_far.pending and so_far.progress is not None
+        whole_year = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed")})
+        assert whole_year.judgement.value == "not_achieved" and not whole_year.pending  # the target's year
+        assert whole_year.pace_now is None and whole_year.final_judgement
+        # Half of 令和8年度 gone (1 October is day 184 of 365, today counts): 4,000 x 184 / 365 = 2,016.4.
+        half = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)  # 10月1日 01:00 in Tokyo
+        so_far = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed", partial=True)},
+                                   now=half)
+        assert so_far.judgement is None and so_far.pending
+        assert so_far.progress is None  # a count so far is set against the pace, not the whole year's target
+        assert so_far.pace_now == Decimal("2016.4") and so_far.on_pace is False
+        ahead = queries.summarize(indicator, {2026: YearValue(2026, Decimal(2100), "computed", partial=True)},
+                                  now=half)
+        assert ahead.judgement is None and ahead.on_pace is True
         reached = queries.summarize(indicator, {2026: YearValue(2026, Decimal(4500), "computed", partial=True)})
-        assert reached.judgement.value == "achieved" and not reached.pending
+        assert reached.judgement.value == "achieved" and not reached.pending  # a count only grows
