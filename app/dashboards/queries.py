@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.db import rows_by_id
-from app.core.time import FiscalYear
+from app.core.time import FiscalYear, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, Room, TimeSlot
 from app.indicators import queries as indicator_queries
@@ -73,6 +74,7 @@ class FacilityLine:
     current: UtilizationRow
     previous: UtilizationRow
     stats: BookingStats
+    ahead: UtilizationRow | None = None  # the days after today up to the year's end (先の予約), current year only
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Overview:
     koryu: YearFigure  # 「交流の間」利用件数 of the rooms its rule names
     koryu_previous: YearFigure
     koryu_rooms: list[Room]
+    through: date | None = None  # the last day counted in the yearly figures while the year is not over
     center_target: Decimal = field(default_factory=center_rate_target)
     koryu_target: int = field(default_factory=koryu_count_target)
     center_target_label: object = TARGET_LABEL  # the plan's label of the target that applies to the year
@@ -104,9 +107,14 @@ def overview(user, year: int) -> Overview:
     facilities = _facilities(ids)  # 1
     scope = [f.id for f in facilities]
     previous, current = FiscalYear(year - 1), FiscalYear(year)
-    # One pass over both years' units, by facility and month; the yearly and monthly figures are sums of it.
-    util = compute_utilization(start=previous.first_day, end=current.end_day, facility_ids=scope,
-                               group_by=("facility", "fiscal_year", "month"))  # 2
+    # One pass over both years' units up to today, by facility and month (the yearly and monthly figures are its
+    # sums), and one over the days after today (先の予約), as app.utilization.figures counts them.
+    cut = min(max(today_tokyo() + timedelta(days=1), previous.first_day), current.end_day)
+    keys = ("facility", "fiscal_year", "month")
+    util = compute_utilization(start=previous.first_day, end=cut, facility_ids=scope, group_by=keys)  # 2
+    ahead_start = max(cut, current.first_day)
+    ahead = (compute_utilization(start=ahead_start, end=current.end_day, facility_ids=scope, group_by=keys)
+             if ahead_start < current.end_day else [])
     stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
                           group_by=("facility", "fiscal_year"))  # 3
     since = figures.known_since(facility_ids=scope) if scope else None
@@ -117,7 +125,10 @@ def overview(user, year: int) -> Overview:
                         fiscal_year=fy)
         for fid, fy in {(r.key["facility"], r.key["fiscal_year"]) for r in util}
     }
-    by_month = {m: _sum([r for r in util if r.key["month"] == m], month=m) for m in {r.key["month"] for r in util}}
+    ahead_by = {fid: _sum([r for r in ahead if r.key["facility"] == fid], facility=fid)
+                for fid in {r.key["facility"] for r in ahead}}
+    both = util + ahead  # the months: what was used so far and what is booked for the days after today
+    by_month = {m: _sum([r for r in both if r.key["month"] == m], month=m) for m in {r.key["month"] for r in both}}
     months = []
     for offset in range(12):  # April .. March, this fiscal year beside the last
         month = (3 + offset) % 12 + 1
@@ -131,7 +142,7 @@ def overview(user, year: int) -> Overview:
 
     lines = [
         FacilityLine(f, util_of(f.id, year), util_of(f.id, year - 1),
-                     stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}))
+                     stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}), ahead_by.get(f.id))
         for f in facilities
     ]
     center_target, center_label = plan_target(figures.CENTER_RATE_CODE, year, "DASHBOARD_CENTER_RATE_TARGET",
@@ -144,6 +155,7 @@ def overview(user, year: int) -> Overview:
         center=figures.center_rate(year, visible=ids), center_previous=figures.center_rate(year - 1, visible=ids),
         koryu=figures.koryu_count(year, visible=ids), koryu_previous=figures.koryu_count(year - 1, visible=ids),
         koryu_rooms=figures.koryu_rooms(ids),
+        through=cut - timedelta(days=1) if previous.first_day < cut < current.end_day else None,
     )
 
 

@@ -122,7 +122,10 @@ def test_the_current_year_is_the_rate_so_far_with_bookings_ahead_apart(client):
     item = client.get("/api/v1/indicators/P09-04-1").get_json()
     current = next(v for v in item["yearly_values"] if v["fiscal_year"] == year)
     assert current["through"] == today.isoformat() and current["partial"] is True
+    # The facility table counts the same days: this centre's rate so far, its bookings ahead apart.
+    assert f'id="current-rate-{center.facility_id}">5.3%' in html
     if today < last_day:
+        assert f'id="ahead-{center.facility_id}">10.5%' in html
         assert 'id="center-rate-ahead">10.5%' in html  # 2 of the last day's 19 units
         assert 'id="koryu-count-ahead">1件' in html
         assert current["booked_ahead"] == "10.5"
