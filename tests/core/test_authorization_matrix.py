@@ -410,6 +410,7 @@ TABLE = [
     R("api_facilities.BookingCancel", "POST", "401  404  404  404  ok   404  404  404", booking_id=W.booking_y,
       label="y"),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  ok   ok   ok", query=PERIOD),
+    R("api_utilization.UtilizationYear", "GET", "401  403  403  403  403  ok   ok   ok", year=FROZEN_YEAR),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
       query={**PERIOD, "facility_id": W.facility_g}, label="g"),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.facilities.models import ClosureKind, Facility, FacilityKind, Room
 from app.indicators import services
 from app.utilization import figures
+from tests.api.factories import make_token
 from tests.facilities.factories import add_closure, make_center
 from tests.factories import app_context, login, make_user
 from tests.utilization.factories import add_booking
@@ -59,7 +60,11 @@ def _four_ways(client, year: int) -> dict[str, tuple]:
     for code in ("P09-04-1", "P09-04-2"):
         item = client.get(f"/api/v1/indicators/{code}").get_json()
         api[code] = next(v for v in item["yearly_values"] if v["fiscal_year"] == year)["value"]
+    token = make_token(make_user(role=Role.WARD_STAFF))[1]
+    year_api = client.get(f"/api/v1/utilization/fiscal-years/{year}",
+                          headers={"Authorization": f"Bearer {token}"}).get_json()
     return {
+        "utilization api": (number(year_api["center_rate"]["value"]), number(year_api["koryu_count"]["value"])),
         "dashboard": (number(dash_rate), number(dash_count)),
         "indicator page": (number(page["P09-04-1"]), number(page["P09-04-2"])),
         "csv": (number(csv_rate), number(csv_count)),
