@@ -178,6 +178,8 @@ class FacilityReport:
     stats: BookingStats
     purposes: list[tuple[str, int]]
     lottery: LotteryDemand
+    ahead: UtilizationRow | None = None  # the days after today up to the year's end (先の予約)
+    through: date | None = None  # the last day counted in the year's figures while it is not over
 
 
 def _regroup(rows: list[UtilizationRow], keys: tuple[str, ...]) -> list[UtilizationRow]:
@@ -217,8 +219,13 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
     previous, current = FiscalYear(year - 1), FiscalYear(year)
     scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
     # One grouping finer than every table of the page (a few thousand rows at most); the tables are its sums.
-    fine = compute_utilization(start=previous.first_day, end=current.end_day,
+    # The days up to today (as the overview and the plan's figures count them); the rest of the year apart.
+    cut = min(max(today_tokyo() + timedelta(days=1), previous.first_day), current.end_day)
+    fine = compute_utilization(start=previous.first_day, end=cut,
                                group_by=("fiscal_year", "room", "month", "slot", "weekday"), **scope)  # 3, 4
+    ahead_start = max(cut, current.first_day)
+    ahead = (compute_utilization(start=ahead_start, end=current.end_day, group_by=("room", "month"), **scope)
+             if ahead_start < current.end_day else [])  # 先の予約
     two_years = _regroup(fine, ("fiscal_year", "room", "month"))
     detail = _regroup([r for r in fine if r.key["fiscal_year"] == year], ("room", "slot", "weekday"))
     stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 5
@@ -241,13 +248,16 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
         before = [r for r in last_year if r.key["room"] == room_id]
         by_room.append((rooms[room_id], total(mine) if mine else None, total(before) if before else None))
     months = []
-    for offset in range(12):
+    booked_later = [UtilizationRow({"fiscal_year": year, **r.key}, r.bookable, r.booked, r.used) for r in ahead]
+    for offset in range(12):  # a month shows its days so far and, after today, what is booked ahead
         month = (3 + offset) % 12 + 1
-        now_rows = [r for r in this_year if r.key["month"] % 100 == month]
+        now_rows = [r for r in this_year + booked_later if r.key["month"] % 100 == month]
         before_rows = [r for r in last_year if r.key["month"] % 100 == month]
         months.append((month, total(now_rows) if now_rows else None, total(before_rows) if before_rows else None))
     least = sorted((r for r in detail if r.bookable), key=lambda r: (r.booked / r.bookable, -r.bookable))[:10]
     return FacilityReport(
+        ahead=total(ahead) if ahead else None,
+        through=cut - timedelta(days=1) if previous.first_day < cut < current.end_day else None,
         facility=facility, room=room, rooms=rooms, year=year, total=total(this_year),
         total_previous=total(last_year), by_room=by_room, months=months,
         heatmap={(r.key["weekday"], r.key["slot"]): r for r in grid},

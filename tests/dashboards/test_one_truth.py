@@ -131,6 +131,8 @@ def test_the_current_year_is_the_rate_so_far_with_bookings_ahead_apart(client):
     assert f'id="current-rate-{center.facility_id}">5.3%' in html
     if today < last_day:
         assert f'id="ahead-{center.facility_id}">10.5%' in html
+        facility = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={year}").get_data(as_text=True)
+        assert 'id="rate-1">5.3%' in facility and 'id="rate-ahead">10.5%' in facility
         assert 'id="center-rate-ahead">10.5%' in html  # 2 of the last day's 19 units
         assert 'id="koryu-count-ahead">1件' in html
         assert current["booked_ahead"] == "10.5"
