@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
 from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
 from app.extensions import db
-from app.facilities.models import Facility, FacilityKind
+from app.facilities.models import Facility
 from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind, VerificationStatus
 from app.participation.models import ParticipationReport, ReportStatus
@@ -37,10 +37,8 @@ from app.utilization.compute import booking_stats, compute_utilization
 
 EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
 COMPUTED_KINDS = (*EVENT_KINDS, SourceKind.BOOKING_UTILIZATION, SourceKind.BOOKING_COUNT, SourceKind.REGISTRY_COUNT)
-BOOKING_FACILITY_KIND = {
-    SourceKind.BOOKING_UTILIZATION: FacilityKind.COMMUNITY_CENTER,  # 区民センター利用率
-    SourceKind.BOOKING_COUNT: FacilityKind.TRADITIONAL_CULTURE,  # 伝統文化交流館「交流の間」利用件数
-}
+# 区民センター利用率 and 「交流の間」利用件数: app.utilization.figures says which facilities and rooms count.
+BOOKING_KINDS = (SourceKind.BOOKING_UTILIZATION, SourceKind.BOOKING_COUNT)
 # Registry metrics by indicator code (codes of app/indicators/data/indicators.csv).
 REGISTRY_METRICS = {
     "P09-01-2": "npo_grants",  # NPO活動助成制度利用団体数: groups using the grant in the year
@@ -314,11 +312,6 @@ def _year_days(year: int, now: datetime):
     return fy.first_day, min(fy.end_day, today + timedelta(days=1))
 
 
-def facility_ids_of(kind: FacilityKind) -> list[int]:
-    """Active facilities of KIND (the scope of a booking indicator)."""
-    return list(db.session.scalars(sa.select(Facility.id).where(Facility.kind == kind, Facility.active.is_(True))))
-
-
 def _booking_values(indicators: Sequence[Indicator], year: int, now: datetime) -> dict[int, YearValue]:
     """The booking indicators of YEAR from THE functions of app.utilization.figures (what the dashboard card,
     the exports and the API show too): the value so far, and what is booked ahead apart."""
@@ -401,7 +394,7 @@ def compute_year(year: int, indicators: Sequence[Indicator], *, now: datetime | 
     if first is not None and year < first:  # before Tsudoi was used: every computed value is unknown
         return {i.id: YearValue(year, None, "computed") for i in indicators if i.source_kind in COMPUTED_KINDS}
     result = _event_values(year, now, [i for i in indicators if i.source_kind in EVENT_KINDS])
-    result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_FACILITY_KIND], year, now))
+    result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_KINDS], year, now))
     result.update(_registry_values([i for i in indicators if i.source_kind == SourceKind.REGISTRY_COUNT], year,
                                    now, registry_now=registry_now))
     return result
@@ -440,7 +433,7 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
                 stmt = stmt.join(EventPartner, EventPartner.series_id == EventSeries.id)
             out[name] = [[str(k), int(v)] for k, v in db.session.execute(stmt)]
         return out
-    if kind in BOOKING_FACILITY_KIND:
+    if kind in BOOKING_KINDS:
         start, end = _year_days(year, now)
         if kind == SourceKind.BOOKING_UTILIZATION:
             ids, rooms = figures.center_facility_ids(), None
@@ -513,7 +506,7 @@ def provenance(indicator: Indicator, year: int, *, now: datetime | None = None, 
         return {"occurrences": rows, "total": value.ended}
     if kind == SourceKind.BOOKING_COUNT:
         return {"rooms": figures.koryu_rooms()}
-    if kind in BOOKING_FACILITY_KIND:
+    if kind in BOOKING_KINDS:
         ids = figures.center_facility_ids()
         return {"facilities": list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))
                                                       .order_by(Facility.district, Facility.name_ja)))}
