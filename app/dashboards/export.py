@@ -20,6 +20,8 @@ ROOM_NOTE = ("枠は分割した部屋ごとに数えます。部屋全体の予
 FIGURES_HEADER = ("年度", "計画の指標", "値(年度途中は今日まで)", "集計した期間", "先の予約(今日より後)")
 FIGURES_NOTE = ("計画の指標の値は、画面・成果指標・APIと同じ計算です(docs/indicators.md)。空欄は「データなし」で、"
                 "0ではありません。")
+AHEAD_NOTE = ("年度途中の年度の行は月ごとの枠数で、今日より後の日の予約(先の予約)も含みます。計画の指標の値"
+              "(今日までの日だけ)は「計画の指標」の行にあります。")
 NOTES = (FORMULA_NOTE, USED_NOTE, NO_SHOW_NOTE, ROOM_NOTE)
 
 
@@ -37,6 +39,8 @@ def to_csv(rows: Iterable[Sequence], figures: Sequence[Sequence] = ()) -> bytes:
         for row in figures:
             writer.writerow(row)
         writer.writerow([FIGURES_NOTE])
+        if any(row[3] for row in figures):  # a year not over
+            writer.writerow([AHEAD_NOTE])
     writer.writerow([])
     for note in NOTES:
         writer.writerow([note])
@@ -64,6 +68,8 @@ def to_xlsx(rows: Iterable[Sequence], figures: Sequence[Sequence] = ()) -> bytes
         for row in figures:
             sheet.append([float(v) if i == 2 and v else v for i, v in enumerate(row)])
         sheet.append([FIGURES_NOTE])
+        if any(row[3] for row in figures):
+            sheet.append([AHEAD_NOTE])
     sheet.append([])
     for note in NOTES:
         sheet.append([note])

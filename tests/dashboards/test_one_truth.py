@@ -95,6 +95,8 @@ def test_a_closed_year_is_the_same_on_dashboard_indicator_page_csv_and_api(clien
     seen = _four_ways(client, PAST)
     expected = (Decimal("14.3"), Decimal(2))  # 4 / 28 = 14.29 %; two bookings of 交流の間
     assert seen == dict.fromkeys(seen, expected), seen
+    body = client.get(f"/staff/utilization/export.csv?fy={PAST}").get_data().decode("utf-8-sig")
+    assert "先の予約)も含みます" not in body  # a closed year: its rows are the whole year
     with app_context():  # the function itself, whatever page
         assert figures.center_rate(PAST).value == expected[0] and figures.koryu_count(PAST).value == 2
         assert figures.center_rate(PAST).through is None and figures.center_rate(PAST).ahead is None
@@ -124,6 +126,8 @@ def test_the_current_year_is_the_rate_so_far_with_bookings_ahead_apart(client):
     assert f"年度途中({today.month}月{today.day}日まで)" in html and "この数の定義" in html
     page = client.get("/staff/indicators/P09-04-1").get_data(as_text=True)
     assert f"年度途中({today.month}月{today.day}日まで)" in page
+    body = client.get(f"/staff/utilization/export.csv?fy={year}").get_data().decode("utf-8-sig")
+    assert f"年度途中({today.isoformat()}まで)" in body and "先の予約)も含みます" in body
     item = client.get("/api/v1/indicators/P09-04-1").get_json()
     current = next(v for v in item["yearly_values"] if v["fiscal_year"] == year)
     assert current["through"] == today.isoformat() and current["partial"] is True
