@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from app.core.db import rows_by_id
 from app.core.time import FiscalYear, today_tokyo
 from app.extensions import db
-from app.facilities.models import Facility, Room, TimeSlot
+from app.facilities.models import Facility, FacilityKind, Room, TimeSlot
 from app.indicators import queries as indicator_queries
 from app.utilization import figures
 from app.utilization.access import visible_facility_ids
@@ -44,13 +44,12 @@ def koryu_count_target() -> int:
     return int(current_app.config.get("DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET))
 
 
-def plan_target(code: str, year: int, config_key: str, default):
-    """(value, label) of the target that applies to fiscal YEAR for the indicator CODE (the same rule as the
-    indicator pages: indicators.queries.target_for); the DASHBOARD_* setting when configured, the plan's
-    令和8年度末 value when the catalog is not loaded."""
+def plan_target(indicator, year: int, config_key: str, default):
+    """(value, label) of the target that applies to fiscal YEAR for INDICATOR (the same rule as the indicator
+    pages: indicators.queries.target_for); the DASHBOARD_* setting when configured, the plan's 令和8年度末 value
+    when the catalog is not loaded (INDICATOR None)."""
     if config_key in current_app.config:
         return type(default)(str(current_app.config[config_key])), TARGET_LABEL
-    indicator = indicator_queries.get_by_code(code)
     target = indicator_queries.target_for(indicator, year) if indicator is not None else None
     if target is None:
         return default, TARGET_LABEL
@@ -109,24 +108,33 @@ def overview(user, year: int) -> Overview:
     previous, current = FiscalYear(year - 1), FiscalYear(year)
     # One pass over both years' units up to today, by facility and month (the yearly and monthly figures are its
     # sums), and one over the days after today (先の予約), as app.utilization.figures counts them.
-    cut = min(max(today_tokyo() + timedelta(days=1), previous.first_day), current.end_day)
+    today = today_tokyo()
+    cut = min(max(today + timedelta(days=1), previous.first_day), current.end_day)
     keys = ("facility", "fiscal_year", "month")
-    util = compute_utilization(start=previous.first_day, end=cut, facility_ids=scope, group_by=keys)  # 2
-    ahead_start = max(cut, current.first_day)
-    ahead = (compute_utilization(start=ahead_start, end=current.end_day, facility_ids=scope, group_by=keys)
-             if ahead_start < current.end_day else [])
+    util = compute_utilization(start=previous.first_day, end=cut, facility_ids=scope, group_by=keys) if scope else []
+    ahead = (compute_utilization(start=cut, end=current.end_day, facility_ids=scope, group_by=keys)
+             if scope and cut < current.end_day else [])
     stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
                           group_by=("facility", "fiscal_year"))  # 3
-    since = figures.known_since(facility_ids=scope) if scope else None
+    firsts = figures.first_years(facility_ids=scope) if scope else {}
+    # The plan's 区民センター利用率 of both years from the same rows (app.utilization.figures.rate_figures, as
+    # center_rate computes it for the indicator pages, exports and API).
+    centres = {f.id for f in facilities if f.kind == FacilityKind.COMMUNITY_CENTER}
+    center = figures.rate_figures(
+        [year - 1, year], today=today, since=figures.since_of(y for f, y in firsts.items() if f in centres),
+        so_far=[r for r in util if r.key["facility"] in centres],
+        ahead=[r for r in ahead if r.key["facility"] in centres])
     # Years before Tsudoi holds any booking of these facilities are unknown (—), not 0 %.
+    since = figures.since_of(firsts.values())
     util = [r for r in util if since is not None and r.key["fiscal_year"] >= since]
     util_by = {
         (fid, fy): _sum([r for r in util if (r.key["facility"], r.key["fiscal_year"]) == (fid, fy)], facility=fid,
                         fiscal_year=fy)
         for fid, fy in {(r.key["facility"], r.key["fiscal_year"]) for r in util}
     }
-    ahead_by = {fid: _sum([r for r in ahead if r.key["facility"] == fid], facility=fid)
-                for fid in {r.key["facility"] for r in ahead}}
+    ahead_by = {fid: _sum([r for r in ahead if (r.key["facility"], r.key["fiscal_year"]) == (fid, year)],
+                          facility=fid)
+                for fid in {r.key["facility"] for r in ahead if r.key["fiscal_year"] == year}}
     both = util + ahead  # the months: what was used so far and what is booked for the days after today
     by_month = {m: _sum([r for r in both if r.key["month"] == m], month=m) for m in {r.key["month"] for r in both}}
     months = []
@@ -145,16 +153,18 @@ def overview(user, year: int) -> Overview:
                      stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}), ahead_by.get(f.id))
         for f in facilities
     ]
-    center_target, center_label = plan_target(figures.CENTER_RATE_CODE, year, "DASHBOARD_CENTER_RATE_TARGET",
-                                              CENTER_RATE_TARGET)
-    koryu_target, koryu_label = plan_target(figures.KORYU_COUNT_CODE, year, "DASHBOARD_KORYU_COUNT_TARGET",
-                                            KORYU_COUNT_TARGET)
+    plan = {i.code: i for i in indicator_queries.get_by_codes([figures.CENTER_RATE_CODE, figures.KORYU_COUNT_CODE])}
+    center_target, center_label = plan_target(plan.get(figures.CENTER_RATE_CODE), year,
+                                              "DASHBOARD_CENTER_RATE_TARGET", CENTER_RATE_TARGET)
+    koryu_target, koryu_label = plan_target(plan.get(figures.KORYU_COUNT_CODE), year,
+                                            "DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET)
+    koryu_rooms = figures.koryu_rooms(ids)
+    koryu = figures.koryu_counts([year - 1, year], visible=ids, room_ids=[room.id for room in koryu_rooms])
     return Overview(
         year=year, lines=lines, months=months, center_target=center_target, koryu_target=koryu_target,
         center_target_label=center_label, koryu_target_label=koryu_label,
-        center=figures.center_rate(year, visible=ids), center_previous=figures.center_rate(year - 1, visible=ids),
-        koryu=figures.koryu_count(year, visible=ids), koryu_previous=figures.koryu_count(year - 1, visible=ids),
-        koryu_rooms=figures.koryu_rooms(ids),
+        center=center[year], center_previous=center[year - 1], koryu=koryu[year], koryu_previous=koryu[year - 1],
+        koryu_rooms=koryu_rooms,
         through=cut - timedelta(days=1) if previous.first_day < cut < current.end_day else None,
     )
 

@@ -244,6 +244,12 @@ def summary_with_history(indicator: Indicator, *, now=None) -> Summary:
     return summarize(indicator, year_values([indicator], years, now=now)[indicator.id])
 
 
+def get_by_codes(codes: list[str]) -> list[Indicator]:
+    """The indicators with CODES (those that exist) with their printed values only, in two statements."""
+    return list(db.session.scalars(sa.select(Indicator).options(selectinload(Indicator.plan_values))
+                                   .where(Indicator.code.in_(codes))))
+
+
 def get_by_code(code: str) -> Indicator | None:
     """The indicator with CODE, its values loaded."""
     return db.session.scalar(_query().where(Indicator.code == code))

@@ -30,7 +30,7 @@ from app.core.time import FiscalYear, fiscal_year, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room
 from app.indicators.models import Indicator, MappingRule, MatchKind
-from app.utilization.compute import booking_stats, compute_utilization, rate_of
+from app.utilization.compute import _rate, booking_stats, compute_utilization
 
 CENTER_RATE_CODE = "P09-04-1"  # 区民センター利用率
 KORYU_COUNT_CODE = "P09-04-2"  # 伝統文化交流館「交流の間」利用件数
@@ -78,19 +78,30 @@ def _periods(year: int, today: date) -> tuple[tuple[date, date], tuple[date, dat
     return (fy.first_day, cut), (cut, fy.end_day)
 
 
-def known_since(*, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None) -> int | None:
-    """The fiscal year of the first booking (any state) in scope, one query; None when there is none."""
-    stmt = sa.select(sa.func.min(Booking.day))
+def first_years(*, facility_ids: Sequence[int] | None = None,
+                room_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Facility (or room, with ROOM_IDS) -> the fiscal year of its first booking in any state, one query."""
+    key = Booking.room_id if room_ids is not None else Booking.facility_id
+    stmt = sa.select(key, sa.func.min(Booking.day)).group_by(key)
     if facility_ids is not None:
         stmt = stmt.where(Booking.facility_id.in_(list(facility_ids)))
     if room_ids is not None:
         stmt = stmt.where(Booking.room_id.in_(list(room_ids)))
-    first = db.session.scalar(stmt)
-    if first is None:
+    return {item: fiscal_year(day) for item, day in db.session.execute(stmt)}
+
+
+def since_of(years) -> int | None:
+    """The first fiscal year with data among the first years YEARS (and TSUDOI_FIRST_FISCAL_YEAR); None: none."""
+    years = list(years)
+    if not years:
         return None
-    since = fiscal_year(first)
     configured = first_fiscal_year()
-    return max(since, configured) if configured is not None else since
+    return max(min(years), configured) if configured is not None else min(years)
+
+
+def known_since(*, facility_ids: Sequence[int] | None = None, room_ids: Sequence[int] | None = None) -> int | None:
+    """The first fiscal year a figure over these facilities (or rooms) is known; None when nothing was booked."""
+    return since_of(first_years(facility_ids=facility_ids, room_ids=room_ids).values())
 
 
 def center_facility_ids(visible: Sequence[int] | None = None) -> list[int]:
@@ -129,38 +140,112 @@ def default_koryu_room_ids() -> list[int]:
         .order_by(Room.id)))
 
 
-def center_rate(year: int, *, today: date | None = None, visible: Sequence[int] | None = None) -> YearFigure:
-    """区民センター利用率 of fiscal YEAR (percent, one decimal): so far and booked ahead.
+def _spans(years: Sequence[int], today: date) -> dict[int, tuple[date, date, date]]:
+    """(first day, end of the days so far, end of the year) of each fiscal year seen on TODAY."""
+    return {y: (_periods(y, today)[0][0], _periods(y, today)[0][1], _periods(y, today)[1][1]) for y in years}
 
-    VISIBLE narrows the centres (a facility staff member's own); None = every active centre (the indicator)."""
+
+def _so_far_range(years: Sequence[int], spans) -> tuple[date, date] | None:
+    """The days of YEARS already gone, as one range (grouped by fiscal year afterwards); None when none."""
+    gone = [spans[y] for y in years if spans[y][0] < spans[y][1]]
+    if not gone:
+        return None
+    return min(first for first, _cut, _end in gone), max(cut for _first, cut, _end in gone)
+
+
+def _through(span) -> date | None:
+    first, cut, end = span
+    return cut - timedelta(days=1) if first < cut < end else None
+
+
+def _ahead_range(years: Sequence[int], spans) -> tuple[date, date] | None:
+    """The days of YEARS after today, as one range (grouped by fiscal year afterwards); None when none."""
+    later = [spans[y] for y in years if spans[y][1] < spans[y][2]]
+    if not later:
+        return None
+    return min(cut for _first, cut, _end in later), max(end for _first, _cut, end in later)
+
+
+def rate_figures(years: Sequence[int], *, today: date, since: int | None, so_far, ahead) -> dict[int, YearFigure]:
+    """The 利用率 figures of YEARS from utilization rows carrying a fiscal_year key: SO_FAR over the days gone
+    (`_spans`), AHEAD over the days after today. center_rates reads the rows; the overview passes the rows it
+    read for its tables over the same days, so both count exactly the same."""
+    spans = _spans(years, today)
+
+    def by_year(rows):
+        sums: dict[int, list[int]] = {}
+        for row in rows:
+            pair = sums.setdefault(row.key["fiscal_year"], [0, 0])
+            pair[0] += row.booked
+            pair[1] += row.bookable
+        return sums
+
+    gone, later = by_year(so_far), by_year(ahead)
+    result = {}
+    for year in years:
+        first, cut, end = spans[year]
+        rest = later.get(year, [0, 0])
+        booked_ahead = _rate(rest[0], rest[1]) if cut < end else None
+        if since is None or year < since:
+            result[year] = YearFigure(year, None, _through(spans[year]) if first < cut else None)
+        elif first >= cut:  # the year has not begun: only what is booked ahead
+            result[year] = YearFigure(year, None, None, booked_ahead)
+        else:
+            booked, bookable = gone.get(year, [0, 0])
+            result[year] = YearFigure(year, _rate(booked, bookable), _through(spans[year]), booked_ahead,
+                                      booked, bookable)
+    return result
+
+
+def center_rates(years: Sequence[int], *, today: date | None = None,
+                 visible: Sequence[int] | None = None) -> dict[int, YearFigure]:
+    """区民センター利用率 of each fiscal year of YEARS (percent, one decimal): so far and booked ahead.
+
+    VISIBLE narrows the centres (a facility staff member's own); None = every active centre (the indicator).
+    A fixed number of statements: the centres, their first bookings, the days gone and the days ahead."""
     today = today or today_tokyo()
     ids = center_facility_ids(visible)
-    (start, cut), (cut, end) = _periods(year, today)
-    through = None if cut >= end else cut - timedelta(days=1)
     since = known_since(facility_ids=ids) if ids else None
-    if since is None or year < since:
-        return YearFigure(year, None, through if start < cut else None)
-    so_far = compute_utilization(start=start, end=cut, facility_ids=ids)[0] if start < cut else None
-    rest = compute_utilization(start=cut, end=end, facility_ids=ids)[0] if cut < end else None
-    ahead = rate_of([rest]) if rest is not None else None
-    if so_far is None:  # the year has not begun: only what is booked ahead
-        return YearFigure(year, None, None, ahead)
-    return YearFigure(year, rate_of([so_far]), through, ahead, so_far.booked, so_far.bookable)
+    spans = _spans(years, today)
+    gone, later = _so_far_range(years, spans), _ahead_range(years, spans)
+    keys = ("fiscal_year",)
+    so_far = compute_utilization(start=gone[0], end=gone[1], facility_ids=ids, group_by=keys) if gone and ids else []
+    ahead = compute_utilization(start=later[0], end=later[1], facility_ids=ids, group_by=keys) if later and ids else []
+    return rate_figures(years, today=today, since=since, so_far=so_far, ahead=ahead)
+
+
+def center_rate(year: int, *, today: date | None = None, visible: Sequence[int] | None = None) -> YearFigure:
+    """区民センター利用率 of fiscal YEAR: center_rates of that one year."""
+    return center_rates([year], today=today, visible=visible)[year]
+
+
+def koryu_counts(years: Sequence[int], *, today: date | None = None, visible: Sequence[int] | None = None,
+                 room_ids: Sequence[int] | None = None) -> dict[int, YearFigure]:
+    """「交流の間」利用件数 of each fiscal year of YEARS: bookings so far and booked ahead, of the rooms the room
+    rule names (or of ROOM_IDS: a rule proposed on the rules page, previewed before it is saved)."""
+    today = today or today_tokyo()
+    ids = [room.id for room in koryu_rooms(visible)] if room_ids is None else list(room_ids)
+    since = known_since(room_ids=ids) if ids else None
+    spans = _spans(years, today)
+    known = [y for y in years if since is not None and y >= since]
+    gone = _so_far_range(known, spans)
+    so_far = {row.key["fiscal_year"]: row.bookings for row in booking_stats(
+        start=gone[0], end=gone[1], room_ids=ids, group_by=("fiscal_year",))} if gone else {}
+    result = {}
+    for year in years:
+        first, cut, end = spans[year]
+        if year not in known:
+            result[year] = YearFigure(year, None, _through(spans[year]) if first < cut else None)
+            continue
+        ahead = Decimal(booking_stats(start=cut, end=end, room_ids=ids)[0].bookings) if cut < end else None
+        if first >= cut:
+            result[year] = YearFigure(year, None, None, ahead)
+        else:
+            result[year] = YearFigure(year, Decimal(so_far.get(year, 0)), _through(spans[year]), ahead)
+    return result
 
 
 def koryu_count(year: int, *, today: date | None = None, visible: Sequence[int] | None = None,
                 room_ids: Sequence[int] | None = None) -> YearFigure:
-    """「交流の間」利用件数 of fiscal YEAR: bookings so far and booked ahead, of the rooms the room rule names
-    (or of ROOM_IDS: a rule proposed on the rules page, previewed before it is saved)."""
-    today = today or today_tokyo()
-    ids = [room.id for room in koryu_rooms(visible)] if room_ids is None else list(room_ids)
-    (start, cut), (cut, end) = _periods(year, today)
-    through = None if cut >= end else cut - timedelta(days=1)
-    since = known_since(room_ids=ids) if ids else None
-    if since is None or year < since:
-        return YearFigure(year, None, through if start < cut else None)
-    so_far = booking_stats(start=start, end=cut, room_ids=ids)[0].bookings if start < cut else None
-    ahead = Decimal(booking_stats(start=cut, end=end, room_ids=ids)[0].bookings) if cut < end else None
-    if so_far is None:
-        return YearFigure(year, None, None, ahead)
-    return YearFigure(year, Decimal(so_far), through, ahead)
+    """「交流の間」利用件数 of fiscal YEAR: koryu_counts of that one year."""
+    return koryu_counts([year], today=today, visible=visible, room_ids=room_ids)[year]
