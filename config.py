@@ -61,6 +61,11 @@ class Config:
     MAIL_QUEUE = os.environ.get("MAIL_QUEUE", "")
     MAIL_RQ_QUEUE = os.environ.get("MAIL_RQ_QUEUE", "tsudoi-mail")
 
+    # The first fiscal year whose bookings and events the ward keeps in Tsudoi (e.g. 2026); every computed
+    # indicator value of an earlier year is unknown (null), never 0. Unset: each source starts at its first record.
+    TSUDOI_FIRST_FISCAL_YEAR = int(os.environ["TSUDOI_FIRST_FISCAL_YEAR"]) if os.environ.get(
+        "TSUDOI_FIRST_FISCAL_YEAR") else None
+
     # Security
     SESSION_COOKIE_NAME = "tsudoi_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -38,6 +38,11 @@ class YearlyValueSchema(Schema):
     value = decimal_string(allow_none=True, metadata={"description": "null: no data"})
     origin = fields.String(metadata={"description": "computed, manual or snapshot (a frozen year's stored value)"})
     partial = fields.Boolean(metadata={"description": "true while the fiscal year is not over (year to date)"})
+    through = fields.Date(allow_none=True, metadata={
+        "description": "booking figures of a year not over: the last day counted (today); null for a whole year"})
+    booked_ahead = decimal_string(allow_none=True, metadata={
+        "description": "booking figures: already booked for the days after `through` up to the year's end (a rate "
+                       "of those days' units, or a count of bookings); not part of value"})
     frozen = fields.Boolean()
     completeness = decimal_string(
         allow_none=True,
@@ -60,19 +65,31 @@ class SourceSchema(Schema):
 
 
 class LatestSchema(Schema):
-    """The latest yearly value judged against the final target."""
+    """The latest yearly value judged against the target that applies to its year."""
 
     fiscal_year = fields.Integer()
     value = decimal_string()
     partial = fields.Boolean()
     completeness = decimal_string(allow_none=True)
+    through = fields.Date(allow_none=True, metadata={"description": "booking figures: the last day counted"})
+    target = fields.Nested(PlanValueSchema, allow_none=True, metadata={
+        "description": "the printed target that applies to the value's year: its own (令和7年度 for FY2025 where "
+                       "printed, 令和8年度末 for FY2026), else the next one"})
     progress_rate = decimal_string(
         allow_none=True,
-        metadata={"description": "(actual - baseline) / (final target - baseline); null when undefined"},
+        metadata={"description": "(actual - baseline) / (target - baseline); null when the baseline or target is "
+                                 "unknown, they are equal, the target is not on the better side of the baseline, "
+                                 "or the value is a year-to-date count (compared with the pace instead)"},
     )
+    pace = decimal_string(allow_none=True, metadata={
+        "description": "what the target implies for the value when it is not judged finally: by today for a "
+                       "year-to-date value (the elapsed share of the target for counts, the target for rates), or "
+                       "for its year on the line from the baseline for a year before the target's"})
+    on_pace = fields.Boolean(allow_none=True, metadata={"description": "the value reached `pace`"})
     judgement = fields.String(allow_none=True, metadata={
-        "description": "achieved or not_achieved (or A, B, C when the app is set to three grades); null if unknown"
-                       " or pending"
+        "description": "achieved or not_achieved (or A, B, C when the app is set to three grades) against `target`;"
+                       " null if unknown, pending (year to date) or a year before the target's that has not reached"
+                       " it (see `pace`)"
     })
     judgement_pending = fields.Boolean(metadata={
         "description": "true when the value is year to date and has not reached the target yet: it is judged "
@@ -114,7 +131,11 @@ def _document(summary: queries.Summary) -> dict:
             "value": summary.latest.value,
             "partial": summary.latest.partial,
             "completeness": summary.latest.completeness,
+            "through": summary.latest.through,
+            "target": summary.target,
             "progress_rate": summary.progress,
+            "pace": summary.pace_now,
+            "on_pace": summary.on_pace,
             "judgement": summary.judgement.value if summary.judgement else None,
             "judgement_pending": summary.pending,
         }
@@ -134,6 +155,7 @@ def _document(summary: queries.Summary) -> dict:
         "plan_values": indicator.plan_values,
         "yearly_values": [
             {"fiscal_year": v.fiscal_year, "value": v.value, "origin": v.origin, "partial": v.partial,
+             "through": v.through, "booked_ahead": v.ahead,
              "frozen": v.frozen, "completeness": v.completeness, "reported": v.reported, "ended": v.ended,
              "source_document": v.source_document, "source_date": v.source_date}
             for _year, v in sorted((summary.years or {}).items())

@@ -14,6 +14,7 @@ from app.core.i18n import plain
 from app.core.permissions import Role
 from app.extensions import db
 from app.facilities.models import Room
+from app.utilization import figures
 from app.utilization.access import visible_facility_ids
 from app.utilization.compute import FORMULAS, compute_utilization
 
@@ -116,4 +117,43 @@ class Utilization(MethodView):
             "group_by": key, "formula": plain(str(FORMULAS["rate"])),
             "rows": [{"group": _group_value(key, r), "bookable": r.bookable, "booked": r.booked, "used": r.used,
                       "rate": r.rate, "used_rate": r.used_rate} for r in rows],
+        }
+
+
+class FigureSchema(Schema):
+    value = decimal_string(allow_none=True, metadata={
+        "description": "the figure so far (a rate in percent, or a count); null: unknown (no data), never 0"})
+    through = fields.Date(allow_none=True, metadata={
+        "description": "the last day counted while the fiscal year is not over (today); null for a whole year"})
+    booked_ahead = decimal_string(allow_none=True, metadata={
+        "description": "already booked for the days after `through` up to the year's end; not part of value"})
+
+
+class FiguresSchema(Schema):
+    fiscal_year = fields.Integer()
+    center_rate = fields.Nested(FigureSchema, metadata={"description": "区民センター利用率 (%), indicator P09-04-1"})
+    koryu_count = fields.Nested(FigureSchema, metadata={
+        "description": "伝統文化交流館「交流の間」利用件数, indicator P09-04-2: bookings of the rooms its rule names"})
+    definitions = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+def _figure(figure):
+    return {"value": figure.value, "through": figure.through, "booked_ahead": figure.ahead}
+
+
+@blp.route("/utilization/fiscal-years/<int(min=2000, max=2100):year>")
+class UtilizationYear(MethodView):
+    """The plan's two booking figures of a fiscal year, as the dashboard, the indicator pages and the exports
+    show them (one function each: app.utilization.figures)."""
+
+    @token_required(roles=(Role.FACILITY_STAFF, Role.WARD_STAFF))
+    @blp.response(200, FiguresSchema)
+    def get(self, year):
+        """区民センター利用率 and 「交流の間」利用件数 of a fiscal year (facility staff: their facilities)"""
+        visible = visible_facility_ids(current_api_user())
+        return {
+            "fiscal_year": year,
+            "center_rate": _figure(figures.center_rate(year, visible=visible)),
+            "koryu_count": _figure(figures.koryu_count(year, visible=visible)),
+            "definitions": {key: plain(str(text)) for key, text in figures.DEFINITIONS.items()},
         }

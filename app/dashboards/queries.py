@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -10,9 +11,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from app.core.db import rows_by_id
-from app.core.time import FiscalYear
+from app.core.time import FiscalYear, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, TimeSlot
+from app.indicators import queries as indicator_queries
+from app.utilization import figures
 from app.utilization.access import visible_facility_ids
 from app.utilization.compute import (
     BookingStats,
@@ -21,9 +24,9 @@ from app.utilization.compute import (
     booking_stats,
     compute_utilization,
     lottery_demand,
-    rate_of,
     top_purposes,
 )
+from app.utilization.figures import YearFigure
 
 # The plan's targets (令和8年度末); configuration may override them (DASHBOARD_* keys).
 CENTER_RATE_TARGET = Decimal("82.9")  # 区民センター利用率 (%)
@@ -39,6 +42,19 @@ def center_rate_target() -> Decimal:
 
 def koryu_count_target() -> int:
     return int(current_app.config.get("DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET))
+
+
+def plan_target(indicator, year: int, config_key: str, default):
+    """(value, label) of the target that applies to fiscal YEAR for INDICATOR (the same rule as the indicator
+    pages: indicators.queries.target_for); the DASHBOARD_* setting when configured, the plan's 令和8年度末 value
+    when the catalog is not loaded (INDICATOR None)."""
+    if config_key in current_app.config:
+        return type(default)(str(current_app.config[config_key])), TARGET_LABEL
+    target = indicator_queries.target_for(indicator, year) if indicator is not None else None
+    if target is None:
+        return default, TARGET_LABEL
+    label = TARGET_LABEL if target.year_label == "令和8年度末" else target.year_label
+    return type(default)(target.value), label
 
 
 def _facilities(ids: list[int] | None) -> list[Facility]:
@@ -57,6 +73,7 @@ class FacilityLine:
     current: UtilizationRow
     previous: UtilizationRow
     stats: BookingStats
+    ahead: UtilizationRow | None = None  # the days after today up to the year's end (先の予約), current year only
 
 
 @dataclass
@@ -66,13 +83,16 @@ class Overview:
     year: int
     lines: list[FacilityLine]
     months: list[tuple[int, UtilizationRow | None, UtilizationRow | None]]  # month of year, this year, last year
-    center_rate: Decimal | None
-    center_rate_previous: Decimal | None
-    koryu_count: int
-    koryu_count_previous: int
-    koryu_present: bool
+    center: YearFigure  # 区民センター利用率: so far and booked ahead (app.utilization.figures, as everywhere)
+    center_previous: YearFigure
+    koryu: YearFigure  # 「交流の間」利用件数 of the rooms its rule names
+    koryu_previous: YearFigure
+    koryu_rooms: list[Room]
+    through: date | None = None  # the last day counted in the yearly figures while the year is not over
     center_target: Decimal = field(default_factory=center_rate_target)
     koryu_target: int = field(default_factory=koryu_count_target)
+    center_target_label: object = TARGET_LABEL  # the plan's label of the target that applies to the year
+    koryu_target_label: object = TARGET_LABEL
 
 
 def _sum(rows: list[UtilizationRow], **key) -> UtilizationRow:
@@ -80,22 +100,43 @@ def _sum(rows: list[UtilizationRow], **key) -> UtilizationRow:
 
 
 def overview(user, year: int) -> Overview:
-    """The overview for fiscal YEAR: 3 queries whatever the number of facilities, rooms and bookings."""
+    """The overview for fiscal YEAR: a fixed number of queries whatever the number of facilities, rooms and
+    bookings (3 for the tables, a few for the plan's two figures)."""
     ids = visible_facility_ids(user)
     facilities = _facilities(ids)  # 1
     scope = [f.id for f in facilities]
     previous, current = FiscalYear(year - 1), FiscalYear(year)
-    # One pass over both years' units, by facility and month; the yearly and monthly figures are sums of it.
-    util = compute_utilization(start=previous.first_day, end=current.end_day, facility_ids=scope,
-                               group_by=("facility", "fiscal_year", "month"))  # 2
+    # One pass over both years' units up to today, by facility and month (the yearly and monthly figures are its
+    # sums), and one over the days after today (先の予約), as app.utilization.figures counts them.
+    today = today_tokyo()
+    cut = min(max(today + timedelta(days=1), previous.first_day), current.end_day)
+    keys = ("facility", "fiscal_year", "month")
+    util = compute_utilization(start=previous.first_day, end=cut, facility_ids=scope, group_by=keys) if scope else []
+    ahead = (compute_utilization(start=cut, end=current.end_day, facility_ids=scope, group_by=keys)
+             if scope and cut < current.end_day else [])
     stats = booking_stats(start=previous.first_day, end=current.end_day, facility_ids=scope,
                           group_by=("facility", "fiscal_year"))  # 3
+    firsts = figures.first_years(facility_ids=scope) if scope else {}
+    # The plan's 区民センター利用率 of both years from the same rows (app.utilization.figures.rate_figures, as
+    # center_rate computes it for the indicator pages, exports and API).
+    centres = {f.id for f in facilities if f.kind == FacilityKind.COMMUNITY_CENTER}
+    center = figures.rate_figures(
+        [year - 1, year], today=today, since=figures.since_of(y for f, y in firsts.items() if f in centres),
+        so_far=[r for r in util if r.key["facility"] in centres],
+        ahead=[r for r in ahead if r.key["facility"] in centres])
+    # Years before Tsudoi holds any booking of these facilities are unknown (—), not 0 %.
+    since = figures.since_of(firsts.values())
+    util = [r for r in util if since is not None and r.key["fiscal_year"] >= since]
     util_by = {
         (fid, fy): _sum([r for r in util if (r.key["facility"], r.key["fiscal_year"]) == (fid, fy)], facility=fid,
                         fiscal_year=fy)
         for fid, fy in {(r.key["facility"], r.key["fiscal_year"]) for r in util}
     }
-    by_month = {m: _sum([r for r in util if r.key["month"] == m], month=m) for m in {r.key["month"] for r in util}}
+    ahead_by = {fid: _sum([r for r in ahead if (r.key["facility"], r.key["fiscal_year"]) == (fid, year)],
+                          facility=fid)
+                for fid in {r.key["facility"] for r in ahead if r.key["fiscal_year"] == year}}
+    both = util + ahead  # the months: what was used so far and what is booked for the days after today
+    by_month = {m: _sum([r for r in both if r.key["month"] == m], month=m) for m in {r.key["month"] for r in both}}
     months = []
     for offset in range(12):  # April .. March, this fiscal year beside the last
         month = (3 + offset) % 12 + 1
@@ -109,18 +150,22 @@ def overview(user, year: int) -> Overview:
 
     lines = [
         FacilityLine(f, util_of(f.id, year), util_of(f.id, year - 1),
-                     stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}))
+                     stats_by.get((f.id, year)) or BookingStats({"facility": f.id}, mix={}), ahead_by.get(f.id))
         for f in facilities
     ]
-    centers = [line for line in lines if line.facility.kind == FacilityKind.COMMUNITY_CENTER]
-    koryu = [f.id for f in facilities if f.kind == FacilityKind.TRADITIONAL_CULTURE]
+    plan = {i.code: i for i in indicator_queries.get_by_codes([figures.CENTER_RATE_CODE, figures.KORYU_COUNT_CODE])}
+    center_target, center_label = plan_target(plan.get(figures.CENTER_RATE_CODE), year,
+                                              "DASHBOARD_CENTER_RATE_TARGET", CENTER_RATE_TARGET)
+    koryu_target, koryu_label = plan_target(plan.get(figures.KORYU_COUNT_CODE), year,
+                                            "DASHBOARD_KORYU_COUNT_TARGET", KORYU_COUNT_TARGET)
+    koryu_rooms = figures.koryu_rooms(ids)
+    koryu = figures.koryu_counts([year - 1, year], visible=ids, room_ids=[room.id for room in koryu_rooms])
     return Overview(
-        year=year, lines=lines, months=months,
-        center_rate=rate_of([line.current for line in centers]),
-        center_rate_previous=rate_of([line.previous for line in centers]),
-        koryu_count=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year),
-        koryu_count_previous=sum(s.bookings for (fid, fy), s in stats_by.items() if fid in koryu and fy == year - 1),
-        koryu_present=bool(koryu),
+        year=year, lines=lines, months=months, center_target=center_target, koryu_target=koryu_target,
+        center_target_label=center_label, koryu_target_label=koryu_label,
+        center=center[year], center_previous=center[year - 1], koryu=koryu[year], koryu_previous=koryu[year - 1],
+        koryu_rooms=koryu_rooms,
+        through=cut - timedelta(days=1) if previous.first_day < cut < current.end_day else None,
     )
 
 
@@ -143,6 +188,8 @@ class FacilityReport:
     stats: BookingStats
     purposes: list[tuple[str, int]]
     lottery: LotteryDemand
+    ahead: UtilizationRow | None = None  # the days after today up to the year's end (先の予約)
+    through: date | None = None  # the last day counted in the year's figures while it is not over
 
 
 def _regroup(rows: list[UtilizationRow], keys: tuple[str, ...]) -> list[UtilizationRow]:
@@ -182,8 +229,13 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
     previous, current = FiscalYear(year - 1), FiscalYear(year)
     scope = {"facility_ids": [facility.id], "room_ids": [room.id] if room else None}
     # One grouping finer than every table of the page (a few thousand rows at most); the tables are its sums.
-    fine = compute_utilization(start=previous.first_day, end=current.end_day,
+    # The days up to today (as the overview and the plan's figures count them); the rest of the year apart.
+    cut = min(max(today_tokyo() + timedelta(days=1), previous.first_day), current.end_day)
+    fine = compute_utilization(start=previous.first_day, end=cut,
                                group_by=("fiscal_year", "room", "month", "slot", "weekday"), **scope)  # 3, 4
+    ahead_start = max(cut, current.first_day)
+    ahead = (compute_utilization(start=ahead_start, end=current.end_day, group_by=("room", "month"), **scope)
+             if ahead_start < current.end_day else [])  # 先の予約
     two_years = _regroup(fine, ("fiscal_year", "room", "month"))
     detail = _regroup([r for r in fine if r.key["fiscal_year"] == year], ("room", "slot", "weekday"))
     stats = booking_stats(start=current.first_day, end=current.end_day, **scope)[0]  # 5
@@ -206,13 +258,16 @@ def facility_report(facility: Facility, year: int, *, room: Room | None = None) 
         before = [r for r in last_year if r.key["room"] == room_id]
         by_room.append((rooms[room_id], total(mine) if mine else None, total(before) if before else None))
     months = []
-    for offset in range(12):
+    booked_later = [UtilizationRow({"fiscal_year": year, **r.key}, r.bookable, r.booked, r.used) for r in ahead]
+    for offset in range(12):  # a month shows its days so far and, after today, what is booked ahead
         month = (3 + offset) % 12 + 1
-        now_rows = [r for r in this_year if r.key["month"] % 100 == month]
+        now_rows = [r for r in this_year + booked_later if r.key["month"] % 100 == month]
         before_rows = [r for r in last_year if r.key["month"] % 100 == month]
         months.append((month, total(now_rows) if now_rows else None, total(before_rows) if before_rows else None))
     least = sorted((r for r in detail if r.bookable), key=lambda r: (r.booked / r.bookable, -r.bookable))[:10]
     return FacilityReport(
+        ahead=total(ahead) if ahead else None,
+        through=cut - timedelta(days=1) if previous.first_day < cut < current.end_day else None,
         facility=facility, room=room, rooms=rooms, year=year, total=total(this_year),
         total_previous=total(last_year), by_room=by_room, months=months,
         heatmap={(r.key["weekday"], r.key["slot"]): r for r in grid},
@@ -257,3 +312,16 @@ def export_rows(user, year: int, facility_id: int | None = None) -> list[tuple]:
             "" if s is None or s.no_show_rate is None else f"{s.no_show_rate}",
         ))
     return result
+
+
+def figure_rows(user, year: int) -> list[tuple]:
+    """The plan's two figures of YEAR for the exports, from the same functions as the page's cards: name,
+    value so far ('' when unknown), the last day counted ('' for a whole year), booked ahead."""
+    ids = visible_facility_ids(user)
+    rows = []
+    for name, figure in (("区民センター利用率(%)", figures.center_rate(year, visible=ids)),
+                         ("伝統文化交流館「交流の間」利用件数(件)", figures.koryu_count(year, visible=ids))):
+        rows.append((year, name, "" if figure.value is None else f"{figure.value}",
+                     "" if figure.through is None else f"年度途中({figure.through.isoformat()}まで)",
+                     "" if figure.ahead is None else f"{figure.ahead}"))
+    return rows

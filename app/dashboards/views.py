@@ -15,6 +15,7 @@ from app.extensions import db
 from app.facilities.models import Facility, Room
 from app.utilization.access import can_see
 from app.utilization.compute import FORMULAS, MIX_KEYS, MIX_LABELS
+from app.utilization.figures import DEFINITIONS
 
 bp = Blueprint("dashboards", __name__)
 
@@ -31,6 +32,7 @@ def _context(year: int) -> dict:
     return {
         "year": year, "year_label": format_wareki_year(year, fiscal=True),
         "previous_label": format_wareki_year(year - 1, fiscal=True), "formulas": FORMULAS,
+        "definitions": DEFINITIONS,
         "weekdays": queries.WEEKDAY_LABELS, "mix_keys": MIX_KEYS, "mix_labels": MIX_LABELS,
     }
 
@@ -70,15 +72,16 @@ def _export_rows():
     if facility_id is not None and not can_see(current_user, facility_id):
         abort(403)
     year = _year(strict=True)
-    return year, queries.export_rows(current_user, year, facility_id)
+    figures = queries.figure_rows(current_user, year) if facility_id is None else ()
+    return year, queries.export_rows(current_user, year, facility_id), figures
 
 
 @bp.get("/staff/utilization/export.csv")
 @role_required(*STAFF)
 def export_csv():
     """利用率 per facility, room and month of a fiscal year as CSV (UTF-8 with BOM)."""
-    year, rows = _export_rows()
-    return Response(export.to_csv(rows), mimetype="text/csv",
+    year, rows, figures = _export_rows()
+    return Response(export.to_csv(rows, figures), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=utilization-{year}.csv"})
 
 
@@ -86,8 +89,8 @@ def export_csv():
 @role_required(*STAFF)
 def export_xlsx():
     """The same rows as the CSV, as an Excel workbook."""
-    year, rows = _export_rows()
-    return Response(export.to_xlsx(rows),
+    year, rows, figures = _export_rows()
+    return Response(export.to_xlsx(rows, figures),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename=utilization-{year}.xlsx"})
 

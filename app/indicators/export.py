@@ -1,5 +1,6 @@
 """CSV and XLSX exports of the indicators laid out like the plan's tables (政策 / 施策 / 成果指標名 / 当初 / 中間 /
-目標 / 実績 / 達成状況), with the latest value (computed, entered or frozen), 進捗率, judgement and completeness."""
+目標 / 実績 / 達成状況), with the latest value (computed, entered or frozen), 進捗率, judgement and completeness,
+the target that applies to the value's year and the pace of a value not judged finally (queries.summarize)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ HEADER = (
     "当初 年度", "当初", "中間 年度", "中間 目標", "中間 実績", "達成状況",
     "計画目標値 中間(令和7年度)", "計画目標値 最終(令和8年度末)",
     "実績 年度", "実績", "年度途中", "進捗率", "判定", "報告率", "実績の出典", "データの出どころ", "注記",
-    "読み取りの注意",
+    "読み取りの注意", "判定に使った目標", "目安(年度途中は今日まで)", "実績の集計期間",
 )
 ORIGINS = {"computed": "つどいのデータから計算", "manual": "職員が入力", "snapshot": "確定値"}
 
@@ -61,7 +62,7 @@ def rows(policies: list[tuple[int, list[Summary]]]):
                 _printed(s.final_target),
                 latest.fiscal_year if latest else "",
                 latest.value if latest else None,
-                ("年度途中" if latest.partial else "") if latest else "",
+                ("年度途中" if latest.partial else "") if latest else "",  # the day counted: last column
                 _ratio(s.progress),
                 str(s.judgement.label) if s.judgement else (str(_l("年度の終わりに判定します")) if s.pending else ""),
                 _ratio(latest.completeness) if latest else None,
@@ -69,6 +70,9 @@ def rows(policies: list[tuple[int, list[Summary]]]):
                 str(indicator.source_kind.label),
                 indicator.footnotes or "",
                 indicator.review_note or "",
+                f"{s.target.printed}({s.target.year_label})" if s.target and s.target.printed else "",
+                s.pace_now,
+                f"{latest.through.isoformat()}まで" if latest and latest.through else "",
             )
 
 

@@ -81,6 +81,18 @@ class RulesForm(BaseForm):
         self.preview_year.choices = fiscal_year_choices()
 
 
+class RoomRulesForm(BaseForm):
+    """The room rule of a booking count (「交流の間」利用件数): which rooms' bookings it counts. Previewed first."""
+
+    rooms = CheckboxesField(_l("数える部屋"), choices=[])
+    preview_year = SelectField(_l("プレビューする年度"), validators=[InputRequired(REQUIRED)])
+
+    def __init__(self, *args, rooms=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rooms.choices = [(str(room.id), f"{room.facility.name_ja} {room.name_ja}") for room in rooms]
+        self.preview_year.choices = fiscal_year_choices()
+
+
 class YearActionForm(BaseForm):
     """A button that freezes or reopens a fiscal year (CSRF only)."""
 

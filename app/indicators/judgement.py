@@ -67,6 +67,19 @@ def _decimal(value) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def progress_is_meaningful(baseline, target, direction: Direction) -> bool:
+    """進捗率 means something only when both printed values are known, differ, and the target lies on the
+    indicator's better side of the baseline (a 'higher is better' target above it, a 'lower' one below)."""
+    baseline, target = _decimal(baseline), _decimal(target)
+    if baseline is None or target is None or target == baseline:
+        return False
+    if direction == Direction.HIGHER:
+        return target > baseline
+    if direction == Direction.LOWER:
+        return target < baseline
+    return False
+
+
 def progress_rate(actual, baseline, target) -> Decimal | None:
     """進捗率 = (actual - baseline) / (target - baseline) as an exact Decimal (1 = on target).
 

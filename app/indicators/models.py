@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.time import utcnow
 from app.events.models import EventCategory
 from app.extensions import db
+from app.facilities.models import Room
 from app.organizations.models import OrganizationKind
 
 
@@ -215,6 +216,7 @@ class MatchKind(enum.StrEnum):
     CATEGORY = "category"  # the series' category (EventCategory value)
     ORGANIZATION_KIND = "organization_kind"  # the organizing group's kind (OrganizationKind value)
     SERIES = "series"  # one series, linked explicitly
+    ROOM = "room"  # one room (its id) whose bookings a booking count counts (「交流の間」利用件数)
 
     @property
     def label(self):
@@ -225,6 +227,7 @@ MATCH_KIND_LABELS = {
     MatchKind.CATEGORY: _l("イベントの分類"),
     MatchKind.ORGANIZATION_KIND: _l("主催団体の種類"),
     MatchKind.SERIES: _l("個別のイベント"),
+    MatchKind.ROOM: _l("数える部屋"),
 }
 
 
@@ -256,6 +259,11 @@ class MappingRule(db.Model):
                 return str(OrganizationKind(self.value).label)
         except ValueError:
             return self.value
+        if self.match == MatchKind.ROOM:
+            room = db.session.get(Room, int(self.value)) if self.value.isdigit() else None
+            if room is None:
+                return str(_l("部屋番号 %(number)s(見つかりません)", number=self.value))
+            return f"{room.facility.name_ja} {room.name_ja}"
         return str(_l("イベント番号 %(number)s", number=self.value))
 
 

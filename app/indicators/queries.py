@@ -10,10 +10,19 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from app.core.time import fiscal_year, utcnow
+from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
 from app.extensions import db
 from app.indicators import cache
-from app.indicators.judgement import Judgement, judge, pace_value, progress_rate, rule_from_config
+from app.indicators.judgement import (
+    Judgement,
+    Scheme,
+    judge,
+    pace_value,
+    progress_is_meaningful,
+    progress_rate,
+    reaches,
+    rule_from_config,
+)
 from app.indicators.models import Direction, FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
 from app.indicators.sources import YearValue, compute_year
 
@@ -44,6 +53,16 @@ class Summary:
     years: dict[int, YearValue] = None  # fiscal year -> value, the years asked for
     previous: YearValue | None = None  # the value of the year before the latest (for the trend)
     pending: bool = False  # the latest value is year to date and has not reached the target: judged at year end
+    target: PlanValue | None = None  # the printed target that applies to the latest value's year (target_for)
+    pace_now: Decimal | None = None  # what the target implies for the latest value: by today (年度途中) or
+    # for its year on the line from the baseline (a year before the target's); None when judged finally
+    on_pace: bool | None = None  # the latest value reached pace_now in the indicator's direction
+
+    @property
+    def final_judgement(self) -> bool:
+        """The latest value is a whole year at or after its target's year: judged, not paced."""
+        return (self.latest is not None and self.target is not None and not self.latest.partial
+                and self.latest.fiscal_year >= self.target.fiscal_year)
 
     @property
     def trend(self) -> Decimal | None:
@@ -108,8 +127,38 @@ def year_values(indicators: list[Indicator], years: list[int], *, now=None,
     return result
 
 
-def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -> Summary:
-    """The summary of one loaded indicator; YEARS (from year_values) default to its manual values."""
+TARGET_KINDS = (PlanValueKind.MIDTERM_TARGET, PlanValueKind.INTERIM_TARGET, PlanValueKind.FINAL_TARGET)
+# Values that add up over the year (people, bookings, partners): by a day of the year, the target implies the
+# elapsed share of it. The others are levels (rates, survey shares, counts of a registry): the target itself.
+ACCUMULATING = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS, SourceKind.BOOKING_COUNT)
+
+
+def target_for(indicator: Indicator, year: int) -> PlanValue | None:
+    """The printed target that applies to fiscal YEAR: the plan's target for that year (中間 目標, 令和7年度 of the
+    policy-level indicators, 令和8年度末), else the next one after it, else the last one; None when none is known."""
+    targets = sorted((pv for pv in (indicator.plan_value(kind) for kind in TARGET_KINDS)
+                      if pv is not None and pv.value is not None), key=lambda pv: pv.fiscal_year)
+    return next((pv for pv in targets if pv.fiscal_year >= year), targets[-1] if targets else None)
+
+
+def _elapsed_share(value: YearValue, now) -> Decimal:
+    """The share of VALUE's fiscal year counted: up to `through` (booking figures) or today."""
+    fy = FiscalYear(value.fiscal_year)
+    last = value.through or to_tokyo(now or utcnow()).date()
+    days = (fy.end_day - fy.first_day).days
+    return Decimal(min(max((last - fy.first_day).days + 1, 0), days)) / Decimal(days)
+
+
+def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None, *, now=None) -> Summary:
+    """The summary of one loaded indicator; YEARS (from year_values) default to its manual values.
+
+    The latest value is set against the target that applies to its year (target_for). A whole year at or after
+    that target's year is judged (達成 / 未達成, or A/B/C). A year-to-date value (年度途中) is not judged but paced:
+    the target's share by today for values that add up over the year, the target itself for levels such as a
+    rate; only a value that adds up and already reached its target is judged 達成 early. A closed year before
+    its target's year is paced on the line from the baseline to the target (A/B/C still grade it; 達成 when it
+    already reached the target, never 未達成). 進捗率 = (actual − baseline) ÷ (target − baseline), only where
+    progress_is_meaningful, and not for a year-to-date value that adds up (it is compared with the pace)."""
     values = {kind: indicator.plan_value(kind) for kind in PlanValueKind}
     if years is None:
         years = {m.fiscal_year: YearValue(m.fiscal_year, m.value, "manual", source_document=m.source_document,
@@ -119,18 +168,36 @@ def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -
     latest = known[-1] if known else None
     previous = years.get(latest.fiscal_year - 1) if latest else None
     baseline, final = values[PlanValueKind.BASELINE], values[PlanValueKind.FINAL_TARGET]
-    progress = judgement = None
+    progress = judgement = pace_now = on_pace = None
     pending = False
-    if latest is not None and final is not None:
+    target = target_for(indicator, latest.fiscal_year) if latest is not None else None
+    if latest is not None and target is not None:
         baseline_value = baseline.value if baseline else None
-        progress = progress_rate(latest.value, baseline_value, final.value)
-        judgement = judge(latest.value, final.value, indicator.direction, baseline=baseline_value,
-                          rule=rule_from_config(current_app.config))
-        # A year-to-date value only grows (or a rate only settles) by the year's end: judging it 未達成 in May
-        # says nothing. It is judged now only when it already reached a target it is meant to exceed.
-        reached_early = indicator.direction == Direction.HIGHER and judgement in (Judgement.ACHIEVED, Judgement.A)
-        if latest.partial and judgement is not None and not reached_early:
-            judgement, pending = None, True
+        adds_up = indicator.source_kind in ACCUMULATING
+        if progress_is_meaningful(baseline_value, target.value, indicator.direction) and not (
+                latest.partial and adds_up):
+            progress = progress_rate(latest.value, baseline_value, target.value)
+        rule = rule_from_config(current_app.config)
+        judgement = judge(latest.value, target.value, indicator.direction, baseline=baseline_value, rule=rule)
+        reached = judgement in (Judgement.ACHIEVED, Judgement.A)
+        if latest.partial:
+            pace_now = target.value
+            if target.fiscal_year > latest.fiscal_year and baseline is not None:  # a later target: its line
+                pace_now = pace_value(baseline_value, baseline.fiscal_year, target.value, target.fiscal_year,
+                                      latest.fiscal_year) or target.value
+            if adds_up:
+                pace_now = pace_now * _elapsed_share(latest, now)
+            # Only a value that adds up keeps what it reached; a rate so far may still fall by the year's end.
+            if not (adds_up and indicator.direction == Direction.HIGHER and reached) and judgement is not None:
+                judgement, pending = None, True
+        elif latest.fiscal_year < target.fiscal_year:
+            if baseline is not None:
+                pace_now = pace_value(baseline_value, baseline.fiscal_year, target.value, target.fiscal_year,
+                                      latest.fiscal_year)
+            if rule.scheme == Scheme.ACHIEVED and not reached:
+                judgement = None  # not 未達成 before the target's year: the pace says how it goes
+        if pace_now is not None:
+            on_pace = reaches(latest.value, pace_now, indicator.direction)
     return Summary(
         indicator=indicator,
         baseline=baseline,
@@ -144,6 +211,9 @@ def summarize(indicator: Indicator, years: dict[int, YearValue] | None = None) -
         years=years,
         previous=previous,
         pending=pending,
+        target=target,
+        pace_now=pace_now.quantize(Decimal("0.1")) if pace_now is not None else None,
+        on_pace=on_pace,
     )
 
 
@@ -172,6 +242,12 @@ def summary_with_history(indicator: Indicator, *, now=None) -> Summary:
     """One indicator with a value for every year of its chart."""
     years = chart_years(indicator, now)
     return summarize(indicator, year_values([indicator], years, now=now)[indicator.id])
+
+
+def get_by_codes(codes: list[str]) -> list[Indicator]:
+    """The indicators with CODES (those that exist) with their printed values only, in two statements."""
+    return list(db.session.scalars(sa.select(Indicator).options(selectinload(Indicator.plan_values))
+                                   .where(Indicator.code.in_(codes))))
 
 
 def get_by_code(code: str) -> Indicator | None:

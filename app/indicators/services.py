@@ -16,6 +16,7 @@ from app.core.time import fiscal_year as fiscal_year_of
 from app.core.time import today_tokyo, utcnow
 from app.events.models import EventCategory, EventSeries
 from app.extensions import db
+from app.facilities.models import Room
 from app.indicators.catalog import IndicatorSpec, read_catalog
 from app.indicators.errors import FreezeError, InvalidManualValue, InvalidRules
 from app.indicators.models import (
@@ -30,6 +31,7 @@ from app.indicators.models import (
 )
 from app.indicators.sources import EVENT_KINDS, Rule, YearValue, breakdowns, compute_year
 from app.organizations.models import OrganizationKind
+from app.utilization import figures
 
 FIRST_FISCAL_YEAR = 2019  # the plan's earliest baseline (令和元年度)
 
@@ -113,6 +115,11 @@ def load_catalog(specs: list[IndicatorSpec] | None = None) -> LoadResult:
         if indicator.rules_edited_at is None and indicator.source_kind in EVENT_KINDS and not indicator.rules:
             for rule in DEFAULT_RULES.get(spec.code, ()):
                 indicator.rules.append(MappingRule(match=rule.match, value=rule.value))
+        if (indicator.rules_edited_at is None and indicator.source_kind == SourceKind.BOOKING_COUNT
+                and not indicator.rules):
+            # 「交流の間」: the rooms of that name in a 伝統文化交流館, until staff first save the room rule.
+            for room_id in figures.default_koryu_room_ids():
+                indicator.rules.append(MappingRule(match=MatchKind.ROOM, value=str(room_id)))
     db.session.flush()
     return result
 
@@ -194,6 +201,19 @@ def record_manual_value(
 # ---------------------------------------------------------------- mapping rules
 
 
+def parse_room_rules(room_ids: list[str]) -> list[Rule]:
+    """Room rules of a booking count from the rules form's checked rooms (ids of existing rooms)."""
+    ids = []
+    for value in dict.fromkeys(room_ids):
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
+            raise InvalidRules(_l("部屋は一覧から選んでください。"))
+        ids.append(int(value))
+    found = set(db.session.scalars(sa.select(Room.id).where(Room.id.in_(ids)))) if ids else set()
+    if set(ids) - found:
+        raise InvalidRules(_l("部屋は一覧から選んでください。"))
+    return [Rule(MatchKind.ROOM, str(i)) for i in ids]
+
+
 def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None) -> list[Rule]:
     """Rules from the rules form: chosen categories and kinds, and event numbers typed as '12, 15'."""
     try:
@@ -221,8 +241,13 @@ def parse_rules(*, categories: list[str], organization_kinds: list[str], series_
 
 def save_rules(indicator: Indicator, rules: list[Rule], *, actor_id: int | None) -> bool:
     """Replace INDICATOR's mapping rules with RULES (audited with before and after); False when nothing changed."""
-    if indicator.source_kind not in EVENT_KINDS:
+    if indicator.source_kind == SourceKind.BOOKING_COUNT:
+        if any(rule.match != MatchKind.ROOM for rule in rules):
+            raise InvalidRules(_l("この指標は部屋の予約を数えるため、ルールは部屋だけです。"))
+    elif indicator.source_kind not in EVENT_KINDS:
         raise InvalidRules(_l("この指標はイベントから計算しないため、対応づけのルールはありません。"))
+    elif any(rule.match == MatchKind.ROOM for rule in rules):
+        raise InvalidRules(_l("イベントの指標に部屋のルールは使えません。"))
     before = [(r.match.value, r.value) for r in indicator.rules]
     after = [(r.match.value, r.value) for r in rules]
     indicator.rules_edited_at = utcnow()

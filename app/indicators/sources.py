@@ -6,8 +6,9 @@ Sources (Indicator.source_kind):
   matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
 - partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
   occurrence in the year; an indicator printed as 延べ counts each (event, group) pair.
-- booking_utilization / booking_count: app.utilization.compute (the one utilization function) over the
-  facilities of the plan's kind (区民センター, 伝統文化交流館), days of the year up to today.
+- booking_utilization / booking_count: app.utilization.figures (center_rate, koryu_count: the one function per
+  figure that the dashboards, exports and API call too): the 区民センター, and the rooms the 「交流の間」
+  indicator's room rule names; days of the year up to today, what is booked later apart (`ahead`).
 - registry_count: the organization registry (NPO活動助成制度 uses per year; 商店会 counts as registered now,
   so only the current year is computed; earlier years come from frozen snapshots).
 An occurrence counts in the fiscal year it starts (Asia/Tokyo). Reporting completeness = approved reports
@@ -27,17 +28,17 @@ from flask_babel import lazy_gettext as _l
 from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
 from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
 from app.extensions import db
-from app.facilities.models import Facility, FacilityKind
+from app.facilities.models import Facility
 from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
 from app.organizations.models import NpoGrantUse, Organization, OrganizationKind, VerificationStatus
 from app.participation.models import ParticipationReport, ReportStatus
-from app.utilization.compute import FORMULAS, booking_stats, compute_utilization, rate_of
+from app.utilization import figures
+from app.utilization.compute import booking_stats, compute_utilization
 
 EVENT_KINDS = (SourceKind.PARTICIPANT_SUM, SourceKind.PARTNER_ORGANIZATIONS)
-BOOKING_FACILITY_KIND = {
-    SourceKind.BOOKING_UTILIZATION: FacilityKind.COMMUNITY_CENTER,  # 区民センター利用率
-    SourceKind.BOOKING_COUNT: FacilityKind.TRADITIONAL_CULTURE,  # 伝統文化交流館「交流の間」利用件数
-}
+COMPUTED_KINDS = (*EVENT_KINDS, SourceKind.BOOKING_UTILIZATION, SourceKind.BOOKING_COUNT, SourceKind.REGISTRY_COUNT)
+# 区民センター利用率 and 「交流の間」利用件数: app.utilization.figures says which facilities and rooms count.
+BOOKING_KINDS = (SourceKind.BOOKING_UTILIZATION, SourceKind.BOOKING_COUNT)
 # Registry metrics by indicator code (codes of app/indicators/data/indicators.csv).
 REGISTRY_METRICS = {
     "P09-01-2": "npo_grants",  # NPO活動助成制度利用団体数: groups using the grant in the year
@@ -58,9 +59,9 @@ REGISTRY_FORMULAS = {
 def formula_of(indicator: Indicator):
     """How a computed indicator's value is calculated, to show next to the number (None for manual ones)."""
     if indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
-        return FORMULAS["rate"]
+        return figures.DEFINITIONS["rate"]
     if indicator.source_kind == SourceKind.BOOKING_COUNT:
-        return FORMULAS["count"]
+        return figures.DEFINITIONS["count"]
     if indicator.source_kind == SourceKind.REGISTRY_COUNT:
         return REGISTRY_FORMULAS.get(REGISTRY_METRICS.get(indicator.code, ""))
     if indicator.source_kind == SourceKind.PARTNER_ORGANIZATIONS:
@@ -94,6 +95,8 @@ class YearValue:
     source_document: str | None = None
     source_date: date | None = None
     details: dict = field(default_factory=dict)
+    through: date | None = None  # booking figures of a year not over: the last day counted
+    ahead: Decimal | None = None  # booking figures: already booked for the rest of the year (apart from value)
 
     @property
     def completeness(self) -> Decimal | None:
@@ -309,38 +312,16 @@ def _year_days(year: int, now: datetime):
     return fy.first_day, min(fy.end_day, today + timedelta(days=1))
 
 
-def facility_ids_of(kind: FacilityKind) -> list[int]:
-    """Active facilities of KIND (the scope of a booking indicator)."""
-    return list(db.session.scalars(sa.select(Facility.id).where(Facility.kind == kind, Facility.active.is_(True))))
-
-
 def _booking_values(indicators: Sequence[Indicator], year: int, now: datetime) -> dict[int, YearValue]:
-    """Every booking indicator of YEAR together: one utilization statement over the facilities of all of them
-    (grouped by facility) and one booking count, instead of both per indicator."""
-    if not indicators:
-        return {}
-    start, end = _year_days(year, now)
-    partial = fiscal_year(now) <= year
-    kinds = {i.source_kind for i in indicators}
-    ids_of = {kind: facility_ids_of(BOOKING_FACILITY_KIND[kind]) for kind in kinds}
-    every = sorted({facility for ids in ids_of.values() for facility in ids})
-    per_facility = (compute_utilization(start=start, end=end, facility_ids=every, group_by=("facility",))
-                    if every and start < end else [])
-    count_ids = ids_of.get(SourceKind.BOOKING_COUNT) or []
-    counts = {row.key["facility"]: row.bookings
-              for row in booking_stats(start=start, end=end, facility_ids=count_ids, group_by=("facility",))
-              } if count_ids and start < end else {}
+    """The booking indicators of YEAR from THE functions of app.utilization.figures (what the dashboard card,
+    the exports and the API show too): the value so far, and what is booked ahead apart."""
     result = {}
+    today = to_tokyo(now).date()
     for indicator in indicators:
-        ids = set(ids_of[indicator.source_kind])
-        rows = [row for row in per_facility if row.key["facility"] in ids]
-        if not sum(row.bookable for row in rows):  # nothing bookable: no value (not a zero)
-            result[indicator.id] = YearValue(year, None, "computed", partial=partial)
-        elif indicator.source_kind == SourceKind.BOOKING_UTILIZATION:
-            result[indicator.id] = YearValue(year, rate_of(rows), "computed", partial=partial)
-        else:
-            value = Decimal(sum(counts.get(facility, 0) for facility in ids))
-            result[indicator.id] = YearValue(year, value, "computed", partial=partial)
+        figure = (figures.center_rate if indicator.source_kind == SourceKind.BOOKING_UTILIZATION
+                  else figures.koryu_count)(year, today=today)
+        result[indicator.id] = YearValue(year, figure.value, "computed", partial=figure.partial,
+                                         through=figure.through, ahead=figure.ahead)
     return result
 
 
@@ -409,8 +390,11 @@ def compute_year(year: int, indicators: Sequence[Indicator], *, now: datetime | 
     now = now or utcnow()
     if year > fiscal_year(now):
         return {}
+    first = figures.first_fiscal_year()
+    if first is not None and year < first:  # before Tsudoi was used: every computed value is unknown
+        return {i.id: YearValue(year, None, "computed") for i in indicators if i.source_kind in COMPUTED_KINDS}
     result = _event_values(year, now, [i for i in indicators if i.source_kind in EVENT_KINDS])
-    result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_FACILITY_KIND], year, now))
+    result.update(_booking_values([i for i in indicators if i.source_kind in BOOKING_KINDS], year, now))
     result.update(_registry_values([i for i in indicators if i.source_kind == SourceKind.REGISTRY_COUNT], year,
                                    now, registry_now=registry_now))
     return result
@@ -449,10 +433,15 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
                 stmt = stmt.join(EventPartner, EventPartner.series_id == EventSeries.id)
             out[name] = [[str(k), int(v)] for k, v in db.session.execute(stmt)]
         return out
-    if kind in BOOKING_FACILITY_KIND:
+    if kind in BOOKING_KINDS:
         start, end = _year_days(year, now)
-        ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
-        if not ids or end <= start:
+        if kind == SourceKind.BOOKING_UTILIZATION:
+            ids, rooms = figures.center_facility_ids(), None
+        else:
+            koryu = figures.koryu_rooms()
+            ids, rooms = sorted({room.facility_id for room in koryu}), [room.id for room in koryu]
+        value = _booking_values([indicator], year, now)[indicator.id].value
+        if not ids or end <= start or value is None:  # unknown years have no breakdown either
             return {"district": [], "month": []}
         districts = dict(db.session.execute(sa.select(Facility.id, Facility.district)
                                             .where(Facility.id.in_(ids))).all())
@@ -468,12 +457,12 @@ def breakdowns(indicator: Indicator, year: int, *, now: datetime | None = None) 
                 "district": [[d, _pct(b, t)] for d, (b, t) in sorted(grouped.items())],
                 "month": [[str(row.key["month"]), _pct(row.booked, row.bookable)] for row in months],
             }
-        per_facility = booking_stats(start=start, end=end, facility_ids=ids, group_by=("facility",))
+        per_facility = booking_stats(start=start, end=end, room_ids=rooms, group_by=("facility",))
         counts: dict[str, int] = {}
         for row in per_facility:
             key = str(districts[row.key["facility"]])
             counts[key] = counts.get(key, 0) + row.bookings
-        months = booking_stats(start=start, end=end, facility_ids=ids, group_by=("month",))
+        months = booking_stats(start=start, end=end, room_ids=rooms, group_by=("month",))
         return {"district": sorted([k, v] for k, v in counts.items()),
                 "month": [[str(row.key["month"]), row.bookings] for row in months]}
     if kind == SourceKind.REGISTRY_COUNT and year == fiscal_year(now):
@@ -515,8 +504,10 @@ def provenance(indicator: Indicator, year: int, *, now: datetime | None = None, 
     if kind in EVENT_KINDS:
         value, rows = preview_rules(indicator, saved_rules(indicator), year, now=now, limit=limit)
         return {"occurrences": rows, "total": value.ended}
-    if kind in BOOKING_FACILITY_KIND:
-        ids = facility_ids_of(BOOKING_FACILITY_KIND[kind])
+    if kind == SourceKind.BOOKING_COUNT:
+        return {"rooms": figures.koryu_rooms()}
+    if kind in BOOKING_KINDS:
+        ids = figures.center_facility_ids()
         return {"facilities": list(db.session.scalars(sa.select(Facility).where(Facility.id.in_(ids))
                                                       .order_by(Facility.district, Facility.name_ja)))}
     if kind == SourceKind.REGISTRY_COUNT:

@@ -17,8 +17,9 @@ from app.core.time import fiscal_year, utcnow
 from app.core.transactions import FLASH, request_transaction
 from app.extensions import db
 from app.indicators import export, participants, queries, services, sources
-from app.indicators.forms import FreezeYearForm, ManualValueForm, RulesForm, YearActionForm
+from app.indicators.forms import FreezeYearForm, ManualValueForm, RoomRulesForm, RulesForm, YearActionForm
 from app.indicators.models import FrozenYear, Indicator, MatchKind, SourceKind
+from app.utilization import figures
 
 bp = Blueprint("indicators", __name__)
 
@@ -52,6 +53,15 @@ def progress_percent(rate: Decimal | None) -> str:
 def indicator_pace(year: int, summary) -> Decimal | None:
     """The pace-line value of YEAR for SUMMARY (chart data)."""
     return summary.pace(year)
+
+
+@bp.app_template_filter("indicator_printed")
+def indicator_printed(year: int, summary) -> Decimal | None:
+    """The actual the plan prints for YEAR (当初 or 中間実績), None for other years (a gap in the chart)."""
+    for printed in (summary.baseline, summary.midterm_actual):
+        if printed is not None and printed.fiscal_year == year:
+            return printed.value
+    return None
 
 
 @bp.app_template_filter("indicator_pace_text")
@@ -147,6 +157,7 @@ def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
         parts=parts,
         origin=origin,
         formula=sources.formula_of(indicator),
+        booking_definitions=figures.DEFINITIONS,
         lang=current_language().code,
     ), status
 
@@ -184,31 +195,46 @@ def enter_value(code: str):
     return redirect(url_for("indicators.staff_detail", code=code), 303)
 
 
-def _rules_page(indicator, form: RulesForm, *, preview=None, error: str | None = None, status: int = 200):
+def _rules_page(indicator, form, *, preview=None, error: str | None = None, status: int = 200):
     return render_template("indicators/staff_rules.html", indicator=indicator, form=form, preview=preview,
-                           error=error, MatchKind=MatchKind, lang=current_language().code), status
+                           error=error, MatchKind=MatchKind, lang=current_language().code,
+                           by_room=indicator.source_kind == SourceKind.BOOKING_COUNT), status
 
 
-def _event_indicator_or_404(code: str):
+def _ruled_indicator_or_404(code: str):
     indicator = _indicator_or_404(code)
-    if indicator.source_kind not in sources.EVENT_KINDS:
-        abort(404)  # only event-based indicators have mapping rules
+    if indicator.source_kind not in (*sources.EVENT_KINDS, SourceKind.BOOKING_COUNT):
+        abort(404)  # only event-based indicators and the booking count have mapping rules
     return indicator
+
+
+def _room_preview(year: int, rules):
+    """(year, value, rooms) of a room rule: the count it would give for YEAR, and the rooms it names."""
+    ids = [int(rule.value) for rule in rules if rule.match == MatchKind.ROOM]
+    figure = figures.koryu_count(year, room_ids=ids)
+    rooms = [room for room in figures.bookable_rooms() if room.id in ids]
+    value = sources.YearValue(year, figure.value, "computed", partial=figure.partial, through=figure.through,
+                              ahead=figure.ahead)
+    return year, value, rooms
 
 
 @bp.get("/staff/indicators/<code>/rules")
 @role_required(Role.WARD_STAFF)
 def rules(code: str):
-    """Ward staff: an event-based indicator's mapping rules, with a preview of what they match."""
-    indicator = _event_indicator_or_404(code)
+    """Ward staff: an indicator's mapping rules (events, or the rooms of a booking count), with a preview."""
+    indicator = _ruled_indicator_or_404(code)
     saved = sources.saved_rules(indicator)
+    year = fiscal_year(utcnow())
+    if indicator.source_kind == SourceKind.BOOKING_COUNT:
+        form = RoomRulesForm(data={"rooms": [r.value for r in saved if r.match == MatchKind.ROOM],
+                                   "preview_year": str(year)}, rooms=figures.bookable_rooms())
+        return _rules_page(indicator, form, preview=_room_preview(year, saved))
     form = RulesForm(data={
         "categories": [r.value for r in saved if r.match == MatchKind.CATEGORY],
         "organization_kinds": [r.value for r in saved if r.match == MatchKind.ORGANIZATION_KIND],
         "series": ", ".join(r.value for r in saved if r.match == MatchKind.SERIES),
-        "preview_year": str(fiscal_year(utcnow())),
+        "preview_year": str(year),
     })
-    year = fiscal_year(utcnow())
     return _rules_page(indicator, form, preview=(year, *sources.preview_rules(indicator, saved, year)))
 
 
@@ -216,19 +242,25 @@ def rules(code: str):
 @role_required(Role.WARD_STAFF)
 def save_rules(code: str):
     """Ward staff: preview proposed rules (button 'preview'), or save them (button 'save', audited)."""
-    indicator = _event_indicator_or_404(code)
-    form = RulesForm()
+    indicator = _ruled_indicator_or_404(code)
+    by_room = indicator.source_kind == SourceKind.BOOKING_COUNT
+    form = RoomRulesForm(rooms=figures.bookable_rooms()) if by_room else RulesForm()
     if not form.validate_on_submit():
         return _rules_page(indicator, form, status=422)
     try:
-        proposed = services.parse_rules(categories=form.categories.data or [],
-                                        organization_kinds=form.organization_kinds.data or [],
-                                        series_text=form.series.data)
+        if by_room:
+            proposed = services.parse_room_rules(form.rooms.data or [])
+        else:
+            proposed = services.parse_rules(categories=form.categories.data or [],
+                                            organization_kinds=form.organization_kinds.data or [],
+                                            series_text=form.series.data)
     except services.InvalidRules as error:
-        form.series.errors = [error.message]
+        (form.rooms if by_room else form.series).errors = [error.message]
         return _rules_page(indicator, form, status=422)
     if "save" not in request.form:
         year = int(form.preview_year.data)
+        if by_room:
+            return _rules_page(indicator, form, preview=_room_preview(year, proposed))
         return _rules_page(indicator, form, preview=(year, *sources.preview_rules(indicator, proposed, year)))
     with request_transaction():
         changed = services.save_rules(indicator, proposed, actor_id=current_user.id)

@@ -109,6 +109,7 @@ _EMAILS = itertools.count(1)
 NEW_EMAIL = lambda w: f"authz-new{next(_EMAILS)}@example.jp"  # noqa: E731 - mail limits are per address
 MANUAL = "P13-01-2"  # an indicator with hand-entered values
 EVENT_BASED = "P13-03-1"  # an indicator computed from events matched by mapping rules
+ROOM_COUNT = "P09-04-2"  # 「交流の間」利用件数: a booking count whose rule names rooms
 FROZEN_YEAR = 2024  # a closed fiscal year staff may freeze and reopen
 BOOKING_DAY = lambda w: (date.today() + timedelta(days=21)).isoformat()  # noqa: E731
 PERIOD = {"from": "2026-04-01", "to": "2026-05-01"}
@@ -378,6 +379,8 @@ TABLE = [
     R("indicators.rules", "GET", "L    403  403  403  403  403  ok   ok", code=EVENT_BASED),
     R("indicators.rules", "GET", "L    403  403  403  403  403  404  404", code=MANUAL, label="manual"),
     R("indicators.save_rules", "POST", "L    403  403  403  403  403  ok   ok", code=EVENT_BASED),
+    R("indicators.rules", "GET", "L    403  403  403  403  403  ok   ok", code=ROOM_COUNT, label="rooms"),
+    R("indicators.save_rules", "POST", "L    403  403  403  403  403  ok   ok", code=ROOM_COUNT, label="rooms"),
     R("indicators.years", "GET", "L    403  403  403  403  403  ok   ok"),
     R("indicators.confirm_freeze", "GET", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
     R("indicators.freeze_year", "POST", "L    403  403  403  403  403  ok   ok", year=FROZEN_YEAR),
@@ -411,6 +414,7 @@ TABLE = [
     R("api_facilities.BookingCancel", "POST", "401  404  404  404  ok   404  404  404", booking_id=W.booking_y,
       label="y"),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  ok   ok   ok", query=PERIOD),
+    R("api_utilization.UtilizationYear", "GET", "401  403  403  403  403  ok   ok   ok", year=FROZEN_YEAR),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",
       query={**PERIOD, "facility_id": W.facility_g}, label="g"),
     R("api_utilization.Utilization", "GET", "401  403  403  403  403  403  ok   ok",

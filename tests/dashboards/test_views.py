@@ -13,6 +13,7 @@ from app.core.permissions import Role
 from app.core.time import fiscal_year, today_tokyo
 from app.extensions import db
 from app.facilities.models import Facility, FacilityKind, Room, UserCategory
+from app.indicators import services as indicator_services
 from tests.facilities.factories import add_closure, assign_staff, make_center, make_organization
 from tests.factories import app_context, csrf_token, login, make_user, recorded_statements
 from tests.utilization.factories import add_booking
@@ -24,13 +25,14 @@ MORNING = (9 * 60, 12 * 60)
 UNITS_PER_DAY = 19
 
 
-def _small_year(**options):
-    """A centre open only on the last 3 days of FY2026 (57 units) with 2 booked units (the hall's morning)."""
+def _small_year(year=FY, **options):
+    """A centre open only on the last 3 days of fiscal YEAR (57 units) with 2 booked units (the hall's morning)."""
+    open_from = OPEN_FROM.replace(year=year + 1)
     center = make_center(**options)
-    add_closure(center.facility_id, date(FY, 4, 1), OPEN_FROM)
-    add_booking(center.hall_id, OPEN_FROM, [MORNING], state=BookingState.CONFIRMED, fee=4000, reduction=1000)
-    add_booking(center.meeting_id, OPEN_FROM, [MORNING], state=BookingState.REQUESTED)  # not counted
-    add_booking(center.meeting_id, OPEN_FROM + timedelta(days=1), [MORNING], state=BookingState.CANCELLED,
+    add_closure(center.facility_id, date(year, 4, 1), open_from)
+    add_booking(center.hall_id, open_from, [MORNING], state=BookingState.CONFIRMED, fee=4000, reduction=1000)
+    add_booking(center.meeting_id, open_from, [MORNING], state=BookingState.REQUESTED)  # not counted
+    add_booking(center.meeting_id, open_from + timedelta(days=1), [MORNING], state=BookingState.CANCELLED,
                 late=True)
     return center
 
@@ -52,15 +54,16 @@ def test_pages_need_staff(client):
 
 
 def test_overview_shows_rates_and_targets(client):
-    center = _small_year(name="集計テストセンター")
+    center = _small_year(FY - 1, name="集計テストセンター")  # a closed year (this one counts only days so far)
     staff = _staff()
     login(client, staff.email)
-    response = client.get(f"/staff/utilization?fy={FY}")
+    response = client.get(f"/staff/utilization?fy={FY - 1}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "集計テストセンター" in html
     assert "82.9%" in html  # the plan's target beside the rate
     assert '<p class="dash-big" id="center-rate">3.5%</p>' in html  # 2 / 57
+    assert "この数の定義" in html and "center-rate-ahead" not in html  # a closed year has nothing ahead
     months = html[html.index('id="overview-months"'):]
     assert '3.5% <span class="dash-sub">2/57</span>' in months  # March, beside last year's March (no data)
     assert "chart-facilities-data" in html and 'type="application/json"' in html
@@ -70,10 +73,10 @@ def test_overview_shows_rates_and_targets(client):
 
 
 def test_facility_page_heatmap_rooms_and_stats(client):
-    center = _small_year()
+    center = _small_year(FY - 1)  # a closed year: its last three days
     staff = _staff()
     login(client, staff.email)
-    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY}").get_data(as_text=True)
+    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY - 1}").get_data(as_text=True)
     assert 'id="rate-1">3.5%' in html
     assert 'id="used-rate-1">3.5%' in html
     assert "dash-heatmap" in html and "heat-" in html
@@ -82,9 +85,11 @@ def test_facility_page_heatmap_rooms_and_stats(client):
     stats = html[html.index('id="booking-stats"'):]
     assert "3,000円" in stats  # net fee of the confirmed booking (4,000 - 1,000 減免)
     room_html = client.get(
-        f"/staff/utilization/facilities/{center.facility_id}?fy={FY}&room_id={center.hall_id}"
+        f"/staff/utilization/facilities/{center.facility_id}?fy={FY - 1}&room_id={center.hall_id}"
     ).get_data(as_text=True)
     assert 'id="rate-1">11.1%' in room_html  # the hall = its two halves: 2 of 18 units (3 slots x 3 days)
+    assert 'id="rate-ahead"' not in html  # a closed year has nothing ahead
+
 
 
 def test_facility_staff_see_only_their_facilities(client):
@@ -150,28 +155,29 @@ def test_xlsx_export(client):
 
 
 def test_no_shows_lower_the_used_rate(client):
+    past, open_from = FY - 1, date(FY, 3, 29)  # a closed year: its last 3 days open (no-shows are in the past)
     center = make_center()
-    add_closure(center.facility_id, date(FY, 4, 1), OPEN_FROM)
-    add_booking(center.meeting_id, OPEN_FROM, [MORNING])
-    add_booking(center.meeting_id, OPEN_FROM, [(13 * 60, 17 * 60)], no_show=True)
+    add_closure(center.facility_id, date(past, 4, 1), open_from)
+    add_booking(center.meeting_id, open_from, [MORNING])
+    add_booking(center.meeting_id, open_from, [(13 * 60, 17 * 60)], no_show=True)
     login(client, _staff().email)
-    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={FY}").get_data(as_text=True)
+    html = client.get(f"/staff/utilization/facilities/{center.facility_id}?fy={past}").get_data(as_text=True)
     assert 'id="rate-1">3.5%' in html  # 2 / 57 booked
     assert 'id="used-rate-1">1.8%' in html  # 1 / 57 used: the afternoon was a no-show
     assert 'id="no-show-rate">50.0%' in html
-    overview = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
+    overview = client.get(f"/staff/utilization?fy={past}").get_data(as_text=True)
     assert f'id="used-rate-{center.facility_id}">1.8%' in overview
     assert re.search(rf'id="no-show-rate-{center.facility_id}">50.0%\s*<span class="dash-sub">1/2</span>', overview)
     assert "無断キャンセル率 = 無断キャンセルと記録された予約の件数 ÷ 利用件数" in overview  # its formula
     for kind in ("csv", "xlsx"):
-        response = client.get(f"/staff/utilization/export.{kind}?fy={FY}&facility_id={center.facility_id}")
+        response = client.get(f"/staff/utilization/export.{kind}?fy={past}&facility_id={center.facility_id}")
         if kind == "csv":
             rows = [line.split(",") for line in response.get_data().decode("utf-8-sig").splitlines()]
             rows = [tuple(int(v) if v.isdigit() else v for v in row) for row in rows]
         else:
             rows = list(load_workbook(io.BytesIO(response.get_data())).active.iter_rows(values_only=True))
         assert rows[0][9:12] == ("利用件数", "無断キャンセル件数", "無断キャンセル率(%)"), kind
-        (meeting,) = [r for r in rows[1:] if len(r) > 3 and r[3] == "2027-03" and r[9]]
+        (meeting,) = [r for r in rows[1:] if len(r) > 3 and r[3] == "2026-03" and r[9]]
         assert (meeting[9], meeting[10], float(meeting[11])) == (2, 1, 50.0), kind
         assert any(r and str(r[0]).startswith("無断キャンセル率 = ") for r in rows), kind
 
@@ -195,16 +201,20 @@ def test_overview_no_show_rate_per_facility_and_year(client):
 
 
 def test_koryu_bookings_against_the_plans_350(client):
-    """伝統文化交流館「交流の間」: bookings held this year (and last) against 350 件; 区民センター rate apart."""
+    """伝統文化交流館「交流の間」: bookings of that room (the indicator's room rule) this year and last against 350 件;
+    the building's other rooms and the 区民センター apart."""
     koryu = make_center(name="伝統文化交流館")
     with app_context():
         db.session.get(Facility, koryu.facility_id).kind = FacilityKind.TRADITIONAL_CULTURE
+        db.session.get(Room, koryu.hall_id).name_ja = "交流の間"
+        indicator_services.load_catalog()  # seeds the room rule: the rooms named 交流の間 of a 伝統文化交流館
         db.session.commit()
     center = make_center(name="ふつうの区民センター")
     add_booking(koryu.hall_id, date(FY, 5, 1), [MORNING])
     add_booking(koryu.hall_id, date(FY, 5, 2), [MORNING], state=BookingState.TENTATIVE)
     add_booking(koryu.hall_id, date(FY, 5, 3), [MORNING], state=BookingState.CANCELLED)  # not a use
     add_booking(koryu.hall_id, date(FY, 5, 4), [MORNING], state=BookingState.REQUESTED)  # not yet
+    add_booking(koryu.meeting_id, date(FY, 5, 5), [MORNING])  # another room of the building: not 交流の間
     add_booking(koryu.hall_id, date(FY - 1, 5, 1), [MORNING])  # last year
     add_booking(center.meeting_id, date(FY - 1, 5, 1), [MORNING])  # another kind of facility
     login(client, _staff().email)
@@ -212,13 +222,15 @@ def test_koryu_bookings_against_the_plans_350(client):
     assert '<p class="dash-big" id="koryu-count">2件</p>' in html
     card = html[html.index('id="koryu-count"'):]
     assert "目標 350件" in card and "令和7年度 1件" in card
-    assert '<p class="dash-big" id="center-rate">0.0%</p>' in html  # the 交流館's bookings are not a centre's
+    assert '伝統文化交流館 交流の間</p>' in card  # the room counted, named beside the number
+    # the 交流館's bookings are not a centre's; the centre's only booking is last year's
+    assert '<p class="dash-big" id="center-rate">0.0%</p>' in html
     client.post("/account/logout", data={"csrf_token": csrf_token(client)})
     staff = _staff(Role.FACILITY_STAFF)
     assign_staff(staff.id, center.facility_id)
     login(client, staff.email)
     html = client.get(f"/staff/utilization?fy={FY}").get_data(as_text=True)
-    assert 'id="koryu-count"' not in html and "表示できる伝統文化交流館がありません。" in html
+    assert 'id="koryu-count"' not in html and "表示できる「交流の間」がありません" in html
 
 
 def test_bad_page_input_is_a_4xx_never_a_500(client):
@@ -267,22 +279,23 @@ def test_print_stylesheet_makes_an_a4_report(client):
 
 
 def test_pages_read_the_same_numbers_from_the_rollup(app, client):
-    center = _small_year()
+    year = FY - 1  # a closed year
+    center = _small_year(year)
     login(client, _staff().email)
-    pages = [f"/staff/utilization?fy={FY}", f"/staff/utilization/facilities/{center.facility_id}?fy={FY}",
-             f"/staff/utilization/export.csv?fy={FY}"]
+    pages = [f"/staff/utilization?fy={year}", f"/staff/utilization/facilities/{center.facility_id}?fy={year}",
+             f"/staff/utilization/export.csv?fy={year}"]
 
     def read():  # the pages without their CSRF tokens (a new signature per request)
         return [re.sub(r'name="csrf_token" value="[^"]*"', "", client.get(url).get_data(as_text=True))
                 for url in pages]
 
     live = read()
-    result = app.test_cli_runner().invoke(args=["utilization", "rebuild", "--from", f"{FY - 1}-04-01",
-                                                "--to", f"{FY + 1}-04-01"])
+    result = app.test_cli_runner().invoke(args=["utilization", "rebuild", "--from", f"{year - 1}-04-01",
+                                                "--to", f"{year + 1}-04-01"])
     assert result.exit_code == 0, result.output
     assert read() == live
     assert 'id="center-rate">3.5%' in live[0]
-    add_booking(center.meeting_id, OPEN_FROM, [(13 * 60, 17 * 60)])  # kept current: 3 / 57
+    add_booking(center.meeting_id, OPEN_FROM.replace(year=year + 1), [(13 * 60, 17 * 60)])  # kept current: 3 / 57
     assert '<p class="dash-big" id="center-rate">5.3%</p>' in client.get(pages[0]).get_data(as_text=True)
 
 
@@ -314,7 +327,8 @@ def _count_overview(app, client, year, url="/staff/utilization"):
 
 def test_overview_query_count_does_not_grow(app, client):
     login(client, _staff().email)
-    make_center()
+    first = make_center()
+    add_booking(first.meeting_id, date(FY - 1, 5, 1), [MORNING])  # both years known: no early "no data"
     small = _count_overview(app, client, FY)
     for _n in range(4):
         center = make_center()
@@ -322,7 +336,7 @@ def test_overview_query_count_does_not_grow(app, client):
             add_booking(center.meeting_id, date(FY, 5, 1 + d), [MORNING])
             add_booking(center.hall_id, date(FY - 1, 5, 1 + d), [MORNING])
     larger = _count_overview(app, client, FY)
-    assert small <= 10
+    assert small <= 24  # 3 for the tables, the rest for the plan's two figures of two years (so far, ahead)
     assert larger == small
 
 
@@ -336,7 +350,7 @@ def test_facility_page_query_count_does_not_grow(app, client):
         add_booking(center.studio_id, date(FY, 5, 1 + d), [(600, 660)])
     add_closure(center.facility_id, date(FY, 6, 1), date(FY, 6, 3))
     larger = _count_overview(app, client, FY, url)
-    assert small <= 12  # 10 for the page, 2 for the header's role menus (the person's groups, the ward's queues)
+    assert small <= 13  # 11 for the page (so far and booked ahead), 2 for the header's role menus
     assert larger == small
 
 

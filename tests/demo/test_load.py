@@ -194,3 +194,16 @@ def test_demo_facilities_keep_the_hours_and_closing_days_their_text_gives(app):
             assert len(mondays) == 6, facility.name_ja
             for day in mondays:
                 assert day.weekday() == 0 and (day.day - 1) // 7 + 1 == int(named[1]), (facility.name_ja, day)
+
+
+def test_the_koryu_indicator_counts_the_demo_koryu_no_ma_only(app):
+    from app.facilities.models import Room
+    from app.utilization import figures
+
+    _load(app)
+    with app.app_context():
+        rooms = figures.koryu_rooms()
+        assert [(room.facility.name_ja, room.name_ja) for room in rooms] == [("伝統文化交流館", "交流の間")]
+        others = db.session.scalars(sa.select(Room.id).where(Room.facility_id == rooms[0].facility_id,
+                                                             Room.id != rooms[0].id)).all()
+        assert others  # the building's meeting room is not counted

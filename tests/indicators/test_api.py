@@ -51,11 +51,16 @@ def test_detail_has_exact_values_and_unknowns(client, catalog):
 def test_detail_with_a_manual_value_and_its_judgement(client, catalog):
     item = client.get("/api/v1/indicators/P09-01-1").get_json()
     assert item["yearly_values"] == [{"fiscal_year": 2024, "value": "48.5", "origin": "manual", "partial": False,
-                                      "frozen": False, "completeness": None, "reported": None, "ended": None,
+                                      "through": None, "booked_ahead": None, "frozen": False,
+                                      "completeness": None, "reported": None, "ended": None,
                                       "source_document": "実態調査", "source_date": "2025-03-10"}]
     expected = (Decimal("48.5") - Decimal("45.8")) / (Decimal("50.0") - Decimal("45.8"))
     assert Decimal(item["latest"]["progress_rate"]) == expected
-    assert item["latest"]["judgement"] == "not_achieved"
+    # 2024 is before the target's year (令和8年度末): not judged 未達成 but set against the line from the
+    # baseline, 45.8 + (50.0 - 45.8) x 4 / 6 = 48.6 for 2024, which 48.5 does not reach.
+    assert item["latest"]["judgement"] is None and item["latest"]["judgement_pending"] is False
+    assert item["latest"]["target"]["year_label"] == "令和8年度末" and item["latest"]["target"]["value"] == "50"
+    assert (item["latest"]["pace"], item["latest"]["on_pace"]) == ("48.6", False)
     assert "内部メモ" not in client.get("/api/v1/indicators/P09-01-1").get_data(as_text=True)
 
 

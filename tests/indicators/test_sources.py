@@ -158,6 +158,8 @@ def test_booking_indicators_come_from_the_utilization_function(staff_user):
     add_closure(hall.facility_id, date(2025, 4, 1), date(2026, 3, 30))
     for day in (date(2026, 3, 30), date(2026, 3, 31)):
         add_booking(hall.meeting_id, day, [(9 * 60, 12 * 60)])
+    add_booking(hall.hall_id, date(2026, 3, 31), [(13 * 60, 17 * 60)])  # another room of the building
+    _set_rules("P09-04-2", [Rule(MatchKind.ROOM, str(hall.meeting_id))])  # the room that is 「交流の間」
     values = _values(2025, "P09-04-1", "P09-04-2")
     assert values["P09-04-1"].value == Decimal("5.3")  # 2 / 38 = 5.26 %
     assert values["P09-04-2"].value == 2
@@ -354,9 +356,18 @@ def test_a_year_to_date_value_is_judged_at_year_end_unless_it_already_reached_th
 
     with app_context():
         indicator = queries.get_by_code("P13-03-1")  # 観光案内者数, higher is better, 4,000 by 令和8年度末
-        ended_year = queries.summarize(indicator, {2025: YearValue(2025, Decimal(1234), "computed")})
-        assert ended_year.judgement.value == "not_achieved" and not ended_year.pending
-        so_far = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed", partial=True)})
-        assert so_far.judgement is None and so_far.pending and so_far.progress is not None
+        whole_year = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed")})
+        assert whole_year.judgement.value == "not_achieved" and not whole_year.pending  # the target's year
+        assert whole_year.pace_now is None and whole_year.final_judgement
+        # Half of 令和8年度 gone (1 October is day 184 of 365, today counts): 4,000 x 184 / 365 = 2,016.4.
+        half = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)  # 10月1日 01:00 in Tokyo
+        so_far = queries.summarize(indicator, {2026: YearValue(2026, Decimal(1234), "computed", partial=True)},
+                                   now=half)
+        assert so_far.judgement is None and so_far.pending
+        assert so_far.progress is None  # a count so far is set against the pace, not the whole year's target
+        assert so_far.pace_now == Decimal("2016.4") and so_far.on_pace is False
+        ahead = queries.summarize(indicator, {2026: YearValue(2026, Decimal(2100), "computed", partial=True)},
+                                  now=half)
+        assert ahead.judgement is None and ahead.on_pace is True
         reached = queries.summarize(indicator, {2026: YearValue(2026, Decimal(4500), "computed", partial=True)})
-        assert reached.judgement.value == "achieved" and not reached.pending
+        assert reached.judgement.value == "achieved" and not reached.pending  # a count only grows
