@@ -45,6 +45,17 @@ def datetime_long(value: datetime | None) -> str:
     return f"{date_long(local)} {format_time(local.time(), 'HH:mm', rebase=False)}"
 
 
+def datetime_range(start: datetime | None, end: datetime | None) -> str:
+    """From START to END: '2026年12月8日(火)(令和8年) 10:00–11:30' within one Tokyo day, both dates in full when the
+    range crosses midnight."""
+    if start is None or end is None:
+        return datetime_long(start or end)
+    first, last = to_tokyo(start), to_tokyo(end)
+    if first.date() == last.date():
+        return f"{datetime_long(first)}–{format_time(last.time(), 'HH:mm', rebase=False)}"
+    return f"{datetime_long(first)} – {datetime_long(last)}"
+
+
 def datetime_short(value: datetime | None) -> str:
     """A compact date and time for tables (Tokyo time)."""
     if value is None:
@@ -64,6 +75,7 @@ def init_app(app) -> None:
     app.jinja_env.filters.update(
         date_long=date_long,
         datetime_long=datetime_long,
+        datetime_range=datetime_range,
         datetime_short=datetime_short,
         fiscal_year_label=fiscal_year_label,
     )

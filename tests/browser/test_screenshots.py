@@ -70,6 +70,8 @@ def _pages(ids: dict) -> list[tuple[str, str, str | None, str]]:
         ("events", "/events/", None, "ja"),
         ("events-easy", "/events/", None, "ja-easy"),
         ("event", f"/events/{ids['series']}", None, "ja"),
+        ("event-en", f"/events/{ids['series']}", None, "en"),
+        ("facility-en", f"/facilities/{ids['facility']}", None, "en"),
         ("availability", f"/facilities/{ids['facility']}/availability", None, "ja"),
         ("availability-month", f"/facilities/{ids['facility']}/availability?view=month", None, "ja"),
         ("search", "/facilities/search", None, "en"),

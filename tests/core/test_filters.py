@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import render_template_string
 
-from app.core.filters import date_long, datetime_long, datetime_short, fiscal_year_label
+from app.core.filters import date_long, datetime_long, datetime_range, datetime_short, fiscal_year_label
 from app.core.i18n import use_language
 
 
@@ -46,6 +46,17 @@ def test_instants_are_shown_on_their_tokyo_day_and_time(in_language):
     assert in_language("en", datetime_long, instant) == "Thu, Apr 1, 2027 00:30"
     assert in_language("en", date_long, instant) == "Thu, Apr 1, 2027"
     assert in_language("ja", datetime_short, instant) == "2027-04-01 00:30"
+
+
+def test_a_range_within_one_tokyo_day_names_the_day_once(in_language):
+    start = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+    assert in_language("ja", datetime_range, start, start + timedelta(hours=1, minutes=30)) == \
+        "2026年12月8日(火)(令和8年) 10:00–11:30"
+    assert in_language("en", datetime_range, start, start + timedelta(hours=2)) == "Tue, Dec 8, 2026 10:00–12:00"
+    # 23:00 to 01:00 in Tokyo crosses midnight there (not in UTC): both dates in full
+    late = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
+    assert in_language("en", datetime_range, late, late + timedelta(hours=2)) == \
+        "Tue, Dec 8, 2026 23:00 – Wed, Dec 9, 2026 01:00"
 
 
 def test_empty_values_and_dates_before_known_eras(in_language):
