@@ -148,6 +148,7 @@ class UtilizationYear(MethodView):
 
     @token_required(roles=(Role.FACILITY_STAFF, Role.WARD_STAFF))
     @blp.response(200, FiguresSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # a year outside 2000-2100 matches no route
     def get(self, year):
         """区民センター利用率 and 「交流の間」利用件数 of a fiscal year (facility staff: their facilities)"""
         visible = visible_facility_ids(current_api_user())
