@@ -223,13 +223,22 @@ def _sign_in(client, key: str | None) -> None:
 
 
 @pytest.mark.slow  # loads the demo data and crawls 21 times: about a minute
+def _languages(app) -> tuple[str, ...]:
+    """Every language on SQLite; Japanese alone on PostgreSQL. The links come from the same templates in each
+    language and the data from the same demo: what only the database can change (which rows a query finds) shows in
+    one language as well as in three, and the PostgreSQL half is the longer of the two CI runs."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return ("ja",)
+    return ("ja", "en", "ja-easy")
+
+
 def test_every_work_page_is_reached_from_home_by_clicking(app):
     """One world (the demo data, loaded once), every persona in every language; all misses reported together."""
     _load_demo_with_an_editor(app)
     missing = []
     for persona, (key, table) in PERSONAS.items():
         targets = _targets(table)
-        for lang in ("ja", "en", "ja-easy"):
+        for lang in _languages(app):
             client = app.test_client()
             client.set_cookie("tsudoi_lang", lang)
             _sign_in(client, key)
