@@ -102,6 +102,12 @@ def policy_title(policy: int, language: str) -> tuple[str, bool]:
     return texts.get(language) if texts is not None else ("", False)
 
 
+def policy_title_texts(policy: int) -> dict[str, str | None]:
+    """The title of POLICY as {ja, en, easy} (ja '' for a policy the file does not know)."""
+    texts = policy_texts().get(policy)
+    return texts.as_dict() if texts is not None else {"ja": "", "en": None, "easy": None}
+
+
 def falls_back(indicators, language: str, policies=()) -> bool:
     """Whether any text of INDICATORS (or of the titles of POLICIES) is shown in Japanese for lack of LANGUAGE."""
     return (any(indicator_text(indicator, field, language)[1] for indicator in indicators for field in FIELDS)
