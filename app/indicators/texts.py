@@ -102,6 +102,21 @@ def policy_title(policy: int, language: str) -> tuple[str, bool]:
     return texts.get(language) if texts is not None else ("", False)
 
 
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+_MEASURE = {"en": "Measure {number}", "ja-easy": "<ruby>施策<rt>しさく</rt></ruby>{circled}"}
+
+
+def measure_label(measure: str | None, language: str) -> str | None:
+    """The plan's measure mark ('施策①') in LANGUAGE: 'Measure 1' in English, with furigana in easy Japanese;
+    as printed in Japanese or when it is not of that form."""
+    if not measure or language not in _MEASURE or len(measure) != 3 or measure[:2] != "施策":
+        return measure
+    circled = measure[2]
+    if circled not in _CIRCLED:
+        return measure
+    return _MEASURE[language].format(number=_CIRCLED.index(circled) + 1, circled=circled)
+
+
 def policy_title_texts(policy: int) -> dict[str, str | None]:
     """The title of POLICY as {ja, en, easy} (ja '' for a policy the file does not know)."""
     texts = policy_texts().get(policy)

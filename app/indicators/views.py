@@ -46,6 +46,12 @@ def policy_title(policy: int) -> tuple[str, bool]:
     return texts.policy_title(policy, current_language().code)
 
 
+@bp.app_template_global("measure_label")
+def measure_label(measure: str | None) -> str | None:
+    """The plan's measure mark ('施策①') in the reader's language ('Measure 1'); render with |ruby."""
+    return texts.measure_label(measure, current_language().code)
+
+
 def _falls_back(indicators, policies=()) -> bool:
     """Whether the page shows a catalog text in Japanese for lack of the reader's language (the notice)."""
     return texts.falls_back(indicators, current_language().code, policies)
