@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api.schemas import decimal_string
-from app.indicators import queries
+from app.indicators import queries, texts
 from app.indicators.models import Direction, PlanValueKind, SourceKind
 
 blp = Blueprint(
@@ -97,6 +97,16 @@ class LatestSchema(Schema):
     })
 
 
+class CatalogTextsSchema(Schema):
+    """A text of the catalog in the three languages: Japanese exactly as printed, English and やさしい日本語 from
+    the data file (null when not written for this Japanese)."""
+
+    ja = fields.String(required=True, metadata={"description": "as printed"})
+    en = fields.String(required=True, allow_none=True)
+    easy = fields.String(required=True, allow_none=True, metadata={
+        "description": "やさしい日本語; kanji beyond the first school grades carry HTML <ruby> furigana markup"})
+
+
 class IndicatorSchema(Schema):
     """An indicator as printed in the plan, with its values."""
 
@@ -105,11 +115,19 @@ class IndicatorSchema(Schema):
     measure = fields.String(allow_none=True, metadata={"description": "施策① ...; null for the policy level"})
     measure_title = fields.String(allow_none=True)
     name = fields.String(metadata={"description": "exactly as printed"})
+    names = fields.Nested(CatalogTextsSchema, metadata={"description": "the name in the three languages"})
+    measure_titles = fields.Nested(CatalogTextsSchema, allow_none=True, metadata={
+        "description": "the measure title in the three languages; null for the policy level"})
+    policy_titles = fields.Nested(CatalogTextsSchema, metadata={
+        "description": "the policy's title in the three languages"})
     unit = fields.String(allow_none=True)
     direction = fields.Enum(Direction, by_value=True)
     source = fields.Nested(SourceSchema)
     midterm_status = fields.String(allow_none=True, metadata={"description": "達成状況 as printed"})
-    footnotes = fields.String(allow_none=True)
+    footnotes = fields.String(allow_none=True, metadata={
+        "description": "the plan's footnotes under the table, as printed, separated by ' / '"})
+    footnote_texts = fields.Nested(CatalogTextsSchema, allow_none=True, metadata={
+        "description": "the footnotes in the three languages (each separated by ' / '); null when none"})
     review_note = fields.String(allow_none=True)
     plan_values = fields.List(fields.Nested(PlanValueSchema))
     yearly_values = fields.List(fields.Nested(YearlyValueSchema))
@@ -145,12 +163,16 @@ def _document(summary: queries.Summary) -> dict:
         "measure": indicator.measure,
         "measure_title": indicator.measure_title,
         "name": indicator.name,
+        "names": texts.indicator_texts(indicator, "name"),
+        "measure_titles": texts.indicator_texts(indicator, "measure_title"),
+        "policy_titles": texts.policy_title_texts(indicator.policy),
         "unit": indicator.unit,
         "direction": indicator.direction,
         "source": {"kind": indicator.source_kind, "computed": indicator.source_kind.is_computed,
                    "rules": [{"match": r.match.value, "value": r.value} for r in indicator.rules]},
         "midterm_status": indicator.midterm_status,
         "footnotes": indicator.footnotes,
+        "footnote_texts": texts.indicator_texts(indicator, "footnotes"),
         "review_note": indicator.review_note,
         "plan_values": indicator.plan_values,
         "yearly_values": [

@@ -25,15 +25,10 @@ from app.indicators.judgement import (
 )
 from app.indicators.models import Direction, FrozenYear, Indicator, PlanValue, PlanValueKind, Snapshot, SourceKind
 from app.indicators.sources import YearValue, compute_year
+from app.indicators.texts import policy_texts
 
-POLICY_TITLES = {
-    9: "参画と協働により地域を支える多様なコミュニティをつくる",
-    10: "豊かな国際性を生かした多文化共生社会をつくる",
-    11: "伝統と最先端技術が融合した区内産業を支援する",
-    12: "港区の特性を生かした個性ある商業集積の形成を支援する",
-    13: "港区ならではの魅力を生かした都市観光を展開する",
-    14: "豊かで多様な文化に包まれたまちづくりを進める",
-}
+# The policies' titles as printed (data/policies.csv; their English and easy versions: texts.policy_title).
+POLICY_TITLES = {number: texts.ja for number, texts in policy_texts().items()}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from app.core.permissions import Role, role_required
 from app.core.time import fiscal_year, utcnow
 from app.core.transactions import FLASH, request_transaction
 from app.extensions import db
-from app.indicators import export, participants, queries, services, sources
+from app.indicators import export, participants, queries, services, sources, texts
 from app.indicators.forms import FreezeYearForm, ManualValueForm, RoomRulesForm, RulesForm, YearActionForm
 from app.indicators.models import FrozenYear, Indicator, MatchKind, SourceKind
 from app.utilization import figures
@@ -31,6 +31,37 @@ def indicators_counting(series) -> list[str]:
     if "_indicator_rules" not in g:
         g._indicator_rules = sources.all_saved_rules()
     return sources.codes_counting(series, g._indicator_rules)
+
+
+@bp.app_template_global("indicator_text")
+def indicator_text(indicator, field: str) -> tuple[str | None, bool]:
+    """INDICATOR's name, measure title or footnotes in the reader's language, and whether the Japanese was shown
+    instead (the easy text carries furigana: render it with |ruby)."""
+    return texts.indicator_text(indicator, field, current_language().code)
+
+
+@bp.app_template_global("policy_title")
+def policy_title(policy: int) -> tuple[str, bool]:
+    """The title of POLICY in the reader's language, and whether the Japanese was shown instead."""
+    return texts.policy_title(policy, current_language().code)
+
+
+@bp.app_template_global("measure_label")
+def measure_label(measure: str | None) -> str | None:
+    """The plan's measure mark ('施策①') in the reader's language ('Measure 1'); render with |ruby."""
+    return texts.measure_label(measure, current_language().code)
+
+
+def _falls_back(indicators, policies=()) -> bool:
+    """Whether the page shows a catalog text in Japanese for lack of the reader's language (the notice)."""
+    return texts.falls_back(indicators, current_language().code, policies)
+
+
+def _list_page(template: str):
+    policies = queries.summaries_by_policy()
+    indicators = [s.indicator for _policy, summaries in policies for s in summaries]
+    return render_template(template, policies=policies,
+                           texts_fell_back=_falls_back(indicators, [policy for policy, _s in policies]))
 
 
 @bp.app_template_filter("indicator_value")
@@ -84,16 +115,14 @@ def district_label(value: str) -> str:
 @bp.get("/indicators")
 def public_list():
     """Everyone: the plan's indicators with their printed values and the latest published survey values."""
-    return render_template("indicators/public.html", policies=queries.summaries_by_policy(),
-                           policy_titles=queries.POLICY_TITLES)
+    return _list_page("indicators/public.html")
 
 
 @bp.get("/staff/indicators")
 @role_required(Role.WARD_STAFF)
 def staff_list():
     """Ward staff: every indicator per policy with baseline, targets, printed mid-term values and source."""
-    return render_template("indicators/staff_list.html", policies=queries.summaries_by_policy(),
-                           policy_titles=queries.POLICY_TITLES)
+    return _list_page("indicators/staff_list.html")
 
 
 @bp.get("/staff/indicators/export.csv")
@@ -151,7 +180,7 @@ def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
         summary=summary,
         indicator=indicator,
         form=form,
-        policy_titles=queries.POLICY_TITLES,
+        texts_fell_back=_falls_back([indicator], [indicator.policy]),
         year=year,
         shown=shown,
         parts=parts,
@@ -197,7 +226,8 @@ def enter_value(code: str):
 
 def _rules_page(indicator, form, *, preview=None, error: str | None = None, status: int = 200):
     return render_template("indicators/staff_rules.html", indicator=indicator, form=form, preview=preview,
-                           error=error, MatchKind=MatchKind, lang=current_language().code,
+                           error=error, texts_fell_back=_falls_back([indicator]), MatchKind=MatchKind,
+                           lang=current_language().code,
                            by_room=indicator.source_kind == SourceKind.BOOKING_COUNT), status
 
 
@@ -299,7 +329,8 @@ def confirm_freeze(year: int):
         return redirect(url_for("indicators.years"), 303)
     form = FreezeYearForm()
     form.confirmed.data = "1"  # rendered by hidden_tag: the POST knows it comes from this page
-    return render_template("indicators/staff_freeze.html", year=year, values=values, form=form)
+    return render_template("indicators/staff_freeze.html", year=year, values=values, form=form,
+                           texts_fell_back=_falls_back([indicator for indicator, _v in values]))
 
 
 @bp.post("/staff/indicators/years/<int:year>/freeze")
@@ -331,9 +362,9 @@ def staff_participants():
     if year is None or not 2000 <= year <= current + 1:
         year = current
     sums = participants.participant_sums(year)
-    names = dict(db.session.execute(sa.select(Indicator.code, Indicator.name)
-                                    .where(Indicator.code.in_(list(sums)))).all())
+    indicators = {i.code: i for i in db.session.scalars(sa.select(Indicator).where(Indicator.code.in_(list(sums))))}
     return render_template("indicators/staff_participants.html", year=year, current=current,
-                           sums=sorted(sums.values(), key=lambda s: s.indicator_code), names=names,
+                           sums=sorted(sums.values(), key=lambda s: s.indicator_code), indicators=indicators,
+                           texts_fell_back=_falls_back(indicators.values()),
                            rows=participants.mapped_occurrences(year),
                            lang=current_language().code)
