@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 
 from app.core.i18n import plain
@@ -50,10 +51,11 @@ SECTIONS = (  # (endpoint, the blueprints whose pages it stands for)
 
 def _section_labels() -> dict[str, str]:
     return {
-        "events.index": plain(_("イベント")),
+        # A section names the pages it leads to: "Events", where a table column says "Event".
+        "events.index": plain(pgettext("section", "イベント")),
         "facilities.index": plain(_("施設の予約")),
         "lotteries.index": plain(_("抽選")),
-        "organizations.index": plain(_("団体")),
+        "organizations.index": plain(pgettext("section", "団体")),
         "indicators.public_list": plain(_("成果指標")),
     }
 
