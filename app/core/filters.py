@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import format_date, format_datetime, format_time
+from flask_babel import gettext as _
 
 from app.core.i18n import current_language
 from app.core.time import format_wareki, format_wareki_year, to_tokyo
@@ -70,6 +71,16 @@ def fiscal_year_label(year: int) -> str:
     return f"FY{year}"
 
 
+def plan_year_label(year: int, label: str) -> str:
+    """A year as the plan prints it, with the western fiscal year: '令和8年度末(2026年度)' in Japanese; in English
+    the western year alone, 'FY2019' or, for a year-end label, 'end of FY2026'."""
+    if _is_japanese():
+        return _("%(label)s(%(year)s年度)", label=label, year=year)
+    if label.endswith("末"):
+        return _("%(year)s年度末", year=year)
+    return fiscal_year_label(year)
+
+
 def init_app(app) -> None:
     """Register the filters."""
     app.jinja_env.filters.update(
@@ -78,4 +89,5 @@ def init_app(app) -> None:
         datetime_range=datetime_range,
         datetime_short=datetime_short,
         fiscal_year_label=fiscal_year_label,
+        plan_year_label=plan_year_label,
     )

@@ -7,6 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 
 from app.core.args import fiscal_year_arg
@@ -64,12 +65,40 @@ def _list_page(template: str):
                            texts_fell_back=_falls_back(indicators, [policy for policy, _s in policies]))
 
 
+def _unit_words() -> dict[str, str]:
+    """The plan's units in the reader's language (the plan prints them after the number, with no space)."""
+    return {"人": pgettext("unit", "人"), "人/年": pgettext("unit", "人/年"), "団体": pgettext("unit", "団体"),
+            "団体/年": pgettext("unit", "団体/年"), "件": pgettext("unit", "件"), "件/年": pgettext("unit", "件/年"),
+            "店": pgettext("unit", "店"), "施設": pgettext("unit", "施設"), "か所": pgettext("unit", "か所")}
+
+
+@bp.app_template_filter("indicator_unit")
+def indicator_unit(unit: str | None) -> str:
+    """An indicator's unit in the reader's language ('人' -> 'people')."""
+    return _unit_words().get(unit, unit) if unit else ""
+
+
+def _with_unit(number: str, unit: str | None) -> str:
+    if not unit or unit == "%":
+        return f"{number}{unit or ''}"
+    word = _unit_words().get(unit, unit)
+    return f"{number}{word}" if current_language().locale == "ja" else f"{number} {word}"
+
+
 @bp.app_template_filter("indicator_value")
 def indicator_value(value: Decimal | None, unit: str | None = None) -> str:
-    """A value with thousands separators and its unit ('15,781人', '45.2%'); '' when unknown."""
+    """A value with thousands separators and its unit ('15,781人', '45.2%', '15,781 people'); '' when unknown."""
     if value is None:
         return ""
-    return f"{value:,f}{unit or ''}"
+    return _with_unit(f"{value:,f}", unit)
+
+
+@bp.app_template_filter("indicator_printed_value")
+def indicator_printed_value(printed: str, unit: str | None = None) -> str:
+    """A value as the plan prints it ('15,781人'), its unit in the reader's language ('15,781 people')."""
+    if unit and unit != "%" and printed.endswith(unit):
+        return _with_unit(printed[: -len(unit)], unit)
+    return printed
 
 
 @bp.app_template_filter("progress_percent")

@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask import render_template_string
 
-from app.core.filters import date_long, datetime_long, datetime_range, datetime_short, fiscal_year_label
+from app.core.filters import (
+    date_long,
+    datetime_long,
+    datetime_range,
+    datetime_short,
+    fiscal_year_label,
+    plan_year_label,
+)
 from app.core.i18n import use_language
 
 
@@ -57,6 +64,12 @@ def test_a_range_within_one_tokyo_day_names_the_day_once(in_language):
     late = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
     assert in_language("en", datetime_range, late, late + timedelta(hours=2)) == \
         "Tue, Dec 8, 2026 23:00 – Wed, Dec 9, 2026 01:00"
+
+
+def test_the_plans_year_labels_keep_their_words_in_japanese_and_read_as_fiscal_years_in_english(in_language):
+    assert in_language("ja", plan_year_label, 2026, "令和8年度末") == "令和8年度末(2026年度)"
+    assert in_language("en", plan_year_label, 2026, "令和8年度末") == "end of FY2026"
+    assert in_language("en", plan_year_label, 2019, "令和元年度") == "FY2019"
 
 
 def test_empty_values_and_dates_before_known_eras(in_language):

@@ -163,6 +163,10 @@ def test_public_page_in_english_shows_no_japanese_catalog_text(client, catalog):
     measures = re.findall(r"<tr>\s*<td>(.*?)</td>", html, re.S)
     assert len(measures) == 40 and not any(JAPANESE_TEXT.search(m) for m in measures)
     assert "Measure 1" in html and "施策①" not in html
+    # Nor anywhere else in the page's main part: units, years and the plan's 達成 read as English too.
+    main = re.sub(r"<[^>]+>", " ", html.split("<main", 1)[-1].split("</main>", 1)[0])
+    assert not JAPANESE_TEXT.findall(main), sorted(set(JAPANESE_TEXT.findall(main)))[:20]
+    assert "people" in main and "end of FY2026" in main and "Achieved" in main
 
 
 def test_public_page_in_easy_japanese_shows_the_easy_texts(client, catalog):
