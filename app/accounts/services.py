@@ -144,8 +144,10 @@ def _load(salt: str, token: str, max_age: int) -> dict:
 # --- sign-up and confirmation -----------------------------------------------------------------------
 
 
-def register_user(*, email: str, password: str, display_name: str, language: str | None) -> User | None:
-    """Create an unconfirmed account and queue its confirmation mail.
+def register_user(*, email: str, password: str, display_name: str, language: str | None,
+                  next_path: str | None = None) -> User | None:
+    """Create an unconfirmed account and queue its confirmation mail; its link leads on to NEXT_PATH (a path on
+    this site, checked by the caller) after signing in.
 
     When the address is already registered, no account is created and the owner gets a notice instead,
     so the sign-up page does not reveal which addresses have accounts. Returns the new user or None.
@@ -164,7 +166,7 @@ def register_user(*, email: str, password: str, display_name: str, language: str
             template="accounts/already_registered",
             language=existing.preferred_language,
             user=existing,
-            login_url=_external("accounts.login"),
+            login_url=_external("accounts.login", next=next_path),
             reset_url=_external("accounts.forgot_password"),
         )
         return None
@@ -177,20 +179,20 @@ def register_user(*, email: str, password: str, display_name: str, language: str
     )
     db.session.add(user)
     db.session.flush()
-    send_confirmation(user)
+    send_confirmation(user, next_path=next_path)
     record_audit("account.created", actor_id=user.id, target_type="user", target_id=user.id)
     return user
 
 
-def send_confirmation(user: User) -> None:
-    """Queue the e-mail with USER's confirmation link."""
+def send_confirmation(user: User, *, next_path: str | None = None) -> None:
+    """Queue the e-mail with USER's confirmation link (leading on to NEXT_PATH, when given, after signing in)."""
     queue_mail(
         to=user.email,
         subject=_l("【つどい】メールアドレスの確認"),
         template="accounts/confirm",
         language=user.preferred_language,
         user=user,
-        confirm_url=_external("accounts.confirm_email", token=make_confirmation_token(user)),
+        confirm_url=_external("accounts.confirm_email", token=make_confirmation_token(user), next=next_path),
     )
 
 

@@ -33,7 +33,7 @@ from app.accounts.forms import (
 from app.accounts.limits import account_slowdown, recipient_limit, remember_device
 from app.core.forms import ActionForm
 from app.core.i18n import LANGUAGE_COOKIE, normalize_language
-from app.core.security import safe_next
+from app.core.security import is_safe_next, safe_next
 from app.core.transactions import VIEW, request_transaction
 from app.extensions import db, limiter
 
@@ -71,6 +71,8 @@ def signup():
     if current_user.is_authenticated:  # a GET keeps its 302; after a POST, 303
         return redirect(url_for("portal.home"), 303 if request.method == "POST" else 302)
     form = SignupForm()
+    # Where the person was going (an event's "log in to register"): the confirmation link leads back there.
+    next_path = _next_path()
     if request.method == "GET":
         form.language.data = g.get("ui_language", "ja")
     if form.validate_on_submit():
@@ -80,10 +82,18 @@ def signup():
                 password=form.password.data,
                 display_name=form.display_name.data,
                 language=form.language.data,
+                next_path=next_path,
             )
         if tx.ok:
             return redirect(url_for("accounts.signup_sent"), 303)
-    return render_template("accounts/signup.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("accounts/signup.html", form=form, next_url=next_path), \
+        200 if request.method == "GET" else 422
+
+
+def _next_path() -> str | None:
+    """The request's `next` when it is a path on this site (is_safe_next), else None."""
+    target = request.args.get("next")
+    return target if is_safe_next(target) else None
 
 
 @bp.get("/signup/sent")
@@ -102,7 +112,7 @@ def confirm_email(token: str):
             services.confirm_email(token)
         if tx.failed:
             return render_template("accounts/link_invalid.html", message=tx.error.message), 400
-        return redirect(url_for("accounts.login"), 303)
+        return redirect(url_for("accounts.login", next=_next_path()), 303)
     return render_template("accounts/confirm.html", form=form)
 
 
