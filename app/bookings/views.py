@@ -217,8 +217,25 @@ def _booking_for_user(booking_id: int) -> Booking:
 @login_required
 def show(booking_id: int):
     booking = _booking_for_user(booking_id)
+    google = ical.google_calendar_url(booking, base_url=current_app.config["BASE_URL"]) \
+        if booking.state.is_active and booking.items else None
     return render_template("bookings/show.html", booking=booking, hm=hhmm, today=today_tokyo(),
-                           preview=services.cancellation_preview(booking) if booking.state.is_active else None)
+                           preview=services.cancellation_preview(booking) if booking.state.is_active else None,
+                           google_calendar=google)
+
+
+@bp.get("/<int:booking_id>/booking.ics")
+@login_required
+def booking_ics(booking_id: int):
+    """One booking as a calendar file ("add to my calendar"), for those who may see its page."""
+    booking = _booking_for_user(booking_id)
+    body = ical.bookings_calendar([booking], name=_("予約番号 %(n)s", n=booking.id),
+                                  base_url=current_app.config["BASE_URL"])
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="booking-{booking.id}.ics"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/<int:booking_id>/cancel", methods=["GET", "POST"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from icalendar import Calendar
 
@@ -61,3 +61,35 @@ def test_private_feed_and_confirmation_mail(client, outbox):
     assert feed.status_code == 200 and "読書会" in feed.get_data(as_text=True)
     assert anonymous.get(feed_path.replace("/feed/", "/feed/x")).status_code == 404
     assert anonymous.get("/bookings/feed/bogus.ics").status_code == 404
+
+
+def test_a_booking_page_adds_the_booking_to_a_calendar(client):
+    """Its .ics file (only for those who may see the booking) and Google Calendar's add-an-event link, with the
+    booked times in UTC; a cancelled booking offers neither."""
+    from urllib.parse import parse_qs, urlsplit
+
+    c = make_center()
+    user = make_user()
+    login(client, user.email)
+    day = today_tokyo() + timedelta(days=6)
+    booking_path = _book(client, c, c.meeting_id, day, purpose="町会の定例会").headers["Location"]
+    booking_id = int(re.search(r"/bookings/(\d+)", booking_path).group(1))
+    page = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert f'href="/bookings/{booking_id}/booking.ics"' in page
+    google = re.search(r'href="(https://calendar\.google\.com/[^"]+)"', page).group(1).replace("&amp;", "&")
+    query = parse_qs(urlsplit(google).query)
+    assert "町会の定例会" in query["text"][0]
+    ics = client.get(f"/bookings/{booking_id}/booking.ics")
+    assert ics.status_code == 200 and ics.headers["Content-Disposition"].startswith("attachment")
+    event = Calendar.from_ical(ics.data).walk("VEVENT")[0]
+    start = event.decoded("DTSTART")
+    assert query["dates"][0].startswith(start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"))
+
+    stranger = client.application.test_client()
+    login(stranger, make_user().email)
+    assert stranger.get(f"/bookings/{booking_id}/booking.ics").status_code == 404
+
+    from tests.factories import post_form
+    post_form(client, f"/bookings/{booking_id}/cancel", {})
+    page = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert "calendar.google.com" not in page and "booking.ics" not in page

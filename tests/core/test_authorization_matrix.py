@@ -260,6 +260,8 @@ TABLE = [
     R("bookings.new", "POST", "L    ok   ok   ok   ok   ok   ok   ok", data={"room_id": W.room_f}),
     R("bookings.mine", "GET", "L    ok   ok   ok   ok   ok   ok   ok"),
     R("bookings.show", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.booking_ics", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
+    R("bookings.booking_ics", "GET", "L    404  404  404  ok   404  404  ok", booking_id=W.booking_y, label="y"),
     R("bookings.show", "GET", "L    ok   404  404  404  404  404  ok", booking_id=W.booking_g, label="g"),
     R("bookings.cancel", "GET", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),
     R("bookings.cancel", "POST", "L    ok   404  404  404  ok   404  ok", booking_id=W.booking_a),

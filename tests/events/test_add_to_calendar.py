@@ -14,7 +14,7 @@ from app.core.districts import District
 from app.core.time import TOKYO
 from app.events.models import EventStatus
 from tests.events.factories import make_series, occurrence_ids
-from tests.factories import login, make_user
+from tests.factories import login, make_user, post_form
 from tests.organizations.factories import make_organization
 
 DAY = date.today() + timedelta(days=12)
@@ -90,3 +90,13 @@ def test_a_draft_date_is_only_for_its_editors_and_not_kept_by_shared_caches(clie
     login(client, editor.email)
     response = client.get(f"/events/occurrences/{occurrence_id}/event.ics")
     assert response.status_code == 200 and response.headers["Cache-Control"].startswith("private")
+
+
+def test_my_events_add_each_registration_to_a_calendar(client):
+    _editor, series, occurrence_id = _event()
+    resident = make_user()
+    login(client, resident.email)
+    post_form(client, f"/events/occurrences/{occurrence_id}/register", {}, page=f"/events/{series.id}")
+    page = client.get("/events/mine").get_data(as_text=True)
+    assert f'href="/events/occurrences/{occurrence_id}/event.ics"' in page
+    assert parse_qs(urlsplit(_google_link(page)).query)["text"] == ["餅つき大会"]

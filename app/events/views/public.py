@@ -263,5 +263,8 @@ def mine():
     registrations = registration_services.my_registrations(current_user)
     positions = registration_services.waitlist_positions(
         {r.occurrence_id for r in registrations if r.status == RegistrationStatus.WAITLISTED})
+    language = current_language().code
+    google = {r.id: ical.google_calendar_url(r.occurrence, base_url=current_app.config["BASE_URL"], language=language)
+              for r in registrations if r.occurrence.status != OccurrenceStatus.CANCELLED}
     return render_template("events/mine.html", registrations=registrations, positions=positions,
-                           action_form=ActionForm(), lang=current_language().code, feed_url=feed_url)
+                           action_form=ActionForm(), lang=language, feed_url=feed_url, google_calendar=google)
