@@ -146,7 +146,8 @@ class FreeRoom:
 def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 0,
                     start_minute: int | None = None, equipment=None) -> list[FreeRoom]:
     """Every room of every facility with something free on DAY (optionally a slot starting at START_MINUTE, or
-    with 付帯設備 of kind EQUIPMENT), in a fixed number of queries whatever the number of facilities or bookings."""
+    with 付帯設備 of kind EQUIPMENT), in a fixed number of queries whatever the number of facilities or bookings.
+    With MIN_CAPACITY, the smallest rooms that hold it come first."""
     end = day + timedelta(days=1)
     facility_stmt = sa.select(Facility).where(Facility.active.is_(True)).order_by(Facility.district, Facility.name_ja)
     if district:
@@ -194,4 +195,8 @@ def find_free_rooms(day: date, *, district=None, kind=None, min_capacity: int = 
                     for u in units if u.free]
             if free:
                 found.append(FreeRoom(facility, room, free))
+    if min_capacity:
+        # For a headcount, the room that fits it best comes first: 10 people want a meeting room, not the
+        # 300-seat hall (sorted is stable: within one capacity, the district and facility order stays).
+        found.sort(key=lambda f: f.room.capacity)
     return found

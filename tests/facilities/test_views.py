@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from app.bookings import services
@@ -78,6 +79,19 @@ def test_month_grid_query_count_does_not_grow_with_data(client, app):
     full = _count_month_grid_queries(client, app, c.facility_id, start)
     assert len(full) == len(empty)
     assert len(full) <= 5, full
+
+
+def test_for_a_headcount_the_rooms_that_fit_it_best_come_first(client):
+    """10 people: the meeting rooms (20) before the hall's halves (60) and the whole hall (120), across facilities;
+    without a headcount the facility order stays."""
+    make_center(name="並び順センターA")
+    make_center(name="並び順センターB")
+    day = (today_tokyo() + timedelta(days=9)).isoformat()
+    page = client.get(f"/facilities/search?day={day}&capacity=10").get_data(as_text=True)
+    found = re.findall(r"並び順センター[AB] (\S+?)</a>", page)
+    assert found[:2] == ["会議室1", "会議室1"] and found[-2:] == ["ホール", "ホール"], found
+    unsorted = re.findall(r"並び順センター([AB]) ", client.get(f"/facilities/search?day={day}").get_data(as_text=True))
+    assert unsorted == sorted(unsorted)  # all of A, then all of B
 
 
 def test_find_a_free_room_across_facilities(client, app):
