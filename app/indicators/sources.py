@@ -1,7 +1,8 @@
 """Computed indicator values: what Tsudoi's own data says per fiscal year, with completeness and provenance.
 
 Sources (Indicator.source_kind):
-- participant_sum: approved participants (latest report revision) of ended occurrences of events matched by
+- participant_sum: approved participants (latest report revision) of ended, held occurrences (held_clause: also
+  those an event had held before it was cancelled) of events matched by
   the indicator's mapping rules (category, organizing group's kind, or an explicit event); an occurrence
   matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
 - partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
@@ -109,13 +110,26 @@ class YearValue:
 # ---------------------------------------------------------------- events
 
 
+def held_clause():
+    """An occurrence that took (or takes) place: not cancelled itself, of a published event, or of an event
+    released and cancelled later whose occurrence had started by the time it was cancelled (cancelling the rest of
+    a series keeps what was held: app.events.series.cancel_series cancels only the occurrences still ahead)."""
+    return sa.and_(
+        EventOccurrence.status == OccurrenceStatus.SCHEDULED,
+        sa.or_(
+            EventSeries.status == EventStatus.PUBLISHED,
+            sa.and_(EventSeries.status == EventStatus.CANCELLED, EventSeries.published_at.is_not(None),
+                    EventSeries.cancelled_at.is_not(None), EventOccurrence.starts_at <= EventSeries.cancelled_at),
+        ),
+    )
+
+
 def _event_scope(year: int, now: datetime):
-    """Ended, held, published occurrences starting in fiscal YEAR (an occurrence counts where it starts)."""
+    """Ended, held occurrences starting in fiscal YEAR (an occurrence counts where it starts)."""
     fy = FiscalYear(year)
     return (
         EventOccurrence.starts_at >= fy.start_at, EventOccurrence.starts_at < fy.end_at,
-        EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-        EventSeries.status == EventStatus.PUBLISHED,
+        EventOccurrence.ends_at <= now, held_clause(),
     )
 
 
