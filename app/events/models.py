@@ -79,6 +79,14 @@ class OccurrenceStatus(_Labelled):
     CANCELLED = "cancelled"
 
 
+class WardRelation(_Labelled):
+    """How the ward stands to an event, as ward staff mark it (never the organizer): the plan's 地域と連携・協働、
+    支援しているイベント (indicator P09-05-1) counts the marked events."""
+
+    COLLABORATION = "collaboration"  # 区と連携・協働
+    SUPPORT = "support"  # 区が支援
+
+
 class RegistrationStatus(_Labelled):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
@@ -120,6 +128,8 @@ _LABEL_PAIRS = (
     (EventStatus.CANCELLED, _l("中止")),
     (OccurrenceStatus.SCHEDULED, _l("開催予定")),
     (OccurrenceStatus.CANCELLED, _l("中止")),
+    (WardRelation.COLLABORATION, _l("区と連携・協働")),
+    (WardRelation.SUPPORT, _l("区が支援")),
     (RegistrationStatus.CONFIRMED, _l("申込済み")),
     (RegistrationStatus.WAITLISTED, _l("キャンセル待ち")),
     (RegistrationStatus.CANCELLED, _l("取消済み")),
@@ -199,6 +209,8 @@ class EventSeries(db.Model):
     publish_at: Mapped[datetime | None]  # scheduled: public from this instant on (None: at once)
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # 区と連携・協働 / 区が支援, set by ward staff only (app.events.ward_relation, audited); None: neither.
+    ward_relation: Mapped[WardRelation | None] = mapped_column(_enum(WardRelation), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -102,4 +102,8 @@ def _year_start(now):
 
 
 def _flag_for_indicators(series_id: int) -> None:
-    """Nothing to do while P09-05-1 counts every community event (kept for the ward's flag)."""
+    """Ward staff mark the event 区と連携・協働, so that P09-05-1 counts it."""
+    from app.events.models import WardRelation
+
+    db.session.get(EventSeries, series_id).ward_relation = WardRelation.COLLABORATION
+    db.session.commit()
