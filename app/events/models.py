@@ -302,6 +302,32 @@ class EventOccurrence(db.Model):
     series: Mapped[EventSeries] = relationship(back_populates="occurrences")
     room_booking = relationship("Booking")
 
+    @property
+    def is_held(self) -> bool:
+        """The Python form of held_clause (whether it has ended is the caller's to check)."""
+        series = self.series
+        if self.status != OccurrenceStatus.SCHEDULED:
+            return False
+        if series.status == EventStatus.PUBLISHED:
+            return True
+        return (series.status == EventStatus.CANCELLED and series.published_at is not None
+                and series.cancelled_at is not None and self.starts_at <= series.cancelled_at)
+
+
+def held_clause():
+    """An occurrence that takes (or took) place: not cancelled itself, of a published event, or of an event
+    released and cancelled later whose occurrence had started when it was cancelled (cancelling the rest of a
+    series, app.events.series.cancel_series, cancels only the occurrences still ahead: what was held stays held,
+    in the indicators and in the reports due). Needs EventSeries joined."""
+    return sa.and_(
+        EventOccurrence.status == OccurrenceStatus.SCHEDULED,
+        sa.or_(
+            EventSeries.status == EventStatus.PUBLISHED,
+            sa.and_(EventSeries.status == EventStatus.CANCELLED, EventSeries.published_at.is_not(None),
+                    EventSeries.cancelled_at.is_not(None), EventOccurrence.starts_at <= EventSeries.cancelled_at),
+        ),
+    )
+
 
 class Registration(db.Model):
     """A person's place at an occurrence: confirmed, waitlisted (in queued_at order) or cancelled.

@@ -1,11 +1,11 @@
 """Computed indicator values: what Tsudoi's own data says per fiscal year, with completeness and provenance.
 
 Sources (Indicator.source_kind):
-- participant_sum: approved participants (latest report revision) of ended, held occurrences (held_clause: also
-  those an event had held before it was cancelled) of events matched by
+- participant_sum: approved participants (latest report revision) of ended, held occurrences
+  (app.events.models.held_clause: also those an event held before it was cancelled) of events matched by
   the indicator's mapping rules (category, organizing group's kind, an explicit event, or the mark ward staff put
-  on an event: 区と連携・協働 / 区が支援); an occurrence
-  matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
+  on an event: 区と連携・協働 / 区が支援); an occurrence matched by several rules of one indicator counts once, and
+  once in each indicator it is mapped to.
 - partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
   occurrence in the year; an indicator printed as 延べ counts each (event, group) pair.
 - booking_utilization / booking_count: app.utilization.figures (center_rate, koryu_count: the one function per
@@ -33,9 +33,8 @@ from app.events.models import (
     EventOccurrence,
     EventPartner,
     EventSeries,
-    EventStatus,
-    OccurrenceStatus,
     WardRelation,
+    held_clause,
 )
 from app.extensions import db
 from app.facilities.models import Facility
@@ -117,20 +116,6 @@ class YearValue:
 
 
 # ---------------------------------------------------------------- events
-
-
-def held_clause():
-    """An occurrence that took (or takes) place: not cancelled itself, of a published event, or of an event
-    released and cancelled later whose occurrence had started by the time it was cancelled (cancelling the rest of
-    a series keeps what was held: app.events.series.cancel_series cancels only the occurrences still ahead)."""
-    return sa.and_(
-        EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-        sa.or_(
-            EventSeries.status == EventStatus.PUBLISHED,
-            sa.and_(EventSeries.status == EventStatus.CANCELLED, EventSeries.published_at.is_not(None),
-                    EventSeries.cancelled_at.is_not(None), EventOccurrence.starts_at <= EventSeries.cancelled_at),
-        ),
-    )
 
 
 def _event_scope(year: int, now: datetime):

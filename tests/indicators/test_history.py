@@ -107,3 +107,24 @@ def _flag_for_indicators(series_id: int) -> None:
 
     db.session.get(EventSeries, series_id).ward_relation = WardRelation.COLLABORATION
     db.session.commit()
+
+
+def test_a_held_occurrence_of_a_cancelled_series_is_still_due_its_report(staff_user):
+    """The completeness counts it, so staff's queue and the reminders still ask for its report."""
+    from app.participation.reports import occurrences_without_approved_report, remind_now
+
+    officer = make_user()
+    group = make_organization(officer_id=officer.id, name="三田町会")
+    start = date.today() + timedelta(days=1)
+    series = make_series(organization_id=group.id, actor_id=officer.id, category="community", frequency="weekly",
+                         first_date=start, until_date=start + timedelta(days=14))
+    ids = occurrence_ids(series.id)
+    move_occurrence(ids[0], utcnow() - timedelta(hours=5), hours=2)
+    with app_context():
+        series_services.cancel_series(db.session.get(EventSeries, series.id),
+                                      actor=db.session.get(User, officer.id), reason="会場の工事")
+        db.session.commit()
+        due = [occurrence.id for occurrence, _report in occurrences_without_approved_report()]
+        assert ids[0] in due and not set(ids[1:]) & set(due)
+        assert remind_now(db.session.get(EventOccurrence, ids[0]), staff=db.session.get(User, staff_user.id)) == 1
+        db.session.rollback()
