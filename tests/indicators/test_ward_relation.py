@@ -165,3 +165,19 @@ def test_the_rules_page_offers_the_marks(client, staff_user):
     assert response.status_code == 303
     with app_context():
         assert [(r.match, r.value) for r in _indicator().rules] == [(MatchKind.WARD_RELATION, "support")]
+
+
+def test_a_new_mark_shows_at_once_through_the_cache(staff_user):
+    from app.core.time import fiscal_year, utcnow
+    from app.indicators import queries
+
+    now = utcnow()
+    org = _event("community", now - timedelta(hours=3), 21)
+    year = fiscal_year(now)
+    with app_context():
+        indicator = _indicator()
+        assert queries.year_values([indicator], [year])[indicator.id][year].value is None  # cached: unmarked
+        series_services.set_ward_relation(db.session.get(EventSeries, org.series_id), "support",
+                                          staff=db.session.get(User, staff_user.id))
+        db.session.commit()
+        assert queries.year_values([indicator], [year])[indicator.id][year].value == 21
