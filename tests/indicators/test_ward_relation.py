@@ -181,3 +181,17 @@ def test_a_new_mark_shows_at_once_through_the_cache(staff_user):
                                           staff=db.session.get(User, staff_user.id))
         db.session.commit()
         assert queries.year_values([indicator], [year])[indicator.id][year].value == 21
+
+
+def test_a_frozen_year_says_its_list_is_live_data(client, staff_user):
+    from app.core.time import fiscal_year, utcnow
+    from app.indicators import services
+
+    last = fiscal_year(utcnow()) - 1
+    login(client, staff_user.email)
+    notice = "この年度の値は確定したときのものです。"
+    assert notice not in client.get(f"/staff/indicators/P09-05-1?fy={last}").get_data(as_text=True)
+    with app_context():
+        services.freeze_year(last, actor_id=staff_user.id)
+        db.session.commit()
+    assert notice in client.get(f"/staff/indicators/P09-05-1?fy={last}").get_data(as_text=True)
