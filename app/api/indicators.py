@@ -60,7 +60,8 @@ class SourceSchema(Schema):
     kind = fields.Enum(SourceKind, by_value=True)
     computed = fields.Boolean(metadata={"description": "true when computed from Tsudoi's own data"})
     rules = fields.List(fields.Dict(), metadata={
-        "description": "mapping rules of event-based indicators: {match: category|organization_kind|series, value}"
+        "description": "mapping rules: {match: category|organization_kind|series|ward_relation|room, value}; "
+                       "ward_relation matches events ward staff marked (collaboration, support)"
     })
 
 

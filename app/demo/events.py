@@ -27,6 +27,7 @@ from app.events.models import (
     OccurrenceStatus,
     Registration,
     RegistrationStatus,
+    WardRelation,
     search_key,
 )
 from app.organizations.models import Organization
@@ -63,6 +64,7 @@ class DemoEventSpec:
     languages: str = ""
     registration_required: bool = True
     cancelled_reason: str | None = None
+    ward_relation: WardRelation | None = None  # the mark ward staff gave it (P09-05-1 counts the marked events)
     extra: dict = field(default_factory=dict)
 
 
@@ -75,7 +77,7 @@ EVENTS: tuple[DemoEventSpec, ...] = (
     DemoEventSpec("赤坂六丁目町会", "赤坂六丁目 盆踊り大会", "Akasaka Bon Dance Festival", "ぼんおどり",
                   "夏の夜、やぐらを囲んで踊りましょう。屋台も出ます。", C.COMMUNITY, F.ONCE, time(17, 0), time(21, 0),
                   250, venue_name="赤坂氷川公園", venue_address="港区赤坂6-10", audiences=(A.CHILDREN, A.PARENTS),
-                  registration_required=False, access=("no_smoking",)),
+                  registration_required=False, access=("no_smoking",), ward_relation=WardRelation.COLLABORATION),
     DemoEventSpec("麻布十番商店街振興組合", "麻布十番 商店街スタンプラリー", "Azabu-Juban Stamp Rally", None,
                   "加盟店を回ってスタンプを集めると、抽選で商品券が当たります。", C.SHOPPING_STREET,
                   F.MONTHLY_NTH_WEEKDAY, time(11, 0), time(17, 0), 3, until_offset=300, nth=3, capacity=None,
@@ -89,7 +91,7 @@ EVENTS: tuple[DemoEventSpec, ...] = (
                   "やさしい日本語で、買い物や病院で使う日本語を練習します。", C.JAPANESE_LEARNING, F.WEEKLY,
                   time(10, 0), time(11, 30), -56, until_offset=300, capacity=3, venue_name="麻布区民センター 会議室",
                   venue_address="港区六本木5-16-45", audiences=(A.FOREIGN_RESIDENTS, A.FIRST_TIMERS),
-                  languages="en,zh,ko", access=("childcare",)),
+                  languages="en,zh,ko", access=("childcare",), ward_relation=WardRelation.COLLABORATION),
     DemoEventSpec("麻布国際交流の会", "国際交流パーティー", "International Friendship Party", "こくさい こうりゅう",
                   "いろいろな国の人と料理を楽しみながら話しましょう。", C.INTERNATIONAL, F.DATES, time(18, 0),
                   time(20, 30), 20, extra_offsets=(20, 110, 200), capacity=40, fee_yen=1000,
@@ -100,7 +102,8 @@ EVENTS: tuple[DemoEventSpec, ...] = (
                   "こどもは無料、おとなは300円。みんなで晩ごはんを食べましょう。", C.CHILDREN, F.BIWEEKLY,
                   time(17, 0), time(19, 0), -60, until_offset=300, capacity=4, fee_yen=0,
                   venue_name="赤坂区民センター 調理室", venue_address="港区赤坂4-18-13",
-                  audiences=(A.CHILDREN, A.PARENTS), access=("wheelchair_accessible", "no_smoking")),
+                  audiences=(A.CHILDREN, A.PARENTS), access=("wheelchair_accessible", "no_smoking"),
+                  ward_relation=WardRelation.SUPPORT),
     DemoEventSpec("赤坂伝統芸能保存会", "赤坂 邦楽と日本舞踊の夕べ", "Evening of Japanese Music and Dance", None,
                   "長唄と日本舞踊を間近で鑑賞できます。", C.CULTURE_ARTS, F.ONCE, time(18, 30), time(20, 30), 75,
                   capacity=80, fee_yen=500, venue_name="赤坂区民センター 区民ホール",
@@ -186,6 +189,7 @@ def load_events(session, report: DemoReport) -> None:
                         "dates": [d.isoformat() for d in days] if spec.frequency == F.DATES else []},
             status=EventStatus.CANCELLED if spec.cancelled_reason else EventStatus.PUBLISHED,
             cancel_reason=spec.cancelled_reason, contact_email=organizer.public_email, published_at=utcnow(),
+            ward_relation=spec.ward_relation,
             **{name: True for name in spec.access},
         )
         series.search_text = search_key(" ".join(v for v in (spec.title_ja, spec.title_en, spec.title_easy,

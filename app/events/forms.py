@@ -28,7 +28,7 @@ from app.core.districts import District
 from app.core.forms import BaseForm, SingleLine
 from app.core.time import TOKYO, to_tokyo
 from app.events.errors import InvalidEvent
-from app.events.models import FOREIGN_LANGUAGES, Audience, EventCategory, Frequency
+from app.events.models import FOREIGN_LANGUAGES, Audience, EventCategory, Frequency, WardRelation
 from app.events.recurrence import Rule
 from app.events.series import SeriesInput, reading
 
@@ -195,6 +195,17 @@ class CancelEventForm(BaseForm):
 
 class ReviewForm(BaseForm):
     comment = TextAreaField(_l("団体へのコメント"), validators=[Optional(), _len(2000)])
+
+
+class WardRelationForm(BaseForm):
+    """Ward staff: how the ward stands to an event (区と連携・協働 / 区が支援 / neither)."""
+
+    # The service refuses a value not in the list with its own message.
+    ward_relation = SelectField(_l("区との関係"), choices=[], validators=[Optional()], validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ward_relation.choices = [("", str(_l("なし")))] + [(r.value, str(r.label)) for r in WardRelation]
 
 
 def fill_from_series(form, series) -> None:

@@ -79,6 +79,14 @@ class OccurrenceStatus(_Labelled):
     CANCELLED = "cancelled"
 
 
+class WardRelation(_Labelled):
+    """How the ward stands to an event, as ward staff mark it (never the organizer): the plan's 地域と連携・協働、
+    支援しているイベント (indicator P09-05-1) counts the marked events."""
+
+    COLLABORATION = "collaboration"  # 区と連携・協働
+    SUPPORT = "support"  # 区が支援
+
+
 class RegistrationStatus(_Labelled):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
@@ -120,6 +128,8 @@ _LABEL_PAIRS = (
     (EventStatus.CANCELLED, _l("中止")),
     (OccurrenceStatus.SCHEDULED, _l("開催予定")),
     (OccurrenceStatus.CANCELLED, _l("中止")),
+    (WardRelation.COLLABORATION, _l("区と連携・協働")),
+    (WardRelation.SUPPORT, _l("区が支援")),
     (RegistrationStatus.CONFIRMED, _l("申込済み")),
     (RegistrationStatus.WAITLISTED, _l("キャンセル待ち")),
     (RegistrationStatus.CANCELLED, _l("取消済み")),
@@ -199,6 +209,8 @@ class EventSeries(db.Model):
     publish_at: Mapped[datetime | None]  # scheduled: public from this instant on (None: at once)
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # 区と連携・協働 / 区が支援, set by ward staff only (app.events.ward_relation, audited); None: neither.
+    ward_relation: Mapped[WardRelation | None] = mapped_column(_enum(WardRelation), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -289,6 +301,32 @@ class EventOccurrence(db.Model):
 
     series: Mapped[EventSeries] = relationship(back_populates="occurrences")
     room_booking = relationship("Booking")
+
+    @property
+    def is_held(self) -> bool:
+        """The Python form of held_clause (whether it has ended is the caller's to check)."""
+        series = self.series
+        if self.status != OccurrenceStatus.SCHEDULED:
+            return False
+        if series.status == EventStatus.PUBLISHED:
+            return True
+        return (series.status == EventStatus.CANCELLED and series.published_at is not None
+                and series.cancelled_at is not None and self.starts_at <= series.cancelled_at)
+
+
+def held_clause():
+    """An occurrence that takes (or took) place: not cancelled itself, of a published event, or of an event
+    released and cancelled later whose occurrence had started when it was cancelled (cancelling the rest of a
+    series, app.events.series.cancel_series, cancels only the occurrences still ahead: what was held stays held,
+    in the indicators and in the reports due). Needs EventSeries joined."""
+    return sa.and_(
+        EventOccurrence.status == OccurrenceStatus.SCHEDULED,
+        sa.or_(
+            EventSeries.status == EventStatus.PUBLISHED,
+            sa.and_(EventSeries.status == EventStatus.CANCELLED, EventSeries.published_at.is_not(None),
+                    EventSeries.cancelled_at.is_not(None), EventOccurrence.starts_at <= EventSeries.cancelled_at),
+        ),
+    )
 
 
 class Registration(db.Model):

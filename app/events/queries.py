@@ -363,6 +363,21 @@ def review_queue() -> list[EventSeries]:
     ))
 
 
+WARD_RELATION_LIMIT = 300  # events listed on the ward staff's 区との関係 page
+
+
+def ward_relation_list(*, marked_only: bool = False, limit: int = WARD_RELATION_LIMIT) -> list[EventSeries]:
+    """Released events (published, or cancelled after release) for ward staff to mark 区と連携・協働 / 区が支援:
+    the marked ones first, then the newest; with MARKED_ONLY, the marked ones only. Organizations loaded."""
+    stmt = (sa.select(EventSeries).options(sa.orm.joinedload(EventSeries.organization))
+            .where(EventSeries.published_at.is_not(None),
+                   EventSeries.status.in_([EventStatus.PUBLISHED, EventStatus.CANCELLED])))
+    if marked_only:
+        stmt = stmt.where(EventSeries.ward_relation.is_not(None))
+    return list(db.session.scalars(stmt.order_by(EventSeries.ward_relation.is_(None), EventSeries.id.desc())
+                                   .limit(limit)))
+
+
 def series_of_organization(organization_id: int) -> list[EventSeries]:
     """Every series of a group, newest first (for its editors)."""
     return list(db.session.scalars(

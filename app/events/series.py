@@ -15,7 +15,7 @@ from app.accounts.models import User
 from app.core.audit import record_audit
 from app.core.db import rows_by_id
 from app.core.districts import District
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotAllowed
 from app.core.mail import queue_mail
 from app.core.permissions import Role, has_role
 from app.core.readings import READING_MAX_LENGTH, clean_reading
@@ -35,6 +35,7 @@ from app.events.models import (
     OccurrenceStatus,
     Registration,
     RegistrationStatus,
+    WardRelation,
     search_key,
 )
 from app.events.registrations import (
@@ -331,6 +332,27 @@ def approve(series: EventSeries, *, staff: User) -> None:
     _publish(series)
     record_audit("event.approved", actor_id=staff.id, target_type="event_series", target_id=series.id)
     _mail_review_outcome(series, approved=True)
+
+
+def set_ward_relation(series: EventSeries, relation: str | None, *, staff: User) -> bool:
+    """Ward staff mark how the ward stands to an event (区と連携・協働, 区が支援, or neither: RELATION None or "");
+    only ward staff, never the organizer. Counted by P09-05-1 (the indicator's rules). Audited with before and
+    after; False when nothing changed."""
+    if not has_role(staff, Role.WARD_STAFF):
+        raise NotAllowed(_l("区との関係は区の職員だけが設定できます。"))
+    try:
+        new = WardRelation(relation) if relation else None
+    except ValueError:
+        raise InvalidEvent(_l("区との関係は一覧から選んでください。"), "ward_relation") from None
+    if series.published_at is None:
+        raise Conflict(_l("公開したイベントにだけ設定できます。"))
+    before = series.ward_relation
+    if before == new:
+        return False
+    series.ward_relation = new
+    record_audit("event.ward_relation", actor_id=staff.id, target_type="event_series", target_id=series.id,
+                 details={"before": before.value if before else None, "after": new.value if new else None})
+    return True
 
 
 def return_to_draft(series: EventSeries, *, staff: User, comment: str) -> None:

@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from app.core.filters import fiscal_year_label
 from app.core.forms import BaseForm
 from app.core.time import fiscal_year, today_tokyo
-from app.events.models import EventCategory
+from app.events.models import EventCategory, WardRelation
 from app.indicators.services import FIRST_FISCAL_YEAR
 from app.organizations.models import OrganizationKind
 
@@ -68,6 +68,7 @@ class RulesForm(BaseForm):
 
     categories = CheckboxesField(_l("イベントの分類"), choices=[])
     organization_kinds = CheckboxesField(_l("主催団体の種類"), choices=[])
+    ward_relations = CheckboxesField(_l("区との関係(区の職員が付けた印)"), choices=[])
     series = StringField(
         _l("個別のイベント(イベント番号をコンマで区切る)"),
         validators=[Length(max=2000, message=_l("2000文字以内で入力してください。"))],
@@ -78,6 +79,7 @@ class RulesForm(BaseForm):
         super().__init__(*args, **kwargs)
         self.categories.choices = [(c.value, str(c.label)) for c in EventCategory]
         self.organization_kinds.choices = [(k.value, str(k.label)) for k in OrganizationKind]
+        self.ward_relations.choices = [(r.value, str(r.label)) for r in WardRelation]
         self.preview_year.choices = fiscal_year_choices()
 
 

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.time import utcnow
-from app.events.models import EventCategory
+from app.events.models import EventCategory, WardRelation
 from app.extensions import db
 from app.facilities.models import Room
 from app.organizations.models import OrganizationKind
@@ -216,6 +216,7 @@ class MatchKind(enum.StrEnum):
     CATEGORY = "category"  # the series' category (EventCategory value)
     ORGANIZATION_KIND = "organization_kind"  # the organizing group's kind (OrganizationKind value)
     SERIES = "series"  # one series, linked explicitly
+    WARD_RELATION = "ward_relation"  # how ward staff marked the series (WardRelation value: 区と連携・協働, 区が支援)
     ROOM = "room"  # one room (its id) whose bookings a booking count counts (「交流の間」利用件数)
 
     @property
@@ -227,6 +228,7 @@ MATCH_KIND_LABELS = {
     MatchKind.CATEGORY: _l("イベントの分類"),
     MatchKind.ORGANIZATION_KIND: _l("主催団体の種類"),
     MatchKind.SERIES: _l("個別のイベント"),
+    MatchKind.WARD_RELATION: _l("区との関係(区の職員が付けた印)"),
     MatchKind.ROOM: _l("数える部屋"),
 }
 
@@ -257,6 +259,8 @@ class MappingRule(db.Model):
                 return str(EventCategory(self.value).label)
             if self.match == MatchKind.ORGANIZATION_KIND:
                 return str(OrganizationKind(self.value).label)
+            if self.match == MatchKind.WARD_RELATION:
+                return str(WardRelation(self.value).label)
         except ValueError:
             return self.value
         if self.match == MatchKind.ROOM:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from app.core.audit import record_audit
 from app.core.time import fiscal_year as fiscal_year_of
 from app.core.time import today_tokyo, utcnow
-from app.events.models import EventCategory, EventSeries
+from app.events.models import EventCategory, EventSeries, WardRelation
 from app.extensions import db
 from app.facilities.models import Room
 from app.indicators.catalog import IndicatorSpec, read_catalog
@@ -41,7 +41,9 @@ DEFAULT_RULES: dict[str, tuple[Rule, ...]] = {
     "P09-02-1": (Rule(MatchKind.CATEGORY, "participation"),),  # 区民参画会議の参加者数
     "P09-02-2": (Rule(MatchKind.CATEGORY, "safety"),),  # 安全で安心なまちづくりに向けた活動参加者数
     "P09-03-2": (Rule(MatchKind.CATEGORY, "know_the_area"),),  # 地域を知る事業の参加者数
-    "P09-05-1": (Rule(MatchKind.CATEGORY, "community"),),  # 地域と連携・協働、支援しているイベントの参加者数
+    # 地域と連携・協働、支援しているイベントの参加者数: the events ward staff marked 区と連携・協働 or 区が支援
+    # (migration 0025 moved databases still on the old starting rule, every 地域活動・交流 event, to these).
+    "P09-05-1": (Rule(MatchKind.WARD_RELATION, "collaboration"), Rule(MatchKind.WARD_RELATION, "support")),
     "P11-03-1": (Rule(MatchKind.CATEGORY, "social_business"),),  # ソーシャルビジネスイベントの参加者数
     "P13-03-1": (Rule(MatchKind.CATEGORY, "tourism"),),  # 港区観光ボランティアガイドと連携した観光案内者数
     "P10-03-2": (Rule(MatchKind.CATEGORY, "community"), Rule(MatchKind.CATEGORY, "international")),  # 連携数(延べ)
@@ -214,12 +216,15 @@ def parse_room_rules(room_ids: list[str]) -> list[Rule]:
     return [Rule(MatchKind.ROOM, str(i)) for i in ids]
 
 
-def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None) -> list[Rule]:
-    """Rules from the rules form: chosen categories and kinds, and event numbers typed as '12, 15'."""
+def parse_rules(*, categories: list[str], organization_kinds: list[str], series_text: str | None,
+                ward_relations: list[str] = ()) -> list[Rule]:
+    """Rules from the rules form: chosen categories, kinds and ward staff's marks, and event numbers typed as
+    '12, 15'."""
     try:
         rules = [Rule(MatchKind.CATEGORY, EventCategory(v).value) for v in dict.fromkeys(categories)]
         rules += [Rule(MatchKind.ORGANIZATION_KIND, OrganizationKind(v).value)
                   for v in dict.fromkeys(organization_kinds)]
+        rules += [Rule(MatchKind.WARD_RELATION, WardRelation(v).value) for v in dict.fromkeys(ward_relations)]
     except ValueError:
         raise InvalidRules(_l("分類と団体の種類は一覧から選んでください。")) from None
     text = unicodedata.normalize("NFKC", series_text or "").replace("、", ",").replace(" ", ",")

@@ -1,9 +1,11 @@
 """Computed indicator values: what Tsudoi's own data says per fiscal year, with completeness and provenance.
 
 Sources (Indicator.source_kind):
-- participant_sum: approved participants (latest report revision) of ended occurrences of events matched by
-  the indicator's mapping rules (category, organizing group's kind, or an explicit event); an occurrence
-  matched by several rules of one indicator counts once, and once in each indicator it is mapped to.
+- participant_sum: approved participants (latest report revision) of ended, held occurrences
+  (app.events.models.held_clause: also those an event held before it was cancelled) of events matched by
+  the indicator's mapping rules (category, organizing group's kind, an explicit event, or the mark ward staff put
+  on an event: 区と連携・協働 / 区が支援); an occurrence matched by several rules of one indicator counts once, and
+  once in each indicator it is mapped to.
 - partner_organizations: distinct co-organizing groups (EventPartner) of matched events with an ended
   occurrence in the year; an indicator printed as 延べ counts each (event, group) pair.
 - booking_utilization / booking_count: app.utilization.figures (center_rate, koryu_count: the one function per
@@ -26,7 +28,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from app.core.time import FiscalYear, fiscal_year, to_tokyo, utcnow
-from app.events.models import EventCategory, EventOccurrence, EventPartner, EventSeries, EventStatus, OccurrenceStatus
+from app.events.models import (
+    EventCategory,
+    EventOccurrence,
+    EventPartner,
+    EventSeries,
+    WardRelation,
+    held_clause,
+)
 from app.extensions import db
 from app.facilities.models import Facility
 from app.indicators.models import Indicator, MappingRule, MatchKind, SourceKind
@@ -110,12 +119,11 @@ class YearValue:
 
 
 def _event_scope(year: int, now: datetime):
-    """Ended, held, published occurrences starting in fiscal YEAR (an occurrence counts where it starts)."""
+    """Ended, held occurrences starting in fiscal YEAR (an occurrence counts where it starts)."""
     fy = FiscalYear(year)
     return (
         EventOccurrence.starts_at >= fy.start_at, EventOccurrence.starts_at < fy.end_at,
-        EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-        EventSeries.status == EventStatus.PUBLISHED,
+        EventOccurrence.ends_at <= now, held_clause(),
     )
 
 
@@ -141,6 +149,8 @@ def _series_matches(indicator_ids: Sequence[int], kinds: Iterable[MatchKind]):
             rule, sa.and_(rule.match == MatchKind.ORGANIZATION_KIND, rule.value == Organization.kind)),
         MatchKind.SERIES: sa.select(*cols).join(
             rule, sa.and_(rule.match == MatchKind.SERIES, EventSeries.id == sa.cast(rule.value, sa.Integer))),
+        MatchKind.WARD_RELATION: sa.select(*cols).join(
+            rule, sa.and_(rule.match == MatchKind.WARD_RELATION, rule.value == EventSeries.ward_relation)),
     }
     parts = [selects[kind].where(scoped) for kind in MatchKind if kind in set(kinds)]
     return (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery("matches")
@@ -172,6 +182,7 @@ def _rules_clause(rules: Iterable[Rule]):
     categories = [EventCategory(r.value) for r in rules if r.match == MatchKind.CATEGORY]
     kinds = [OrganizationKind(r.value) for r in rules if r.match == MatchKind.ORGANIZATION_KIND]
     series = [int(r.value) for r in rules if r.match == MatchKind.SERIES and r.value.isdigit()]
+    relations = [WardRelation(r.value) for r in rules if r.match == MatchKind.WARD_RELATION]
     clauses = []
     if categories:
         clauses.append(EventSeries.category.in_(categories))
@@ -179,6 +190,8 @@ def _rules_clause(rules: Iterable[Rule]):
         clauses.append(Organization.kind.in_(kinds))
     if series:
         clauses.append(EventSeries.id.in_(series))
+    if relations:
+        clauses.append(EventSeries.ward_relation.in_(relations))
     return sa.or_(*clauses) if clauses else sa.false()
 
 
@@ -275,12 +288,38 @@ def preview_rules(
     return value, [(occurrence, report) for occurrence, report in rows]
 
 
+COUNTED_EVENTS_LIMIT = 300  # events listed beside an event-based indicator's value
+
+
+def counted_events(indicator: Indicator, year: int, *, now: datetime | None = None,
+                   limit: int = COUNTED_EVENTS_LIMIT) -> list[tuple[EventSeries, int, int]]:
+    """The events INDICATOR counts in YEAR under its saved rules: (series, ended held occurrences, approved
+    participants), most participants first, the first LIMIT; organizations loaded. What the value adds up."""
+    now = now or utcnow()
+    approved = _approved()
+    participants = sa.func.coalesce(sa.func.sum(sa.case((approved, ParticipationReport.total), else_=0)), 0)
+    rows = db.session.execute(
+        sa.select(EventSeries.id, sa.func.count(EventOccurrence.id), participants).select_from(EventOccurrence)
+        .join(EventSeries, EventSeries.id == EventOccurrence.series_id)
+        .join(Organization, Organization.id == EventSeries.organization_id)
+        .outerjoin(ParticipationReport, _latest_report_join())
+        .where(*_event_scope(year, now), _rules_clause(saved_rules(indicator)))
+        .group_by(EventSeries.id).order_by(participants.desc(), EventSeries.id).limit(limit)
+    ).all()
+    series = {s.id: s for s in db.session.scalars(
+        sa.select(EventSeries).options(sa.orm.joinedload(EventSeries.organization))
+        .where(EventSeries.id.in_([row[0] for row in rows])))} if rows else {}
+    return [(series[series_id], int(count), int(total)) for series_id, count, total in rows]
+
+
 def rule_matches_series(rule: Rule, series: EventSeries) -> bool:
     """Whether RULE matches SERIES (for labelling rows already loaded; the sums are computed in SQL)."""
     if rule.match == MatchKind.CATEGORY:
         return series.category == rule.value
     if rule.match == MatchKind.ORGANIZATION_KIND:
         return series.organization.kind == rule.value
+    if rule.match == MatchKind.WARD_RELATION:
+        return series.ward_relation is not None and series.ward_relation == rule.value
     return str(series.id) == rule.value
 
 

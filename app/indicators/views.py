@@ -202,6 +202,8 @@ def _detail(indicator, form: ManualValueForm | None = None, status: int = 200):
         else:
             parts = sources.breakdowns(indicator, year)
         origin = sources.provenance(indicator, year)
+        if indicator.source_kind in sources.EVENT_KINDS:
+            origin["events"] = sources.counted_events(indicator, year)
     else:
         parts, origin = {"district": [], "month": []}, {}
     return render_template(
@@ -291,6 +293,7 @@ def rules(code: str):
     form = RulesForm(data={
         "categories": [r.value for r in saved if r.match == MatchKind.CATEGORY],
         "organization_kinds": [r.value for r in saved if r.match == MatchKind.ORGANIZATION_KIND],
+        "ward_relations": [r.value for r in saved if r.match == MatchKind.WARD_RELATION],
         "series": ", ".join(r.value for r in saved if r.match == MatchKind.SERIES),
         "preview_year": str(year),
     })
@@ -312,7 +315,8 @@ def save_rules(code: str):
         else:
             proposed = services.parse_rules(categories=form.categories.data or [],
                                             organization_kinds=form.organization_kinds.data or [],
-                                            series_text=form.series.data)
+                                            series_text=form.series.data,
+                                            ward_relations=form.ward_relations.data or [])
     except services.InvalidRules as error:
         (form.rooms if by_room else form.series).errors = [error.message]
         return _rules_page(indicator, form, status=422)

@@ -20,8 +20,8 @@ from app.core.time import to_tokyo, utcnow
 from app.events.models import (
     EventOccurrence,
     EventSeries,
-    EventStatus,
     OccurrenceStatus,
+    held_clause,
 )
 from app.extensions import db
 from app.organizations import services as organization_services
@@ -182,9 +182,9 @@ def return_report(*, report: ParticipationReport, staff: User, comment: str, now
 
 
 def ended_clause(now: datetime):
-    """Ended, held occurrences of published events: the ones a report is due for (here and in the portal's counts)."""
-    return sa.and_(EventOccurrence.ends_at <= now, EventOccurrence.status == OccurrenceStatus.SCHEDULED,
-                   EventSeries.status == EventStatus.PUBLISHED)
+    """Ended, held occurrences (app.events.models.held_clause: also those an event held before it was cancelled):
+    the ones a report is due for (here, in the portal's counts, and in the indicators' completeness)."""
+    return sa.and_(EventOccurrence.ends_at <= now, held_clause())
 
 
 def occurrences_without_approved_report(*, now: datetime | None = None, limit: int = 500
@@ -227,9 +227,7 @@ def remind_now(occurrence: EventOccurrence, *, staff, now: datetime | None = Non
     now = now or utcnow()
     report = db.session.scalar(sa.select(ParticipationReport).where(
         ParticipationReport.occurrence_id == occurrence.id, ParticipationReport.is_latest.is_(True)))
-    series = occurrence.series
-    if (occurrence.ends_at > now or occurrence.status != OccurrenceStatus.SCHEDULED
-            or series.status != EventStatus.PUBLISHED
+    if (occurrence.ends_at > now or not occurrence.is_held
             or (report is not None and report.status != ReportStatus.RETURNED)):
         raise NotOverdue(_l("この回の参加報告は、いま催促するものではありません。"))
     try:

@@ -82,10 +82,10 @@ _BELOW = {
     "desk": ("bookings.desk", "bookings.desk_book", "bookings.desk_series", "bookings.closures",
              "facilities.photos_manage", "facilities.reading_edit", "lotteries.staff_index", "lotteries.staff_new",
              "lotteries.staff_edit", "lotteries.staff_period", "dashboards.facility"),
-    "ward": ("organizations.review", "events.review", "participation.staff_reports", "indicators.staff_list",
-             "indicators.staff_detail", "indicators.rules", "indicators.years", "indicators.confirm_freeze",
-             "indicators.staff_participants", "dashboards.overview", "dashboards.facility", "lotteries.staff_index",
-             "lotteries.staff_period"),
+    "ward": ("organizations.review", "events.review", "events.ward_relations", "participation.staff_reports",
+             "indicators.staff_list", "indicators.staff_detail", "indicators.rules", "indicators.years",
+             "indicators.confirm_freeze", "indicators.staff_participants", "dashboards.overview", "dashboards.facility",
+             "lotteries.staff_index", "lotteries.staff_period"),
 }
 WORKSPACE_ENDPOINTS = {"mine": "portal.mine", "manage": "portal.manage", "desk": "portal.desk", "ward": "portal.ward"}
 

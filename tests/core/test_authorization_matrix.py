@@ -228,6 +228,9 @@ TABLE = [
     R("events.review", "GET", "L    403  403  403  403  403  ok   ok"),
     R("events.approve", "POST", "L    403  403  403  403  403  ok   ok", series_id=W.submitted_x),
     R("events.return_to_draft", "POST", "L    403  403  403  403  403  ok   ok", series_id=W.submitted_x),
+    R("events.ward_relations", "GET", "L    403  403  403  403  403  ok   ok"),
+    # The organizer (officer of X) may not mark their own event: only ward staff set 区と連携・協働 / 区が支援.
+    R("events.set_ward_relation", "POST", "L    403  403  403  403  403  ok   ok", series_id=W.event_x),
     # --- participation: resident A's ticket; the door and the report of group X's occurrence; staff review
     R("participation.ticket", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),
     R("participation.ticket_qr", "GET", "L    ok   404  404  404  404  404  404", registration_id=W.registration_a),

@@ -67,6 +67,7 @@ FORM_PAGES = {
     "events.remove_registration": ("events.registrations", None),
     "events.return_to_draft": ("events.review", None),
     "events.submit": ("events.show", "draft"),
+    "events.set_ward_relation": ("events.ward_relations", None),
     "facilities.photo_delete": ("facilities.photos_manage", None),
     "indicators.enter_value": ("indicators.staff_detail", None),
     "indicators.freeze_year": ("indicators.confirm_freeze", None),

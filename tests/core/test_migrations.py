@@ -210,3 +210,41 @@ def test_upgrading_a_database_with_data_keeps_it(milestone, tmp_path):
                 assert _snapshot(conn) == before
             _check_readable_at_head(milestone)
             db.session.remove()
+
+
+def _p09_05_1_rules(conn) -> list[tuple[str, str]]:
+    return sorted(conn.execute(sa.text(
+        "SELECT r.match, r.value FROM indicator_rules r JOIN indicators i ON i.id = r.indicator_id "
+        "WHERE i.code = 'P09-05-1'")).all())
+
+
+def test_0025_moves_p09_05_1_to_the_ward_marks_unless_staff_saved_its_rules(tmp_path):
+    """P09-05-1 counted every 地域活動・交流 event by its starting rule; 0025 moves it to the events ward staff mark
+    (区と連携・協働, 区が支援), and back on downgrade, but leaves rules staff saved themselves alone."""
+    with ExitStack() as stack:
+        url = (stack.enter_context(pg_database(PG_URL)) if HERE == "postgresql"
+               else f"sqlite:///{tmp_path / 'ward.sqlite3'}")
+        fresh = stack.enter_context(extra_app("testing", SQLALCHEMY_DATABASE_URI=url))
+        with fresh.app_context():
+            upgrade(revision="0024_api_token_scope_expiry")
+            with db.engine.begin() as conn:
+                created = _stored(conn, _CREATED)
+                conn.execute(sa.text(
+                    "INSERT INTO indicators (id, code, sort_order, policy, name, direction, source_kind, created_at, "
+                    "updated_at) VALUES (1, 'P09-05-1', 1, 9, '地域と連携・協働、支援しているイベントの参加者数', "
+                    "'higher', 'participant_sum', :at, :at)"), {"at": created})
+                conn.execute(sa.text("INSERT INTO indicator_rules (indicator_id, match, value, created_at) "
+                                     "VALUES (1, 'category', 'community', :at)"), {"at": created})
+            upgrade(revision="heads")
+            with db.engine.connect() as conn:
+                assert _p09_05_1_rules(conn) == [("ward_relation", "collaboration"), ("ward_relation", "support")]
+                assert conn.execute(sa.text("SELECT ward_relation FROM event_series")).all() == []
+            downgrade(revision="0024_api_token_scope_expiry")
+            with db.engine.begin() as conn:
+                assert _p09_05_1_rules(conn) == [("category", "community")]
+                # Staff saved the rules themselves: the upgrade keeps them.
+                conn.execute(sa.text("UPDATE indicators SET rules_edited_at = :at"), {"at": created})
+            upgrade(revision="heads")
+            with db.engine.connect() as conn:
+                assert _p09_05_1_rules(conn) == [("category", "community")]
+            db.session.remove()

@@ -31,3 +31,18 @@ def test_demo_reports_are_added_once_and_feed_the_indicators(app):
         values = queries.year_values([indicator], [current - 1, current])[indicator.id]
         computed = [v for v in values.values() if v.value is not None]
         assert computed and all(v.reported <= v.ended for v in computed)
+
+
+def test_the_demo_marks_events_the_city_works_with_and_p09_05_1_counts_them(app):
+    """地域と連携・協働、支援しているイベントの参加者数 has a value in the demo: its marked events were held."""
+    from app.events.models import EventSeries, WardRelation
+
+    _load(app)
+    with app.app_context():
+        marks = dict(db.session.execute(sa.select(EventSeries.title_ja, EventSeries.ward_relation)
+                                        .where(EventSeries.ward_relation.is_not(None))).all())
+        assert marks["赤坂こども食堂"] == WardRelation.SUPPORT and len(marks) == 3
+        indicator = queries.get_by_code("P09-05-1")
+        current = fiscal_year(utcnow())
+        values = queries.year_values([indicator], [current - 1, current])[indicator.id]
+        assert any(v.value for v in values.values())

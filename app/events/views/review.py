@@ -6,6 +6,7 @@ from flask import (
     abort,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
@@ -18,6 +19,7 @@ from app.events import queries
 from app.events import series as series_services
 from app.events.forms import (
     ReviewForm,
+    WardRelationForm,
 )
 from app.events.models import (
     EventSeries,
@@ -52,3 +54,26 @@ def return_to_draft(series_id: int):
         with request_transaction(errors=FLASH, success=_("コメントを付けて団体に戻しました。")):
             series_services.return_to_draft(series, staff=current_user, comment=form.comment.data)
     return redirect(url_for("events.review"), 303)
+
+
+@bp.get("/ward-relations")
+@role_required(Role.WARD_STAFF)
+def ward_relations():
+    """Ward staff: released events and how the ward stands to each (区と連携・協働 / 区が支援), to mark them;
+    indicator P09-05-1 counts the marked ones."""
+    marked_only = request.args.get("marked") == "1"
+    return render_template("events/ward_relations.html", events=queries.ward_relation_list(marked_only=marked_only),
+                           marked_only=marked_only, limit=queries.WARD_RELATION_LIMIT,
+                           form=WardRelationForm(formdata=None))
+
+
+@bp.post("/<int:series_id>/ward-relation")
+@role_required(Role.WARD_STAFF)
+def set_ward_relation(series_id: int):
+    """Ward staff: mark one event 区と連携・協働, 区が支援 or neither (audited)."""
+    series = db.session.get(EventSeries, series_id) or abort(404)
+    form = WardRelationForm()
+    if form.validate_on_submit():
+        with request_transaction(errors=FLASH, success=_("区との関係を保存しました。")):
+            series_services.set_ward_relation(series, form.ward_relation.data, staff=current_user)
+    return redirect(url_for("events.ward_relations") + f"#event-{series.id}", 303)
