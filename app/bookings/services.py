@@ -269,7 +269,7 @@ def quote(
         state, hold = BookingState.REQUESTED, None
     elif net > 0 and facility.tentative_hold_days > 0:
         state = BookingState.TENTATIVE
-        hold = min(now + timedelta(days=facility.tentative_hold_days), tokyo_to_utc(day, time(0, 0)))
+        hold = hold_deadline(now, day, min(u.start for u in units), facility.tentative_hold_days)
     else:
         state, hold = BookingState.CONFIRMED, None
     rules = [
@@ -334,6 +334,22 @@ def _equipment(facility_id: int, ids: list[int]) -> list[Equipment]:
     if len(found) != len(wanted):
         raise UnknownSlot(_l("選んだ付帯設備はこの施設にはありません。もう一度選んでください。"))
     return found
+
+
+HOLD_DEADLINE_AT = time(23, 59)  # a 仮予約's payment deadline: the end of a day, as the desk and the mail say it
+
+
+def hold_deadline(now: datetime, day: date, first_minute: int, hold_days: int) -> datetime:
+    """The payment deadline of a 仮予約 made at NOW for DAY: the end (23:59, Tokyo) of the day HOLD_DAYS from now,
+    but no later than the end of the day before the use; a booking for today or tomorrow made too late for that
+    is held until its first 時間区分 starts (pay at the desk before using the room). Never 00:00 of the day of use,
+    which read as a deadline already past the evening before."""
+    today = to_tokyo(now).date()
+    latest = tokyo_to_utc(today + timedelta(days=hold_days), HOLD_DEADLINE_AT)
+    eve = tokyo_to_utc(day - timedelta(days=1), HOLD_DEADLINE_AT)
+    if eve > now:
+        return min(latest, eve)
+    return tokyo_to_utc(day, time(0, 0)) + timedelta(minutes=first_minute)
 
 
 def _price(room: Room, units: list[Unit], category: UserCategory, organization: Organization | None, *,
