@@ -75,7 +75,8 @@ def _unit_choices(room: Room, day: date | None) -> list[SelectChoice]:
         label = f"{unit.slot.label} {hhmm(unit.start)}–{hhmm(unit.end)}"
         if taken:
             label += " " + _("(予約済み)")
-        choices.append(SelectChoice(unit.key, label, render_kw={"disabled": True} if taken else {}))
+        choices.append(SelectChoice(unit.key, label, render_kw={"data-slot": unit.slot.id,
+                                                                **({"disabled": True} if taken else {})}))
     return choices
 
 
@@ -130,6 +131,11 @@ def new():
     form.equipment.choices = _equipment_choices(room.facility_id)
     form.organization_id.choices = _organization_choices()
     if request.method == "GET":
+        # From a free cell of the 空き状況 grid (?slot=): that 時間区分's free units come ticked.
+        slot_id = request.args.get("slot", type=int)
+        if slot_id:
+            form.units.data = [c.value for c in form.units.choices
+                               if c.render_kw.get("data-slot") == slot_id and not c.render_kw.get("disabled")]
         return _render_form(form, room, 200)
     if not form.validate_on_submit():
         return _render_form(form, room, 422)

@@ -347,3 +347,20 @@ def test_taken_units_are_disabled_on_the_booking_form(client):
              for m in re.finditer(r'<input([^>]*)value="(s\d+)"[^>]*>', page) if 'name="units"' in m.group(0)}
     assert boxes[f"s{c.slot_ids['morning']}"] is True
     assert [value for value, disabled in boxes.items() if not disabled]  # the other 時間区分 stay free
+
+
+def test_a_free_cell_of_the_grid_opens_the_form_with_its_slot_ticked(client):
+    """Clicking 午後 ○ in the 空き状況 grid: the booking form comes with that 時間区分 ticked, and only it."""
+    import re
+
+    c = make_center()
+    day = today_tokyo() + timedelta(days=5)
+    grid = client.get(f"/facilities/{c.facility_id}/availability?start={day.isoformat()}").get_data(as_text=True)
+    afternoon = c.slot_ids["afternoon"]
+    link = f"/bookings/new?room={c.meeting_id}&amp;day={day.isoformat()}&amp;slot={afternoon}"
+    assert link in grid
+    login(client, make_user().email)
+    page = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    ticked = {m.group(1) for m in re.finditer(r'<input[^>]*value="(s\d+)"[^>]*>', page)
+              if 'name="units"' in m.group(0) and "checked" in m.group(0)}
+    assert ticked == {f"s{afternoon}"}
