@@ -19,6 +19,8 @@ ALLOWED = {
     # one small form per row of a review queue: the view answers a missing value with a flash and a redirect
     "events/review.html",
     "organizations/review.html",
+    # one small select per event row: the service refuses a value not in the list with a flash and a redirect
+    "events/ward_relations.html",
 }
 
 
