@@ -234,9 +234,17 @@ def test_booking_by_keyboard_only(live, open_context):
     page.keyboard.press("Enter")
     expect(page).to_have_title(live.title_re(lang, "部屋の予約"))
 
+    # The cell's 時間区分 comes ticked (the link carries it); the units still answer the keyboard: Space on the
+    # focused one (Tab skips taken, disabled ones) toggles it, and again back.
+    expect(page.locator("input[name=units]:checked")).to_have_count(1)
     _tab_to(page, "input[name=units]")
+    focused = page.locator("input[name=units]:focus")
+    was_checked = focused.is_checked()
     page.keyboard.press("Space")
-    expect(page.locator("input[name=units]:focus")).to_be_checked()  # Tab skips taken (disabled) units
+    expect(focused).to_be_checked(checked=not was_checked)
+    page.keyboard.press("Space")
+    expect(focused).to_be_checked(checked=was_checked)
+    expect(page.locator("input[name=units]:checked")).to_have_count(1)
     _tab_to(page, "input[name=purpose]")
     page.keyboard.type("キーボードだけで予約")
     _tab_to(page, "input[name=attendees]")
