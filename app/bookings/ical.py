@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import urlencode
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from icalendar import Calendar, Event, Timezone
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.bookings.models import Booking, BookingState
+from app.core import calendar_links
 from app.core.time import TOKYO, utcnow
 from app.facilities.availability import CELL_MINUTES
 
@@ -98,22 +98,15 @@ def bookings_calendar(bookings: list[Booking], *, name: str, base_url: str) -> b
     return calendar.to_ical()
 
 
-GOOGLE_CALENDAR = "https://calendar.google.com/calendar/render"
-
-
 def google_calendar_url(booking: Booking, *, base_url: str) -> str:
     """Google Calendar's "add an event" link for BOOKING: from its first booked minute to its last, the room and the
-    purpose as the title (the person's own booking: nothing leaves Tsudoi until they follow the link)."""
-    start = _at(booking.day, min(item.start_minute for item in booking.items)).astimezone(UTC)
-    end = _at(booking.day, max(item.end_minute for item in booking.items)).astimezone(UTC)
-    stamp = "%Y%m%dT%H%M%SZ"
+    purpose as the title, and a link to the booking's page (the person's own booking)."""
     room = booking.room
-    title = " ".join(f"{room.facility.name_ja} {room.name_ja}: {booking.purpose}".split())
-    params = {"action": "TEMPLATE", "text": title,
-              "dates": f"{start.strftime(stamp)}/{end.strftime(stamp)}", "ctz": "Asia/Tokyo",
-              "details": f"{base_url}/bookings/{booking.id}",
-              "location": " ".join(f"{room.facility.name_ja} {room.facility.address_ja}".split())}
-    return f"{GOOGLE_CALENDAR}?{urlencode(params)}"
+    return calendar_links.google_calendar_url(
+        title=f"{room.facility.name_ja} {room.name_ja}: {booking.purpose}",
+        start=_at(booking.day, min(item.start_minute for item in booking.items)),
+        end=_at(booking.day, max(item.end_minute for item in booking.items)),
+        location=f"{room.facility.name_ja} {room.facility.address_ja}", details=f"{base_url}/bookings/{booking.id}")
 
 
 def _serializer() -> URLSafeSerializer:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from urllib.parse import urlencode
+from datetime import datetime
 
 from icalendar import Calendar, Event, Timezone
 
+from app.core import calendar_links
 from app.core.time import TOKYO, to_tokyo
 from app.events.models import EventOccurrence, EventStatus, OccurrenceStatus
 from app.events.venue import venue_of_occurrence
@@ -34,20 +34,13 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-GOOGLE_CALENDAR = "https://calendar.google.com/calendar/render"
-
-
 def google_calendar_url(occurrence: EventOccurrence, *, base_url: str, language: str = "ja") -> str:
-    """Google Calendar's "add an event" link for OCCURRENCE (its documented TEMPLATE action): title, UTC times,
-    place and a link back to the event's page. Nothing leaves Tsudoi until the person follows the link."""
+    """Google Calendar's "add an event" link for OCCURRENCE: its title, times, place and a link to its page."""
     series = occurrence.series
     title, _ = series.text("title", language)
-    stamp = "%Y%m%dT%H%M%SZ"
-    start, end = (moment.astimezone(UTC).strftime(stamp) for moment in (occurrence.starts_at, occurrence.ends_at))
-    params = {"action": "TEMPLATE", "text": _one_line(title), "dates": f"{start}/{end}", "ctz": "Asia/Tokyo",
-              "details": f"{base_url}/events/{series.id}",
-              "location": _one_line(", ".join(v for v in venue_of_occurrence(occurrence, language) if v))}
-    return f"{GOOGLE_CALENDAR}?{urlencode(params)}"
+    return calendar_links.google_calendar_url(
+        title=title or "", start=occurrence.starts_at, end=occurrence.ends_at, details=f"{base_url}/events/{series.id}",
+        location=", ".join(v for v in venue_of_occurrence(occurrence, language) if v))
 
 
 def build_calendar(occurrences: list[EventOccurrence], *, name: str, base_url: str, language: str = "ja") -> bytes:
